@@ -1,0 +1,306 @@
+//! The HJ 212 CRC (Appendix A of the standard) and the MODBUS variants some devices send instead.
+//!
+//! The standard's loop is *not* CRC-16/MODBUS: each step computes `reg = (reg >> 8) ^ byte` and then
+//! shifts eight times with the reflected polynomial 0xA001. The low byte of the old register is
+//! shifted out before the byte is mixed in, so between bytes the register carries only its high
+//! byte — 8 bits of state — and the update is `reg' = T[(reg >> 8) ^ byte]` where `T` is the usual
+//! reflected CRC table. Since `T` is linear over GF(2), so is `H(x) = T[x] >> 8`, and the 8-bit state
+//! after eight bytes is `H⁸(h ^ b0) ^ H⁷(b1) ^ … ^ H¹(b7)`. We precompute one table per power of `H`
+//! (slicing-by-8), so the dependent chain is one lookup per eight bytes instead of one per byte.
+
+/// Reflected polynomial used by both the standard's CRC and CRC-16/MODBUS.
+const POLY: u16 = 0xA001;
+
+/// `T[x]`: eight reflected shift steps applied to `x`.
+const fn shift8(mut reg: u16) -> u16 {
+    let mut j = 0;
+    while j < 8 {
+        let check = reg & 1;
+        reg >>= 1;
+        if check == 1 {
+            reg ^= POLY;
+        }
+        j += 1;
+    }
+    reg
+}
+
+const fn make_table() -> [u16; 256] {
+    let mut t = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = shift8(i as u16);
+        i += 1;
+    }
+    t
+}
+
+/// The one-byte table (Appendix A's inner loop, precomputed).
+static TABLE: [u16; 256] = make_table();
+
+/// `SLICE[k][x] = H^(k+1)(x)` where `H(x) = T[x] >> 8`: the 8-bit state contribution of a byte that
+/// still has `k` bytes after it inside an 8-byte block.
+static SLICE: [[u8; 256]; 8] = make_slices();
+
+const fn make_slices() -> [[u8; 256]; 8] {
+    let t = make_table();
+    let mut s = [[0u8; 256]; 8];
+    let mut x = 0;
+    while x < 256 {
+        let mut v = x as u8;
+        let mut k = 0;
+        while k < 8 {
+            v = (t[v as usize] >> 8) as u8;
+            s[k][x] = v;
+            k += 1;
+        }
+        x += 1;
+    }
+    s
+}
+
+/// The CRC exactly as Appendix A's reference loop computes it, one bit at a time. Kept as the
+/// oracle the fast version is proven against.
+pub fn crc16_reference(data: &[u8]) -> u16 {
+    let mut reg: u16 = 0xFFFF;
+    for &b in data {
+        reg = (reg >> 8) ^ u16::from(b);
+        reg = shift8(reg);
+    }
+    reg
+}
+
+/// The HJ 212 CRC of `data` (Appendix A), sliced by eight.
+pub fn crc16(data: &[u8]) -> u16 {
+    let Some((&last, body)) = data.split_last() else {
+        return 0xFFFF;
+    };
+    // `h` is the register's high byte, the only state that survives into the next step.
+    let mut h: u8 = 0xFF;
+    let mut chunks = body.chunks_exact(8);
+    for c in &mut chunks {
+        h = SLICE[7][(h ^ c[0]) as usize]
+            ^ SLICE[6][c[1] as usize]
+            ^ SLICE[5][c[2] as usize]
+            ^ SLICE[4][c[3] as usize]
+            ^ SLICE[3][c[4] as usize]
+            ^ SLICE[2][c[5] as usize]
+            ^ SLICE[1][c[6] as usize]
+            ^ SLICE[0][c[7] as usize];
+    }
+    for &b in chunks.remainder() {
+        h = SLICE[0][(h ^ b) as usize];
+    }
+    // The last byte keeps the whole 16-bit register.
+    TABLE[(h ^ last) as usize]
+}
+
+/// CRC-16/MODBUS (init 0xFFFF, reflected 0xA001, no final xor), which some data loggers send in
+/// place of the standard's CRC.
+pub fn crc16_modbus(data: &[u8]) -> u16 {
+    let mut reg: u16 = 0xFFFF;
+    for &b in data {
+        reg = (reg >> 8) ^ TABLE[((reg ^ u16::from(b)) & 0xFF) as usize];
+    }
+    reg
+}
+
+/// Which CRC computations a receiver accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum CrcMode {
+    /// Appendix A only (hex digits in either case).
+    #[default]
+    Standard,
+    /// CRC-16/MODBUS written high byte first.
+    Modbus,
+    /// CRC-16/MODBUS written low byte first.
+    ModbusSwapped,
+    /// Any of the above; the verdict says which matched.
+    Any,
+}
+
+impl CrcMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            CrcMode::Standard => "standard",
+            CrcMode::Modbus => "modbus",
+            CrcMode::ModbusSwapped => "modbus-swapped",
+            CrcMode::Any => "any",
+        }
+    }
+
+    fn allows(self, v: CrcVariant) -> bool {
+        match self {
+            CrcMode::Any => true,
+            CrcMode::Standard => v == CrcVariant::Standard,
+            CrcMode::Modbus => v == CrcVariant::Modbus,
+            CrcMode::ModbusSwapped => v == CrcVariant::ModbusSwapped,
+        }
+    }
+}
+
+impl std::str::FromStr for CrcMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "standard" => Ok(CrcMode::Standard),
+            "modbus" => Ok(CrcMode::Modbus),
+            "modbus-swapped" | "modbus_swapped" => Ok(CrcMode::ModbusSwapped),
+            "any" => Ok(CrcMode::Any),
+            other => Err(format!(
+                "unknown CRC mode {other:?} (expected standard, modbus, modbus-swapped or any)"
+            )),
+        }
+    }
+}
+
+/// Which computation produced the declared CRC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CrcVariant {
+    Standard,
+    Modbus,
+    ModbusSwapped,
+}
+
+impl CrcVariant {
+    pub fn name(self) -> &'static str {
+        match self {
+            CrcVariant::Standard => "standard",
+            CrcVariant::Modbus => "modbus",
+            CrcVariant::ModbusSwapped => "modbus_swapped",
+        }
+    }
+}
+
+/// The outcome of checking a declared CRC against a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrcCheck {
+    /// The value the packet declared.
+    pub declared: u16,
+    /// The standard CRC of the segment.
+    pub computed: u16,
+    /// The variant that matched, whether or not the mode accepts it.
+    pub variant: Option<CrcVariant>,
+    /// Whether the mode accepts the match.
+    pub accepted: bool,
+}
+
+/// Check `declared` against `segment` under `mode`. The standard CRC is computed first and is the
+/// only one computed when it matches, which is the common case.
+pub fn check(segment: &[u8], declared: u16, mode: CrcMode) -> CrcCheck {
+    let computed = crc16(segment);
+    let variant = if computed == declared {
+        Some(CrcVariant::Standard)
+    } else {
+        let m = crc16_modbus(segment);
+        if m == declared {
+            Some(CrcVariant::Modbus)
+        } else if m.swap_bytes() == declared {
+            Some(CrcVariant::ModbusSwapped)
+        } else {
+            None
+        }
+    };
+    CrcCheck {
+        declared,
+        computed,
+        variant,
+        accepted: variant.is_some_and(|v| mode.allows(v)),
+    }
+}
+
+/// Parse four hex digits (either case). Returns the value and whether any letter was lower case.
+pub fn parse_hex4(b: &[u8]) -> Option<(u16, bool)> {
+    if b.len() != 4 {
+        return None;
+    }
+    let mut v: u16 = 0;
+    let mut lower = false;
+    for &c in b {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'A'..=b'F' => c - b'A' + 10,
+            b'a'..=b'f' => {
+                lower = true;
+                c - b'a' + 10
+            }
+            _ => return None,
+        };
+        v = (v << 4) | u16::from(d);
+    }
+    Some((v, lower))
+}
+
+/// Four upper-case hex digits, as the standard writes a CRC.
+pub fn hex4(v: u16) -> [u8; 4] {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    [
+        DIGITS[(v >> 12) as usize & 0xF],
+        DIGITS[(v >> 8) as usize & 0xF],
+        DIGITS[(v >> 4) as usize & 0xF],
+        DIGITS[v as usize & 0xF],
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const APPENDIX_A: &[u8] = b"QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&";
+
+    #[test]
+    fn appendix_a_example() {
+        // The standard prints "1C80" after the example packet (its prose says "1C08", a typo).
+        assert_eq!(crc16_reference(APPENDIX_A), 0x1C80);
+        assert_eq!(crc16(APPENDIX_A), 0x1C80);
+    }
+
+    #[test]
+    fn modbus_check_value() {
+        // The catalogue check value of CRC-16/MODBUS.
+        assert_eq!(crc16_modbus(b"123456789"), 0x4B37);
+        // And the standard CRC differs from it.
+        assert_ne!(crc16(b"123456789"), 0x4B37);
+    }
+
+    #[test]
+    fn empty_and_short_inputs() {
+        assert_eq!(crc16(b""), crc16_reference(b""));
+        for n in 1..20 {
+            let data: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(37)).collect();
+            assert_eq!(crc16(&data), crc16_reference(&data), "len {n}");
+        }
+    }
+
+    #[test]
+    fn check_reports_variant() {
+        let m = crc16_modbus(APPENDIX_A);
+        let c = check(APPENDIX_A, m, CrcMode::Standard);
+        assert_eq!(c.variant, Some(CrcVariant::Modbus));
+        assert!(!c.accepted);
+        assert!(check(APPENDIX_A, m, CrcMode::Modbus).accepted);
+        let s = check(APPENDIX_A, m.swap_bytes(), CrcMode::Any);
+        assert_eq!(s.variant, Some(CrcVariant::ModbusSwapped));
+        assert!(s.accepted);
+        let bad = check(APPENDIX_A, 0x1234, CrcMode::Any);
+        assert_eq!(bad.variant, None);
+        assert!(!bad.accepted);
+    }
+
+    #[test]
+    fn hex_round_trip() {
+        assert_eq!(parse_hex4(b"1c80"), Some((0x1C80, true)));
+        assert_eq!(parse_hex4(b"1C80"), Some((0x1C80, false)));
+        assert_eq!(parse_hex4(b"1G80"), None);
+        assert_eq!(&hex4(0x1C80), b"1C80");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn sliced_equals_appendix_a(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            prop_assert_eq!(crc16(&data), crc16_reference(&data));
+        }
+    }
+}

@@ -1,0 +1,628 @@
+//! Parsing a data segment (`QN=…;ST=…;CN=…;PW=…;MN=…;Flag=…;CP=&&…&&`) into a [`Packet`].
+
+use crate::codes;
+use crate::datetime::DateTime;
+use crate::deviation::{Deviation, Deviations};
+use crate::error::{Error, ErrorKind};
+use crate::number::parse_decimal;
+use crate::packet::{FLAG_SPLIT, Field, Item, Packet, Version, VersionMode};
+
+/// Options for [`parse`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ParseOptions {
+    pub version: VersionMode,
+}
+
+const CP_OPEN: &[u8] = b"CP=&&";
+
+/// Parse a data segment. Offsets in errors count from the start of the segment.
+pub fn parse<'a>(segment: &'a [u8], opts: &ParseOptions) -> Result<Packet<'a>, Error> {
+    let text = std::str::from_utf8(segment).map_err(|e| {
+        Error::new(
+            ErrorKind::Syntax,
+            e.valid_up_to(),
+            "data segment is not valid UTF-8",
+        )
+    })?;
+    let Some(cp_at) = memchr::memmem::find(segment, CP_OPEN) else {
+        return Err(Error::new(
+            ErrorKind::Syntax,
+            0,
+            "data segment has no CP=&& field",
+        ));
+    };
+    if !text.ends_with("&&") || segment.len() < cp_at + CP_OPEN.len() + 2 {
+        return Err(Error::new(
+            ErrorKind::Syntax,
+            segment.len(),
+            "CP is not closed by '&&' at the end of the data segment",
+        ));
+    }
+    if cp_at > 0 && segment[cp_at - 1] != b';' {
+        return Err(Error::new(
+            ErrorKind::Syntax,
+            cp_at,
+            "expected ';' before CP",
+        ));
+    }
+
+    let mut p = Packet {
+        segment: text,
+        version: Version::V2005,
+        qn: None,
+        st: None,
+        cn: "",
+        pw: None,
+        mn: "",
+        flag: None,
+        pnum: None,
+        pno: None,
+        data_time: None,
+        items: Vec::new(),
+        extra_header: Vec::new(),
+        deviations: Deviations::empty(),
+    };
+    let mut cn = None;
+    let mut mn = None;
+    parse_header(&text[..cp_at], &mut p, &mut cn, &mut mn)?;
+
+    let body_start = cp_at + CP_OPEN.len();
+    let body_end = segment.len() - 2;
+    parse_cp(text, body_start, body_end, &mut p)?;
+
+    let Some(cn) = cn else {
+        return Err(Error::field(0, "CN", "the command code CN is missing"));
+    };
+    p.cn = cn;
+    let Some(mn) = mn else {
+        return Err(Error::field(0, "MN", "the device identifier MN is missing"));
+    };
+    p.mn = mn;
+    check_packet(&mut p, opts)?;
+    Ok(p)
+}
+
+fn parse_header<'a>(
+    header: &'a str,
+    p: &mut Packet<'a>,
+    cn: &mut Option<&'a str>,
+    mn: &mut Option<&'a str>,
+) -> Result<(), Error> {
+    let mut offset = 0usize;
+    for part in header.split(';') {
+        let at = offset;
+        offset += part.len() + 1;
+        if part.is_empty() {
+            continue;
+        }
+        let Some(eq) = part.find('=') else {
+            return Err(Error::new(
+                ErrorKind::Syntax,
+                at,
+                format!("header item {part:?} has no '='"),
+            ));
+        };
+        let (key, value) = (&part[..eq], &part[eq + 1..]);
+        let dup = |seen: bool| {
+            if seen {
+                Err(Error::field(
+                    at,
+                    key,
+                    format!("{key} appears twice in the header"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        match key {
+            "QN" => {
+                dup(p.qn.is_some())?;
+                if value.is_empty() || !value.bytes().all(|c| c.is_ascii_digit()) {
+                    return Err(Error::field(
+                        at + 3,
+                        "QN",
+                        format!("QN {value:?} is not a digit string YYYYMMDDhhmmsszzz"),
+                    ));
+                }
+                p.qn = Some(value);
+            }
+            "ST" => {
+                dup(p.st.is_some())?;
+                p.st = Some(value);
+            }
+            "CN" => {
+                dup(cn.is_some())?;
+                if value.len() != 4 || !value.bytes().all(|c| c.is_ascii_digit()) {
+                    return Err(Error::field(
+                        at + 3,
+                        "CN",
+                        format!("CN {value:?} is not a four-digit command code"),
+                    ));
+                }
+                *cn = Some(value);
+            }
+            "PW" => {
+                dup(p.pw.is_some())?;
+                p.pw = Some(value);
+            }
+            "MN" => {
+                dup(mn.is_some())?;
+                if value.is_empty() {
+                    return Err(Error::field(at + 3, "MN", "MN is empty"));
+                }
+                *mn = Some(value);
+            }
+            "Flag" => {
+                dup(p.flag.is_some())?;
+                let f = value.parse::<u8>().map_err(|_| {
+                    Error::field(
+                        at + 5,
+                        "Flag",
+                        format!("Flag {value:?} is not an integer 0–255"),
+                    )
+                })?;
+                p.flag = Some(f);
+            }
+            "PNUM" => {
+                dup(p.pnum.is_some())?;
+                p.pnum = Some(value.parse::<u32>().map_err(|_| {
+                    Error::field(
+                        at + 5,
+                        "PNUM",
+                        format!("PNUM {value:?} is not a positive integer"),
+                    )
+                })?);
+            }
+            "PNO" => {
+                dup(p.pno.is_some())?;
+                p.pno = Some(value.parse::<u32>().map_err(|_| {
+                    Error::field(
+                        at + 4,
+                        "PNO",
+                        format!("PNO {value:?} is not a positive integer"),
+                    )
+                })?);
+            }
+            _ => {
+                if key.is_empty() || !key.bytes().all(|c| c.is_ascii_alphanumeric()) {
+                    return Err(Error::new(
+                        ErrorKind::Syntax,
+                        at,
+                        format!("header key {key:?} is not a field name"),
+                    ));
+                }
+                p.extra_header.push((key, value));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Split CP items on `;` and `,` (the standard uses `,` between fields of one factor and `;`
+/// between factors; the grouping is recovered from the codes, so both are treated alike).
+fn parse_cp<'a>(text: &'a str, start: usize, end: usize, p: &mut Packet<'a>) -> Result<(), Error> {
+    let body = &text.as_bytes()[start..end];
+    if body.is_empty() {
+        return Ok(());
+    }
+    // One allocation per packet: every item has exactly one '='.
+    p.items
+        .reserve_exact(memchr::memchr_iter(b'=', body).count());
+    let mut item_start = 0usize;
+    // The code lookup is done once per run of fields of the same factor.
+    let mut last_raw: &str = "";
+    let mut last_code: &str = "";
+    let mut seps = memchr::memchr2_iter(b';', b',', body);
+    loop {
+        let item_end = seps.next().unwrap_or(body.len());
+        let at = start + item_start;
+        let item = &text[at..start + item_end];
+        if item.is_empty() || item.bytes().all(|c| c == b' ' || c == b'\t') {
+            // `CP=&&&&` is the normal empty CP; an empty item elsewhere is a deviation.
+            if !(item_end == body.len() && item_start == 0) {
+                p.deviations.insert(if item.is_empty() {
+                    Deviation::EmptyItem
+                } else {
+                    Deviation::WhitespaceInCp
+                });
+            }
+        } else {
+            parse_item(item, at, p, &mut last_raw, &mut last_code)?;
+        }
+        if item_end >= body.len() {
+            break;
+        }
+        item_start = item_end + 1;
+    }
+    Ok(())
+}
+
+fn parse_item<'a>(
+    item: &'a str,
+    at: usize,
+    p: &mut Packet<'a>,
+    last_raw: &mut &'a str,
+    last_code: &mut &'a str,
+) -> Result<(), Error> {
+    let b = item.as_bytes();
+    let Some(eq) = memchr::memchr(b'=', b) else {
+        return Err(Error::new(
+            ErrorKind::Syntax,
+            at,
+            format!("CP item {item:?} has no '='"),
+        ));
+    };
+    let mut key = &item[..eq];
+    let mut value = &item[eq + 1..];
+    let mut key_at = at;
+    if has_space_edges(key) || has_space_edges(value) {
+        p.deviations.insert(Deviation::WhitespaceInCp);
+        let trimmed = key.trim_start_matches([' ', '\t']);
+        key_at += key.len() - trimmed.len();
+        key = trimmed.trim_end_matches([' ', '\t']);
+        value = value.trim_matches([' ', '\t']);
+    }
+    if key.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Syntax,
+            at,
+            format!("CP item {item:?} has an empty key"),
+        ));
+    }
+    let offset = key_at as u32;
+    let Some(dash) = key.find('-') else {
+        return plain_key(key, value, key_at, p);
+    };
+    let raw_code = &key[..dash];
+    let suffix = &key[dash + 1..];
+    if raw_code.is_empty() || suffix.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Syntax,
+            key_at,
+            format!("CP key {key:?} is not CODE-Field"),
+        ));
+    }
+    let field = Field::from_suffix(suffix);
+    let code = if raw_code == *last_raw {
+        *last_code
+    } else {
+        let code = normalise_code(raw_code, p);
+        *last_raw = raw_code;
+        *last_code = code;
+        code
+    };
+    let number = if field.is_numeric() {
+        if value.is_empty() {
+            p.deviations.insert(Deviation::EmptyValue);
+            None
+        } else {
+            match parse_decimal(value) {
+                Some(v) => Some(v),
+                None => {
+                    return Err(Error::field(
+                        key_at + key.len() + 1,
+                        key,
+                        format!("value {value:?} of {key} is not a number"),
+                    ));
+                }
+            }
+        }
+    } else {
+        if field == Field::SampleTime && !value.is_empty() {
+            DateTime::parse(value)
+                .map_err(|m| Error::field(key_at + key.len() + 1, key, format!("{key}: {m}")))?;
+        }
+        None
+    };
+    p.items.push(Item {
+        key,
+        code: Some(code),
+        raw_code: Some(raw_code),
+        field,
+        value,
+        number,
+        offset,
+    });
+    Ok(())
+}
+
+fn has_space_edges(s: &str) -> bool {
+    let b = s.as_bytes();
+    matches!(b.first(), Some(b' ' | b'\t')) || matches!(b.last(), Some(b' ' | b'\t'))
+}
+
+/// Map a factor code to its 2017 form, recording 2005 codes and unknown codes.
+fn normalise_code<'a>(raw: &'a str, p: &mut Packet<'a>) -> &'a str {
+    if raw.starts_with("SB") {
+        // Facility numbers (`SB1-RS`), not factors.
+        return raw;
+    }
+    if codes::looks_2017(raw) {
+        if codes::factor(raw).is_none() {
+            p.deviations.insert(Deviation::UnknownFactor);
+        }
+        return raw;
+    }
+    match codes::factor_by_2005(raw) {
+        Some(f) => {
+            // Marked here and judged against the version once the header is known.
+            p.deviations.insert(Deviation::Codes2005);
+            f.code
+        }
+        None => {
+            p.deviations.insert(Deviation::UnknownFactor);
+            raw
+        }
+    }
+}
+
+fn plain_key<'a>(key: &'a str, value: &'a str, at: usize, p: &mut Packet<'a>) -> Result<(), Error> {
+    match key {
+        "DataTime" => {
+            if p.data_time.is_some() {
+                return Err(Error::field(at, key, "DataTime appears twice in CP"));
+            }
+            let (dt, millis) = DateTime::parse(value).map_err(|m| {
+                Error::field(at + key.len() + 1, key, format!("DataTime {value:?}: {m}"))
+            })?;
+            if millis {
+                p.deviations.insert(Deviation::DataTimeMillis);
+            }
+            p.data_time = Some(dt);
+        }
+        "Flag" => p.deviations.insert(Deviation::FlagInCp),
+        _ => {}
+    }
+    p.items.push(Item {
+        key,
+        code: None,
+        raw_code: None,
+        field: Field::Key,
+        value,
+        number: None,
+        offset: at as u32,
+    });
+    Ok(())
+}
+
+/// Whole-packet rules: version, split fields, command-specific dialects.
+fn check_packet(p: &mut Packet<'_>, opts: &ParseOptions) -> Result<(), Error> {
+    let declared = match p.flag {
+        Some(f) => Some(Version::from_bits(f >> 2).ok_or_else(|| {
+            Error::field(
+                0,
+                "Flag",
+                format!(
+                    "Flag {f} declares unknown protocol version bits {:06b}",
+                    f >> 2
+                ),
+            )
+        })?),
+        None => None,
+    };
+    let detected = declared.unwrap_or(Version::V2005);
+    p.version = match opts.version {
+        VersionMode::Auto => detected,
+        VersionMode::Force(v) => {
+            if declared.is_some_and(|d| d != v) {
+                p.deviations.insert(Deviation::VersionOverridden);
+            }
+            v
+        }
+    };
+    // 2005 codes are the norm in a 2005 packet.
+    if p.version == Version::V2005 {
+        p.deviations = p
+            .deviations
+            .iter()
+            .filter(|d| *d != Deviation::Codes2005)
+            .collect();
+        // HJ/T 212-2005 replies (9011/9012) carry QN inside CP.
+        if p.qn.is_none() {
+            p.qn = p.key("QN");
+        }
+    }
+
+    let split = p.flag.is_some_and(|f| f & FLAG_SPLIT != 0);
+    match (split, p.pnum, p.pno) {
+        (true, Some(n), Some(i)) => {
+            if n == 0 || i == 0 || i > n {
+                return Err(Error::field(
+                    0,
+                    "PNO",
+                    format!("packet number {i} of {n} is out of range"),
+                ));
+            }
+        }
+        (true, _, _) => {
+            return Err(Error::field(
+                0,
+                "PNUM",
+                "Flag has the split bit D but PNUM or PNO is missing",
+            ));
+        }
+        (false, None, None) => {}
+        (false, _, _) if p.version == Version::V2005 => {
+            // 2005 split packets carry PNUM/PNO without a D bit.
+        }
+        (false, _, _) => {
+            return Err(Error::field(
+                0,
+                "PNUM",
+                "PNUM/PNO present but Flag lacks the split bit D",
+            ));
+        }
+    }
+
+    match p.cn {
+        "9015" | "9021" => p.deviations.insert(Deviation::Heartbeat),
+        "9014" if p.key("QnRtn").is_some() => p.deviations.insert(Deviation::QnRtnIn9014),
+        _ => {}
+    }
+    if p.cn.starts_with("90") && p.st == Some("22") {
+        p.deviations.insert(Deviation::St22Reply);
+    }
+    if p.resent() {
+        p.deviations.insert(Deviation::Resent);
+    }
+    if matches!(p.cn, "2011" | "2021" | "2031" | "2041" | "2051" | "2061")
+        && p.data_time.is_none()
+        && p.items.iter().any(|i| i.code.is_some())
+    {
+        return Err(Error::field(
+            0,
+            "DataTime",
+            format!("CN={} data upload has no DataTime", p.cn),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(seg: &str) -> Packet<'_> {
+        parse(seg.as_bytes(), &ParseOptions::default()).unwrap_or_else(|e| panic!("{seg}: {e}"))
+    }
+
+    fn err(seg: &str) -> Error {
+        parse(seg.as_bytes(), &ParseOptions::default()).unwrap_err()
+    }
+
+    #[test]
+    fn hourly_upload() {
+        let p = ok(
+            "QN=20160801085857223;ST=32;CN=2061;PW=123456;MN=010000A8900016F000169DC0;Flag=5;CP=&&DataTime=20160801080000;w00000-Cou=63.0,w00000-Min=16.4,w00000-Avg=17.5,w00000-Max=20.1,w00000-Flag=N;w01001-Min=7.1,w01001-Avg=7.5,w01001-Max=7.8,w01001-Flag=N&&",
+        );
+        assert_eq!(p.version, Version::V2017);
+        assert!(p.ack_required());
+        assert_eq!(p.cn, "2061");
+        assert_eq!(
+            p.data_time.unwrap().to_string(),
+            "2016-08-01T08:00:00+08:00"
+        );
+        let groups: Vec<_> = p.factors().collect();
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].code, "w00000");
+        assert_eq!(groups[0].get(Field::Avg).unwrap().number, Some(17.5));
+        assert_eq!(groups[0].get(Field::Cou).unwrap().value, "63.0");
+        assert_eq!(groups[1].get(Field::Flag).unwrap().value, "N");
+        assert!(p.deviations.is_empty());
+    }
+
+    #[test]
+    fn v2005_codes_are_normalised() {
+        let p = ok(
+            "ST=32;CN=2011;PW=123456;MN=88888880000001;CP=&&DataTime=20040516020111;B01-Rtd=12.5;011-Rtd=50.2,011-Flag=N&&",
+        );
+        assert_eq!(p.version, Version::V2005);
+        let g: Vec<_> = p.factors().collect();
+        assert_eq!((g[0].code, g[0].raw_code), ("w00000", "B01"));
+        assert_eq!((g[1].code, g[1].raw_code), ("w01018", "011"));
+        assert!(p.deviations.is_empty(), "{:?}", p.deviations);
+    }
+
+    #[test]
+    fn v2005_qn_in_cp() {
+        let p = ok("ST=91;CN=9011;PW=123456;MN=88888880000001;CP=&&QN=20040516010101001;QnRtn=1&&");
+        assert_eq!(p.qn, Some("20040516010101001"));
+    }
+
+    #[test]
+    fn v2025_and_resend() {
+        let p = ok(
+            "QN=20250801085857223;ST=32;CN=2051;PW=123456;MN=010000A8900016F000169DC0;Flag=9;CP=&&DataTime=20250801080000;RF=1;a21026-Avg=12.0,a21026-Flag=N&&",
+        );
+        assert_eq!(p.version, Version::V2025);
+        assert!(p.resent());
+        assert!(p.deviations.contains(Deviation::Resent));
+    }
+
+    #[test]
+    fn dialects_are_named() {
+        let p = ok("QN=1;ST=22;CN=9014;PW=1;MN=1;Flag=4;CP=&&QnRtn=1;Flag=N&&");
+        assert!(p.deviations.contains(Deviation::QnRtnIn9014));
+        assert!(p.deviations.contains(Deviation::St22Reply));
+        assert!(p.deviations.contains(Deviation::FlagInCp));
+        let p = ok("QN=1;ST=32;CN=9021;PW=1;MN=1;Flag=4;CP=&&&&");
+        assert!(p.deviations.contains(Deviation::Heartbeat));
+        let p = ok(
+            "QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&DataTime=20160801085857123;zz0001-Rtd=1&&",
+        );
+        assert!(p.deviations.contains(Deviation::DataTimeMillis));
+        assert!(p.deviations.contains(Deviation::UnknownFactor));
+        assert_eq!(p.factors().next().unwrap().code, "zz0001");
+    }
+
+    #[test]
+    fn errors_say_where() {
+        let e = err(
+            "QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&DataTime=20160801085857;w01018-Rtd=abc&&",
+        );
+        assert_eq!(e.kind, ErrorKind::Field);
+        assert_eq!(e.field.as_deref(), Some("w01018-Rtd"));
+        assert_eq!(
+            e.offset as usize,
+            "QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&DataTime=20160801085857;w01018-Rtd=".len()
+        );
+        let e = err("QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&DataTime=20161301085857&&");
+        assert_eq!(e.field.as_deref(), Some("DataTime"));
+        let e = err(
+            "QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&DataTime=20160801085857;…;w01018-Rtd=1&&",
+        );
+        assert_eq!(e.kind, ErrorKind::Syntax);
+        assert_eq!(
+            e.offset as usize,
+            "QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&DataTime=20160801085857;".len()
+        );
+        assert_eq!(
+            err("QN=1;ST=32;PW=1;MN=1;CP=&&&&").field.as_deref(),
+            Some("CN")
+        );
+        assert_eq!(
+            err("QN=1;ST=32;CN=2011;MN=1;CP=&&DataTime=1").kind,
+            ErrorKind::Syntax
+        );
+        assert_eq!(
+            err("QN=1;CN=2011;MN=1;Flag=7;CP=&&&&").field.as_deref(),
+            Some("PNUM")
+        );
+        assert_eq!(
+            err("QN=1;CN=2011;MN=1;Flag=255;CP=&&&&").field.as_deref(),
+            Some("Flag")
+        );
+        assert_eq!(
+            err("QN=1;CN=2011;MN=1;Flag=4;CP=&&w01018-Rtd=1&&")
+                .field
+                .as_deref(),
+            Some("DataTime")
+        );
+        assert_eq!(
+            parse(b"CN=\xff", &ParseOptions::default())
+                .unwrap_err()
+                .kind,
+            ErrorKind::Syntax
+        );
+    }
+
+    #[test]
+    fn forced_version() {
+        let opts = ParseOptions {
+            version: VersionMode::Force(Version::V2025),
+        };
+        let p = parse(b"QN=1;ST=32;CN=9014;PW=1;MN=1;Flag=4;CP=&&&&", &opts).unwrap();
+        assert_eq!(p.version, Version::V2025);
+        assert!(p.deviations.contains(Deviation::VersionOverridden));
+    }
+
+    #[test]
+    fn whitespace_and_empty_items() {
+        let p = ok(
+            "QN=1;ST=32;CN=1011;PW=1;MN=1;Flag=4;CP=&& PolId=w01018;SystemTime=20160801085857;&&",
+        );
+        assert!(p.deviations.contains(Deviation::WhitespaceInCp));
+        assert!(p.deviations.contains(Deviation::EmptyItem));
+        assert_eq!(p.key("PolId"), Some("w01018"));
+    }
+}
