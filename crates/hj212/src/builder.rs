@@ -42,11 +42,7 @@ pub struct PacketBuilder {
 
 impl PacketBuilder {
     pub fn new(cn: &str, mn: &str) -> Self {
-        PacketBuilder {
-            cn: cn.into(),
-            mn: mn.into(),
-            ..Default::default()
-        }
+        PacketBuilder { cn: cn.into(), mn: mn.into(), ..Default::default() }
     }
 
     pub fn qn(mut self, qn: impl Into<String>) -> Self {
@@ -80,15 +76,8 @@ impl PacketBuilder {
         self.key("DataTime", t.compact())
     }
     /// Add the fields of one factor as one group: `code-Field=value,…`.
-    pub fn factor<'f>(
-        mut self,
-        code: &str,
-        fields: impl IntoIterator<Item = (&'f str, String)>,
-    ) -> Self {
-        let group = fields
-            .into_iter()
-            .map(|(f, v)| (format!("{code}-{f}"), v))
-            .collect();
+    pub fn factor<'f>(mut self, code: &str, fields: impl IntoIterator<Item = (&'f str, String)>) -> Self {
+        let group = fields.into_iter().map(|(f, v)| (format!("{code}-{f}"), v)).collect();
         self.cp.push(group);
         self
     }
@@ -140,10 +129,7 @@ impl PacketBuilder {
     /// packet gives back the same bytes.
     pub fn from_packet(p: &Packet<'_>) -> Self {
         let mut b = PacketBuilder {
-            qn: p
-                .qn
-                .filter(|_| p.version != Version::V2005 || p.key("QN").is_none())
-                .map(Into::into),
+            qn: p.qn.filter(|_| p.version != Version::V2005 || p.key("QN").is_none()).map(Into::into),
             st: p.st.map(Into::into),
             cn: p.cn.into(),
             pw: p.pw.map(Into::into),
@@ -151,11 +137,7 @@ impl PacketBuilder {
             flag: p.flag,
             pnum: p.pnum,
             pno: p.pno,
-            extra_header: p
-                .extra_header
-                .iter()
-                .map(|(k, v)| ((*k).into(), (*v).into()))
-                .collect(),
+            extra_header: p.extra_header.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
             cp: Vec::new(),
         };
         b.cp = group_items(p);
@@ -255,23 +237,12 @@ pub mod platform {
     }
 
     fn request(peer: &Peer<'_>, qn: &DateTime, cn: &str) -> PacketBuilder {
-        PacketBuilder::new(cn, peer.mn)
-            .qn(qn.qn())
-            .st(peer.st)
-            .pw(peer.pw)
-            .version(peer.version, true)
+        PacketBuilder::new(cn, peer.mn).qn(qn.qn()).st(peer.st).pw(peer.pw).version(peer.version, true)
     }
 
     /// 1000: set timeout and retry count.
-    pub fn set_timeout(
-        peer: &Peer<'_>,
-        qn: &DateTime,
-        overtime: u32,
-        recount: u32,
-    ) -> PacketBuilder {
-        request(peer, qn, "1000")
-            .key("OverTime", overtime.to_string())
-            .key("ReCount", recount.to_string())
+    pub fn set_timeout(peer: &Peer<'_>, qn: &DateTime, overtime: u32, recount: u32) -> PacketBuilder {
+        request(peer, qn, "1000").key("OverTime", overtime.to_string()).key("ReCount", recount.to_string())
     }
     /// 1011: get the device's time (optionally of one instrument).
     pub fn get_time(peer: &Peer<'_>, qn: &DateTime, pol_id: Option<&str>) -> PacketBuilder {
@@ -282,12 +253,7 @@ pub mod platform {
         }
     }
     /// 1012: set the device's time.
-    pub fn set_time(
-        peer: &Peer<'_>,
-        qn: &DateTime,
-        pol_id: Option<&str>,
-        time: &DateTime,
-    ) -> PacketBuilder {
+    pub fn set_time(peer: &Peer<'_>, qn: &DateTime, pol_id: Option<&str>, time: &DateTime) -> PacketBuilder {
         let b = request(peer, qn, "1012");
         let b = match pol_id {
             Some(p) => b.key("PolId", p),
@@ -329,19 +295,11 @@ pub mod platform {
         begin: &DateTime,
         end: &DateTime,
     ) -> PacketBuilder {
-        request(peer, qn, cn)
-            .key("BeginTime", begin.compact())
-            .key("EndTime", end.compact())
+        request(peer, qn, cn).key("BeginTime", begin.compact()).key("EndTime", end.compact())
     }
     /// 3011–3021 control commands, with their CP keys.
-    pub fn control(
-        peer: &Peer<'_>,
-        qn: &DateTime,
-        cn: &str,
-        keys: &[(&str, &str)],
-    ) -> PacketBuilder {
-        keys.iter()
-            .fold(request(peer, qn, cn), |b, (k, v)| b.key(*k, *v))
+    pub fn control(peer: &Peer<'_>, qn: &DateTime, cn: &str, keys: &[(&str, &str)]) -> PacketBuilder {
+        keys.iter().fold(request(peer, qn, cn), |b, (k, v)| b.key(*k, *v))
     }
 }
 
@@ -379,19 +337,9 @@ pub mod device {
 
     /// A data upload (2011/2021/2031/2041/2051/2061) at `time`, with `ack` asking for a 9014.
     /// HJ/T 212-2005 uploads carry no QN and no Flag.
-    pub fn upload(
-        peer: &Peer<'_>,
-        qn: &DateTime,
-        cn: &str,
-        time: &DateTime,
-        ack: bool,
-    ) -> PacketBuilder {
+    pub fn upload(peer: &Peer<'_>, qn: &DateTime, cn: &str, time: &DateTime, ack: bool) -> PacketBuilder {
         let b = PacketBuilder::new(cn, peer.mn).st(peer.st).pw(peer.pw);
-        let b = if peer.version == Version::V2005 {
-            b
-        } else {
-            b.qn(qn.qn()).version(peer.version, ack)
-        };
+        let b = if peer.version == Version::V2005 { b } else { b.qn(qn.qn()).version(peer.version, ack) };
         b.data_time(time)
     }
     /// 1011 upload of the device time, in answer to a request.
@@ -407,19 +355,11 @@ pub mod device {
     }
     /// 1013 time calibration request (a notification to the platform).
     pub fn time_calibration_request(peer: &Peer<'_>, qn: &DateTime) -> PacketBuilder {
-        PacketBuilder::new("1013", peer.mn)
-            .qn(qn.qn())
-            .st(peer.st)
-            .pw(peer.pw)
-            .version(peer.version, true)
+        PacketBuilder::new("1013", peer.mn).qn(qn.qn()).st(peer.st).pw(peer.pw).version(peer.version, true)
     }
     /// 9021 heartbeat some platforms expect (non-standard).
     pub fn heartbeat(peer: &Peer<'_>, qn: &DateTime) -> PacketBuilder {
-        PacketBuilder::new("9021", peer.mn)
-            .qn(qn.qn())
-            .st(peer.st)
-            .pw(peer.pw)
-            .version(peer.version, false)
+        PacketBuilder::new("9021", peer.mn).qn(qn.qn()).st(peer.st).pw(peer.pw).version(peer.version, false)
     }
 }
 
@@ -463,22 +403,13 @@ mod tests {
             q.segment(),
             "QN=20160801085857223;ST=91;CN=9011;PW=123456;MN=010000A8900016F000169DC0;Flag=4;CP=&&QnRtn=1&&"
         );
-        let no_ack = parse(
-            b"QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&&&",
-            &ParseOptions::default(),
-        )
-        .unwrap();
+        let no_ack = parse(b"QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&&&", &ParseOptions::default()).unwrap();
         assert!(platform::reply_for(&no_ack).is_none());
     }
 
     #[test]
     fn history_request() {
-        let peer = Peer {
-            mn: "010000A8900016F000169DC0",
-            pw: "123456",
-            st: "32",
-            version: Version::V2017,
-        };
+        let peer = Peer { mn: "010000A8900016F000169DC0", pw: "123456", st: "32", version: Version::V2017 };
         let (qn, _) = DateTime::parse("20160801085857223").unwrap();
         let (b, _) = DateTime::parse("20160801080000").unwrap();
         let r = platform::history(&peer, &qn, "2061", &b, &b);
@@ -490,12 +421,7 @@ mod tests {
 
     #[test]
     fn v2005_upload_has_no_qn_or_flag() {
-        let peer = Peer {
-            mn: "88888880000001",
-            pw: "123456",
-            st: "32",
-            version: Version::V2005,
-        };
+        let peer = Peer { mn: "88888880000001", pw: "123456", st: "32", version: Version::V2005 };
         let (t, _) = DateTime::parse("20040516020111").unwrap();
         let s = device::upload(&peer, &t, "2011", &t, true)
             .factor("011", [("Rtd", "50.2".to_string())])

@@ -58,26 +58,19 @@ pub fn factor(code: &str) -> Option<&'static FactorInfo> {
         return Some(&FACTORS[i]);
     }
     let b = code.as_bytes();
-    if b.len() == 6 && matches!(b[0], b'e' | b'g') && b[4].is_ascii_digit() && b[5].is_ascii_digit()
-    {
+    if b.len() == 6 && matches!(b[0], b'e' | b'g') && b[4].is_ascii_digit() && b[5].is_ascii_digit() {
         let mut generic = [0u8; 6];
         generic[..4].copy_from_slice(&b[..4]);
         generic[4..].copy_from_slice(b"xx");
         let generic = std::str::from_utf8(&generic).ok()?;
-        return FACTORS
-            .binary_search_by(|f| f.code.cmp(generic))
-            .ok()
-            .map(|i| &FACTORS[i]);
+        return FACTORS.binary_search_by(|f| f.code.cmp(generic)).ok().map(|i| &FACTORS[i]);
     }
     None
 }
 
 /// Look up an HJ/T 212-2005 factor code (`011`, `B02`, `S01`, …).
 pub fn factor_by_2005(code: &str) -> Option<&'static FactorInfo> {
-    FACTORS_2005
-        .binary_search_by(|(c, _)| (*c).cmp(code))
-        .ok()
-        .map(|i| &FACTORS[FACTORS_2005[i].1 as usize])
+    FACTORS_2005.binary_search_by(|(c, _)| (*c).cmp(code)).ok().map(|i| &FACTORS[FACTORS_2005[i].1 as usize])
 }
 
 /// Whether `code` has the shape of a 2017 code (lower-case letter and five characters), as opposed

@@ -147,9 +147,9 @@ impl std::str::FromStr for CrcMode {
             "modbus" => Ok(CrcMode::Modbus),
             "modbus-swapped" | "modbus_swapped" => Ok(CrcMode::ModbusSwapped),
             "any" => Ok(CrcMode::Any),
-            other => Err(format!(
-                "unknown CRC mode {other:?} (expected standard, modbus, modbus-swapped or any)"
-            )),
+            other => {
+                Err(format!("unknown CRC mode {other:?} (expected standard, modbus, modbus-swapped or any)"))
+            }
         }
     }
 }
@@ -201,12 +201,7 @@ pub fn check(segment: &[u8], declared: u16, mode: CrcMode) -> CrcCheck {
             None
         }
     };
-    CrcCheck {
-        declared,
-        computed,
-        variant,
-        accepted: variant.is_some_and(|v| mode.allows(v)),
-    }
+    CrcCheck { declared, computed, variant, accepted: variant.is_some_and(|v| mode.allows(v)) }
 }
 
 /// Parse four hex digits (either case). Returns the value and whether any letter was lower case.

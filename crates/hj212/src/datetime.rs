@@ -46,10 +46,7 @@ impl DateTime {
     pub fn parse(s: &str) -> Result<(DateTime, bool), String> {
         let b = s.as_bytes();
         if b.len() != 14 && b.len() != 17 {
-            return Err(format!(
-                "expected 14 digits YYYYMMDDhhmmss, found {} characters",
-                b.len()
-            ));
+            return Err(format!("expected 14 digits YYYYMMDDhhmmss, found {} characters", b.len()));
         }
         if !b.iter().all(u8::is_ascii_digit) {
             return Err("contains a character that is not a digit".into());
@@ -68,23 +65,8 @@ impl DateTime {
         Ok((dt, b.len() == 17))
     }
 
-    pub fn new(
-        year: u16,
-        month: u8,
-        day: u8,
-        hour: u8,
-        minute: u8,
-        second: u8,
-    ) -> Result<Self, String> {
-        let dt = DateTime {
-            year,
-            month,
-            day,
-            hour,
-            minute,
-            second,
-            millis: 0,
-        };
+    pub fn new(year: u16, month: u8, day: u8, hour: u8, minute: u8, second: u8) -> Result<Self, String> {
+        let dt = DateTime { year, month, day, hour, minute, second, millis: 0 };
         dt.validate()?;
         Ok(dt)
     }
@@ -94,16 +76,10 @@ impl DateTime {
             return Err(format!("month {} is not 01–12", self.month));
         }
         if self.day == 0 || self.day > days_in_month(self.year, self.month) {
-            return Err(format!(
-                "day {} does not exist in {:04}-{:02}",
-                self.day, self.year, self.month
-            ));
+            return Err(format!("day {} does not exist in {:04}-{:02}", self.day, self.year, self.month));
         }
         if self.hour > 23 || self.minute > 59 || self.second > 59 {
-            return Err(format!(
-                "time {:02}:{:02}:{:02} is not valid",
-                self.hour, self.minute, self.second
-            ));
+            return Err(format!("time {:02}:{:02}:{:02} is not valid", self.hour, self.minute, self.second));
         }
         Ok(())
     }

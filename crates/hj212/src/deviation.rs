@@ -92,10 +92,7 @@ impl Deviations {
     }
     /// The deviations present, in a stable order.
     pub fn iter(self) -> impl Iterator<Item = Deviation> {
-        Deviation::ALL
-            .iter()
-            .copied()
-            .filter(move |d| self.contains(*d))
+        Deviation::ALL.iter().copied().filter(move |d| self.contains(*d))
     }
     pub fn bits(self) -> u32 {
         self.0
@@ -133,9 +130,6 @@ mod tests {
         s.insert(Deviation::Heartbeat);
         assert!(s.contains(Deviation::Heartbeat));
         assert!(!s.contains(Deviation::ModbusCrc));
-        assert_eq!(
-            s.iter().collect::<Vec<_>>(),
-            vec![Deviation::MissingCrlf, Deviation::Heartbeat]
-        );
+        assert_eq!(s.iter().collect::<Vec<_>>(), vec![Deviation::MissingCrlf, Deviation::Heartbeat]);
     }
 }

@@ -53,12 +53,7 @@ pub struct Error {
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, offset: usize, message: impl Into<String>) -> Self {
-        Error {
-            kind,
-            offset: offset as u64,
-            field: None,
-            message: message.into(),
-        }
+        Error { kind, offset: offset as u64, field: None, message: message.into() }
     }
 
     pub(crate) fn field(offset: usize, field: &str, message: impl Into<String>) -> Self {

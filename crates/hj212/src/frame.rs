@@ -27,10 +27,7 @@ pub struct FrameConfig {
 
 impl Default for FrameConfig {
     fn default() -> Self {
-        FrameConfig {
-            max_segment_len: STANDARD_MAX_SEGMENT,
-            crc_mode: CrcMode::Standard,
-        }
+        FrameConfig { max_segment_len: STANDARD_MAX_SEGMENT, crc_mode: CrcMode::Standard }
     }
 }
 
@@ -88,10 +85,7 @@ impl RawFrame<'_> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scan<'a> {
     /// A frame, occupying `consumed` bytes (including any whitespace skipped before it).
-    Frame {
-        frame: RawFrame<'a>,
-        consumed: usize,
-    },
+    Frame { frame: RawFrame<'a>, consumed: usize },
     /// Bytes that are not a frame; skip `consumed` bytes and scan again.
     Reject { error: Error, consumed: usize },
     /// Only whitespace (or nothing) that can be dropped.
@@ -129,19 +123,11 @@ pub fn scan<'a>(buf: &'a [u8], offset: u64, cfg: &FrameConfig, eof: bool) -> Sca
     let rest = &buf[ws..];
     let at = offset + ws as u64;
     if rest.is_empty() {
-        return if ws > 0 {
-            Scan::Skip { consumed: ws }
-        } else {
-            Scan::Incomplete
-        };
+        return if ws > 0 { Scan::Skip { consumed: ws } } else { Scan::Incomplete };
     }
     if !rest.starts_with(b"##") || rest.starts_with(b"###") {
         if rest.len() == 1 && rest[0] == b'#' && !eof {
-            return if ws > 0 {
-                Scan::Skip { consumed: ws }
-            } else {
-                Scan::Incomplete
-            };
+            return if ws > 0 { Scan::Skip { consumed: ws } } else { Scan::Incomplete };
         }
         // Garbage: skip to the next header, or to the end (keeping a trailing '#' that may be
         // the first half of a header).
@@ -156,19 +142,12 @@ pub fn scan<'a>(buf: &'a [u8], offset: u64, cfg: &FrameConfig, eof: bool) -> Sca
             format!("skipped {skip} bytes that are not a packet (no '##' header)"),
         )
         .shifted(at);
-        return Scan::Reject {
-            error,
-            consumed: ws + skip,
-        };
+        return Scan::Reject { error, consumed: ws + skip };
     }
     if rest.len() < HEADER_LEN {
         if eof {
-            let error =
-                Error::new(ErrorKind::Length, 0, "input ends inside the packet header").shifted(at);
-            return Scan::Reject {
-                error,
-                consumed: buf.len(),
-            };
+            let error = Error::new(ErrorKind::Length, 0, "input ends inside the packet header").shifted(at);
+            return Scan::Reject { error, consumed: buf.len() };
         }
         return Scan::Incomplete;
     }
@@ -181,10 +160,7 @@ pub fn scan<'a>(buf: &'a [u8], offset: u64, cfg: &FrameConfig, eof: bool) -> Sca
             format!("data segment length {shown:?} is not four decimal digits"),
         )
         .shifted(at);
-        return Scan::Reject {
-            error,
-            consumed: ws + 2,
-        };
+        return Scan::Reject { error, consumed: ws + 2 };
     };
     let crc_at = HEADER_LEN + len;
     let end = crc_at + CRC_LEN;
@@ -199,10 +175,7 @@ pub fn scan<'a>(buf: &'a [u8], offset: u64, cfg: &FrameConfig, eof: bool) -> Sca
                 ),
             )
             .shifted(at);
-            return Scan::Reject {
-                error,
-                consumed: buf.len(),
-            };
+            return Scan::Reject { error, consumed: buf.len() };
         }
         return Scan::Incomplete;
     }
@@ -210,9 +183,7 @@ pub fn scan<'a>(buf: &'a [u8], offset: u64, cfg: &FrameConfig, eof: bool) -> Sca
         // The length does not lead to a CRC. Report where the segment really seems to end, which
         // is what an engineer needs to see a miscounted length.
         let hint = memchr::memmem::find(&rest[HEADER_LEN..], b"&&")
-            .and_then(|p| {
-                memchr::memmem::find(&rest[HEADER_LEN + p + 2..], b"&&").map(|q| p + 2 + q + 2)
-            })
+            .and_then(|p| memchr::memmem::find(&rest[HEADER_LEN + p + 2..], b"&&").map(|q| p + 2 + q + 2))
             .map(|real| format!("; the segment seems to be {real} bytes"))
             .unwrap_or_default();
         let error = Error::new(
@@ -223,10 +194,7 @@ pub fn scan<'a>(buf: &'a [u8], offset: u64, cfg: &FrameConfig, eof: bool) -> Sca
             ),
         )
         .shifted(at);
-        return Scan::Reject {
-            error,
-            consumed: ws + 2,
-        };
+        return Scan::Reject { error, consumed: ws + 2 };
     };
 
     let mut dev = Deviations::empty();
@@ -265,10 +233,7 @@ pub fn scan<'a>(buf: &'a [u8], offset: u64, cfg: &FrameConfig, eof: bool) -> Sca
         let error = Error::new(
             ErrorKind::TooLong,
             2,
-            format!(
-                "data segment is {len} bytes, over the allowed maximum of {}",
-                cfg.max_segment_len
-            ),
+            format!("data segment is {len} bytes, over the allowed maximum of {}", cfg.max_segment_len),
         )
         .shifted(at);
         return Scan::Reject { error, consumed };
@@ -286,13 +251,7 @@ pub fn scan<'a>(buf: &'a [u8], offset: u64, cfg: &FrameConfig, eof: bool) -> Sca
         _ => {}
     }
     Scan::Frame {
-        frame: RawFrame {
-            bytes: frame_bytes,
-            segment,
-            offset: at,
-            crc: check,
-            deviations: dev,
-        },
+        frame: RawFrame { bytes: frame_bytes, segment, offset: at, crc: check, deviations: dev },
         consumed,
     }
 }
@@ -336,13 +295,7 @@ pub struct Framer {
 
 impl Framer {
     pub fn new(cfg: FrameConfig) -> Self {
-        Framer {
-            cfg,
-            buf: Vec::with_capacity(64 * 1024),
-            pos: 0,
-            base: 0,
-            eof: false,
-        }
+        Framer { cfg, buf: Vec::with_capacity(64 * 1024), pos: 0, base: 0, eof: false }
     }
 
     pub fn config(&self) -> &FrameConfig {
@@ -374,13 +327,7 @@ impl Framer {
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Option<Event<'_>> {
         // Borrow the fields apart: frames borrow `buf` while `pos` advances.
-        let Framer {
-            cfg,
-            buf,
-            pos,
-            base,
-            eof,
-        } = self;
+        let Framer { cfg, buf, pos, base, eof } = self;
         let buf: &[u8] = buf;
         loop {
             let start = *pos;
@@ -393,10 +340,7 @@ impl Framer {
                 }
                 Scan::Reject { error, consumed } => {
                     *pos += consumed;
-                    return Some(Event::Rejected {
-                        error,
-                        bytes: &buf[start..start + consumed],
-                    });
+                    return Some(Event::Rejected { error, bytes: &buf[start..start + consumed] });
                 }
             }
         }
@@ -417,11 +361,9 @@ mod tests {
 
     const SEG: &str = "QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&";
 
-    fn collect(
-        input: &[u8],
-        chunk: usize,
-        cfg: FrameConfig,
-    ) -> Vec<Result<(u64, Vec<u8>, Deviations), (ErrorKind, u64)>> {
+    type Seen = Result<(u64, Vec<u8>, Deviations), (ErrorKind, u64)>;
+
+    fn collect(input: &[u8], chunk: usize, cfg: FrameConfig) -> Vec<Seen> {
         let mut f = Framer::new(cfg);
         let mut out = Vec::new();
         let mut drain = |f: &mut Framer| {
@@ -461,10 +403,9 @@ mod tests {
         for chunk in [1, 2, 7, 64, 1000] {
             let got = collect(&input, chunk, FrameConfig::default());
             assert_eq!(got.len(), 3, "chunk {chunk}: {got:?}");
-            assert!(got.iter().all(|r| {
-                r.as_ref()
-                    .is_ok_and(|(_, s, d)| s == SEG.as_bytes() && d.is_empty())
-            }));
+            assert!(
+                got.iter().all(|r| { r.as_ref().is_ok_and(|(_, s, d)| s == SEG.as_bytes() && d.is_empty()) })
+            );
         }
     }
 
@@ -484,9 +425,7 @@ mod tests {
         let mut f = Framer::new(FrameConfig::default());
         f.push(&a);
         f.finish();
-        let Some(Event::Frame(fr)) = f.next() else {
-            panic!()
-        };
+        let Some(Event::Frame(fr)) = f.next() else { panic!() };
         assert!(fr.deviations.contains(Deviation::MissingCrlf));
     }
 
@@ -498,17 +437,11 @@ mod tests {
         input.extend(b"#junk#");
         input.extend(framed(SEG));
         let got = collect(&input, 5, FrameConfig::default());
-        let kinds: Vec<_> = got
-            .iter()
-            .map(|r| r.as_ref().map(|_| ()).map_err(|e| e.0))
-            .collect();
+        let kinds: Vec<_> = got.iter().map(|r| r.as_ref().map(|_| ()).map_err(|e| e.0)).collect();
         assert_eq!(kinds.first(), Some(&Err(ErrorKind::Header)));
         assert_eq!(got.iter().filter(|r| r.is_ok()).count(), 2);
         assert_eq!(got.iter().find_map(|r| r.as_ref().ok()).unwrap().0, g);
-        assert!(
-            got.iter()
-                .all(|r| matches!(r, Ok(_) | Err((ErrorKind::Header, _))))
-        );
+        assert!(got.iter().all(|r| matches!(r, Ok(_) | Err((ErrorKind::Header, _)))));
     }
 
     #[test]
@@ -520,10 +453,7 @@ mod tests {
         input.extend(&good);
         let got = collect(&input, 4096, FrameConfig::default());
         assert!(matches!(got[0], Err((ErrorKind::Length, 2))));
-        assert!(
-            got.iter()
-                .any(|r| r.as_ref().is_ok_and(|(o, _, _)| *o == bad.len() as u64))
-        );
+        assert!(got.iter().any(|r| r.as_ref().is_ok_and(|(o, _, _)| *o == bad.len() as u64)));
     }
 
     #[test]
@@ -536,32 +466,19 @@ mod tests {
     #[test]
     fn crc_variants_and_case() {
         let seg = SEG.as_bytes();
-        let lower = format!(
-            "##{:04}{SEG}{}\r\n",
-            seg.len(),
-            format!("{:04x}", crc16(seg))
-        );
+        let lower = format!("##{:04}{SEG}{:04x}\r\n", seg.len(), crc16(seg));
         let got = collect(lower.as_bytes(), 4096, FrameConfig::default());
         let (_, _, d) = got[0].as_ref().unwrap();
         assert!(d.contains(Deviation::LowercaseCrc));
 
         let modbus = format!("##{:04}{SEG}{:04X}\r\n", seg.len(), crc16_modbus(seg));
-        let Scan::Frame { frame, .. } = scan(modbus.as_bytes(), 0, &FrameConfig::default(), true)
-        else {
+        let Scan::Frame { frame, .. } = scan(modbus.as_bytes(), 0, &FrameConfig::default(), true) else {
             panic!()
         };
         assert!(!frame.crc.accepted);
-        assert_eq!(
-            frame.check(CrcMode::Standard).unwrap_err().kind,
-            ErrorKind::Crc
-        );
-        let cfg = FrameConfig {
-            crc_mode: CrcMode::Modbus,
-            ..Default::default()
-        };
-        let Scan::Frame { frame, .. } = scan(modbus.as_bytes(), 0, &cfg, true) else {
-            panic!()
-        };
+        assert_eq!(frame.check(CrcMode::Standard).unwrap_err().kind, ErrorKind::Crc);
+        let cfg = FrameConfig { crc_mode: CrcMode::Modbus, ..Default::default() };
+        let Scan::Frame { frame, .. } = scan(modbus.as_bytes(), 0, &cfg, true) else { panic!() };
         assert!(frame.crc.accepted);
         assert!(frame.deviations.contains(Deviation::ModbusCrc));
     }
@@ -577,20 +494,8 @@ mod tests {
         let mut input = a;
         input.extend(b);
         let got = collect(&input, 4096, FrameConfig::default());
-        assert!(
-            got[0]
-                .as_ref()
-                .unwrap()
-                .2
-                .contains(Deviation::StarsAfterCrc)
-        );
-        assert!(
-            got[1]
-                .as_ref()
-                .unwrap()
-                .2
-                .contains(Deviation::BareTerminator)
-        );
+        assert!(got[0].as_ref().unwrap().2.contains(Deviation::StarsAfterCrc));
+        assert!(got[1].as_ref().unwrap().2.contains(Deviation::BareTerminator));
     }
 
     #[test]
@@ -601,18 +506,9 @@ mod tests {
         let got = collect(&input, 4096, FrameConfig::default());
         assert_eq!(got.len(), 1);
         assert!(matches!(got[0], Err((ErrorKind::TooLong, 2))));
-        let cfg = FrameConfig {
-            max_segment_len: 2048,
-            ..Default::default()
-        };
+        let cfg = FrameConfig { max_segment_len: 2048, ..Default::default() };
         let got = collect(&input, 4096, cfg);
-        assert!(
-            got[0]
-                .as_ref()
-                .unwrap()
-                .2
-                .contains(Deviation::SegmentOver1024)
-        );
+        assert!(got[0].as_ref().unwrap().2.contains(Deviation::SegmentOver1024));
     }
 
     #[test]

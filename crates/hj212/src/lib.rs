@@ -47,11 +47,7 @@ pub use parse::{ParseOptions, parse};
 
 /// Check a frame's CRC and parse its segment. Error offsets are stream offsets; the packet's
 /// deviations include the frame's.
-pub fn decode<'a>(
-    raw: &RawFrame<'a>,
-    frame: &FrameConfig,
-    opts: &ParseOptions,
-) -> Result<Packet<'a>, Error> {
+pub fn decode<'a>(raw: &RawFrame<'a>, frame: &FrameConfig, opts: &ParseOptions) -> Result<Packet<'a>, Error> {
     raw.check(frame.crc_mode)?;
     let mut p = parse::parse(raw.segment, opts).map_err(|e| e.shifted(raw.segment_offset()))?;
     p.deviations = p.deviations.union(raw.deviations);

@@ -6,8 +6,8 @@
 //! which is also correctly rounded. Non-finite results are refused.
 
 const POW10: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
+    1e19, 1e20, 1e21, 1e22,
 ];
 
 /// Parse a decimal number; `None` if `s` is not one.
@@ -53,10 +53,7 @@ pub fn parse_decimal(s: &str) -> Option<f64> {
 
 fn slow(s: &str) -> Option<f64> {
     // Only plain decimal and exponent forms; Rust's parser would also take "inf" and "NaN".
-    if !s
-        .bytes()
-        .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+' | b'e' | b'E'))
-    {
+    if !s.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+' | b'e' | b'E')) {
         return None;
     }
     s.parse::<f64>().ok().filter(|v| v.is_finite())
@@ -76,17 +73,12 @@ mod tests {
         assert_eq!(parse_decimal(".5"), Some(0.5));
         assert_eq!(parse_decimal("5."), Some(5.0));
         assert_eq!(parse_decimal("1.5E-3"), Some(0.0015));
-        assert_eq!(
-            parse_decimal("12345678901234567890.5"),
-            Some(12345678901234567890.5)
-        );
+        assert_eq!(parse_decimal("12345678901234567890.5"), Some(12345678901234567890.5));
     }
 
     #[test]
     fn refuses_non_numbers() {
-        for s in [
-            "", "-", ".", "abc", "1.2.3", "inf", "NaN", "1,5", " 1", "1e999", "--1",
-        ] {
+        for s in ["", "-", ".", "abc", "1.2.3", "inf", "NaN", "1,5", " 1", "1e999", "--1"] {
             assert_eq!(parse_decimal(s), None, "{s:?}");
         }
     }

@@ -50,9 +50,7 @@ impl std::str::FromStr for Version {
             "2005" => Ok(Version::V2005),
             "2017" => Ok(Version::V2017),
             "2025" => Ok(Version::V2025),
-            other => Err(format!(
-                "unknown version {other:?} (expected 2005, 2017 or 2025)"
-            )),
+            other => Err(format!("unknown version {other:?} (expected 2005, 2017 or 2025)")),
         }
     }
 }
@@ -214,26 +212,17 @@ impl<'a> Packet<'a> {
 
     /// The first value of a plain CP key (`QnRtn`, `BeginTime`, …).
     pub fn key(&self, name: &str) -> Option<&'a str> {
-        self.items
-            .iter()
-            .find(|i| i.field == Field::Key && i.key == name)
-            .map(|i| i.value)
+        self.items.iter().find(|i| i.field == Field::Key && i.key == name).map(|i| i.value)
     }
 
     /// Whether this HJ 212-2025 packet is marked as re-sent (`RF=1`, in the header or in CP).
     pub fn resent(&self) -> bool {
-        self.extra_header
-            .iter()
-            .any(|(k, v)| *k == "RF" && *v == "1")
-            || self.key("RF") == Some("1")
+        self.extra_header.iter().any(|(k, v)| *k == "RF" && *v == "1") || self.key("RF") == Some("1")
     }
 
     /// Factor fields grouped by (normalised) code, in order of first appearance.
     pub fn factors(&self) -> Factors<'_, 'a> {
-        Factors {
-            items: &self.items,
-            pos: 0,
-        }
+        Factors { items: &self.items, pos: 0 }
     }
 
     /// Plain CP keys other than DataTime, in order.

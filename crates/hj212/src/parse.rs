@@ -17,19 +17,10 @@ const CP_OPEN: &[u8] = b"CP=&&";
 
 /// Parse a data segment. Offsets in errors count from the start of the segment.
 pub fn parse<'a>(segment: &'a [u8], opts: &ParseOptions) -> Result<Packet<'a>, Error> {
-    let text = std::str::from_utf8(segment).map_err(|e| {
-        Error::new(
-            ErrorKind::Syntax,
-            e.valid_up_to(),
-            "data segment is not valid UTF-8",
-        )
-    })?;
+    let text = std::str::from_utf8(segment)
+        .map_err(|e| Error::new(ErrorKind::Syntax, e.valid_up_to(), "data segment is not valid UTF-8"))?;
     let Some(cp_at) = memchr::memmem::find(segment, CP_OPEN) else {
-        return Err(Error::new(
-            ErrorKind::Syntax,
-            0,
-            "data segment has no CP=&& field",
-        ));
+        return Err(Error::new(ErrorKind::Syntax, 0, "data segment has no CP=&& field"));
     };
     if !text.ends_with("&&") || segment.len() < cp_at + CP_OPEN.len() + 2 {
         return Err(Error::new(
@@ -39,11 +30,7 @@ pub fn parse<'a>(segment: &'a [u8], opts: &ParseOptions) -> Result<Packet<'a>, E
         ));
     }
     if cp_at > 0 && segment[cp_at - 1] != b';' {
-        return Err(Error::new(
-            ErrorKind::Syntax,
-            cp_at,
-            "expected ';' before CP",
-        ));
+        return Err(Error::new(ErrorKind::Syntax, cp_at, "expected ';' before CP"));
     }
 
     let mut p = Packet {
@@ -96,20 +83,12 @@ fn parse_header<'a>(
             continue;
         }
         let Some(eq) = part.find('=') else {
-            return Err(Error::new(
-                ErrorKind::Syntax,
-                at,
-                format!("header item {part:?} has no '='"),
-            ));
+            return Err(Error::new(ErrorKind::Syntax, at, format!("header item {part:?} has no '='")));
         };
         let (key, value) = (&part[..eq], &part[eq + 1..]);
         let dup = |seen: bool| {
             if seen {
-                Err(Error::field(
-                    at,
-                    key,
-                    format!("{key} appears twice in the header"),
-                ))
+                Err(Error::field(at, key, format!("{key} appears twice in the header")))
             } else {
                 Ok(())
             }
@@ -155,32 +134,20 @@ fn parse_header<'a>(
             "Flag" => {
                 dup(p.flag.is_some())?;
                 let f = value.parse::<u8>().map_err(|_| {
-                    Error::field(
-                        at + 5,
-                        "Flag",
-                        format!("Flag {value:?} is not an integer 0–255"),
-                    )
+                    Error::field(at + 5, "Flag", format!("Flag {value:?} is not an integer 0–255"))
                 })?;
                 p.flag = Some(f);
             }
             "PNUM" => {
                 dup(p.pnum.is_some())?;
                 p.pnum = Some(value.parse::<u32>().map_err(|_| {
-                    Error::field(
-                        at + 5,
-                        "PNUM",
-                        format!("PNUM {value:?} is not a positive integer"),
-                    )
+                    Error::field(at + 5, "PNUM", format!("PNUM {value:?} is not a positive integer"))
                 })?);
             }
             "PNO" => {
                 dup(p.pno.is_some())?;
                 p.pno = Some(value.parse::<u32>().map_err(|_| {
-                    Error::field(
-                        at + 4,
-                        "PNO",
-                        format!("PNO {value:?} is not a positive integer"),
-                    )
+                    Error::field(at + 4, "PNO", format!("PNO {value:?} is not a positive integer"))
                 })?);
             }
             _ => {
@@ -206,8 +173,7 @@ fn parse_cp<'a>(text: &'a str, start: usize, end: usize, p: &mut Packet<'a>) -> 
         return Ok(());
     }
     // One allocation per packet: every item has exactly one '='.
-    p.items
-        .reserve_exact(memchr::memchr_iter(b'=', body).count());
+    p.items.reserve_exact(memchr::memchr_iter(b'=', body).count());
     let mut item_start = 0usize;
     // The code lookup is done once per run of fields of the same factor.
     let mut last_raw: &str = "";
@@ -246,11 +212,7 @@ fn parse_item<'a>(
 ) -> Result<(), Error> {
     let b = item.as_bytes();
     let Some(eq) = memchr::memchr(b'=', b) else {
-        return Err(Error::new(
-            ErrorKind::Syntax,
-            at,
-            format!("CP item {item:?} has no '='"),
-        ));
+        return Err(Error::new(ErrorKind::Syntax, at, format!("CP item {item:?} has no '='")));
     };
     let mut key = &item[..eq];
     let mut value = &item[eq + 1..];
@@ -263,11 +225,7 @@ fn parse_item<'a>(
         value = value.trim_matches([' ', '\t']);
     }
     if key.is_empty() {
-        return Err(Error::new(
-            ErrorKind::Syntax,
-            at,
-            format!("CP item {item:?} has an empty key"),
-        ));
+        return Err(Error::new(ErrorKind::Syntax, at, format!("CP item {item:?} has an empty key")));
     }
     let offset = key_at as u32;
     let Some(dash) = key.find('-') else {
@@ -276,11 +234,7 @@ fn parse_item<'a>(
     let raw_code = &key[..dash];
     let suffix = &key[dash + 1..];
     if raw_code.is_empty() || suffix.is_empty() {
-        return Err(Error::new(
-            ErrorKind::Syntax,
-            key_at,
-            format!("CP key {key:?} is not CODE-Field"),
-        ));
+        return Err(Error::new(ErrorKind::Syntax, key_at, format!("CP key {key:?} is not CODE-Field")));
     }
     let field = Field::from_suffix(suffix);
     let code = if raw_code == *last_raw {
@@ -314,15 +268,7 @@ fn parse_item<'a>(
         }
         None
     };
-    p.items.push(Item {
-        key,
-        code: Some(code),
-        raw_code: Some(raw_code),
-        field,
-        value,
-        number,
-        offset,
-    });
+    p.items.push(Item { key, code: Some(code), raw_code: Some(raw_code), field, value, number, offset });
     Ok(())
 }
 
@@ -362,9 +308,8 @@ fn plain_key<'a>(key: &'a str, value: &'a str, at: usize, p: &mut Packet<'a>) ->
             if p.data_time.is_some() {
                 return Err(Error::field(at, key, "DataTime appears twice in CP"));
             }
-            let (dt, millis) = DateTime::parse(value).map_err(|m| {
-                Error::field(at + key.len() + 1, key, format!("DataTime {value:?}: {m}"))
-            })?;
+            let (dt, millis) = DateTime::parse(value)
+                .map_err(|m| Error::field(at + key.len() + 1, key, format!("DataTime {value:?}: {m}")))?;
             if millis {
                 p.deviations.insert(Deviation::DataTimeMillis);
             }
@@ -389,14 +334,7 @@ fn plain_key<'a>(key: &'a str, value: &'a str, at: usize, p: &mut Packet<'a>) ->
 fn check_packet(p: &mut Packet<'_>, opts: &ParseOptions) -> Result<(), Error> {
     let declared = match p.flag {
         Some(f) => Some(Version::from_bits(f >> 2).ok_or_else(|| {
-            Error::field(
-                0,
-                "Flag",
-                format!(
-                    "Flag {f} declares unknown protocol version bits {:06b}",
-                    f >> 2
-                ),
-            )
+            Error::field(0, "Flag", format!("Flag {f} declares unknown protocol version bits {:06b}", f >> 2))
         })?),
         None => None,
     };
@@ -412,11 +350,7 @@ fn check_packet(p: &mut Packet<'_>, opts: &ParseOptions) -> Result<(), Error> {
     };
     // 2005 codes are the norm in a 2005 packet.
     if p.version == Version::V2005 {
-        p.deviations = p
-            .deviations
-            .iter()
-            .filter(|d| *d != Deviation::Codes2005)
-            .collect();
+        p.deviations = p.deviations.iter().filter(|d| *d != Deviation::Codes2005).collect();
         // HJ/T 212-2005 replies (9011/9012) carry QN inside CP.
         if p.qn.is_none() {
             p.qn = p.key("QN");
@@ -427,30 +361,18 @@ fn check_packet(p: &mut Packet<'_>, opts: &ParseOptions) -> Result<(), Error> {
     match (split, p.pnum, p.pno) {
         (true, Some(n), Some(i)) => {
             if n == 0 || i == 0 || i > n {
-                return Err(Error::field(
-                    0,
-                    "PNO",
-                    format!("packet number {i} of {n} is out of range"),
-                ));
+                return Err(Error::field(0, "PNO", format!("packet number {i} of {n} is out of range")));
             }
         }
         (true, _, _) => {
-            return Err(Error::field(
-                0,
-                "PNUM",
-                "Flag has the split bit D but PNUM or PNO is missing",
-            ));
+            return Err(Error::field(0, "PNUM", "Flag has the split bit D but PNUM or PNO is missing"));
         }
         (false, None, None) => {}
         (false, _, _) if p.version == Version::V2005 => {
             // 2005 split packets carry PNUM/PNO without a D bit.
         }
         (false, _, _) => {
-            return Err(Error::field(
-                0,
-                "PNUM",
-                "PNUM/PNO present but Flag lacks the split bit D",
-            ));
+            return Err(Error::field(0, "PNUM", "PNUM/PNO present but Flag lacks the split bit D"));
         }
     }
 
@@ -469,11 +391,7 @@ fn check_packet(p: &mut Packet<'_>, opts: &ParseOptions) -> Result<(), Error> {
         && p.data_time.is_none()
         && p.items.iter().any(|i| i.code.is_some())
     {
-        return Err(Error::field(
-            0,
-            "DataTime",
-            format!("CN={} data upload has no DataTime", p.cn),
-        ));
+        return Err(Error::field(0, "DataTime", format!("CN={} data upload has no DataTime", p.cn)));
     }
     Ok(())
 }
@@ -498,10 +416,7 @@ mod tests {
         assert_eq!(p.version, Version::V2017);
         assert!(p.ack_required());
         assert_eq!(p.cn, "2061");
-        assert_eq!(
-            p.data_time.unwrap().to_string(),
-            "2016-08-01T08:00:00+08:00"
-        );
+        assert_eq!(p.data_time.unwrap().to_string(), "2016-08-01T08:00:00+08:00");
         let groups: Vec<_> = p.factors().collect();
         assert_eq!(groups.len(), 2);
         assert_eq!(groups[0].code, "w00000");
@@ -547,9 +462,7 @@ mod tests {
         assert!(p.deviations.contains(Deviation::FlagInCp));
         let p = ok("QN=1;ST=32;CN=9021;PW=1;MN=1;Flag=4;CP=&&&&");
         assert!(p.deviations.contains(Deviation::Heartbeat));
-        let p = ok(
-            "QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&DataTime=20160801085857123;zz0001-Rtd=1&&",
-        );
+        let p = ok("QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&DataTime=20160801085857123;zz0001-Rtd=1&&");
         assert!(p.deviations.contains(Deviation::DataTimeMillis));
         assert!(p.deviations.contains(Deviation::UnknownFactor));
         assert_eq!(p.factors().next().unwrap().code, "zz0001");
@@ -557,9 +470,7 @@ mod tests {
 
     #[test]
     fn errors_say_where() {
-        let e = err(
-            "QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&DataTime=20160801085857;w01018-Rtd=abc&&",
-        );
+        let e = err("QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&DataTime=20160801085857;w01018-Rtd=abc&&");
         assert_eq!(e.kind, ErrorKind::Field);
         assert_eq!(e.field.as_deref(), Some("w01018-Rtd"));
         assert_eq!(
@@ -568,49 +479,23 @@ mod tests {
         );
         let e = err("QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&DataTime=20161301085857&&");
         assert_eq!(e.field.as_deref(), Some("DataTime"));
-        let e = err(
-            "QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&DataTime=20160801085857;…;w01018-Rtd=1&&",
-        );
+        let e = err("QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&DataTime=20160801085857;…;w01018-Rtd=1&&");
         assert_eq!(e.kind, ErrorKind::Syntax);
         assert_eq!(
             e.offset as usize,
             "QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&DataTime=20160801085857;".len()
         );
-        assert_eq!(
-            err("QN=1;ST=32;PW=1;MN=1;CP=&&&&").field.as_deref(),
-            Some("CN")
-        );
-        assert_eq!(
-            err("QN=1;ST=32;CN=2011;MN=1;CP=&&DataTime=1").kind,
-            ErrorKind::Syntax
-        );
-        assert_eq!(
-            err("QN=1;CN=2011;MN=1;Flag=7;CP=&&&&").field.as_deref(),
-            Some("PNUM")
-        );
-        assert_eq!(
-            err("QN=1;CN=2011;MN=1;Flag=255;CP=&&&&").field.as_deref(),
-            Some("Flag")
-        );
-        assert_eq!(
-            err("QN=1;CN=2011;MN=1;Flag=4;CP=&&w01018-Rtd=1&&")
-                .field
-                .as_deref(),
-            Some("DataTime")
-        );
-        assert_eq!(
-            parse(b"CN=\xff", &ParseOptions::default())
-                .unwrap_err()
-                .kind,
-            ErrorKind::Syntax
-        );
+        assert_eq!(err("QN=1;ST=32;PW=1;MN=1;CP=&&&&").field.as_deref(), Some("CN"));
+        assert_eq!(err("QN=1;ST=32;CN=2011;MN=1;CP=&&DataTime=1").kind, ErrorKind::Syntax);
+        assert_eq!(err("QN=1;CN=2011;MN=1;Flag=7;CP=&&&&").field.as_deref(), Some("PNUM"));
+        assert_eq!(err("QN=1;CN=2011;MN=1;Flag=255;CP=&&&&").field.as_deref(), Some("Flag"));
+        assert_eq!(err("QN=1;CN=2011;MN=1;Flag=4;CP=&&w01018-Rtd=1&&").field.as_deref(), Some("DataTime"));
+        assert_eq!(parse(b"CN=\xff", &ParseOptions::default()).unwrap_err().kind, ErrorKind::Syntax);
     }
 
     #[test]
     fn forced_version() {
-        let opts = ParseOptions {
-            version: VersionMode::Force(Version::V2025),
-        };
+        let opts = ParseOptions { version: VersionMode::Force(Version::V2025) };
         let p = parse(b"QN=1;ST=32;CN=9014;PW=1;MN=1;Flag=4;CP=&&&&", &opts).unwrap();
         assert_eq!(p.version, Version::V2025);
         assert!(p.deviations.contains(Deviation::VersionOverridden));
@@ -618,9 +503,7 @@ mod tests {
 
     #[test]
     fn whitespace_and_empty_items() {
-        let p = ok(
-            "QN=1;ST=32;CN=1011;PW=1;MN=1;Flag=4;CP=&& PolId=w01018;SystemTime=20160801085857;&&",
-        );
+        let p = ok("QN=1;ST=32;CN=1011;PW=1;MN=1;Flag=4;CP=&& PolId=w01018;SystemTime=20160801085857;&&");
         assert!(p.deviations.contains(Deviation::WhitespaceInCp));
         assert!(p.deviations.contains(Deviation::EmptyItem));
         assert_eq!(p.key("PolId"), Some("w01018"));

@@ -14,11 +14,7 @@ use crate::packet::{FLAG_SPLIT, Field, Packet};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SplitError {
     #[error("the CP item {item:?} alone makes a segment of {len} bytes, over the limit of {max}")]
-    ItemTooLong {
-        item: String,
-        len: usize,
-        max: usize,
-    },
+    ItemTooLong { item: String, len: usize, max: usize },
     #[error("the header alone leaves no room for CP within {max} bytes")]
     HeaderTooLong { max: usize },
 }
@@ -35,10 +31,7 @@ pub fn split(b: &PacketBuilder, max_segment: usize) -> Result<Vec<Vec<u8>>, Spli
     if whole.len() <= max_segment {
         return Ok(vec![crate::builder::frame(whole.as_bytes())]);
     }
-    let lead_len =
-        b.cp.iter()
-            .take_while(|g| g.len() == 1 && !g[0].0.contains('-'))
-            .count();
+    let lead_len = b.cp.iter().take_while(|g| g.len() == 1 && !g[0].0.contains('-')).count();
     let (lead, rest) = b.cp.split_at(lead_len);
     let mut base = b.clone();
     base.cp = lead.to_vec();
@@ -88,10 +81,7 @@ pub fn split(b: &PacketBuilder, max_segment: usize) -> Result<Vec<Vec<u8>>, Spli
     }
     parts.retain(|p| !p.is_empty());
     let pnum = parts.len() as u32;
-    let qn =
-        b.qn.as_deref()
-            .and_then(|q| DateTime::parse(q).ok())
-            .map(|(t, _)| t.unix_millis_cst());
+    let qn = b.qn.as_deref().and_then(|q| DateTime::parse(q).ok()).map(|(t, _)| t.unix_millis_cst());
     Ok(parts
         .into_iter()
         .enumerate()
@@ -156,12 +146,7 @@ pub struct Merger {
 
 impl Merger {
     pub fn new(max_pending: usize) -> Self {
-        Merger {
-            pending: HashMap::new(),
-            max_pending: max_pending.max(1),
-            seq: 0,
-            evicted: 0,
-        }
+        Merger { pending: HashMap::new(), max_pending: max_pending.max(1), seq: 0, evicted: 0 }
     }
 
     /// Incomplete packets held.
@@ -182,18 +167,9 @@ impl Merger {
             return MergeOutcome::NotSplit;
         }
         self.seq += 1;
-        let key = MergeKey {
-            mn: p.mn.into(),
-            cn: p.cn.into(),
-            data_time: p.data_time,
-            pnum,
-        };
+        let key = MergeKey { mn: p.mn.into(), cn: p.cn.into(), data_time: p.data_time, pnum };
         if !self.pending.contains_key(&key) && self.pending.len() >= self.max_pending {
-            if let Some(stalest) = self
-                .pending
-                .iter()
-                .min_by_key(|(_, v)| v.touched)
-                .map(|(k, _)| k.clone())
+            if let Some(stalest) = self.pending.iter().min_by_key(|(_, v)| v.touched).map(|(k, _)| k.clone())
             {
                 self.pending.remove(&stalest);
                 self.evicted += 1;
@@ -209,19 +185,13 @@ impl Merger {
             return MergeOutcome::Duplicate { pno };
         }
         // DataTime is repeated in every part; keep it once, from the first.
-        let groups: Vec<_> = group_items(p)
-            .into_iter()
-            .filter(|g| !(g.len() == 1 && g[0].0 == "DataTime"))
-            .collect();
+        let groups: Vec<_> =
+            group_items(p).into_iter().filter(|g| !(g.len() == 1 && g[0].0 == "DataTime")).collect();
         entry.parts.insert(pno, groups);
         if pno == 1 {
             let mut head = PacketBuilder::from_packet(p);
             head.cp.clear();
-            if let Some(t) = p
-                .items
-                .iter()
-                .find(|i| i.field == Field::Key && i.key == "DataTime")
-            {
+            if let Some(t) = p.items.iter().find(|i| i.field == Field::Key && i.key == "DataTime") {
                 head.cp.push(vec![(t.key.into(), t.value.into())]);
             }
             entry.first = Some(head);
@@ -242,23 +212,15 @@ impl Merger {
         for (_, groups) in done.parts {
             // Parts of one factor split across packets rejoin into one group.
             for g in groups {
-                let same = merged
-                    .cp
-                    .last()
-                    .and_then(|l| l.first())
-                    .map(|(k, _)| code_of(k))
+                let same = merged.cp.last().and_then(|l| l.first()).map(|(k, _)| code_of(k))
                     == g.first().map(|(k, _)| code_of(k));
                 match merged.cp.last_mut() {
-                    Some(last) if same && g.first().is_some_and(|(k, _)| k.contains('-')) => {
-                        last.extend(g)
-                    }
+                    Some(last) if same && g.first().is_some_and(|(k, _)| k.contains('-')) => last.extend(g),
                     _ => merged.cp.push(g),
                 }
             }
         }
-        MergeOutcome::Complete {
-            segment: merged.segment(),
-        }
+        MergeOutcome::Complete { segment: merged.segment() }
     }
 }
 
@@ -359,9 +321,6 @@ mod tests {
     #[test]
     fn item_too_long() {
         let b = upload(0).factor("i12001", [("Info", "x".repeat(1100))]);
-        assert!(matches!(
-            split(&b, 1024),
-            Err(SplitError::ItemTooLong { .. })
-        ));
+        assert!(matches!(split(&b, 1024), Err(SplitError::ItemTooLong { .. })));
     }
 }
