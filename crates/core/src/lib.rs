@@ -1,0 +1,12 @@
+//! fenhe's domain model and pure rules. No I/O: the binary's jobs feed it rows and store its
+//! results, so everything here is deterministic and testable in isolation.
+
+pub mod record;
+pub mod registry;
+pub mod uscc;
+
+pub use record::{FrameRecord, Measurement, Values, Verdict};
+pub use registry::{
+    Contact, CrcPolicy, Device, Enterprise, Limit, Outlet, OutletKind, Ownership, Problem, Protocol,
+    Registry, Section,
+};
