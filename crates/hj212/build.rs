@@ -106,6 +106,52 @@ fn main() {
         writeln!(out, "    ({c:?}, {i}),").unwrap();
     }
     out.push_str("];\n");
+
+    // Hash indexes for the hot path (one per code table), so that looking up a code costs one
+    // multiply and a probe or two instead of a binary search of string comparisons.
+    let codes: Vec<&str> = factors.keys().map(String::as_str).collect();
+    let old_codes: Vec<&str> = old.iter().map(|(c, _)| c.as_str()).collect();
+    hash_index(&mut out, "FACTOR", &codes);
+    hash_index(&mut out, "FACTOR_2005", &old_codes);
+
     let dest = Path::new(&env::var("OUT_DIR").unwrap()).join("factors.rs");
     fs::write(dest, out).unwrap();
+}
+
+/// Must agree with `codes::pack_code`: up to 7 bytes, then the length.
+fn pack_code(b: &[u8]) -> Option<u64> {
+    if b.len() > 7 {
+        return None;
+    }
+    Some(b.iter().fold(0u64, |k, &c| (k << 8) | u64::from(c)) << 8 | b.len() as u64)
+}
+
+/// Must agree with `codes::slot`.
+fn slot(key: u64, bits: u32) -> usize {
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
+}
+
+/// Emit `{NAME}_KEYS` (the packed code of each row, 0 for a code too long to pack), and
+/// `{NAME}_INDEX` with `{NAME}_BITS`: an open-addressing table of row + 1 (0 = empty), linear
+/// probing, at most half full.
+fn hash_index(out: &mut String, name: &str, codes: &[&str]) {
+    let keys: Vec<u64> = codes.iter().map(|c| pack_code(c.as_bytes()).unwrap_or(0)).collect();
+    let mut bits = 4;
+    while (1usize << bits) < 2 * codes.len() {
+        bits += 1;
+    }
+    let mut table = vec![0u16; 1 << bits];
+    for (i, &k) in keys.iter().enumerate() {
+        if k == 0 {
+            continue;
+        }
+        let mut s = slot(k, bits);
+        while table[s] != 0 {
+            s = (s + 1) & (table.len() - 1);
+        }
+        table[s] = u16::try_from(i + 1).expect("code table too large for a u16 index");
+    }
+    writeln!(out, "const {name}_BITS: u32 = {bits};").unwrap();
+    writeln!(out, "static {name}_KEYS: [u64; {}] = {keys:?};", keys.len()).unwrap();
+    writeln!(out, "static {name}_INDEX: [u16; {}] = {table:?};", table.len()).unwrap();
 }
