@@ -4,6 +4,20 @@
 //! the reason), or "need more". It never reads past what one frame can occupy, so a caller that
 //! keeps at most [`FrameConfig::max_buffer`] bytes cannot be made to grow memory. [`Framer`] wraps
 //! it for readers that hand over arbitrary chunks (partial reads, several packets per read).
+//!
+//! Resynchronisation: a candidate frame that turns out not to be one (its length does not lead to
+//! a CRC, its CRC matches no variant, the input ends inside it) gives up only the bytes before the
+//! next `##` inside it, so a real packet that a stray or miscounted header seemed to cover is
+//! still found.
+//!
+//! Read boundaries: [`Framer`] gives the same events however the stream is cut into reads, except
+//! for what only the bytes after a frame can tell when the frame ends exactly at the end of a
+//! read. It is handed out at once (a device that sends one packet and waits for the reply must
+//! get it), so [`RawFrame::bytes`] stops at what had arrived, and
+//! [`Deviation::MissingCrlf`], [`Deviation::BareTerminator`] (a CR at the end of a read is taken
+//! as the first half of CR LF) and [`Deviation::StarsAfterCrc`] are claimed only when the bytes
+//! that show them came in the same read. Terminator bytes that arrive later (`**`, CR, LF) are
+//! skipped without an event.
 
 use crate::crc::{self, CrcCheck, CrcMode, CrcVariant};
 use crate::deviation::{Deviation, Deviations};
@@ -40,6 +54,8 @@ impl FrameConfig {
 }
 
 /// A complete frame as it arrived. The CRC may or may not have matched: see [`RawFrame::check`].
+/// A frame whose CRC matches no variant and that has a `##` inside it is consumed only up to that
+/// `##` (see the module docs), so its `bytes` can overlap the next event's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RawFrame<'a> {
     /// Every byte of the frame, from `##` to the end of its terminator.
@@ -84,11 +100,12 @@ impl RawFrame<'_> {
 /// What is at the front of the buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scan<'a> {
-    /// A frame, occupying `consumed` bytes (including any whitespace skipped before it).
+    /// A frame; scanning goes on `consumed` bytes further (its length, or up to a `##` inside a
+    /// frame whose CRC matches no variant).
     Frame { frame: RawFrame<'a>, consumed: usize },
     /// Bytes that are not a frame; skip `consumed` bytes and scan again.
     Reject { error: Error, consumed: usize },
-    /// Only whitespace (or nothing) that can be dropped.
+    /// Whitespace that can be dropped (always reported on its own, before what follows it).
     Skip { consumed: usize },
     /// More input is needed to decide.
     Incomplete,
@@ -115,34 +132,48 @@ fn find_header(buf: &[u8], from: usize) -> Option<usize> {
     None
 }
 
+/// The longest run of garbage reported as one rejection.
+pub const MAX_GARBAGE: usize = FrameConfig::max_buffer();
+
+/// Where scanning resumes after giving up on a candidate frame at the front of `rest`: the next
+/// `##` at or after `from` and before `until`, else `until`.
+fn resync(rest: &[u8], from: usize, until: usize) -> usize {
+    find_header(&rest[..until], from).unwrap_or(until)
+}
+
 /// Look at the front of `buf`, which starts at stream offset `offset`. With `eof`, no more bytes
 /// will come, so a partial frame is reported as truncated instead of waiting.
 pub fn scan<'a>(buf: &'a [u8], offset: u64, cfg: &FrameConfig, eof: bool) -> Scan<'a> {
-    // Whitespace between frames (the CR LF of the previous one, blank lines) carries nothing.
+    // Whitespace between frames (the CR LF of the previous one, blank lines) carries nothing. It
+    // is dropped on its own, so that a caller never holds it along with a partial frame.
     let ws = buf.iter().take_while(|b| is_space(**b)).count();
-    let rest = &buf[ws..];
-    let at = offset + ws as u64;
+    if ws > 0 {
+        return Scan::Skip { consumed: ws };
+    }
+    let rest = buf;
+    let at = offset;
     if rest.is_empty() {
-        return if ws > 0 { Scan::Skip { consumed: ws } } else { Scan::Incomplete };
+        return Scan::Incomplete;
     }
     if !rest.starts_with(b"##") || rest.starts_with(b"###") {
         if rest.len() == 1 && rest[0] == b'#' && !eof {
-            return if ws > 0 { Scan::Skip { consumed: ws } } else { Scan::Incomplete };
+            return Scan::Incomplete;
         }
         // Garbage: skip to the next header, or to the end (keeping a trailing '#' that may be
-        // the first half of a header).
+        // the first half of a header), at most MAX_GARBAGE bytes at a time.
         let skip = match find_header(rest, 1) {
             Some(p) => p,
             None if !eof && rest.last() == Some(&b'#') => rest.len() - 1,
             None => rest.len(),
-        };
+        }
+        .min(MAX_GARBAGE);
         let error = Error::new(
             ErrorKind::Header,
             0,
             format!("skipped {skip} bytes that are not a packet (no '##' header)"),
         )
         .shifted(at);
-        return Scan::Reject { error, consumed: ws + skip };
+        return Scan::Reject { error, consumed: skip };
     }
     if rest.len() < HEADER_LEN {
         if eof {
@@ -160,7 +191,7 @@ pub fn scan<'a>(buf: &'a [u8], offset: u64, cfg: &FrameConfig, eof: bool) -> Sca
             format!("data segment length {shown:?} is not four decimal digits"),
         )
         .shifted(at);
-        return Scan::Reject { error, consumed: ws + 2 };
+        return Scan::Reject { error, consumed: 2 };
     };
     let crc_at = HEADER_LEN + len;
     let end = crc_at + CRC_LEN;
@@ -175,7 +206,7 @@ pub fn scan<'a>(buf: &'a [u8], offset: u64, cfg: &FrameConfig, eof: bool) -> Sca
                 ),
             )
             .shifted(at);
-            return Scan::Reject { error, consumed: buf.len() };
+            return Scan::Reject { error, consumed: resync(rest, HEADER_LEN, rest.len()) };
         }
         return Scan::Incomplete;
     }
@@ -194,7 +225,7 @@ pub fn scan<'a>(buf: &'a [u8], offset: u64, cfg: &FrameConfig, eof: bool) -> Sca
             ),
         )
         .shifted(at);
-        return Scan::Reject { error, consumed: ws + 2 };
+        return Scan::Reject { error, consumed: 2 };
     };
 
     let mut dev = Deviations::empty();
@@ -202,6 +233,10 @@ pub fn scan<'a>(buf: &'a [u8], offset: u64, cfg: &FrameConfig, eof: bool) -> Sca
     let mut term = 0;
     let tail = &rest[end..];
     let mut t = tail;
+    if t == b"*" && !eof {
+        // The second '*' of `**` may be in the next read.
+        return Scan::Incomplete;
+    }
     if t.starts_with(b"**") {
         dev.insert(Deviation::StarsAfterCrc);
         term += 2;
@@ -225,9 +260,12 @@ pub fn scan<'a>(buf: &'a [u8], offset: u64, cfg: &FrameConfig, eof: bool) -> Sca
         // With more input to come we cannot yet tell, and do not claim a deviation.
         dev.insert(Deviation::MissingCrlf);
     }
-    let consumed = ws + end + term;
     let frame_bytes = &rest[..end + term];
     let segment = &rest[HEADER_LEN..crc_at];
+    let check = crc::check(segment, declared, cfg.crc_mode);
+    // A CRC that matches nothing may belong to a stray header: resume at a `##` inside it.
+    let consumed = if check.variant.is_none() { resync(rest, HEADER_LEN, crc_at) } else { end + term };
+    let consumed = if consumed == crc_at { end + term } else { consumed };
 
     if len > cfg.max_segment_len {
         let error = Error::new(
@@ -244,7 +282,6 @@ pub fn scan<'a>(buf: &'a [u8], offset: u64, cfg: &FrameConfig, eof: bool) -> Sca
     if lower {
         dev.insert(Deviation::LowercaseCrc);
     }
-    let check = crc::check(segment, declared, cfg.crc_mode);
     match check.variant {
         Some(CrcVariant::Modbus) => dev.insert(Deviation::ModbusCrc),
         Some(CrcVariant::ModbusSwapped) => dev.insert(Deviation::ModbusSwappedCrc),
@@ -281,7 +318,9 @@ pub enum Event<'a> {
 /// A framer for chunked input: push what was read, then take events until it returns `None`.
 ///
 /// Memory stays bounded: after the events of one push are taken, the framer holds at most one
-/// partial frame ([`FrameConfig::max_buffer`] bytes).
+/// partial frame or one run of garbage that may go on in the next read, either at most
+/// [`FrameConfig::max_buffer`] bytes. Holding that garbage (until a header, the end of input or
+/// [`MAX_GARBAGE`] bytes) makes one run of garbage one event however the stream was cut.
 #[derive(Debug, Default)]
 pub struct Framer {
     cfg: FrameConfig,
@@ -291,11 +330,20 @@ pub struct Framer {
     /// Stream offset of `buf[0]`.
     base: u64,
     eof: bool,
+    /// The last frame ended with its CRC at the end of a read, so a `**` may still follow.
+    open_terminator: bool,
 }
 
 impl Framer {
     pub fn new(cfg: FrameConfig) -> Self {
-        Framer { cfg, buf: Vec::with_capacity(64 * 1024), pos: 0, base: 0, eof: false }
+        Framer {
+            cfg,
+            buf: Vec::with_capacity(64 * 1024),
+            pos: 0,
+            base: 0,
+            eof: false,
+            open_terminator: false,
+        }
     }
 
     pub fn config(&self) -> &FrameConfig {
@@ -327,20 +375,43 @@ impl Framer {
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Option<Event<'_>> {
         // Borrow the fields apart: frames borrow `buf` while `pos` advances.
-        let Framer { cfg, buf, pos, base, eof } = self;
+        let Framer { cfg, buf, pos, base, eof, open_terminator } = self;
         let buf: &[u8] = buf;
         loop {
             let start = *pos;
-            match scan(&buf[start..], *base + start as u64, cfg, *eof) {
+            let rest = &buf[start..];
+            if *open_terminator && !rest.is_empty() {
+                // The `**` of the previous frame, cut off by the read boundary.
+                match rest {
+                    [b'*'] if !*eof => return None,
+                    [b'*', b'*', ..] => *pos += 2,
+                    _ => {}
+                }
+                *open_terminator = false;
+                continue;
+            }
+            match scan(rest, *base + start as u64, cfg, *eof) {
                 Scan::Incomplete => return None,
                 Scan::Skip { consumed } => *pos += consumed,
                 Scan::Frame { frame, consumed } => {
                     *pos += consumed;
+                    *open_terminator = !*eof && *pos == buf.len() && buf[*pos - 1].is_ascii_hexdigit();
                     return Some(Event::Frame(frame));
                 }
                 Scan::Reject { error, consumed } => {
-                    *pos += consumed;
-                    return Some(Event::Rejected { error, bytes: &buf[start..start + consumed] });
+                    let end = start + consumed;
+                    // Garbage that reaches the end of what has arrived may go on in the next read:
+                    // wait for the rest of the run (scan cuts runs at MAX_GARBAGE bytes).
+                    let to_end = end == buf.len() || (end + 1 == buf.len() && buf[end] == b'#');
+                    if error.kind == ErrorKind::Header && !*eof && to_end && consumed < MAX_GARBAGE {
+                        return None;
+                    }
+                    *pos = end;
+                    *open_terminator = error.kind == ErrorKind::TooLong
+                        && !*eof
+                        && end == buf.len()
+                        && buf[end - 1].is_ascii_hexdigit();
+                    return Some(Event::Rejected { error, bytes: &buf[start..end] });
                 }
             }
         }
@@ -509,6 +580,143 @@ mod tests {
         let cfg = FrameConfig { max_segment_len: 2048, ..Default::default() };
         let got = collect(&input, 4096, cfg);
         assert!(got[0].as_ref().unwrap().2.contains(Deviation::SegmentOver1024));
+    }
+
+    /// Events of `input` pushed in reads of the given sizes (cycled), then finished.
+    fn events_cut(input: &[u8], cuts: &[usize]) -> Vec<Seen> {
+        let mut f = Framer::new(FrameConfig::default());
+        let mut out = Vec::new();
+        let mut drain = |f: &mut Framer| {
+            while let Some(ev) = f.next() {
+                out.push(match ev {
+                    Event::Frame(fr) => Ok((fr.offset, fr.segment.to_vec(), fr.deviations)),
+                    Event::Rejected { error, .. } => Err((error.kind, error.offset)),
+                });
+            }
+        };
+        let mut at = 0;
+        for n in cuts.iter().cycle() {
+            if at >= input.len() {
+                break;
+            }
+            let end = (at + n.max(&1)).min(input.len());
+            f.push(&input[at..end]);
+            at = end;
+            drain(&mut f);
+        }
+        f.finish();
+        drain(&mut f);
+        out
+    }
+
+    #[test]
+    fn whitespace_is_not_held_with_a_partial_frame() {
+        // Found by the chunked-input properties: blanks before a partial frame used to stay in the
+        // buffer with it, past the documented bound.
+        let mut f = Framer::new(FrameConfig::default());
+        let mut read = vec![b' '; 100_000];
+        read.extend(b"##0101QN=");
+        f.push(&read);
+        assert!(f.next().is_none());
+        assert_eq!(f.pending(), 9);
+        f.push(b"2");
+        assert!(f.next().is_none());
+        assert!(f.pending() <= FrameConfig::max_buffer());
+    }
+
+    #[test]
+    fn stars_cut_by_a_read_boundary() {
+        let mut a = framed(SEG);
+        a.truncate(a.len() - 2);
+        a.extend(b"**\r\n");
+        let mut input = a.clone();
+        input.extend(framed(SEG));
+        let whole = collect(&input, 4096, FrameConfig::default());
+        assert_eq!(whole.len(), 2);
+        assert!(whole[0].as_ref().unwrap().2.contains(Deviation::StarsAfterCrc));
+        // Cut between the two '*': no MissingCrlf, no rejected '*'.
+        let crc_end = a.len() - 4;
+        assert_eq!(events_cut(&input, &[crc_end + 1, 4096]), whole);
+        // Cut right after the CRC: the `**` arrives later and is skipped with no event.
+        let got = events_cut(&input, &[crc_end, 4096]);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got.iter().all(|r| r.is_ok()));
+        // Whereas `**` after a complete CR LF is garbage.
+        let mut b = framed(SEG);
+        let cut = b.len();
+        b.extend(b"**");
+        b.extend(framed(SEG));
+        let got = events_cut(&b, &[cut, 4096]);
+        assert_eq!(got.len(), 3);
+        assert!(matches!(got[1], Err((ErrorKind::Header, _))));
+    }
+
+    #[test]
+    fn garbage_cut_by_reads_is_one_event() {
+        let mut input = b"hello garbage world".to_vec();
+        input.extend(framed(SEG));
+        input.extend(b"#more#junk#");
+        let whole = collect(&input, 4096, FrameConfig::default());
+        assert_eq!(whole.len(), 3);
+        for chunk in [1, 2, 3, 5, 7] {
+            assert_eq!(collect(&input, chunk, FrameConfig::default()), whole, "chunk {chunk}");
+        }
+        // A run longer than MAX_GARBAGE comes in pieces of that size, however it was read.
+        let long = vec![b'x'; MAX_GARBAGE * 2 + 10];
+        let whole = collect(&long, long.len(), FrameConfig::default());
+        assert_eq!(whole.len(), 3);
+        assert_eq!(collect(&long, 1000, FrameConfig::default()), whole);
+    }
+
+    #[test]
+    fn crc_mismatch_resyncs_inside() {
+        // A packet 9 bytes short leads its length onto the digits of the next one's header, which
+        // look like a CRC; the next packet must not be lost with it.
+        let good = framed(SEG);
+        let mut bad = good.clone();
+        bad.drain(40..49);
+        let mut input = bad.clone();
+        input.extend(&good);
+        let got = collect(&input, 4096, FrameConfig::default());
+        let frames: Vec<_> = got.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert_eq!(frames.last().unwrap().0, bad.len() as u64, "{got:?}");
+        assert_eq!(frames.last().unwrap().1, SEG.as_bytes());
+    }
+
+    #[test]
+    fn truncated_at_eof_resyncs_inside() {
+        let good = framed(SEG);
+        let mut input = b"##0500xyz".to_vec();
+        input.extend(&good);
+        let got = collect(&input, 4096, FrameConfig::default());
+        assert_eq!(got[0], Err((ErrorKind::Length, 2)));
+        assert!(
+            got.iter().any(|r| r.as_ref().is_ok_and(|(o, s, _)| *o == 9 && s == SEG.as_bytes())),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn oversize_stray_header_resyncs_inside() {
+        let good = framed(SEG);
+        let mut input = b"##2000".to_vec();
+        for _ in 0..30 {
+            input.extend(&good);
+        }
+        let got = collect(&input, 4096, FrameConfig::default());
+        assert_eq!(got[0], Err((ErrorKind::Length, 2)));
+        assert_eq!(got.iter().filter(|r| r.is_ok()).count(), 30, "{got:?}");
+        // The same when the declared CRC position holds hex digits: an over-long frame whose CRC
+        // matches nothing gives up only its first bytes.
+        let mut input = b"##2000".to_vec();
+        for _ in 0..10 {
+            input.extend(&good);
+        }
+        input.resize(6 + 2000, b'x');
+        input.extend(b"ABCD\r\n");
+        let got = collect(&input, 4096, FrameConfig::default());
+        assert_eq!(got[0], Err((ErrorKind::TooLong, 2)));
+        assert_eq!(got.iter().filter(|r| r.is_ok()).count(), 10, "{got:?}");
     }
 
     #[test]
