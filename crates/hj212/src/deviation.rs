@@ -62,6 +62,9 @@ deviations! {
     EmptyItem = 17, "empty_item", "CP 中有空项";
     /// An HJ 212-2025 packet re-sent by the device (`RF=1`).
     Resent = 18, "resent", "补发数据（RF=1）";
+    /// A `,` between two different CP items (`BeginTime=…,EndTime=…`), where the standard puts `;`
+    /// (`,` joins only the fields of one factor).
+    CommaBetweenItems = 19, "comma_between_items", "不同项目之间用逗号分隔";
 }
 
 impl fmt::Display for Deviation {

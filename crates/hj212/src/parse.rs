@@ -97,8 +97,10 @@ fn parse_header<'a>(
             "QN" => {
                 dup(p.qn.is_some())?;
                 if value.is_empty() || !value.bytes().all(|c| c.is_ascii_digit()) {
+                    // Point at the first byte that is not a digit (often a ',' written for ';').
+                    let bad = value.bytes().position(|c| !c.is_ascii_digit()).unwrap_or(0);
                     return Err(Error::field(
-                        at + 3,
+                        at + 3 + bad,
                         "QN",
                         format!("QN {value:?} is not a digit string YYYYMMDDhhmmsszzz"),
                     ));
@@ -178,27 +180,61 @@ fn parse_cp<'a>(text: &'a str, start: usize, end: usize, p: &mut Packet<'a>) -> 
     // The code lookup is done once per run of fields of the same factor.
     let mut last_raw: &str = "";
     let mut last_code: &str = "";
+    // Fields already seen in the current run of one factor, one bit per `Field`.
+    let mut group_fields = 0u32;
     let mut seps = memchr::memchr2_iter(b';', b',', body);
     loop {
         let item_end = seps.next().unwrap_or(body.len());
         let at = start + item_start;
         let item = &text[at..start + item_end];
         if item.is_empty() || item.bytes().all(|c| c == b' ' || c == b'\t') {
-            // `CP=&&&&` is the normal empty CP; an empty item elsewhere is a deviation.
-            if !(item_end == body.len() && item_start == 0) {
-                p.deviations.insert(if item.is_empty() {
-                    Deviation::EmptyItem
-                } else {
-                    Deviation::WhitespaceInCp
-                });
-            }
+            // `CP=&&&&` (an empty body) returned above; an empty or blank item is a deviation,
+            // including a body of blanks alone (`CP=&& &&`).
+            p.deviations.insert(if item.is_empty() {
+                Deviation::EmptyItem
+            } else {
+                Deviation::WhitespaceInCp
+            });
         } else {
+            let before = p.items.len();
             parse_item(item, at, p, &mut last_raw, &mut last_code)?;
+            let sep = if item_start > 0 { body[item_start - 1] } else { b';' };
+            check_item_in_group(p, before, sep, &mut group_fields)?;
         }
         if item_end >= body.len() {
             break;
         }
         item_start = item_end + 1;
+    }
+    Ok(())
+}
+
+/// Rules between the item just pushed (at `idx`) and the one before it: a `,` joins only fields of
+/// one factor (6.3.3.1: `,` between values of one item, `;` between items), and a factor does not
+/// repeat a field.
+fn check_item_in_group(p: &mut Packet<'_>, idx: usize, sep: u8, group_fields: &mut u32) -> Result<(), Error> {
+    let Some(it) = p.items.get(idx) else { return Ok(()) };
+    let prev = idx.checked_sub(1).map(|i| &p.items[i]);
+    if sep == b',' && prev.is_some_and(|prev| it.raw_code.is_none() || prev.raw_code != it.raw_code) {
+        p.deviations.insert(Deviation::CommaBetweenItems);
+    }
+    let Some(code) = it.code else {
+        *group_fields = 0;
+        return Ok(());
+    };
+    if prev.is_none_or(|prev| prev.code != Some(code)) {
+        *group_fields = 0;
+    }
+    if it.field != Field::Other {
+        let bit = 1u32 << (it.field as u32);
+        if *group_fields & bit != 0 {
+            return Err(Error::field(
+                it.offset as usize,
+                it.key,
+                format!("{} appears twice for factor {code}", it.field_name()),
+            ));
+        }
+        *group_fields |= bit;
     }
     Ok(())
 }
@@ -283,10 +319,12 @@ fn normalise_code<'a>(raw: &'a str, p: &mut Packet<'a>) -> &'a str {
         // Facility numbers (`SB1-RS`), not factors.
         return raw;
     }
+    // Any code of the 2017 table, whatever its shape (the noise codes `LA`, `Leq`, `L5` are short).
+    if codes::factor(raw).is_some() {
+        return raw;
+    }
     if codes::looks_2017(raw) {
-        if codes::factor(raw).is_none() {
-            p.deviations.insert(Deviation::UnknownFactor);
-        }
+        p.deviations.insert(Deviation::UnknownFactor);
         return raw;
     }
     match codes::factor_by_2005(raw) {
@@ -499,6 +537,69 @@ mod tests {
         let p = parse(b"QN=1;ST=32;CN=9014;PW=1;MN=1;Flag=4;CP=&&&&", &opts).unwrap();
         assert_eq!(p.version, Version::V2025);
         assert!(p.deviations.contains(Deviation::VersionOverridden));
+    }
+
+    #[test]
+    fn blank_cp_body_is_a_deviation() {
+        // Appendix C.4 and C.13 print the empty CP of a 9013 reply as `CP=&& &&`.
+        let p = ok("QN=1;ST=91;CN=9013;PW=1;MN=1;Flag=4;CP=&& &&");
+        assert!(p.items.is_empty());
+        assert_eq!(p.deviations.iter().collect::<Vec<_>>(), vec![Deviation::WhitespaceInCp]);
+        assert!(ok("QN=1;ST=91;CN=9013;PW=1;MN=1;Flag=4;CP=&&&&").deviations.is_empty());
+    }
+
+    #[test]
+    fn noise_codes_are_known() {
+        // Appendix B's noise codes are shorter than six characters (C.25-C.28).
+        let p = ok(
+            "QN=1;ST=23;CN=2011;PW=1;MN=1;Flag=4;CP=&&DataTime=20160801085857;LA-Rtd=50.1;Leq-Data=50.0&&",
+        );
+        assert!(p.deviations.is_empty(), "{:?}", p.deviations);
+        assert_eq!(p.factors().map(|g| g.code).collect::<Vec<_>>(), vec!["LA", "Leq"]);
+    }
+
+    #[test]
+    fn comma_between_items_is_a_deviation() {
+        // C.23 and C.41 join two request keys with ','.
+        let p =
+            ok("QN=1;ST=32;CN=2041;PW=1;MN=1;Flag=5;CP=&&BeginTime=20160801000000,EndTime=20160801000000&&");
+        assert!(p.deviations.contains(Deviation::CommaBetweenItems));
+        let p = ok(
+            "QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&DataTime=20160801085857;a01001-Rtd=1,a01002-Rtd=2&&",
+        );
+        assert!(p.deviations.contains(Deviation::CommaBetweenItems));
+        // ',' between fields of one factor and ';' between factors is the standard's form.
+        let p = ok(
+            "QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&DataTime=20160801085857;a01001-Rtd=1,a01001-Flag=N;a01002-Rtd=2&&",
+        );
+        assert!(p.deviations.is_empty(), "{:?}", p.deviations);
+    }
+
+    #[test]
+    fn repeated_field_of_a_factor_is_refused() {
+        // C.29 (with its `…` removed) repeats e01001-Rtd.
+        let seg = "QN=1;ST=52;CN=2011;PW=1;MN=1;Flag=5;CP=&&DataTime=20160801085857;e01001-Rtd=1.1;e01001-Rtd=2.2&&";
+        let e = err(seg);
+        assert_eq!(e.kind, ErrorKind::Field);
+        assert_eq!(e.field.as_deref(), Some("e01001-Rtd"));
+        assert_eq!(e.offset as usize, seg.rfind("e01001-Rtd").unwrap());
+        // The same field of two factors, or of one factor in two places, is not a repeat.
+        ok(
+            "QN=1;ST=52;CN=2011;PW=1;MN=1;Flag=5;CP=&&DataTime=20160801085857;e01001-Rtd=1.1;e01002-Rtd=2.2&&",
+        );
+        ok(
+            "QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=5;CP=&&DataTime=20160801085857;a01001-Rtd=1;a01002-Rtd=2;a01001-Flag=N&&",
+        );
+    }
+
+    #[test]
+    fn qn_error_points_at_the_bad_byte() {
+        // C.22 and C.48 write `QN=…,ST=32`.
+        let seg = "QN=20160801085857534,ST=32;CN=2031;PW=1;MN=1;Flag=5;CP=&&&&";
+        let e = err(seg);
+        assert_eq!((e.kind, e.field.as_deref()), (ErrorKind::Field, Some("QN")));
+        assert_eq!(e.offset as usize, seg.find(',').unwrap());
+        assert_eq!(err("QN=;CN=2031;MN=1;CP=&&&&").offset, 3);
     }
 
     #[test]
