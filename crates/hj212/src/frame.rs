@@ -332,6 +332,8 @@ pub struct Framer {
     eof: bool,
     /// The last frame ended with its CRC at the end of a read, so a `**` may still follow.
     open_terminator: bool,
+    /// Bytes at `pos` already known to be garbage with no header in them, held for more input.
+    held: usize,
 }
 
 impl Framer {
@@ -343,6 +345,7 @@ impl Framer {
             base: 0,
             eof: false,
             open_terminator: false,
+            held: 0,
         }
     }
 
@@ -375,8 +378,19 @@ impl Framer {
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Option<Event<'_>> {
         // Borrow the fields apart: frames borrow `buf` while `pos` advances.
-        let Framer { cfg, buf, pos, base, eof, open_terminator } = self;
+        let Framer { cfg, buf, pos, base, eof, open_terminator, held } = self;
         let buf: &[u8] = buf;
+        if *held > 0 && !*eof {
+            // Held garbage: only the new bytes need a look. With no '#' among them the run goes
+            // on, and there is no need to scan it all again (which, read a byte at a time, would
+            // be quadratic).
+            let pending = buf.len() - *pos;
+            if memchr::memchr(b'#', &buf[*pos + *held..]).is_none() && pending < MAX_GARBAGE {
+                *held = pending;
+                return None;
+            }
+        }
+        *held = 0;
         loop {
             let start = *pos;
             let rest = &buf[start..];
@@ -401,9 +415,12 @@ impl Framer {
                 Scan::Reject { error, consumed } => {
                     let end = start + consumed;
                     // Garbage that reaches the end of what has arrived may go on in the next read:
-                    // wait for the rest of the run (scan cuts runs at MAX_GARBAGE bytes).
-                    let to_end = end == buf.len() || (end + 1 == buf.len() && buf[end] == b'#');
+                    // wait for the rest of the run (scan cuts runs at MAX_GARBAGE bytes). So may
+                    // garbage before a `##` that ends the read: a further '#' would make that
+                    // `##` part of the run (the header is the last two of a run of '#').
+                    let to_end = buf[end..].iter().all(|&b| b == b'#');
                     if error.kind == ErrorKind::Header && !*eof && to_end && consumed < MAX_GARBAGE {
+                        *held = consumed;
                         return None;
                     }
                     *pos = end;
@@ -666,6 +683,20 @@ mod tests {
         let whole = collect(&long, long.len(), FrameConfig::default());
         assert_eq!(whole.len(), 3);
         assert_eq!(collect(&long, 1000, FrameConfig::default()), whole);
+    }
+
+    #[test]
+    fn run_of_hashes_cut_by_reads() {
+        // Found by fuzzing: `x##` then `#0101…` read apart gave "x" and "#" as two rejections.
+        let mut input = b"x##".to_vec();
+        let cut = input.len();
+        input.push(b'#');
+        input.extend(framed(SEG));
+        let whole = collect(&input, 4096, FrameConfig::default());
+        assert_eq!(whole.len(), 2);
+        assert_eq!(whole[0], Err((ErrorKind::Header, 0)));
+        assert_eq!(events_cut(&input, &[cut, 4096]), whole);
+        assert_eq!(collect(&input, 1, FrameConfig::default()), whole);
     }
 
     #[test]
