@@ -1,1 +1,29 @@
-fn main() {}
+//! The `fenhe` binary. Argument parsing and dispatch live in [`cli`]; each command family has its
+//! own module. Errors reach this level as `anyhow::Error`, are printed once, and exit with 2.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+mod packet;
+mod text;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cli::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            // A reader that went away (`fenhe packet check big.txt | head`) is not an error.
+            if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(is_broken_pipe)) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("fenhe: error: {e:#}");
+            ExitCode::from(cli::EXIT_USAGE)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::BrokenPipe
+}
