@@ -11,46 +11,118 @@ const POW10: [f64; 23] = [
 ];
 
 /// Parse a decimal number; `None` if `s` is not one.
+#[inline]
 pub fn parse_decimal(s: &str) -> Option<f64> {
     let b = s.as_bytes();
-    let (neg, digits) = match b.first()? {
-        b'-' => (true, &b[1..]),
-        b'+' => (false, &b[1..]),
+    let (neg, digits) = match b {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
         _ => (false, b),
     };
+    // Integer part, then an optional fraction: two tight loops instead of one with a branch per
+    // byte on whether the dot was seen. Wrapping arithmetic: more than 19 digits are sent to the
+    // slow path below, whatever the mantissa became.
     let mut mantissa: u64 = 0;
-    let mut n_digits = 0u32;
-    let mut frac_digits = 0u32;
-    let mut seen_dot = false;
-    let mut i = 0;
-    while i < digits.len() {
-        let c = digits[i];
-        if c.is_ascii_digit() {
-            if n_digits >= 19 {
-                return slow(s);
-            }
-            mantissa = mantissa * 10 + u64::from(c - b'0');
-            n_digits += 1;
-            if seen_dot {
-                frac_digits += 1;
-            }
-        } else if c == b'.' && !seen_dot {
-            seen_dot = true;
-        } else {
-            return slow(s);
-        }
-        i += 1;
+    let mut rest = digits;
+    while let [c @ b'0'..=b'9', tail @ ..] = rest {
+        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+        rest = tail;
     }
+    let int_digits = digits.len() - rest.len();
+    let mut frac_digits = 0;
+    if let [b'.', fraction @ ..] = rest {
+        rest = fraction;
+        while let [c @ b'0'..=b'9', tail @ ..] = rest {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+            rest = tail;
+        }
+        frac_digits = fraction.len() - rest.len();
+    }
+    if !rest.is_empty() {
+        // An exponent, a second dot or a stray character.
+        return slow(s);
+    }
+    let n_digits = int_digits + frac_digits;
     if n_digits == 0 {
         return None;
     }
-    if mantissa >= 1 << 53 || frac_digits as usize >= POW10.len() {
+    if n_digits > 19 || mantissa >= 1 << 53 || frac_digits >= POW10.len() {
         return slow(s);
     }
-    let v = mantissa as f64 / POW10[frac_digits as usize];
+    let v = mantissa as f64 / POW10[frac_digits];
     Some(if neg { -v } else { v })
 }
 
+/// [`parse_decimal`] of `value`, where `window` starts with the bytes of `value` and may go on
+/// past it (the rest of the data segment): a value of at most eight bytes with eight bytes to
+/// read is converted with a few word operations, anything else goes to [`parse_decimal`]. The
+/// result is the same either way.
+#[inline(always)]
+pub(crate) fn parse_decimal_window(value: &str, window: &[u8]) -> Option<f64> {
+    if let Some(word) = window.first_chunk::<8>() {
+        if value.len() <= 8 {
+            if let Some(v) = eight_bytes(u64::from_le_bytes(*word), value.len()) {
+                return Some(v);
+            }
+        }
+    }
+    parse_decimal(value)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// A plain decimal (optional sign, digits, at most one dot, at least one digit) in the first `n`
+/// bytes of `w` (first byte lowest), or `None` when it is anything else.
+#[inline(always)]
+fn eight_bytes(mut w: u64, mut n: usize) -> Option<f64> {
+    let first = w as u8;
+    let neg = first == b'-';
+    if neg || first == b'+' {
+        w >>= 8;
+        n = n.checked_sub(1)?;
+    }
+    // Keep the value's bytes only.
+    let keep = u64::MAX.checked_shr(64 - 8 * n as u32).unwrap_or(0);
+    w &= keep;
+    // 0x80 in each byte that is a '.' (exact zero-byte test of w ^ "........").
+    let x = w ^ (b'.' as u64 * ONES);
+    let low7 = 0x7F * ONES;
+    let dots = !(((x & low7) + low7) | x | low7) & keep;
+    let (digits, n_digits, frac_digits) = if dots == 0 {
+        (w, n, 0)
+    } else {
+        if dots & (dots - 1) != 0 {
+            return None;
+        }
+        // Take the dot out: the bytes after it move down by one.
+        let k = dots.trailing_zeros() as usize / 8;
+        let before = w & ((1u64 << (8 * k)) - 1);
+        let after = w.checked_shr(8 * (k as u32 + 1)).unwrap_or(0) << (8 * k);
+        (before | after, n - 1, n - 1 - k)
+    };
+    if n_digits == 0 {
+        return None;
+    }
+    // Right-align the digits in eight bytes behind leading '0's, then check and convert all
+    // eight at once.
+    let zeros = (b'0' as u64 * ONES).checked_shr(8 * n_digits as u32).unwrap_or(0);
+    let v = (digits << (8 * (8 - n_digits))) | zeros;
+    let high = 0xF0 * ONES;
+    if (v & high) | ((v.wrapping_add(0x06 * ONES) & high) >> 4) != 0x33 * ONES {
+        return None;
+    }
+    let v = v.wrapping_sub(b'0' as u64 * ONES);
+    let v = v.wrapping_mul(10).wrapping_add(v >> 8);
+    let lanes = 0x0000_00FF_0000_00FF;
+    let v = ((v & lanes)
+        .wrapping_mul(100 + (1_000_000 << 32))
+        .wrapping_add(((v >> 16) & lanes).wrapping_mul(1 + (10_000 << 32))))
+        >> 32;
+    let v = v as f64 / POW10[frac_digits];
+    Some(if neg { -v } else { v })
+}
+
+#[cold]
 fn slow(s: &str) -> Option<f64> {
     // Only plain decimal and exponent forms; Rust's parser would also take "inf" and "NaN".
     if !s.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+' | b'e' | b'E')) {
@@ -80,6 +152,36 @@ mod tests {
     fn refuses_non_numbers() {
         for s in ["", "-", ".", "abc", "1.2.3", "inf", "NaN", "1,5", " 1", "1e999", "--1"] {
             assert_eq!(parse_decimal(s), None, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn window_edge_cases() {
+        // Every one of these with bytes after it, and at the end of the input.
+        for s in [
+            "0", "7", "-7", "+7", "63.0", ".5", "5.", "-.5", "12345678", "1234.567", "-1234567", "+.", "-",
+            "+", ".", "..", "1.2.3", "1..", "-+1", "1e5", "1-2", "12 4", "", "00000000", "9999999.", "/",
+            ":",
+        ] {
+            let want = parse_decimal(s).map(f64::to_bits);
+            for tail in ["", ",a01012-Avg=1", "&&", "5555555555"] {
+                let window = format!("{s}{tail}");
+                assert_eq!(
+                    parse_decimal_window(s, window.as_bytes()).map(f64::to_bits),
+                    want,
+                    "{s:?}{tail:?}"
+                );
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+        #[test]
+        fn window_agrees_with_parse_decimal(s in "[-+.0-9eE/:x ]{0,11}", tail in "[-+.0-9,;=&a]{0,9}") {
+            let window = format!("{s}{tail}");
+            let want = parse_decimal(&s).map(f64::to_bits);
+            prop_assert_eq!(parse_decimal_window(&s, window.as_bytes()).map(f64::to_bits), want);
         }
     }
 

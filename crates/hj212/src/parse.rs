@@ -4,7 +4,7 @@ use crate::codes;
 use crate::datetime::DateTime;
 use crate::deviation::{Deviation, Deviations};
 use crate::error::{Error, ErrorKind};
-use crate::number::parse_decimal;
+use crate::number::parse_decimal_window;
 use crate::packet::{FLAG_SPLIT, Field, Item, Packet, Version, VersionMode};
 
 /// Options for [`parse`].
@@ -19,7 +19,7 @@ const CP_OPEN: &[u8] = b"CP=&&";
 pub fn parse<'a>(segment: &'a [u8], opts: &ParseOptions) -> Result<Packet<'a>, Error> {
     let text = std::str::from_utf8(segment)
         .map_err(|e| Error::new(ErrorKind::Syntax, e.valid_up_to(), "data segment is not valid UTF-8"))?;
-    let Some(cp_at) = memchr::memmem::find(segment, CP_OPEN) else {
+    let Some(cp_at) = find_cp_open(segment) else {
         return Err(Error::new(ErrorKind::Syntax, 0, "data segment has no CP=&& field"));
     };
     if !text.ends_with("&&") || segment.len() < cp_at + CP_OPEN.len() + 2 {
@@ -69,6 +69,20 @@ pub fn parse<'a>(segment: &'a [u8], opts: &ParseOptions) -> Result<Packet<'a>, E
     Ok(p)
 }
 
+/// The first `CP=&&` in `segment`: each `&` in turn is checked for `CP=` before it and `&` after
+/// it (a `memchr` per candidate, cheaper on short segments than building a substring searcher).
+fn find_cp_open(segment: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(b'&', &segment[from..]) {
+        let amp = from + i;
+        if amp >= 3 && segment[amp - 3..].starts_with(CP_OPEN) {
+            return Some(amp - 3);
+        }
+        from = amp + 1;
+    }
+    None
+}
+
 fn parse_header<'a>(
     header: &'a str,
     p: &mut Packet<'a>,
@@ -76,13 +90,14 @@ fn parse_header<'a>(
     mn: &mut Option<&'a str>,
 ) -> Result<(), Error> {
     let mut offset = 0usize;
-    for part in header.split(';') {
+    for raw in header.as_bytes().split(|&c| c == b';') {
         let at = offset;
-        offset += part.len() + 1;
-        if part.is_empty() {
+        offset += raw.len() + 1;
+        if raw.is_empty() {
             continue;
         }
-        let Some(eq) = part.find('=') else {
+        let part = &header[at..at + raw.len()];
+        let Some(eq) = raw.iter().position(|&c| c == b'=') else {
             return Err(Error::new(ErrorKind::Syntax, at, format!("header item {part:?} has no '='")));
         };
         let (key, value) = (&part[..eq], &part[eq + 1..]);
@@ -176,30 +191,71 @@ fn parse_cp<'a>(text: &'a str, start: usize, end: usize, p: &mut Packet<'a>) -> 
     }
     // One allocation per packet: every item has exactly one '='.
     p.items.reserve_exact(memchr::memchr_iter(b'=', body).count());
+    let mut run = Run::default();
     let mut item_start = 0usize;
-    // The code lookup is done once per run of fields of the same factor.
-    let mut last_raw: &str = "";
-    let mut last_code: &str = "";
-    // Fields already seen in the current run of one factor, one bit per `Field`.
-    let mut group_fields = 0u32;
-    let mut seps = memchr::memchr2_iter(b';', b',', body);
+    // One pass over the bytes that matter (see `Structurals`): for each item, its first '=', the
+    // first '-' before that (between code and field), whether it holds a blank, and the
+    // separator that ends it.
+    let mut structurals = Structurals::new(body);
+    let len = body.len();
     loop {
-        let item_end = seps.next().unwrap_or(body.len());
+        let (mut eq, mut dash, mut blank) = (NONE, NONE, false);
+        let mut i = structurals.next().unwrap_or(len);
+        // The usual shape, `-` then `=` then the separator, is taken with branches that are
+        // nearly always right; anything else is classified byte by byte below.
+        if i < len && body[i] == b'-' {
+            dash = i;
+            i = structurals.next().unwrap_or(len);
+            if i < len && body[i] == b'=' {
+                eq = i;
+                i = structurals.next().unwrap_or(len);
+            }
+        }
+        let item_end = loop {
+            if i >= len {
+                break len;
+            }
+            match body[i] {
+                b';' | b',' => break i,
+                b'=' => eq = eq.min(i),
+                b'-' => {
+                    if eq == NONE {
+                        dash = dash.min(i);
+                    }
+                }
+                _ => blank = true,
+            }
+            i = structurals.next().unwrap_or(len);
+        };
         let at = start + item_start;
-        let item = &text[at..start + item_end];
-        if item.is_empty() || item.bytes().all(|c| c == b' ' || c == b'\t') {
-            // `CP=&&&&` (an empty body) returned above; an empty or blank item is a deviation,
-            // including a body of blanks alone (`CP=&& &&`).
-            p.deviations.insert(if item.is_empty() {
-                Deviation::EmptyItem
-            } else {
-                Deviation::WhitespaceInCp
-            });
+        let sep = if item_start > 0 { body[item_start - 1] } else { b';' };
+        let prev = if !blank && eq != NONE && dash != NONE && item_start < dash && dash + 1 < eq {
+            // The common `CODE-Field=value` with nothing to trim: straight to the field.
+            let key = &text[at..start + eq];
+            let value = &text[start + eq + 1..start + item_end];
+            let window = &text.as_bytes()[start + eq + 1..];
+            Some(factor_field(key, at, dash - item_start, value, window, p, &mut run)?)
         } else {
-            let before = p.items.len();
-            parse_item(item, at, p, &mut last_raw, &mut last_code)?;
-            let sep = if item_start > 0 { body[item_start - 1] } else { b';' };
-            check_item_in_group(p, before, sep, &mut group_fields)?;
+            let item = &text[at..start + item_end];
+            if eq == NONE {
+                if item.bytes().all(|c| c == b' ' || c == b'\t') {
+                    // `CP=&&&&` (an empty body) returned above; an empty or blank item is a
+                    // deviation, including a body of blanks alone (`CP=&& &&`).
+                    p.deviations.insert(if item.is_empty() {
+                        Deviation::EmptyItem
+                    } else {
+                        Deviation::WhitespaceInCp
+                    });
+                    None
+                } else {
+                    return Err(Error::new(ErrorKind::Syntax, at, format!("CP item {item:?} has no '='")));
+                }
+            } else {
+                Some(parse_item(item, at, eq - item_start, p, &mut run)?)
+            }
+        };
+        if let Some(prev) = prev {
+            check_item_in_group(p, prev, sep, &mut run.fields)?;
         }
         if item_end >= body.len() {
             break;
@@ -209,20 +265,121 @@ fn parse_cp<'a>(text: &'a str, start: usize, end: usize, p: &mut Packet<'a>) -> 
     Ok(())
 }
 
-/// Rules between the item just pushed (at `idx`) and the one before it: a `,` joins only fields of
-/// one factor (6.3.3.1: `,` between values of one item, `;` between items), and a factor does not
+/// "No such byte" in the scan of an item.
+const NONE: usize = usize::MAX;
+
+/// The positions of the bytes that structure CP (`;`, `,`, `=`, `-`, and the blanks that need a
+/// closer look) in order, found 64 bytes at a time: vector compares and one bit per byte, then
+/// one step per structural byte instead of a branch per byte.
+struct Structurals<'b> {
+    body: &'b [u8],
+    /// Start of the block `mask` covers.
+    base: usize,
+    /// The structural bytes of the block not yet returned.
+    mask: u64,
+}
+
+impl<'b> Structurals<'b> {
+    fn new(body: &'b [u8]) -> Self {
+        Structurals { body, base: 0, mask: block_mask(body) }
+    }
+}
+
+impl Iterator for Structurals<'_> {
+    type Item = usize;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        while self.mask == 0 {
+            self.base += 64;
+            let rest = self.body.get(self.base..).filter(|r| !r.is_empty())?;
+            self.mask = block_mask(rest);
+        }
+        let i = self.mask.trailing_zeros() as usize;
+        self.mask &= self.mask - 1;
+        Some(self.base + i)
+    }
+}
+
+/// Bit `i` set where byte `i` of the first 64 bytes of `bytes` is structural.
+#[inline]
+fn block_mask(bytes: &[u8]) -> u64 {
+    let mut block = [0u8; 64];
+    let block = match bytes.first_chunk::<64>() {
+        Some(b) => b,
+        None => {
+            block[..bytes.len()].copy_from_slice(bytes);
+            &block
+        }
+    };
+    // Written so that the compiler vectorises the compares; the 0/1 flags are then gathered
+    // eight at a time with one multiply (byte k of the word lands in bit k of the top byte).
+    let mut flags = [0u8; 64];
+    for (f, &b) in flags.iter_mut().zip(block) {
+        *f = u8::from(matches!(b, b';' | b',' | b'=' | b'-' | b' ' | b'\t'));
+    }
+    let mut mask = 0u64;
+    for (k, w) in flags.chunks_exact(8).enumerate() {
+        let w = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+        mask |= (w.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
+    }
+    mask
+}
+
+/// String equality for the short codes compared per field, without a `memcmp` call.
+#[inline(always)]
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let n = a.len();
+    let word = |s: &[u8], i: usize| u32::from_le_bytes([s[i], s[i + 1], s[i + 2], s[i + 3]]);
+    match n {
+        0..4 => a.iter().zip(b).all(|(x, y)| x == y),
+        // Two overlapping four-byte words cover the whole string.
+        4..=8 => word(a, 0) == word(b, 0) && word(a, n - 4) == word(b, n - 4),
+        _ => a == b,
+    }
+}
+
+/// State carried from item to item in CP.
+#[derive(Default)]
+struct Run<'a> {
+    /// The raw and normalised code of the last factor field: the code lookup is done once per
+    /// run of fields of the same factor.
+    last_raw: &'a str,
+    last_code: &'a str,
+    /// Whether the last item pushed was a factor field (so `last_raw`/`last_code` are its codes).
+    prev_factor: bool,
+    /// Fields already seen in the current run of one factor, one bit per `Field`.
+    fields: u32,
+}
+
+/// How the item just pushed compares with the one before it.
+#[derive(Clone, Copy)]
+struct Prev {
+    /// There is an item before it.
+    exists: bool,
+    /// Both are factor fields with the same raw code.
+    same_raw: bool,
+    /// Both have the same normalised code.
+    same_code: bool,
+}
+
+/// Rules between the item just pushed and the one before it: a `,` joins only fields of one
+/// factor (6.3.3.1: `,` between values of one item, `;` between items), and a factor does not
 /// repeat a field.
-fn check_item_in_group(p: &mut Packet<'_>, idx: usize, sep: u8, group_fields: &mut u32) -> Result<(), Error> {
-    let Some(it) = p.items.get(idx) else { return Ok(()) };
-    let prev = idx.checked_sub(1).map(|i| &p.items[i]);
-    if sep == b',' && prev.is_some_and(|prev| it.raw_code.is_none() || prev.raw_code != it.raw_code) {
+fn check_item_in_group(p: &mut Packet<'_>, prev: Prev, sep: u8, group_fields: &mut u32) -> Result<(), Error> {
+    let Some(it) = p.items.last() else { return Ok(()) };
+    if sep == b',' && prev.exists && !prev.same_raw {
         p.deviations.insert(Deviation::CommaBetweenItems);
     }
     let Some(code) = it.code else {
         *group_fields = 0;
         return Ok(());
     };
-    if prev.is_none_or(|prev| prev.code != Some(code)) {
+    if !prev.same_code {
         *group_fields = 0;
     }
     if it.field != Field::Other {
@@ -239,17 +396,15 @@ fn check_item_in_group(p: &mut Packet<'_>, idx: usize, sep: u8, group_fields: &m
     Ok(())
 }
 
+/// An item with an `=` at `eq` that needs the general treatment (blanks to trim, no `-`, an empty
+/// key or code or field).
 fn parse_item<'a>(
     item: &'a str,
     at: usize,
+    eq: usize,
     p: &mut Packet<'a>,
-    last_raw: &mut &'a str,
-    last_code: &mut &'a str,
-) -> Result<(), Error> {
-    let b = item.as_bytes();
-    let Some(eq) = memchr::memchr(b'=', b) else {
-        return Err(Error::new(ErrorKind::Syntax, at, format!("CP item {item:?} has no '='")));
-    };
+    run: &mut Run<'a>,
+) -> Result<Prev, Error> {
     let mut key = &item[..eq];
     let mut value = &item[eq + 1..];
     let mut key_at = at;
@@ -263,30 +418,46 @@ fn parse_item<'a>(
     if key.is_empty() {
         return Err(Error::new(ErrorKind::Syntax, at, format!("CP item {item:?} has an empty key")));
     }
-    let offset = key_at as u32;
     let Some(dash) = key.find('-') else {
-        return plain_key(key, value, key_at, p);
+        let exists = !p.items.is_empty();
+        plain_key(key, value, key_at, p)?;
+        run.prev_factor = false;
+        return Ok(Prev { exists, same_raw: false, same_code: false });
     };
-    let raw_code = &key[..dash];
-    let suffix = &key[dash + 1..];
-    if raw_code.is_empty() || suffix.is_empty() {
+    if dash == 0 || dash + 1 == key.len() {
         return Err(Error::new(ErrorKind::Syntax, key_at, format!("CP key {key:?} is not CODE-Field")));
     }
-    let field = Field::from_suffix(suffix);
-    let code = if raw_code == *last_raw {
-        *last_code
-    } else {
-        let code = normalise_code(raw_code, p);
-        *last_raw = raw_code;
-        *last_code = code;
-        code
+    factor_field(key, key_at, dash, value, value.as_bytes(), p, run)
+}
+
+/// A `CODE-Field=value` item whose code and field are not empty (`dash` is the position of the
+/// first `-` in `key`): the value is checked against the field and the item pushed. `window`
+/// starts with the bytes of `value` and may run on to the end of the segment.
+#[inline(always)]
+fn factor_field<'a>(
+    key: &'a str,
+    key_at: usize,
+    dash: usize,
+    value: &'a str,
+    window: &[u8],
+    p: &mut Packet<'a>,
+    run: &mut Run<'a>,
+) -> Result<Prev, Error> {
+    let raw_code = &key[..dash];
+    let field = Field::from_suffix(&key[dash + 1..]);
+    let hit = same(raw_code, run.last_raw);
+    let code = if hit { run.last_code } else { normalise_code(raw_code, p) };
+    let prev = Prev {
+        exists: !p.items.is_empty(),
+        same_raw: run.prev_factor && hit,
+        same_code: run.prev_factor && (hit || same(run.last_code, code)),
     };
     let number = if field.is_numeric() {
         if value.is_empty() {
             p.deviations.insert(Deviation::EmptyValue);
             None
         } else {
-            match parse_decimal(value) {
+            match parse_decimal_window(value, window) {
                 Some(v) => Some(v),
                 None => {
                     return Err(Error::field(
@@ -304,8 +475,19 @@ fn parse_item<'a>(
         }
         None
     };
-    p.items.push(Item { key, code: Some(code), raw_code: Some(raw_code), field, value, number, offset });
-    Ok(())
+    p.items.push(Item {
+        key,
+        code: Some(code),
+        raw_code: Some(raw_code),
+        field,
+        value,
+        number,
+        offset: key_at as u32,
+    });
+    run.last_raw = raw_code;
+    run.last_code = code;
+    run.prev_factor = true;
+    Ok(prev)
 }
 
 fn has_space_edges(s: &str) -> bool {
