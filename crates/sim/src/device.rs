@@ -40,7 +40,9 @@ pub struct SimConfig {
     /// How many times to write a packet again before giving up on the connection (the standard's
     /// ReCount, 3). The device then reconnects and starts over with that packet.
     pub retries: u32,
-    /// First wait before reconnecting; doubles after every failed attempt up to `backoff_max`.
+    /// First wait before reconnecting; doubles after every refused attempt, and after every
+    /// connection that ended without a single 9014, up to `backoff_max`. A connection on which
+    /// data was acknowledged resets it.
     pub backoff_min: Duration,
     pub backoff_max: Duration,
     pub connect_timeout: Duration,
@@ -204,25 +206,30 @@ impl SimDevice {
                     _ = stop.cancelled() => break,
                     r = tokio::time::timeout(self.cfg.connect_timeout, TcpStream::connect(&addr)) => r,
                 };
-                let (exit, was_connected) = match conn {
+                // Whether a connection was made, and whether it got anywhere.
+                let (exit, was_connected, progressed) = match conn {
                     Ok(Ok(stream)) => {
                         info!("connected to {addr}");
                         self.bump(Counter::Connects);
                         self.bump(Counter::Connected);
-                        backoff = self.cfg.backoff_min;
+                        let acked = self.stats.get(Counter::PacketsAcked);
                         let exit = self.connection(stream, &stop).await;
                         self.each(|s| s.sub(Counter::Connected, 1));
-                        (exit, true)
+                        // A server that takes the connection but never acknowledges (a wrong
+                        // password, say) is not hammered at the shortest interval.
+                        let progressed =
+                            self.stats.get(Counter::PacketsAcked) > acked || !self.spec.wants_ack();
+                        (exit, true, progressed)
                     }
                     Ok(Err(e)) => {
                         debug!("connect to {addr}: {e}");
                         self.bump(Counter::ConnectErrors);
-                        (Exit::Lost, false)
+                        (Exit::Lost, false, false)
                     }
                     Err(_) => {
                         debug!("connect to {addr}: timed out");
                         self.bump(Counter::ConnectErrors);
-                        (Exit::Lost, false)
+                        (Exit::Lost, false, false)
                     }
                 };
                 if matches!(exit, Exit::Stopped) {
@@ -234,8 +241,11 @@ impl SimDevice {
                 self.on_disconnect();
                 if matches!(exit, Exit::Lost) {
                     let jitter = 0.5 + self.rng.below(1000) as f64 / 2000.0;
+                    if progressed {
+                        backoff = self.cfg.backoff_min;
+                    }
                     let wait = backoff.mul_f64(jitter);
-                    if !was_connected {
+                    if !progressed {
                         backoff = (backoff * 2).min(self.cfg.backoff_max);
                     }
                     tokio::select! {

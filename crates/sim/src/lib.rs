@@ -43,6 +43,7 @@ pub use fleet::{Fleet, FleetConfig};
 pub use signal::{Period, Reading, readings, realtime_at, values_at};
 pub use spec::{
     DAY_MS, DeviceSpec, Dialect, HOUR_MS, Kind, MINUTE_MS, SHUTDOWN_RAMP_MIN, STARTUP_RAMP_MIN, Scenario,
+    parse_instant,
 };
 pub use stats::{Counter, Stats, StatsSnapshot};
 pub use tokio_util::sync::CancellationToken;

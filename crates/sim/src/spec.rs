@@ -83,6 +83,131 @@ pub enum Scenario {
     StartupShutdown { start_ms: i64, minutes: u32 },
 }
 
+/// The text form, for command lines and configuration: `name` or `name:arg:arg…`, instants as local
+/// `YYYYMMDDhhmmss` (UTC+8) or epoch milliseconds:
+///
+/// `exceedance:a21026:20250303100000:3:2.5` (factor, start, hours, multiple),
+/// `outage:START:90`, `constant:w01018:START:600`, `flag:C:START:20`, `skew:300`,
+/// `startup-shutdown:START:120`, `garbage:10`, `modbus`, `modbus-swapped`, `no-crlf`,
+/// `wrong-password`. [`Scenario`]'s `Display` writes the same form (instants as local time).
+impl std::str::FromStr for Scenario {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = text.split(':').collect();
+        let want = |n: usize| {
+            if parts.len() == n + 1 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "scenario {text:?}: {} takes {n} argument(s), found {}",
+                    parts[0],
+                    parts.len() - 1
+                ))
+            }
+        };
+        let num = |i: usize| -> Result<f64, String> {
+            parts[i].parse::<f64>().map_err(|_| format!("scenario {text:?}: {:?} is not a number", parts[i]))
+        };
+        let int = |i: usize| -> Result<u32, String> {
+            parts[i]
+                .parse::<u32>()
+                .map_err(|_| format!("scenario {text:?}: {:?} is not a whole number", parts[i]))
+        };
+        let at = |i: usize| parse_instant(parts[i]).map_err(|e| format!("scenario {text:?}: {e}"));
+        Ok(match parts[0] {
+            "exceedance" => {
+                want(4)?;
+                Scenario::Exceedance {
+                    factor: parts[1].into(),
+                    start_ms: at(2)?,
+                    hours: num(3)?,
+                    multiple: num(4)?,
+                }
+            }
+            "outage" => {
+                want(2)?;
+                Scenario::Outage { start_ms: at(1)?, minutes: int(2)? }
+            }
+            "constant" => {
+                want(3)?;
+                Scenario::ConstantValue { factor: parts[1].into(), start_ms: at(2)?, minutes: int(3)? }
+            }
+            "flag" => {
+                want(3)?;
+                let mut cs = parts[1].chars();
+                let (Some(flag), None) = (cs.next(), cs.next()) else {
+                    return Err(format!("scenario {text:?}: flag {:?} is not one letter", parts[1]));
+                };
+                Scenario::Flag { flag, start_ms: at(2)?, minutes: int(3)? }
+            }
+            "skew" => {
+                want(1)?;
+                let seconds =
+                    parts[1].parse::<i64>().map_err(|_| format!("scenario {text:?}: bad seconds"))?;
+                Scenario::ClockSkew { seconds }
+            }
+            "startup-shutdown" => {
+                want(2)?;
+                Scenario::StartupShutdown { start_ms: at(1)?, minutes: int(2)? }
+            }
+            "garbage" => {
+                want(1)?;
+                Scenario::Garbage { every_n_packets: int(1)? }
+            }
+            "modbus" => Scenario::ModbusCrc,
+            "modbus-swapped" => Scenario::ModbusSwappedCrc,
+            "no-crlf" => Scenario::NoCrlf,
+            "wrong-password" => Scenario::WrongPassword,
+            other => {
+                return Err(format!(
+                    "unknown scenario {other:?} (expected exceedance, outage, constant, flag, skew, \
+                     startup-shutdown, garbage, modbus, modbus-swapped, no-crlf or wrong-password)"
+                ));
+            }
+        })
+    }
+}
+
+/// `YYYYMMDDhhmmss` local time (UTC+8) or epoch milliseconds, to epoch milliseconds.
+pub fn parse_instant(s: &str) -> Result<i64, String> {
+    if s.len() == 14 {
+        return hj212::DateTime::parse(s)
+            .map(|(t, _)| t.unix_millis_cst())
+            .map_err(|e| format!("time {s:?}: {e}"));
+    }
+    s.parse::<i64>().map_err(|_| format!("{s:?} is neither YYYYMMDDhhmmss nor epoch milliseconds"))
+}
+
+fn local(ms: i64) -> String {
+    hj212::DateTime::from_unix_millis_cst(ms).map(|t| t.compact()).unwrap_or_else(|| ms.to_string())
+}
+
+impl std::fmt::Display for Scenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scenario::Exceedance { factor, start_ms, hours, multiple } => {
+                write!(f, "exceedance:{factor}:{}:{hours}:{multiple}", local(*start_ms))
+            }
+            Scenario::Outage { start_ms, minutes } => write!(f, "outage:{}:{minutes}", local(*start_ms)),
+            Scenario::ConstantValue { factor, start_ms, minutes } => {
+                write!(f, "constant:{factor}:{}:{minutes}", local(*start_ms))
+            }
+            Scenario::Flag { flag, start_ms, minutes } => {
+                write!(f, "flag:{flag}:{}:{minutes}", local(*start_ms))
+            }
+            Scenario::ClockSkew { seconds } => write!(f, "skew:{seconds}"),
+            Scenario::ModbusCrc => f.write_str("modbus"),
+            Scenario::ModbusSwappedCrc => f.write_str("modbus-swapped"),
+            Scenario::NoCrlf => f.write_str("no-crlf"),
+            Scenario::WrongPassword => f.write_str("wrong-password"),
+            Scenario::Garbage { every_n_packets } => write!(f, "garbage:{every_n_packets}"),
+            Scenario::StartupShutdown { start_ms, minutes } => {
+                write!(f, "startup-shutdown:{}:{minutes}", local(*start_ms))
+            }
+        }
+    }
+}
+
 /// Length of the shut-down ramp of [`Scenario::StartupShutdown`].
 pub const SHUTDOWN_RAMP_MIN: i64 = 30;
 /// Length of the start-up ramp of [`Scenario::StartupShutdown`].
@@ -343,6 +468,37 @@ mod tests {
             minutes: 1,
         });
         assert!(s.validate().unwrap_err().to_string().contains("a21026"));
+    }
+
+    #[test]
+    fn scenario_text_round_trips() {
+        let t = 1_740_931_200_000; // 2025-03-03 00:00 local
+        let all = [
+            Scenario::Exceedance { factor: "a21026".into(), start_ms: t, hours: 2.5, multiple: 3.0 },
+            Scenario::Outage { start_ms: t, minutes: 90 },
+            Scenario::ConstantValue { factor: "w01018".into(), start_ms: t, minutes: 600 },
+            Scenario::Flag { flag: 'C', start_ms: t, minutes: 20 },
+            Scenario::ClockSkew { seconds: -300 },
+            Scenario::ModbusCrc,
+            Scenario::ModbusSwappedCrc,
+            Scenario::NoCrlf,
+            Scenario::WrongPassword,
+            Scenario::Garbage { every_n_packets: 10 },
+            Scenario::StartupShutdown { start_ms: t, minutes: 120 },
+        ];
+        for s in all {
+            let text = s.to_string();
+            assert_eq!(text.parse::<Scenario>().unwrap(), s, "{text}");
+        }
+        assert_eq!(Scenario::Outage { start_ms: t, minutes: 5 }.to_string(), "outage:20250303000000:5");
+        assert_eq!(
+            "outage:1740931200000:5".parse::<Scenario>().unwrap(),
+            Scenario::Outage { start_ms: t, minutes: 5 }
+        );
+        assert!("outage:20250303000000".parse::<Scenario>().unwrap_err().contains("takes 2"));
+        assert!("flag:CM:20250303000000:5".parse::<Scenario>().is_err());
+        assert!("outage:20251303000000:5".parse::<Scenario>().unwrap_err().contains("month"));
+        assert!("melt".parse::<Scenario>().unwrap_err().contains("unknown scenario"));
     }
 
     #[test]
