@@ -83,6 +83,20 @@ fn find_cp_open(segment: &[u8]) -> Option<usize> {
     None
 }
 
+/// QN must be a digit string; the error points at the first byte that is not a digit (often a
+/// ',' written for ';'). `at` is the value's offset.
+fn check_qn(value: &str, at: usize) -> Result<(), Error> {
+    if value.is_empty() || !value.bytes().all(|c| c.is_ascii_digit()) {
+        let bad = value.bytes().position(|c| !c.is_ascii_digit()).unwrap_or(0);
+        return Err(Error::field(
+            at + bad,
+            "QN",
+            format!("QN {value:?} is not a digit string YYYYMMDDhhmmsszzz"),
+        ));
+    }
+    Ok(())
+}
+
 fn parse_header<'a>(
     header: &'a str,
     p: &mut Packet<'a>,
@@ -111,15 +125,7 @@ fn parse_header<'a>(
         match key {
             "QN" => {
                 dup(p.qn.is_some())?;
-                if value.is_empty() || !value.bytes().all(|c| c.is_ascii_digit()) {
-                    // Point at the first byte that is not a digit (often a ',' written for ';').
-                    let bad = value.bytes().position(|c| !c.is_ascii_digit()).unwrap_or(0);
-                    return Err(Error::field(
-                        at + 3 + bad,
-                        "QN",
-                        format!("QN {value:?} is not a digit string YYYYMMDDhhmmsszzz"),
-                    ));
-                }
+                check_qn(value, at + 3)?;
                 p.qn = Some(value);
             }
             "ST" => {
@@ -571,9 +577,11 @@ fn check_packet(p: &mut Packet<'_>, opts: &ParseOptions) -> Result<(), Error> {
     // 2005 codes are the norm in a 2005 packet.
     if p.version == Version::V2005 {
         p.deviations = p.deviations.iter().filter(|d| *d != Deviation::Codes2005).collect();
-        // HJ/T 212-2005 replies (9011/9012) carry QN inside CP.
-        if p.qn.is_none() {
-            p.qn = p.key("QN");
+        // HJ/T 212-2005 replies (9011/9012) carry QN inside CP. It becomes the packet's QN (and
+        // so the QN of replies to it), so it is held to the header's rule.
+        if let (None, Some(qn)) = (p.qn, p.key("QN")) {
+            check_qn(qn, qn.as_ptr() as usize - p.segment.as_ptr() as usize)?;
+            p.qn = Some(qn);
         }
     }
 
@@ -662,6 +670,16 @@ mod tests {
     fn v2005_qn_in_cp() {
         let p = ok("ST=91;CN=9011;PW=123456;MN=88888880000001;CP=&&QN=20040516010101001;QnRtn=1&&");
         assert_eq!(p.qn, Some("20040516010101001"));
+        // Held to the header's rule: found by fuzzing, a CP QN of NUL bytes became the packet's
+        // QN and went into the header of the platform's reply, which then did not parse.
+        let seg = "ST=91;CN=9011;PW=123456;MN=88888880000001;CP=&&QN=2004\0\0;QnRtn=1&&";
+        let e = err(seg);
+        assert_eq!((e.kind, e.field.as_deref()), (ErrorKind::Field, Some("QN")));
+        assert_eq!(e.offset as usize, seg.find('\0').unwrap());
+        // The fuzzer's input, forced to HJ/T 212-2005.
+        let input = b"AN=20160801085857223;;CN=3014;PW=123456;MN=010000A890001DC0;Flag=5;CP=&=5;CP=&&QN=\x00\x00\x00\x000801023;ST=\x00\x00\x00PW=123456;MN=010000Pol&&PolId=w01018&&A8900;Flag=5;CP=&&&&";
+        let opts = ParseOptions { version: VersionMode::Force(Version::V2005) };
+        assert_eq!(parse(input, &opts).unwrap_err().field.as_deref(), Some("QN"));
     }
 
     #[test]
