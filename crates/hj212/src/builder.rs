@@ -129,7 +129,9 @@ impl PacketBuilder {
     /// packet gives back the same bytes.
     pub fn from_packet(p: &Packet<'_>) -> Self {
         let mut b = PacketBuilder {
-            qn: p.qn.filter(|_| p.version != Version::V2005 || p.key("QN").is_none()).map(Into::into),
+            // A HJ/T 212-2005 packet's QN may have been taken from CP (see `parse`); it stays
+            // there. A QN the header carried (even beside one in CP) stays in the header.
+            qn: p.qn.filter(|q| !p.key("QN").is_some_and(|k| std::ptr::eq(k, *q))).map(Into::into),
             st: p.st.map(Into::into),
             cn: p.cn.into(),
             pw: p.pw.map(Into::into),
@@ -405,6 +407,19 @@ mod tests {
         );
         let no_ack = parse(b"QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&&&", &ParseOptions::default()).unwrap();
         assert!(platform::reply_for(&no_ack).is_none());
+    }
+
+    #[test]
+    fn v2005_header_qn_beside_cp_qn_is_kept() {
+        // Found by fuzzing: the header QN was dropped whenever CP had a QN too.
+        for seg in [
+            "QN=20040516010101001;ST=91;CN=9011;PW=1;MN=1;CP=&&QN=20040516010101002;QnRtn=1&&",
+            "ST=91;CN=9011;PW=1;MN=1;CP=&&QN=20040516010101002;QnRtn=1&&",
+            "QN=20160801085857223;ST=91;CN=9011;PW=1;MN=1;Flag=4;CP=&&QN=20160801085857223;QnRtn=1&&",
+        ] {
+            let p = parse(seg.as_bytes(), &ParseOptions::default()).unwrap();
+            assert_eq!(PacketBuilder::from_packet(&p).segment(), seg);
+        }
     }
 
     #[test]
