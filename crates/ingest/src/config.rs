@@ -1,0 +1,100 @@
+//! Gateway configuration. Every limit has a working default; tests shorten the timeouts.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Everything the gateway can be told. `GatewayConfig::default()` is a production setting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayConfig {
+    /// Where to listen. Default `0.0.0.0:9212`; tests use `127.0.0.1:0` and read
+    /// [`crate::Gateway::local_addr`].
+    pub listen: SocketAddr,
+    /// Connections served at once. Connections beyond this are accepted and closed at once (and
+    /// counted in `fenhe_ingest_connections_refused_total`). Default 1024.
+    pub max_connections: usize,
+    /// Longest data segment the connection framer lets through (at most 9999, the four-digit
+    /// length field). Each device's own limit is then applied per frame. Default 9999.
+    pub max_segment_len: usize,
+    /// Size of the fixed read buffer of each connection. Default 4096.
+    pub read_buffer: usize,
+    /// A connection that sends nothing for this long is closed. Default 300 s.
+    pub idle_timeout: Duration,
+    /// A write (acknowledgement or command) that does not complete within this closes the
+    /// connection's sending side. Default 30 s.
+    pub write_timeout: Duration,
+    /// Frames one connection may send per second on average (token bucket refill rate). Frames
+    /// over the rate are recorded as rejected (`rate: …`) and not processed. Default 50.
+    pub frame_rate: f64,
+    /// Burst size of the token bucket. Default 200.
+    pub frame_burst: f64,
+    /// Submissions to the store one connection may have in flight; reading pauses beyond this.
+    /// Default 32.
+    pub max_in_flight: usize,
+    /// Incomplete split packets held per connection (the stalest is dropped beyond this).
+    /// Default 16.
+    pub max_pending_splits: usize,
+    /// Dialect policy for frames from MNs the registry does not know. Default: the standard
+    /// CRC and 1024-byte segments.
+    pub default_policy: DevicePolicy,
+    /// How long to wait for a 9011 request reply before re-sending, and for each step of a
+    /// command's execution. Default 10 s (HJ 212-2017 table 1).
+    pub command_timeout: Duration,
+    /// How many times a command is re-sent when no 9011 comes. Default 3 (table 1).
+    pub command_retries: u32,
+    /// How often each connected device's open commands are looked up in the store (commands
+    /// queued by another process, e.g. `fenhe device send`). Default 5 s.
+    pub command_poll: Duration,
+    /// Ask each device for its time (1011) on its first authenticated frame of a connection.
+    /// Default true.
+    pub time_check_on_connect: bool,
+    /// A device clock further than this from the server's is set (1012). Default 60 s.
+    pub clock_skew_max: Duration,
+    /// Request missing minute/hour records after a gap in uploads (2051/2061 history requests).
+    /// Default true.
+    pub gap_detection: bool,
+    /// Longest span one gap request covers (older missing records are not asked for).
+    /// Default 7 days.
+    pub gap_max_span: Duration,
+    /// On shutdown, how long connections get to finish committing and acknowledging what they
+    /// have read. Default 10 s.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 9212)),
+            max_connections: 1024,
+            max_segment_len: 9999,
+            read_buffer: 4096,
+            idle_timeout: Duration::from_secs(300),
+            write_timeout: Duration::from_secs(30),
+            frame_rate: 50.0,
+            frame_burst: 200.0,
+            max_in_flight: 32,
+            max_pending_splits: 16,
+            default_policy: DevicePolicy::default(),
+            command_timeout: Duration::from_secs(10),
+            command_retries: 3,
+            command_poll: Duration::from_secs(5),
+            time_check_on_connect: true,
+            clock_skew_max: Duration::from_secs(60),
+            gap_detection: true,
+            gap_max_span: Duration::from_secs(7 * 24 * 3600),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// How strictly one device's frames are judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DevicePolicy {
+    pub crc: hj212::CrcMode,
+    pub max_segment_len: usize,
+}
+
+impl Default for DevicePolicy {
+    fn default() -> Self {
+        DevicePolicy { crc: hj212::CrcMode::Standard, max_segment_len: hj212::frame::STANDARD_MAX_SEGMENT }
+    }
+}

@@ -1,0 +1,277 @@
+//! fenhe's HJ 212 ingest gateway.
+//!
+//! Data loggers connect over TCP and upload HJ 212 packets. For each connection the gateway
+//! frames the byte stream (permissively), judges every frame by its device's dialect policy and
+//! credentials, and submits it — raw bytes, verdict, reason and the measurements it carries — to
+//! the store's single writer. A frame that asks for an acknowledgement gets its 9014 (or 9013)
+//! only after the store committed it, so a device whose data was not stored sends it again.
+//!
+//! What each frame gets:
+//!
+//! | frame | stored as | reply (after commit) |
+//! |---|---|---|
+//! | upload with Flag bit A from a registered device, right PW | accepted / duplicate, with measurements | 9014 |
+//! | 1013 time calibration request | accepted | 9013, then a 1012 is queued |
+//! | upload without bit A, 90xx replies, heartbeats | accepted | none |
+//! | part of a split packet | accepted; measurements with the part completing the merge | 9014 per part |
+//! | unknown MN / wrong PW | unregistered / wrong_password (`auth: …`), no measurements | none, so the device keeps its data and re-sends once registered |
+//! | CRC matching nothing, or a variant the device's policy refuses | rejected (`crc: …`) | none |
+//! | segment over the device's limit, unparsable segment, skipped garbage | rejected (`too_long: …`, `syntax: …`, `header: …`) | none |
+//! | over the connection's frame rate | rejected (`rate: …`), not parsed | none |
+//! | anything, when the store cannot commit | not stored | none: the device re-sends |
+//!
+//! The platform also talks back ([`commands`]): it asks each device for its time on connect and
+//! sets it when it is off, requests history after a gap in minute or hour uploads, and delivers
+//! operator-queued commands, following each through 9011/9012 with the standard's timeouts and
+//! retries.
+//!
+//! ```no_run
+//! # async fn demo(store: std::sync::Arc<dyn fenhe_store::Store>, writer: fenhe_store::writer::WriterHandle) -> Result<(), fenhe_ingest::Error> {
+//! use fenhe_ingest::{Gateway, GatewayConfig};
+//! let cancel = tokio_util::sync::CancellationToken::new();
+//! let gateway = Gateway::bind(GatewayConfig::default(), store, writer).await?;
+//! println!("listening on {}", gateway.local_addr());
+//! let handle = gateway.handle(); // stats(), reload_registry(), queue_command()
+//! gateway.run(cancel).await?;
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use fenhe_store::writer::WriterHandle;
+use fenhe_store::{IngestItem, ItemOutcome, Store, StoreError};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+pub mod commands;
+mod config;
+mod connection;
+mod directory;
+mod judge;
+mod ratelimit;
+mod stats;
+
+pub use commands::{ORIGIN_CLOCK, ORIGIN_GAP, ORIGIN_OPERATOR, queue_command, queue_command_from};
+pub use config::{DevicePolicy, GatewayConfig};
+pub use directory::{Auth, DeviceDirectory, DeviceEntry};
+pub use stats::{GatewayStats, OnlineDevice, names as metric_names};
+
+/// Gateway errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("invalid command: {0}")]
+    InvalidCommand(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Where frames go to be committed. The store's writer in production.
+pub(crate) trait Sink: Send + Sync + 'static {
+    fn submit(
+        &self,
+        item: IngestItem,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<ItemOutcome, StoreError>> + Send + 'static>>;
+}
+
+impl Sink for WriterHandle {
+    fn submit(
+        &self,
+        item: IngestItem,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<ItemOutcome, StoreError>> + Send + 'static>> {
+        let w = self.clone();
+        Box::pin(async move { w.submit(item).await })
+    }
+}
+
+/// A device's current connection, for waking its command driver.
+pub(crate) struct Online {
+    pub peer: String,
+    pub wake: Arc<Notify>,
+    pub cancel: CancellationToken,
+}
+
+/// State shared by the listener, the connections and the handles.
+pub(crate) struct Shared {
+    pub cfg: Arc<GatewayConfig>,
+    pub store: Arc<dyn Store>,
+    pub sink: Arc<dyn Sink>,
+    pub directory: DeviceDirectory,
+    pub stats: Arc<stats::Stats>,
+    pub latest: commands::LatestTimes,
+    pub online: Mutex<HashMap<String, Online>>,
+}
+
+impl Shared {
+    /// Wake `mn`'s command driver, if the device is connected.
+    pub fn wake(&self, mn: &str) {
+        if let Some(o) = self.online.lock().unwrap_or_else(|e| e.into_inner()).get(mn) {
+            o.wake.notify_one();
+        }
+    }
+}
+
+/// A bound gateway, ready to [`run`](Gateway::run).
+pub struct Gateway {
+    listener: TcpListener,
+    handle: GatewayHandle,
+}
+
+/// A cheap, cloneable handle on a gateway (running or not): counters, registry reload, commands.
+#[derive(Clone)]
+pub struct GatewayHandle {
+    shared: Arc<Shared>,
+    local_addr: SocketAddr,
+}
+
+impl Gateway {
+    /// Bind the listener, load the device registry and seed gap detection from the store.
+    pub async fn bind(cfg: GatewayConfig, store: Arc<dyn Store>, writer: WriterHandle) -> Result<Gateway> {
+        Self::bind_with_sink(cfg, store, Arc::new(writer)).await
+    }
+
+    pub(crate) async fn bind_with_sink(
+        cfg: GatewayConfig,
+        store: Arc<dyn Store>,
+        sink: Arc<dyn Sink>,
+    ) -> Result<Gateway> {
+        let directory = DeviceDirectory::load(&*store).await?;
+        let latest = commands::LatestTimes::default();
+        for a in store.device_activity().await? {
+            for (cn, t) in &a.latest {
+                if matches!(cn.as_str(), "2051" | "2061") {
+                    latest.seed(&a.mn, cn, *t);
+                }
+            }
+        }
+        let listener =
+            TcpListener::bind(cfg.listen).await.map_err(|source| Error::Bind { addr: cfg.listen, source })?;
+        let local_addr = listener.local_addr().map_err(|source| Error::Bind { addr: cfg.listen, source })?;
+        info!(addr = %local_addr, devices = directory.len(), "HJ 212 gateway listening");
+        let shared = Arc::new(Shared {
+            cfg: Arc::new(cfg),
+            store,
+            sink,
+            directory,
+            stats: Arc::default(),
+            latest,
+            online: Mutex::default(),
+        });
+        Ok(Gateway { listener, handle: GatewayHandle { shared, local_addr } })
+    }
+
+    /// The address actually bound (with the port chosen when the configuration said 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.handle.local_addr
+    }
+
+    pub fn handle(&self) -> GatewayHandle {
+        self.handle.clone()
+    }
+
+    pub fn stats(&self) -> GatewayStats {
+        self.handle.stats()
+    }
+
+    pub async fn reload_registry(&self) -> Result<usize> {
+        self.handle.reload_registry().await
+    }
+
+    /// Run in the background; the task ends after `cancel` and the grace period.
+    pub fn spawn(self, cancel: CancellationToken) -> tokio::task::JoinHandle<Result<()>> {
+        tokio::spawn(self.run(cancel))
+    }
+
+    /// Accept and serve connections until `cancel`. Then stop accepting, let every connection
+    /// submit what it has read, wait for those commits and send their acknowledgements, and close
+    /// — all within [`GatewayConfig::shutdown_grace`], after which connections are dropped.
+    pub async fn run(self, cancel: CancellationToken) -> Result<()> {
+        let shared = self.handle.shared;
+        let limit = Arc::new(Semaphore::new(shared.cfg.max_connections.max(1)));
+        let mut tasks = JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                r = self.listener.accept() => match r {
+                    Ok((stream, peer)) => match limit.clone().try_acquire_owned() {
+                        Ok(permit) => {
+                            let shared = shared.clone();
+                            let shutdown = cancel.clone();
+                            tasks.spawn(async move {
+                                connection::serve(shared, stream, peer, shutdown).await;
+                                drop(permit);
+                            });
+                        }
+                        Err(_) => {
+                            shared.stats.connection_refused();
+                            warn!(peer = %peer, limit = shared.cfg.max_connections, "connection limit reached; closing");
+                            drop(stream);
+                        }
+                    },
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                },
+            }
+        }
+        drop(self.listener);
+        let open = tasks.len();
+        info!(connections = open, grace_s = shared.cfg.shutdown_grace.as_secs_f64(), "gateway stopping");
+        let drain = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(shared.cfg.shutdown_grace, drain).await.is_err() {
+            warn!(left = tasks.len(), "grace period over; dropping connections");
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+        info!("gateway stopped");
+        Ok(())
+    }
+}
+
+impl GatewayHandle {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Live counters: connections, devices online, frames by verdict, rejections by reason.
+    pub fn stats(&self) -> GatewayStats {
+        self.shared.stats.snapshot()
+    }
+
+    /// Re-read the device registry from the store (after an import); returns the device count.
+    pub async fn reload_registry(&self) -> Result<usize> {
+        let n = self.shared.directory.reload(&*self.shared.store).await?;
+        info!(devices = n, "device registry reloaded");
+        Ok(n)
+    }
+
+    /// The device cache the gateway authenticates against.
+    pub fn directory(&self) -> &DeviceDirectory {
+        &self.shared.directory
+    }
+
+    /// Queue an operator command and send it at once if the device is connected.
+    pub async fn queue_command(&self, mn: &str, cn: &str, cp_items: &[(&str, &str)]) -> Result<i64> {
+        let id = queue_command(&*self.shared.store, mn, cn, cp_items).await?;
+        self.shared.wake(mn);
+        Ok(id)
+    }
+
+    /// Look for `mn`'s open commands now instead of at the next poll.
+    pub fn wake(&self, mn: &str) {
+        self.shared.wake(mn);
+    }
+}

@@ -1,0 +1,399 @@
+//! Test harness: a real gateway on 127.0.0.1:0 over a temporary SQLite file and the real writer,
+//! and a scripted data logger speaking HJ 212 over TCP.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use fenhe_core::{CrcPolicy, Device, Protocol, Registry};
+use fenhe_ingest::{Gateway, GatewayConfig, GatewayHandle};
+use fenhe_store::sqlite::SqliteStore;
+use fenhe_store::writer::{Writer, WriterConfig, WriterHandle};
+use fenhe_store::*;
+use hj212::builder::{Peer, device};
+use hj212::{DateTime, Event, FrameConfig, Framer, Packet, ParseOptions, Version};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const PW: &str = "123456";
+/// Standard-policy device, minute interval 1.
+pub const STD: &str = "STD0000000000000000000001";
+/// MODBUS-CRC device.
+pub const MODBUS: &str = "MOD0000000000000000000001";
+/// A second standard device (for tests that need two).
+pub const OTHER: &str = "STD0000000000000000000002";
+
+pub fn registry() -> Registry {
+    let city = fenhe_core::demo::city();
+    let outlet = city.outlets[0].clone();
+    let enterprise = city.enterprises.iter().find(|e| e.id == outlet.enterprise).unwrap().clone();
+    let dev = |mn: &str, crc| Device {
+        mn: mn.into(),
+        password: PW.into(),
+        outlet: outlet.id.clone(),
+        protocol: Protocol::V2017,
+        crc,
+        max_segment_len: 1024,
+        rtd_interval_s: 30,
+        minute_interval_min: 1,
+        hourly: true,
+        factors: vec![],
+    };
+    Registry {
+        enterprises: vec![enterprise],
+        outlets: vec![outlet.clone()],
+        devices: vec![
+            dev(STD, CrcPolicy::Standard),
+            dev(MODBUS, CrcPolicy::Modbus),
+            dev(OTHER, CrcPolicy::Standard),
+        ],
+    }
+}
+
+/// Short timeouts; no clock check unless a test asks for it.
+pub fn config() -> GatewayConfig {
+    GatewayConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        command_timeout: Duration::from_millis(500),
+        command_retries: 2,
+        command_poll: Duration::from_millis(200),
+        time_check_on_connect: false,
+        shutdown_grace: Duration::from_secs(5),
+        ..GatewayConfig::default()
+    }
+}
+
+/// A store wrapper whose `write_batch` can be held back or made to fail.
+pub struct Gate {
+    pub inner: Arc<dyn Store>,
+    pub hold: AtomicBool,
+    pub fail: AtomicBool,
+    pub release: Notify,
+    /// `write_batch` calls that are waiting at the gate.
+    pub waiting: AtomicUsize,
+}
+
+impl Gate {
+    pub fn new(inner: Arc<dyn Store>) -> Arc<Gate> {
+        Arc::new(Gate {
+            inner,
+            hold: AtomicBool::new(false),
+            fail: AtomicBool::new(false),
+            release: Notify::new(),
+            waiting: AtomicUsize::new(0),
+        })
+    }
+    pub fn open(&self) {
+        self.hold.store(false, Ordering::SeqCst);
+        self.release.notify_waiters();
+    }
+}
+
+#[async_trait]
+impl Store for Gate {
+    async fn migrate(&self) -> Result<()> {
+        self.inner.migrate().await
+    }
+    async fn import_registry(&self, r: &Registry) -> Result<ImportSummary> {
+        self.inner.import_registry(r).await
+    }
+    async fn registry(&self) -> Result<Registry> {
+        self.inner.registry().await
+    }
+    async fn write_batch(&self, items: &[IngestItem]) -> Result<Vec<ItemOutcome>> {
+        if self.hold.load(Ordering::SeqCst) {
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            loop {
+                let released = self.release.notified();
+                if !self.hold.load(Ordering::SeqCst) {
+                    break;
+                }
+                released.await;
+            }
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(StoreError::Unsupported("injected failure".into()));
+        }
+        self.inner.write_batch(items).await
+    }
+    async fn measurements(&self, q: &MeasurementQuery) -> Result<Vec<StoredMeasurement>> {
+        self.inner.measurements(q).await
+    }
+    async fn frames(&self, q: &FrameQuery) -> Result<Vec<StoredFrame>> {
+        self.inner.frames(q).await
+    }
+    async fn frame_counts(&self) -> Result<Vec<FrameCount>> {
+        self.inner.frame_counts().await
+    }
+    async fn inbox(&self) -> Result<Vec<InboxEntry>> {
+        self.inner.inbox().await
+    }
+    async fn device_activity(&self) -> Result<Vec<DeviceActivity>> {
+        self.inner.device_activity().await
+    }
+    async fn data_times(&self, mn: &str, cn: &str, from: i64, to: i64) -> Result<Vec<i64>> {
+        self.inner.data_times(mn, cn, from, to).await
+    }
+    async fn enqueue_command(&self, c: &NewCommand) -> Result<i64> {
+        self.inner.enqueue_command(c).await
+    }
+    async fn open_commands(&self, mn: &str) -> Result<Vec<Command>> {
+        self.inner.open_commands(mn).await
+    }
+    async fn update_command(
+        &self,
+        id: i64,
+        status: CommandStatus,
+        qn: Option<&str>,
+        attempts: u32,
+        detail: Option<&str>,
+        at: i64,
+    ) -> Result<()> {
+        self.inner.update_command(id, status, qn, attempts, detail, at).await
+    }
+    async fn commands(&self, mn: Option<&str>, limit: u32) -> Result<Vec<Command>> {
+        self.inner.commands(mn, limit).await
+    }
+}
+
+pub struct Harness {
+    pub _dir: tempfile::TempDir,
+    /// The store the gateway uses (the gate over SQLite).
+    pub store: Arc<dyn Store>,
+    pub gate: Arc<Gate>,
+    pub writer: WriterHandle,
+    pub addr: SocketAddr,
+    pub handle: GatewayHandle,
+    pub cancel: CancellationToken,
+    pub task: JoinHandle<fenhe_ingest::Result<()>>,
+}
+
+/// Start a gateway over a fresh database holding [`registry`].
+pub async fn start(cfg: GatewayConfig) -> Harness {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FENHE_TEST_LOG").unwrap_or_else(|_| "off".into()),
+        )
+        .with_test_writer()
+        .try_init();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fenhe.db");
+    let sqlite = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+    sqlite.migrate().await.unwrap();
+    let r = registry();
+    sqlite.import_registry(&r).await.unwrap();
+    let gate = Gate::new(Arc::new(sqlite));
+    let store: Arc<dyn Store> = gate.clone();
+    let writer = Writer::spawn(
+        store.clone(),
+        WriterConfig { max_wait: Duration::from_millis(1), ..WriterConfig::default() },
+    );
+    let gateway = Gateway::bind(cfg, store.clone(), writer.clone()).await.unwrap();
+    let addr = gateway.local_addr();
+    let handle = gateway.handle();
+    let cancel = CancellationToken::new();
+    let task = gateway.spawn(cancel.clone());
+    Harness { _dir: dir, store, gate, writer, addr, handle, cancel, task }
+}
+
+impl Harness {
+    pub async fn device(&self, mn: &str) -> TestDevice {
+        TestDevice::connect(self.addr, mn, PW).await
+    }
+
+    pub async fn stop(self) {
+        self.cancel.cancel();
+        tokio::time::timeout(Duration::from_secs(10), self.task).await.unwrap().unwrap().unwrap();
+        self.writer.shutdown().await;
+    }
+
+    pub async fn frames(&self, mn: &str) -> Vec<StoredFrame> {
+        self.store.frames(&FrameQuery { mn: Some(mn.into()), ..Default::default() }).await.unwrap()
+    }
+
+    pub async fn measurements(&self, mn: &str) -> Vec<StoredMeasurement> {
+        self.store
+            .measurements(&MeasurementQuery { mn: Some(mn.into()), ..Default::default() })
+            .await
+            .unwrap()
+    }
+}
+
+/// Poll `f` until it returns `Some`, for at most 5 s.
+pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A data logger under test control.
+pub struct TestDevice {
+    pub stream: TcpStream,
+    framer: Framer,
+    pub mn: String,
+    pub pw: String,
+    seq: u32,
+}
+
+/// A received packet, owned.
+#[derive(Debug, Clone)]
+pub struct Got {
+    pub segment: String,
+}
+
+impl Got {
+    pub fn packet(&self) -> Packet<'_> {
+        hj212::parse(self.segment.as_bytes(), &ParseOptions::default()).unwrap()
+    }
+    pub fn cn(&self) -> String {
+        self.packet().cn.to_string()
+    }
+    pub fn qn(&self) -> Option<String> {
+        self.packet().qn.map(Into::into)
+    }
+    pub fn key(&self, k: &str) -> Option<String> {
+        self.packet().key(k).map(Into::into)
+    }
+}
+
+pub fn t(h: u8, m: u8) -> DateTime {
+    DateTime::new(2024, 5, 1, h, m, 0).unwrap()
+}
+
+impl TestDevice {
+    pub async fn connect(addr: SocketAddr, mn: &str, pw: &str) -> TestDevice {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        TestDevice {
+            stream,
+            framer: Framer::new(FrameConfig::default()),
+            mn: mn.into(),
+            pw: pw.into(),
+            seq: 0,
+        }
+    }
+
+    pub fn peer(&self) -> Peer<'_> {
+        Peer { mn: &self.mn, pw: &self.pw, st: "32", version: Version::V2017 }
+    }
+
+    /// A fresh QN for a device packet.
+    pub fn qn(&mut self) -> DateTime {
+        self.seq += 1;
+        DateTime {
+            millis: (self.seq % 1000) as u16,
+            ..DateTime::new(2024, 5, 1, 12, 0, (self.seq / 1000 % 60) as u8).unwrap()
+        }
+    }
+
+    /// A minute upload (2051) at `time` with one factor, asking for an acknowledgement.
+    pub fn upload(&mut self, cn: &str, time: &DateTime, value: f64) -> (Vec<u8>, String) {
+        let qn = self.qn();
+        let b = device::upload(&self.peer(), &qn, cn, time, true)
+            .factor("w01018", [("Avg", format!("{value}")), ("Flag", "N".into())]);
+        (b.build(), qn.qn())
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.unwrap();
+    }
+
+    /// The next packet from the gateway within `within`; `None` on timeout or end of stream.
+    pub async fn recv(&mut self, within: Duration) -> Option<Got> {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut buf = [0u8; 4096];
+        loop {
+            if let Some(ev) = self.framer.next() {
+                match ev {
+                    Event::Frame(raw) => {
+                        assert!(raw.crc.accepted, "gateway sent a bad CRC");
+                        return Some(Got { segment: String::from_utf8(raw.segment.to_vec()).unwrap() });
+                    }
+                    Event::Rejected { error, .. } => panic!("gateway sent garbage: {error}"),
+                }
+            }
+            match tokio::time::timeout_at(deadline, self.stream.read(&mut buf)).await {
+                Err(_) => return None,
+                Ok(Ok(0)) | Ok(Err(_)) => return None,
+                Ok(Ok(n)) => self.framer.push(&buf[..n]),
+            }
+        }
+    }
+
+    /// Skip packets until one matches, within 5 s.
+    pub async fn expect(&mut self, what: &str, pred: impl Fn(&Got) -> bool) -> Got {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.recv(left).await {
+                Some(g) if pred(&g) => return g,
+                Some(_) => {}
+                None => panic!("{}: no {what} within 5 s", self.mn),
+            }
+        }
+    }
+
+    /// The 9014 for the upload with QN `qn`.
+    pub async fn expect_ack(&mut self, qn: &str) -> Got {
+        self.expect(&format!("9014 for {qn}"), |g| g.cn() == "9014" && g.qn().as_deref() == Some(qn)).await
+    }
+
+    /// Assert that nothing matching arrives within `within`.
+    pub async fn expect_none(&mut self, what: &str, within: Duration, pred: impl Fn(&Got) -> bool) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            match self.recv(left).await {
+                Some(g) if pred(&g) => panic!("{}: unexpected {what}: {}", self.mn, g.segment),
+                Some(_) => {}
+                None => return,
+            }
+        }
+    }
+
+    /// Whether the gateway closes the connection within `within`.
+    pub async fn closed_within(&mut self, within: Duration) -> bool {
+        let mut buf = [0u8; 1024];
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.read(&mut buf)).await {
+                Err(_) => return false,
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// Answer a platform request: 9011 with `qn_rtn`.
+    pub async fn request_reply(&mut self, req: &Got, qn_rtn: u32) {
+        let bytes = device::request_reply(&req.packet(), qn_rtn).build();
+        self.send(&bytes).await;
+    }
+
+    /// Answer a platform request: 9012 with `exe_rtn`.
+    pub async fn exe_result(&mut self, req: &Got, exe_rtn: u32) {
+        let bytes = device::exe_result(&req.packet(), exe_rtn).build();
+        self.send(&bytes).await;
+    }
+}
