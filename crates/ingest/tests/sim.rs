@@ -69,3 +69,40 @@ async fn simulated_outage_is_backfilled_by_history_requests() {
     let _ = run.await;
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_clock_skew_is_corrected() {
+    let mut cfg = config();
+    cfg.time_check_on_connect = true;
+    let h = start(cfg).await;
+    let mn = "SIM000000000000000000002";
+    let mut r = registry();
+    let mut dev = r.devices[0].clone();
+    dev.mn = mn.into();
+    r.devices = vec![dev];
+    h.store.import_registry(&r).await.unwrap();
+    h.handle.reload_registry().await.unwrap();
+
+    let mut spec = DeviceSpec::flue_gas(mn, 9).with_scenario(Scenario::ClockSkew { seconds: 300 });
+    spec.password = PW.into();
+    spec.send_realtime = true;
+    spec.rtd_interval_s = 1;
+    let stop = CancellationToken::new();
+    let device = SimDevice::new(spec, SimConfig::default()).unwrap();
+    let run = tokio::spawn(device.run(h.addr.to_string(), stop.clone()));
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let cmds = h.store.commands(Some(mn), 20).await.unwrap();
+        let done =
+            |cn: &str| cmds.iter().any(|c| c.new.cn == cn && c.status == fenhe_store::CommandStatus::Done);
+        if done("1011") && done("1012") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "clock not corrected: {cmds:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    let _ = run.await;
+    h.stop().await;
+}
