@@ -50,6 +50,19 @@ fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` runs this too, which is fine: it is
     // one pass over a few MB.
     let c = corpus();
+    // One pass of one codec and nothing else, for an instruction count that a loaded machine
+    // cannot disturb: `HJ212_ONLY=ours|ours-frame|a valgrind --tool=callgrind
+    // --toggle-collect='alloc::common::run_*' <this binary>` (see docs/BENCHMARKS.md).
+    if let Ok(only) = std::env::var("HJ212_ONLY") {
+        let t = match only.as_str() {
+            "ours" => run_ours(&c.stream, true),
+            "ours-frame" => run_ours(&c.stream, false),
+            "a" => run_a(&c.stream),
+            other => panic!("HJ212_ONLY={other}: expected ours, ours-frame or a"),
+        };
+        println!("{only}: {t:?}");
+        return;
+    }
     let (packets, fields) = (c.packets as f64, c.fields as f64);
     println!("corpus: {} bytes, {} packets, {} CP fields", c.stream.len(), c.packets, c.fields);
 
