@@ -432,6 +432,17 @@ pub fn city() -> Registry {
             }
         }
     }
+    // A few loggers speak the dialects a real city has, and the registry says so: an HJ/T
+    // 212-2005 logger, an HJ 212-2025 one, and one whose CRC is CRC-16/MODBUS.
+    if let Some(d) = r.devices.get_mut(6) {
+        d.protocol = Protocol::V2005;
+    }
+    if let Some(d) = r.devices.get_mut(12) {
+        d.crc = CrcPolicy::Modbus;
+    }
+    if let Some(d) = r.devices.get_mut(20) {
+        d.protocol = Protocol::V2025;
+    }
     // Permitted annual totals for the main air pollutants, sized from the number of stacks.
     for e in &mut r.enterprises {
         let stacks =

@@ -31,6 +31,216 @@ pub enum Command {
     /// Inspect, explain and craft HJ 212 packets.
     #[command(subcommand)]
     Packet(PacketCommand),
+    /// Import and export the registry of enterprises, outlets and devices.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+    /// Stored measurements.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Data loggers: list, inbox of unknown senders, commands.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Apply database migrations (every command that opens the database also does).
+    Migrate(DbArg),
+    /// Run the platform: the HJ 212 gateway and the web listener, until Ctrl-C.
+    Serve(ServeArgs),
+    /// A demo city with no setup: database, registry, gateway, web, and simulated data loggers
+    /// that backfill the last days and then stream in real time.
+    Demo(DemoArgs),
+    /// Simulated data loggers speaking HJ 212 over TCP to a server.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// Where data loggers connect (HJ 212 over TCP).
+    #[arg(long, env = "FENHE_HJ212_LISTEN", default_value = "0.0.0.0:9212")]
+    pub hj212_listen: std::net::SocketAddr,
+    /// Where people and Prometheus connect (HTTP).
+    #[arg(long, env = "FENHE_HTTP_LISTEN", default_value = "0.0.0.0:8080")]
+    pub http_listen: std::net::SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// Connections served at once.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Frames per second one connection may send on average.
+    #[arg(long, default_value_t = 50.0)]
+    pub frame_rate: f64,
+    /// Close connections silent for this many seconds.
+    #[arg(long, default_value_t = 300)]
+    pub idle_timeout_s: u64,
+    /// Set a device's clock (1012) when it is off by more than this many seconds.
+    #[arg(long, default_value_t = 60)]
+    pub clock_skew_max_s: u64,
+    /// Do not request history after gaps in uploads.
+    #[arg(long)]
+    pub no_gap_requests: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The demo database (created when missing; a second run resumes it).
+    #[arg(long, env = "FENHE_DB", default_value = "./fenhe-demo.db")]
+    pub db: String,
+    #[arg(long, default_value = "127.0.0.1:9212")]
+    pub hj212_listen: std::net::SocketAddr,
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub http_listen: std::net::SocketAddr,
+    /// Days of history to backfill.
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    /// Stop once the backfill is done instead of streaming in real time.
+    #[arg(long)]
+    pub backfill_only: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The HJ 212 server, host:port.
+    #[arg(long, default_value = "127.0.0.1:9212")]
+    pub server: String,
+    /// Simulate the devices registered in this database (as `fenhe demo` does).
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Without --db: this many devices with MNs SIM… and a mix of scenarios.
+    #[arg(long, default_value_t = 10)]
+    pub devices: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Add a scenario to one device: MN=SCENARIO, e.g. `SIM000000000000000000001=exceedance:a21026:20261129100000:3:2.5`.
+    #[arg(long = "scenario", value_name = "MN=SCENARIO")]
+    pub scenarios: Vec<String>,
+    /// Run simulated time this many times faster than real time.
+    #[arg(long)]
+    pub accelerate: Option<f64>,
+    /// First send the last N days as fast as the server acknowledges.
+    #[arg(long, value_name = "N")]
+    pub backfill_days: Option<u32>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<u64>,
+}
+
+/// Where the data lives.
+#[derive(Debug, Args, Clone)]
+pub struct DbArg {
+    /// SQLite path or `sqlite://PATH` (PostgreSQL URLs once that backend lands).
+    #[arg(long, env = "FENHE_DB", default_value = "./fenhe.db")]
+    pub db: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Validate and import TOML, JSON or CSV files; any error imports nothing.
+    Import {
+        /// Files: a whole registry (.toml, .json) or lists (.csv: enterprises, outlets or devices,
+        /// told apart by their header).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Only validate; change nothing.
+        #[arg(long)]
+        check: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Print the registry (TOML or JSON), or write the three CSV lists into a directory.
+    Export {
+        #[arg(long, value_enum, default_value_t = RegistryFormat::Toml)]
+        format: RegistryFormat,
+        /// Directory for --format csv.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RegistryFormat {
+    Toml,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Print stored measurements of one device, JSON (one object per line) or CSV.
+    Export {
+        #[arg(long)]
+        mn: String,
+        /// Only this command (2011, 2051, 2061, 2031).
+        #[arg(long)]
+        cn: Option<String>,
+        /// Only this factor (2017 code).
+        #[arg(long)]
+        factor: Option<String>,
+        /// From this DataTime (inclusive; China time unless an offset is given).
+        #[arg(long)]
+        from: Option<String>,
+        /// Until this DataTime (exclusive).
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, value_enum, default_value_t = OutFormat::Json)]
+        format: OutFormat,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutFormat {
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Registered devices with their outlet, traffic and latest data.
+    List {
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Frames from unregistered devices or with wrong passwords, per MN, with counts and the last frame.
+    Inbox {
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Queue a command for a device; the gateway sends it over the device's connection.
+    Send {
+        mn: String,
+        /// Command code, e.g. 1011 (get time), 2051 (minute history), 3011 (calibrate).
+        cn: String,
+        /// CP items as KEY=VALUE, e.g. BeginTime=20261129080000 EndTime=20261129090000.
+        items: Vec<String>,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Queued and finished commands with their outcomes.
+    Commands {
+        #[arg(long)]
+        mn: Option<String>,
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,7 +357,191 @@ impl From<LangArg> for hj212::codes::Lang {
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Packet(cmd) => run_packet(cmd),
+        Command::Registry(cmd) => block_on(run_registry(cmd)),
+        Command::Data(cmd) => block_on(run_data(cmd)),
+        Command::Device(cmd) => block_on(run_device(cmd)),
+        Command::Serve(a) => {
+            crate::logging::init("info");
+            block_on(run_serve(a))
+        }
+        Command::Demo(a) => {
+            crate::logging::init("warn");
+            block_on(async move {
+                crate::demo::run(crate::demo::DemoOptions {
+                    db: a.db,
+                    hj212_listen: a.hj212_listen,
+                    http_listen: a.http_listen,
+                    days: a.days,
+                    backfill_only: a.backfill_only,
+                })
+                .await?;
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        Command::Simulate(a) => {
+            crate::logging::init("warn");
+            block_on(async move {
+                crate::simulate::run(crate::simulate::SimulateOptions {
+                    server: a.server,
+                    db: a.db,
+                    devices: a.devices,
+                    seed: a.seed,
+                    scenarios: a.scenarios,
+                    accelerate: a.accelerate,
+                    backfill_days: a.backfill_days,
+                    duration: a.duration.map(std::time::Duration::from_secs),
+                })
+                .await?;
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        Command::Migrate(db) => block_on(async move {
+            open_store(&db).await?;
+            eprintln!("migrations applied to {}", db.db);
+            Ok(ExitCode::SUCCESS)
+        }),
     }
+}
+
+async fn run_serve(a: ServeArgs) -> Result<ExitCode> {
+    let gateway = fenhe_ingest::GatewayConfig {
+        max_connections: a.max_connections,
+        frame_rate: a.frame_rate,
+        idle_timeout: std::time::Duration::from_secs(a.idle_timeout_s),
+        clock_skew_max: std::time::Duration::from_secs(a.clock_skew_max_s),
+        gap_detection: !a.no_gap_requests,
+        ..Default::default()
+    };
+    let running = crate::server::start(crate::server::ServerOptions {
+        db: a.db.db.clone(),
+        hj212_listen: a.listen.hj212_listen,
+        http_listen: a.listen.http_listen,
+        gateway,
+        writer: Default::default(),
+        banner: vec![],
+    })
+    .await?;
+    eprintln!(
+        "fenhe serving: HJ 212 on {}, HTTP on http://{}/ (database {}); Ctrl-C stops",
+        running.hj212_addr, running.http_addr, a.db.db
+    );
+    crate::server::wait_for_signal().await;
+    eprintln!("stopping: finishing commits and acknowledgements …");
+    running.shutdown().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Run async work on a fresh runtime (store commands; the CLI itself is synchronous).
+fn block_on<F: std::future::Future<Output = Result<ExitCode>>>(f: F) -> Result<ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(f)
+}
+
+pub(crate) async fn open_store(db: &DbArg) -> Result<std::sync::Arc<dyn fenhe_store::Store>> {
+    fenhe_store::open(&db.db).await.with_context(|| format!("cannot open the database {}", db.db))
+}
+
+async fn run_registry(cmd: RegistryCommand) -> Result<ExitCode> {
+    match cmd {
+        RegistryCommand::Import { files, check, db } => {
+            let paths: Vec<&std::path::Path> = files.iter().map(|p| p.as_path()).collect();
+            let registry = match crate::registry_io::load_files(&paths) {
+                Ok(r) => r,
+                Err(problems) => {
+                    eprintln!("{problems}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            if check {
+                eprintln!(
+                    "valid: {} enterprises, {} outlets, {} devices (nothing imported: --check)",
+                    registry.enterprises.len(),
+                    registry.outlets.len(),
+                    registry.devices.len()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let store = open_store(&db).await?;
+            let s = store.import_registry(&registry).await?;
+            eprintln!(
+                "imported {} enterprises, {} outlets, {} devices into {}",
+                s.enterprises, s.outlets, s.devices, db.db
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        RegistryCommand::Export { format, out, db } => {
+            let store = open_store(&db).await?;
+            let r = store.registry().await?;
+            let mut stdout = io::stdout().lock();
+            match format {
+                RegistryFormat::Toml => stdout.write_all(crate::registry_io::to_toml(&r)?.as_bytes())?,
+                RegistryFormat::Json => writeln!(stdout, "{}", crate::registry_io::to_json(&r)?)?,
+                RegistryFormat::Csv => {
+                    let dir =
+                        out.context("--format csv writes three files: give the directory with --out DIR")?;
+                    std::fs::create_dir_all(&dir)
+                        .with_context(|| format!("cannot create {}", dir.display()))?;
+                    for (name, text) in crate::registry_io::to_csv(&r)? {
+                        let p = dir.join(name);
+                        std::fs::write(&p, text).with_context(|| format!("cannot write {}", p.display()))?;
+                        eprintln!("wrote {}", p.display());
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn run_data(cmd: DataCommand) -> Result<ExitCode> {
+    match cmd {
+        DataCommand::Export { mn, cn, factor, from, to, format, db } => {
+            let args = crate::cmd::data::ExportArgs {
+                mn,
+                cn,
+                factor,
+                from: from.as_deref().map(crate::timefmt::parse).transpose()?,
+                to: to.as_deref().map(crate::timefmt::parse).transpose()?,
+                format: match format {
+                    OutFormat::Json => crate::cmd::data::Format::Json,
+                    OutFormat::Csv => crate::cmd::data::Format::Csv,
+                },
+            };
+            let store = open_store(&db).await?;
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            crate::cmd::data::export(store.as_ref(), &args, &mut out).await?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn run_device(cmd: DeviceCommand) -> Result<ExitCode> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    match cmd {
+        DeviceCommand::List { format, db } => {
+            let store = open_store(&db).await?;
+            crate::cmd::device::list(store.as_ref(), format == ListFormat::Json, &mut out).await?;
+        }
+        DeviceCommand::Inbox { format, db } => {
+            let store = open_store(&db).await?;
+            crate::cmd::device::inbox(store.as_ref(), format == ListFormat::Json, &mut out).await?;
+        }
+        DeviceCommand::Send { mn, cn, items, db } => {
+            let store = open_store(&db).await?;
+            crate::cmd::device::send(store.as_ref(), &mn, &cn, &items, &mut out).await?;
+        }
+        DeviceCommand::Commands { mn, format, db } => {
+            let store = open_store(&db).await?;
+            crate::cmd::device::commands(store.as_ref(), mn.as_deref(), format == ListFormat::Json, &mut out)
+                .await?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_packet(cmd: PacketCommand) -> Result<ExitCode> {

@@ -6,8 +6,15 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod cli;
+mod cmd;
+mod demo;
+mod logging;
 mod packet;
+mod registry_io;
+mod server;
+mod simulate;
 mod text;
+mod timefmt;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

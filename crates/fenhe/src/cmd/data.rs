@@ -1,0 +1,121 @@
+//! `fenhe data export`: stored measurements as JSON lines or CSV.
+
+use std::io::Write;
+
+use anyhow::Result;
+use fenhe_store::{MeasurementQuery, Store, StoredMeasurement};
+use serde_json::{Map, Value, json};
+
+use crate::timefmt;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+}
+
+pub struct ExportArgs {
+    pub mn: String,
+    pub cn: Option<String>,
+    pub factor: Option<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub format: Format,
+}
+
+fn fields(m: &StoredMeasurement) -> Map<String, Value> {
+    let mut f = Map::new();
+    for (k, v) in m.values.numbers() {
+        f.insert(k.into(), json!(v));
+    }
+    for (k, v) in m.values.texts() {
+        f.insert(k.into(), json!(v));
+    }
+    f
+}
+
+/// Write the measurements; returns how many were written.
+pub async fn export(store: &dyn Store, args: &ExportArgs, out: &mut dyn Write) -> Result<usize> {
+    let q = MeasurementQuery {
+        mn: Some(args.mn.clone()),
+        cn: args.cn.clone(),
+        factor: args.factor.clone(),
+        from: args.from,
+        to: args.to,
+        latest_only: false,
+        limit: None,
+    };
+    let rows = store.measurements(&q).await?;
+    match args.format {
+        Format::Json => {
+            for m in &rows {
+                let line = json!({
+                    "mn": m.mn,
+                    "cn": m.cn,
+                    "data_time": timefmt::iso(m.data_time),
+                    "factor": m.factor,
+                    "raw_code": m.raw_code,
+                    "fields": fields(m),
+                    "received_at": timefmt::iso(m.received_at),
+                    "revision": m.revision,
+                });
+                writeln!(out, "{line}")?;
+            }
+        }
+        Format::Csv => {
+            // UTF-8 with BOM so spreadsheet programs read the Chinese right.
+            out.write_all("\u{feff}".as_bytes())?;
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record([
+                "mn",
+                "cn",
+                "data_time",
+                "factor",
+                "raw_code",
+                "revision",
+                "received_at",
+                "Rtd",
+                "Min",
+                "Avg",
+                "Max",
+                "Cou",
+                "ZsRtd",
+                "ZsMin",
+                "ZsAvg",
+                "ZsMax",
+                "Flag",
+                "EFlag",
+                "SampleTime",
+            ])?;
+            for m in &rows {
+                let v = &m.values;
+                let n = |x: Option<f64>| x.map(|x| x.to_string()).unwrap_or_default();
+                let t = |x: &Option<String>| x.clone().unwrap_or_default();
+                w.write_record([
+                    m.mn.clone(),
+                    m.cn.clone(),
+                    timefmt::iso(m.data_time),
+                    m.factor.clone(),
+                    m.raw_code.clone(),
+                    m.revision.to_string(),
+                    timefmt::iso(m.received_at),
+                    n(v.rtd),
+                    n(v.min),
+                    n(v.avg),
+                    n(v.max),
+                    n(v.cou),
+                    n(v.zs_rtd),
+                    n(v.zs_min),
+                    n(v.zs_avg),
+                    n(v.zs_max),
+                    t(&v.flag),
+                    t(&v.eflag),
+                    t(&v.sample_time),
+                ])?;
+            }
+            w.flush()?;
+        }
+    }
+    Ok(rows.len())
+}

@@ -1,0 +1,4 @@
+//! Commands that work on the store.
+
+pub mod data;
+pub mod device;

@@ -1,0 +1,278 @@
+//! `fenhe demo`: a demo city streaming real HJ 212 over TCP into a running fenhe, with nothing to
+//! configure. The registry is `fenhe_core::demo::city()`; one simulated data logger per registered
+//! device, some with the faults and dialects of the field, plus an unregistered sender and one
+//! with a wrong password so the inbox has something to show.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use fenhe_core::{OutletKind, Registry};
+use fenhe_sim::{Backfill, DeviceSpec, Fleet, FleetConfig, Kind, Scenario, SimConfig};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::server::{self, ServerOptions};
+use crate::timefmt;
+
+pub struct DemoOptions {
+    pub db: String,
+    pub hj212_listen: SocketAddr,
+    pub http_listen: SocketAddr,
+    /// Days of history to backfill on the first run.
+    pub days: u32,
+    /// Stop after the backfill instead of streaming (for scripted runs).
+    pub backfill_only: bool,
+}
+
+const HOUR_MS: i64 = 3_600_000;
+const MINUTE_MS: i64 = 60_000;
+
+/// MN of a sender the registry does not know.
+pub const UNREGISTERED_MN: &str = "141000999900000000000001";
+
+/// The simulated loggers for the demo registry: each device as registered, some with a scenario.
+pub fn fleet_specs(r: &Registry, now_ms: i64) -> Vec<DeviceSpec> {
+    let hour = now_ms.div_euclid(HOUR_MS) * HOUR_MS;
+    r.devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let outlet = r.outlet(&d.outlet);
+            let seed = 0xF3E0_0000 + i as u64;
+            let mut spec = match outlet.map(|o| o.kind) {
+                Some(OutletKind::Wastewater) => DeviceSpec::wastewater(d.mn.clone(), seed),
+                _ => {
+                    let mut s = DeviceSpec::flue_gas(d.mn.clone(), seed);
+                    s.kind =
+                        Kind::FlueGas { reference_o2: outlet.and_then(|o| o.reference_o2).unwrap_or(8.0) };
+                    s
+                }
+            };
+            spec.password = d.password.clone();
+            spec.minute_interval_min = d.minute_interval_min;
+            spec.rtd_interval_s = d.rtd_interval_s;
+            spec.send_hourly = d.hourly;
+            spec.version = d.protocol.into();
+            let water = matches!(spec.kind, Kind::Wastewater);
+            let (main, second) = if water { ("w01018", "w21003") } else { ("a21026", "a21002") };
+            // Scenarios over the backfilled week, relative to the current hour.
+            let scenario = match i % 8 {
+                1 => Some(Scenario::Exceedance {
+                    factor: main.into(),
+                    start_ms: hour - 30 * HOUR_MS,
+                    hours: 5.0,
+                    multiple: 2.5,
+                }),
+                2 => Some(Scenario::Outage { start_ms: hour - 3 * HOUR_MS, minutes: 90 }),
+                3 => Some(Scenario::ConstantValue {
+                    factor: second.into(),
+                    start_ms: hour - 50 * HOUR_MS,
+                    minutes: 8 * 60,
+                }),
+                4 => Some(Scenario::Flag { flag: 'C', start_ms: hour - 20 * HOUR_MS, minutes: 30 }),
+                5 if !water => {
+                    Some(Scenario::StartupShutdown { start_ms: hour - 72 * HOUR_MS, minutes: 6 * 60 })
+                }
+                6 => Some(Scenario::Flag { flag: 'M', start_ms: hour - 96 * HOUR_MS, minutes: 120 }),
+                7 => Some(Scenario::ClockSkew { seconds: 300 }),
+                _ => None,
+            };
+            if let Some(s) = scenario {
+                spec = spec.with_scenario(s);
+            }
+            // Dialects the registry allows for this device.
+            match d.crc {
+                fenhe_core::CrcPolicy::Modbus => spec = spec.with_scenario(Scenario::ModbusCrc),
+                fenhe_core::CrcPolicy::ModbusSwapped => spec = spec.with_scenario(Scenario::ModbusSwappedCrc),
+                _ => {}
+            }
+            if i == 9 {
+                spec = spec.with_scenario(Scenario::NoCrlf);
+            }
+            if i == 11 {
+                spec = spec.with_scenario(Scenario::Garbage { every_n_packets: 200 });
+            }
+            spec
+        })
+        .collect()
+}
+
+/// Senders the platform must refuse: an unknown MN and a known MN with a wrong password.
+pub fn intruder_specs(r: &Registry) -> Vec<DeviceSpec> {
+    let mut v = vec![DeviceSpec::flue_gas(UNREGISTERED_MN, 99)];
+    if let Some(d) = r.devices.last() {
+        v.push(DeviceSpec::flue_gas(d.mn.clone(), 98).with_scenario(Scenario::WrongPassword));
+    }
+    for s in &mut v {
+        s.minute_interval_min = 10;
+    }
+    v
+}
+
+/// Minute and hour packets a device sends over `[from, to)`.
+fn expected_packets(spec: &DeviceSpec, from: i64, to: i64) -> u64 {
+    let span = (to - from).max(0);
+    let minutes = span / (i64::from(spec.minute_interval_min.max(1)) * MINUTE_MS);
+    let hours = if spec.send_hourly { span / HOUR_MS } else { 0 };
+    (minutes + hours) as u64
+}
+
+pub async fn run(opts: DemoOptions) -> Result<()> {
+    let city = fenhe_core::demo::city();
+    // Import first (idempotent: a second run updates the same entries and keeps the data).
+    {
+        let store = fenhe_store::open(&opts.db).await.with_context(|| format!("cannot open {}", opts.db))?;
+        store.import_registry(&city).await?;
+    }
+    let now = timefmt::now_ms();
+    let week_ago = now - i64::from(opts.days) * 24 * HOUR_MS;
+    let banner = vec![
+        format!("演示数据库 Demo database: {}", opts.db),
+        "登录：网页应用（按角色登录）尚未建成，状态页无需登录。Logins: the web application with per-role logins is not built yet; this status page needs none.".to_string(),
+    ];
+    // The simulator backfills as fast as acknowledgements come: lift the per-connection rate.
+    let gateway =
+        fenhe_ingest::GatewayConfig { frame_rate: 5_000.0, frame_burst: 10_000.0, ..Default::default() };
+    let running = server::start(ServerOptions {
+        db: opts.db.clone(),
+        hj212_listen: opts.hj212_listen,
+        http_listen: opts.http_listen,
+        gateway,
+        writer: Default::default(),
+        banner,
+    })
+    .await?;
+
+    // Resume: start the backfill where the stored minute data ends (the oldest device decides).
+    let activity = running.store.device_activity().await?;
+    let resume_from = city
+        .devices
+        .iter()
+        .map(|d| {
+            activity
+                .iter()
+                .find(|a| a.mn == d.mn)
+                .and_then(|a| a.latest.iter().find(|(cn, _)| cn == "2051").map(|(_, t)| *t + MINUTE_MS))
+                .unwrap_or(week_ago)
+        })
+        .min()
+        .unwrap_or(week_ago)
+        .max(week_ago);
+    let specs = fleet_specs(&city, now);
+    let expected: u64 = specs
+        .iter()
+        .filter(|s| s.version != hj212::Version::V2005)
+        .map(|s| expected_packets(s, resume_from, now))
+        .sum();
+
+    println!("fenhe 演示 demo");
+    println!("  HJ 212 网关 gateway : {}", running.hj212_addr);
+    println!("  状态页 status page  : http://{}/", running.http_addr);
+    println!("  指标 metrics        : http://{}/metrics", running.http_addr);
+    println!("  数据库 database     : {}", opts.db);
+    println!(
+        "  登记 registry       : {} 家企业 enterprises, {} 个排口 outlets, {} 台数采仪 data loggers",
+        city.enterprises.len(),
+        city.outlets.len(),
+        city.devices.len()
+    );
+    println!("  登录 logins         : none yet — the web application with per-role logins is not built yet");
+    println!("  回填 backfill       : {} → {}", timefmt::iso(resume_from), timefmt::iso(now));
+
+    let cfg = FleetConfig {
+        addr: running.hj212_addr.to_string(),
+        sim: SimConfig {
+            backfill: Some(Backfill { from_ms: resume_from, to_ms: now }),
+            ..SimConfig::default()
+        },
+        ramp_up: Duration::from_millis(500),
+    };
+    let fleet = Fleet::spawn_with_token(specs, cfg, running.cancel_token().child_token())
+        .context("cannot start the simulated data loggers")?;
+    let intruders = Fleet::spawn_with_token(
+        intruder_specs(&city),
+        FleetConfig::new(running.hj212_addr.to_string()),
+        running.cancel_token().child_token(),
+    )
+    .context("cannot start the simulated intruders")?;
+
+    let bar = ProgressBar::new(expected.max(1));
+    bar.set_style(
+        ProgressStyle::with_template(
+            "  {spinner} 回填 backfill [{bar:40}] {pos}/{len} packets {per_sec} eta {eta} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let stats = fleet.stats().clone();
+    // Done when the store holds every backfilling device's minute data up to the start instant
+    // (what is stored is what counts, not what was sent).
+    let backfilling: Vec<(String, i64)> = city
+        .devices
+        .iter()
+        .map(|d| (d.mn.clone(), now - i64::from(d.minute_interval_min.max(1)) * MINUTE_MS))
+        .collect();
+    let mut last_check = tokio::time::Instant::now();
+    // One signal listener for the whole run, so a Ctrl-C between two polls is not missed.
+    let signal = server::wait_for_signal();
+    tokio::pin!(signal);
+    let interrupted = loop {
+        let s = stats.snapshot();
+        bar.set_position(s.packets_acked.min(expected));
+        bar.set_message(format!("{} connected", s.connected));
+        if last_check.elapsed() >= Duration::from_secs(2) {
+            last_check = tokio::time::Instant::now();
+            let activity = running.store.device_activity().await?;
+            let done = backfilling.iter().all(|(mn, until)| {
+                activity
+                    .iter()
+                    .any(|a| &a.mn == mn && a.latest.iter().any(|(cn, t)| cn == "2051" && *t >= *until))
+            });
+            if done {
+                break false;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = &mut signal => break true,
+        }
+    };
+    let s = stats.snapshot();
+    bar.finish_with_message(format!("done: {} packets acknowledged, {} retried", s.packets_acked, s.retries));
+
+    if !interrupted && !opts.backfill_only {
+        println!("  实时 streaming in real time — Ctrl-C stops; running `fenhe demo` again resumes.");
+        signal.await;
+    }
+    println!("  stopping: finishing commits and acknowledgements …");
+    fleet.stop();
+    intruders.stop();
+    let _ = fleet.join().await;
+    let _ = intruders.join().await;
+    running.shutdown().await?;
+    println!("  stopped cleanly.");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fenhe_core::Protocol;
+
+    #[test]
+    fn every_registered_device_is_simulated_as_registered() {
+        let city = fenhe_core::demo::city();
+        let specs = fleet_specs(&city, 1_764_000_000_000);
+        assert_eq!(specs.len(), city.devices.len());
+        for (s, d) in specs.iter().zip(&city.devices) {
+            assert_eq!(s.mn, d.mn);
+            assert_eq!(s.password, d.password);
+            assert_eq!(s.version, hj212::Version::from(d.protocol));
+            s.validate().unwrap();
+        }
+        assert!(city.devices.iter().any(|d| d.protocol == Protocol::V2005));
+        assert!(specs.iter().any(|s| s.scenarios.iter().any(|c| matches!(c, Scenario::ModbusCrc))));
+        let intruders = intruder_specs(&city);
+        assert!(city.device(&intruders[0].mn).is_none());
+    }
+}

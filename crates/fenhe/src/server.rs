@@ -1,0 +1,148 @@
+//! Wiring of a running fenhe: store, single writer, HJ 212 gateway, web listener, metrics. `serve`
+//! runs it until a signal; `demo` runs it with a simulated city beside it.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use anyhow::{Context, Result};
+use fenhe_ingest::{Gateway, GatewayConfig, GatewayHandle};
+use fenhe_store::Store;
+use fenhe_store::writer::{Writer, WriterConfig, WriterHandle};
+use fenhe_web::{AppState, LiveSnapshot, LiveStatus, OnlineDevice};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+/// What to start.
+pub struct ServerOptions {
+    pub db: String,
+    pub hj212_listen: SocketAddr,
+    pub http_listen: SocketAddr,
+    pub gateway: GatewayConfig,
+    pub writer: WriterConfig,
+    /// Lines for the top of the status page.
+    pub banner: Vec<String>,
+}
+
+/// A running server.
+pub struct Running {
+    pub store: Arc<dyn Store>,
+    pub hj212_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    writer: WriterHandle,
+    cancel: CancellationToken,
+    gateway_task: JoinHandle<fenhe_ingest::Result<()>>,
+    web_task: JoinHandle<std::io::Result<()>>,
+}
+
+/// The process-wide Prometheus recorder (installed once; a second server in the same process,
+/// as in tests, shares it).
+fn prometheus() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics recorder not installed; /metrics is off");
+                None
+            }
+        })
+        .clone()
+}
+
+struct GatewayLive {
+    gateway: GatewayHandle,
+    started_at: i64,
+}
+
+impl LiveStatus for GatewayLive {
+    fn snapshot(&self) -> LiveSnapshot {
+        let s = self.gateway.stats();
+        LiveSnapshot {
+            started_at: self.started_at,
+            connections: s.connections,
+            devices_online: s
+                .devices_online
+                .into_iter()
+                .map(|d| OnlineDevice { mn: d.mn, peer: d.peer, since: d.since })
+                .collect(),
+            frames_by_verdict: s.frames.into_iter().collect(),
+            rejected_by_reason: s.rejected.into_iter().collect(),
+        }
+    }
+}
+
+/// Open the store, start the writer, the gateway and the web listener.
+pub async fn start(opts: ServerOptions) -> Result<Running> {
+    let metrics = prometheus();
+    let store =
+        fenhe_store::open(&opts.db).await.with_context(|| format!("cannot open the database {}", opts.db))?;
+    let writer = Writer::spawn(store.clone(), opts.writer);
+    let mut gcfg = opts.gateway;
+    gcfg.listen = opts.hj212_listen;
+    let gateway = Gateway::bind(gcfg, store.clone(), writer.clone())
+        .await
+        .with_context(|| format!("cannot start the HJ 212 gateway on {}", opts.hj212_listen))?;
+    let hj212_addr = gateway.local_addr();
+    let handle = gateway.handle();
+    let cancel = CancellationToken::new();
+    let gateway_task = gateway.spawn(cancel.clone());
+
+    let listener = tokio::net::TcpListener::bind(opts.http_listen)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", opts.http_listen))?;
+    let http_addr = listener.local_addr()?;
+    let state = AppState {
+        store: store.clone(),
+        live: Arc::new(GatewayLive { gateway: handle.clone(), started_at: crate::timefmt::now_ms() }),
+        metrics: metrics.map(|h| Arc::new(move || h.render()) as fenhe_web::MetricsRender),
+        banner: Arc::new(opts.banner),
+    };
+    let web_cancel = cancel.clone();
+    let web_task =
+        tokio::spawn(fenhe_web::serve(listener, state, async move { web_cancel.cancelled().await }));
+    info!(hj212 = %hj212_addr, http = %http_addr, db = %opts.db, "fenhe is running");
+    Ok(Running { store, hj212_addr, http_addr, writer, cancel, gateway_task, web_task })
+}
+
+impl Running {
+    /// Stop accepting, let connections commit and acknowledge what they read, then stop the
+    /// writer (which writes what is queued) and the web listener.
+    pub async fn shutdown(self) -> Result<()> {
+        self.cancel.cancel();
+        let g = self.gateway_task.await;
+        self.writer.shutdown().await;
+        let w = self.web_task.await;
+        g.context("gateway task failed")?.context("gateway")?;
+        w.context("web task failed")?.context("web listener")?;
+        Ok(())
+    }
+
+    /// A token that stops the server when cancelled (shared with a simulated fleet in the demo).
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+}
+
+/// Wait for Ctrl-C or SIGTERM.
+pub async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
