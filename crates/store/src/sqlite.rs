@@ -185,7 +185,8 @@ impl SqliteStore {
     }
 
     /// Factor code → id for every factor of `items`, inserting unknown codes. Returns the map and
-    /// whether it holds ids created in this (uncommitted) transaction.
+    /// whether it is new: reloaded, and perhaps holding ids of this (uncommitted) transaction, so
+    /// it replaces the cache only once the transaction has committed.
     async fn factor_ids(
         &self,
         conn: &mut SqliteConnection,
@@ -205,7 +206,6 @@ impl SqliteStore {
         for r in sqlx::query("SELECT code, id FROM factors").fetch_all(&mut *conn).await? {
             map.insert(r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?);
         }
-        let mut created = false;
         for code in missing {
             if map.contains_key(code) {
                 continue;
@@ -215,9 +215,8 @@ impl SqliteStore {
                 .fetch_one(&mut *conn)
                 .await?;
             map.insert(code.to_string(), id);
-            created = true;
         }
-        Ok((Arc::new(map), created))
+        Ok((Arc::new(map), true))
     }
 }
 
@@ -667,8 +666,8 @@ impl Store for SqliteStore {
             (Arc::default(), Arc::default(), false)
         } else {
             let devices = self.device_ids(conn, items).await?;
-            let (factors, created) = self.factor_ids(conn, items).await?;
-            (devices, factors, created)
+            let (factors, reloaded) = self.factor_ids(conn, items).await?;
+            (devices, factors, reloaded)
         };
         let mut keys: Vec<Key> = Vec::with_capacity(cns.len());
         let mut last: (&str, i64) = ("", 0); // a packet's measurements share their MN
