@@ -38,7 +38,7 @@ pub fn check_packet(p: &Packet<'_>, opts: &ParseOptions) {
             let again = PacketBuilder::from_packet(&q).segment();
             assert_eq!(again, rebuilt, "rebuilding is not stable for {:?}", p.segment);
             assert_eq!((q.cn, q.mn, q.flag, q.pnum, q.pno), (p.cn, p.mn, p.flag, p.pnum, p.pno));
-            assert_eq!(q.items.len(), p.items.len());
+            assert_eq!(q.items().len(), p.items().len());
         }
         Err(e) => panic!("rebuilt segment {rebuilt:?} of {:?} does not parse: {e}", p.segment),
     }

@@ -139,19 +139,19 @@ pub fn measurements(p: &hj212::Packet<'_>) -> Vec<Measurement> {
     p.factors()
         .map(|g| {
             let mut v = Values::default();
-            for it in g.fields {
+            for it in g.fields() {
                 use hj212::Field as F;
-                let text = || Some(it.value.to_string()).filter(|s| !s.is_empty());
-                match it.field {
-                    F::Rtd => v.rtd = it.number,
-                    F::Min => v.min = it.number,
-                    F::Avg => v.avg = it.number,
-                    F::Max => v.max = it.number,
-                    F::Cou => v.cou = it.number,
-                    F::ZsRtd => v.zs_rtd = it.number,
-                    F::ZsMin => v.zs_min = it.number,
-                    F::ZsAvg => v.zs_avg = it.number,
-                    F::ZsMax => v.zs_max = it.number,
+                let text = || Some(it.value().to_string()).filter(|s| !s.is_empty());
+                match it.field() {
+                    F::Rtd => v.rtd = it.number(),
+                    F::Min => v.min = it.number(),
+                    F::Avg => v.avg = it.number(),
+                    F::Max => v.max = it.number(),
+                    F::Cou => v.cou = it.number(),
+                    F::ZsRtd => v.zs_rtd = it.number(),
+                    F::ZsMin => v.zs_min = it.number(),
+                    F::ZsAvg => v.zs_avg = it.number(),
+                    F::ZsMax => v.zs_max = it.number(),
                     F::Flag => v.flag = text(),
                     F::EFlag => v.eflag = text(),
                     F::SampleTime => v.sample_time = text(),

@@ -9,7 +9,7 @@ mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use common::{corpus, run_a, run_ours};
+use common::{corpus, run_a, run_ours, run_ours_reused};
 
 struct Counting;
 
@@ -51,14 +51,15 @@ fn main() {
     // one pass over a few MB.
     let c = corpus();
     // One pass of one codec and nothing else, for an instruction count that a loaded machine
-    // cannot disturb: `HJ212_ONLY=ours|ours-frame|a valgrind --tool=callgrind
+    // cannot disturb: `HJ212_ONLY=ours|ours-reused|ours-frame|a valgrind --tool=callgrind
     // --toggle-collect='alloc::common::run_*' <this binary>` (see docs/BENCHMARKS.md).
     if let Ok(only) = std::env::var("HJ212_ONLY") {
         let t = match only.as_str() {
             "ours" => run_ours(&c.stream, true),
             "ours-frame" => run_ours(&c.stream, false),
+            "ours-reused" => run_ours_reused(&c.stream),
             "a" => run_a(&c.stream),
-            other => panic!("HJ212_ONLY={other}: expected ours, ours-frame or a"),
+            other => panic!("HJ212_ONLY={other}: expected ours, ours-reused, ours-frame or a"),
         };
         println!("{only}: {t:?}");
         return;
@@ -81,6 +82,13 @@ fn main() {
         bytes as f64 / packets
     );
 
+    let (t, reused, reused_bytes) = count(|| run_ours_reused(&c.stream));
+    assert_eq!((t.parsed, t.fields), (c.packets, c.fields));
+    println!(
+        "ours/frame+crc+parse (reused buffer): {reused} allocations, {reused_bytes} bytes in total: {:.4} allocations per packet (the framer's buffer and the item buffer's growth to the largest packet)",
+        reused as f64 / packets
+    );
+
     let (t, a_allocs, a_bytes) = count(|| run_a(&c.stream));
     println!(
         "a_0_1_1/framer+parse_frame: {a_allocs} allocations, {a_bytes} bytes: {:.2} allocations per packet, {:.2} per field, {:.0} bytes per packet ({} parsed)",
@@ -96,4 +104,6 @@ fn main() {
         "frame+crc+parse allocated {allocs} times for {} packets: something allocates per field",
         c.packets
     );
+    // With a reused buffer: nothing per packet, only the growth of the buffers.
+    assert!(reused <= framing + 16, "frame+crc+parse with a reused buffer allocated {reused} times");
 }

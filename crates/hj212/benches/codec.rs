@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-use common::{Tally, corpus, run_a, run_ours};
+use common::{Tally, corpus, run_a, run_ours, run_ours_reused};
 
 fn codec(c: &mut Criterion) {
     let corpus = corpus();
@@ -44,6 +44,7 @@ fn codec(c: &mut Criterion) {
         },
         "our codec must frame, check and parse every packet of the corpus without deviation"
     );
+    assert_eq!(run_ours_reused(stream), ours, "decode_into must agree with decode");
     let framed = run_ours(stream, false);
     assert_eq!((framed.frames, framed.rejected), (corpus.packets, 0));
     let theirs = run_a(stream);
@@ -56,6 +57,9 @@ fn codec(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(stream.len() as u64));
     g.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4)).sample_size(20);
     g.bench_function("ours/frame+crc+parse", |b| b.iter(|| run_ours(black_box(stream), true)));
+    g.bench_function("ours/frame+crc+parse (reused buffer)", |b| {
+        b.iter(|| run_ours_reused(black_box(stream)))
+    });
     g.bench_function("ours/frame+crc", |b| b.iter(|| run_ours(black_box(stream), false)));
     // About 40 times slower: fewer samples keep the run short.
     g.sample_size(10).measurement_time(Duration::from_secs(6));

@@ -152,9 +152,9 @@ impl PacketBuilder {
 pub(crate) fn group_items(p: &Packet<'_>) -> Vec<Vec<(String, String)>> {
     let mut groups: Vec<Vec<(String, String)>> = Vec::new();
     let mut last: Option<&str> = None;
-    for it in &p.items {
-        let pair = (it.key.to_string(), it.value.to_string());
-        match (it.field, it.raw_code) {
+    for it in p.items() {
+        let pair = (it.key().to_string(), it.value().to_string());
+        match (it.field(), it.raw_code()) {
             (Field::Key, _) | (_, None) => {
                 groups.push(vec![pair]);
                 last = None;

@@ -54,31 +54,43 @@ pub fn factors() -> &'static [FactorInfo] {
 /// Look up a 2017 factor code. Process codes with a device number (`e10101`) find their table row
 /// (`e101xx`).
 pub fn factor(code: &str) -> Option<&'static FactorInfo> {
+    factor_index(code).map(|i| &FACTORS[i])
+}
+
+/// [`factor`] as an index into [`factors`].
+#[inline]
+pub(crate) fn factor_index(code: &str) -> Option<usize> {
     let b = code.as_bytes();
     let Some(key) = pack_code(b) else {
         // Longer than any code of the hash index.
-        return FACTORS.binary_search_by(|f| f.code.cmp(code)).ok().map(|i| &FACTORS[i]);
+        return FACTORS.binary_search_by(|f| f.code.cmp(code)).ok();
     };
     if let Some(i) = lookup(key, FACTOR_BITS, &FACTOR_INDEX, &FACTOR_KEYS) {
-        return Some(&FACTORS[i]);
+        return Some(i);
     }
     if b.len() == 6 && matches!(b[0], b'e' | b'g') && b[4].is_ascii_digit() && b[5].is_ascii_digit() {
         let mut generic = [0u8; 6];
         generic[..4].copy_from_slice(&b[..4]);
         generic[4..].copy_from_slice(b"xx");
         let key = pack_code(&generic)?;
-        return lookup(key, FACTOR_BITS, &FACTOR_INDEX, &FACTOR_KEYS).map(|i| &FACTORS[i]);
+        return lookup(key, FACTOR_BITS, &FACTOR_INDEX, &FACTOR_KEYS);
     }
     None
 }
 
 /// Look up an HJ/T 212-2005 factor code (`011`, `B02`, `S01`, …).
 pub fn factor_by_2005(code: &str) -> Option<&'static FactorInfo> {
+    factor_index_by_2005(code).map(|i| &FACTORS[i])
+}
+
+/// [`factor_by_2005`] as an index into [`factors`].
+#[inline]
+pub(crate) fn factor_index_by_2005(code: &str) -> Option<usize> {
     let i = match pack_code(code.as_bytes()) {
         Some(key) => lookup(key, FACTOR_2005_BITS, &FACTOR_2005_INDEX, &FACTOR_2005_KEYS)?,
         None => FACTORS_2005.binary_search_by(|(c, _)| (*c).cmp(code)).ok()?,
     };
-    Some(&FACTORS[FACTORS_2005[i].1 as usize])
+    Some(FACTORS_2005[i].1 as usize)
 }
 
 /// A code of up to seven bytes packed into one integer (the bytes, then the length), the key of

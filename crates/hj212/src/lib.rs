@@ -42,14 +42,43 @@ pub use deviation::{Deviation, Deviations};
 pub use error::{Error, ErrorKind};
 pub use frame::{Event, FrameConfig, Framer, RawFrame, Scan};
 pub use number::parse_decimal;
-pub use packet::{FLAG_ACK, FLAG_SPLIT, FactorGroup, Field, Item, Packet, Version, VersionMode};
-pub use parse::{ParseOptions, parse};
+pub use packet::{
+    FLAG_ACK, FLAG_SPLIT, FactorGroup, Factors, Field, Item, ItemRef, Items, Packet, Version, VersionMode,
+};
+pub use parse::{ParseOptions, parse, parse_into};
 
 /// Check a frame's CRC and parse its segment. Error offsets are stream offsets; the packet's
 /// deviations include the frame's.
 pub fn decode<'a>(raw: &RawFrame<'a>, frame: &FrameConfig, opts: &ParseOptions) -> Result<Packet<'a>, Error> {
     raw.check(frame.crc_mode)?;
     let mut p = parse::parse(raw.segment, opts).map_err(|e| e.shifted(raw.segment_offset()))?;
+    p.deviations = p.deviations.union(raw.deviations);
+    Ok(p)
+}
+
+/// [`decode`] with the items written to a caller's buffer (see [`parse_into`]): reused across
+/// packets, it makes frame + CRC + parse allocation-free in the steady state.
+///
+/// ```
+/// # use hj212::{FrameConfig, ParseOptions};
+/// # let bytes = b"##0101QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&1C80\r\n";
+/// let (cfg, opts) = (FrameConfig::default(), ParseOptions::default());
+/// let mut framer = hj212::Framer::new(cfg);
+/// let mut items = Vec::new();
+/// framer.push(bytes);
+/// while let Some(hj212::Event::Frame(raw)) = framer.next() {
+///     let packet = hj212::decode_into(&raw, &cfg, &opts, &mut items).unwrap();
+///     assert_eq!(packet.key("RtdInterval"), Some("30"));
+/// }
+/// ```
+pub fn decode_into<'a>(
+    raw: &RawFrame<'a>,
+    frame: &FrameConfig,
+    opts: &ParseOptions,
+    items: &'a mut Vec<Item>,
+) -> Result<Packet<'a>, Error> {
+    raw.check(frame.crc_mode)?;
+    let mut p = parse::parse_into(raw.segment, opts, items).map_err(|e| e.shifted(raw.segment_offset()))?;
     p.deviations = p.deviations.union(raw.deviations);
     Ok(p)
 }

@@ -1,6 +1,9 @@
 //! The parsed form of a data segment. Everything borrows from the input; the only allocation is
-//! the item vector, sized once per packet.
+//! the item vector, sized once per packet (none with [`crate::parse_into`] and a reused buffer).
 
+use std::borrow::Cow;
+
+use crate::codes::{self, FactorInfo};
 use crate::datetime::DateTime;
 use crate::deviation::Deviations;
 
@@ -72,6 +75,7 @@ pub const FLAG_SPLIT: u8 = 0b10;
 
 /// The kind of a CP item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum Field {
     /// A plain key without a factor code (DataTime, QnRtn, BeginTime, …).
     Key,
@@ -148,33 +152,216 @@ impl Field {
     }
 }
 
-/// One `key=value` item of CP.
+/// One `key=value` item of CP in compact form (32 bytes, no lifetime): offsets into the packet's
+/// data segment, the field, the factor's row in the code table and the number. A buffer of them
+/// can be reused from packet to packet ([`crate::parse_into`]). Read it through [`ItemRef`]
+/// ([`Packet::items`]) or with a segment ([`Item::get`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Item<'a> {
-    /// The key as sent (`w01018-Avg`, `DataTime`).
-    pub key: &'a str,
-    /// The factor code normalised to HJ 212-2017 (`011` becomes `w01018`), for factor fields.
-    pub code: Option<&'a str>,
-    /// The factor code as sent.
-    pub raw_code: Option<&'a str>,
-    pub field: Field,
-    /// The exact text of the value.
-    pub value: &'a str,
-    /// The value as a number, for numeric fields with a non-empty value.
-    pub number: Option<f64>,
-    /// Offset of the key in the data segment.
-    pub offset: u32,
+pub struct Item {
+    /// The number when `HAS_NUMBER` is set (0.0 otherwise).
+    number: f64,
+    key_at: u32,
+    key_len: u32,
+    value_at: u32,
+    value_len: u32,
+    /// Length of the raw factor code at the start of the key (0 for a plain key).
+    code_len: u32,
+    /// Row of [`codes::factors`] for the factor code, or `NO_FACTOR`.
+    factor: u16,
+    field: Field,
+    flags: u8,
 }
 
-impl<'a> Item<'a> {
-    /// The field name as sent: the suffix after `-` for factor fields, the key otherwise.
-    pub fn field_name(&self) -> &'a str {
-        match self.raw_code {
-            Some(c) => &self.key[c.len() + 1..],
-            None => self.key,
+/// `Item::factor` when the code is not in the table (unknown codes, `SBxxx` facilities, plain keys).
+pub(crate) const NO_FACTOR: u16 = u16::MAX;
+/// `Item::flags`: the value was converted to a number.
+pub(crate) const HAS_NUMBER: u8 = 1;
+/// `Item::flags`: the normalised code is the table row's code (a 2005 code was sent), not the raw one.
+pub(crate) const CODE_FROM_TABLE: u8 = 2;
+
+impl Item {
+    /// A factor field. Offsets are into the data segment; `factor` is a row of [`codes::factors`]
+    /// or `NO_FACTOR`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        key_at: usize,
+        key_len: usize,
+        value_at: usize,
+        value_len: usize,
+        code_len: usize,
+        factor: u16,
+        field: Field,
+        flags: u8,
+        number: f64,
+    ) -> Item {
+        Item {
+            number,
+            key_at: key_at as u32,
+            key_len: key_len as u32,
+            value_at: value_at as u32,
+            value_len: value_len as u32,
+            code_len: code_len as u32,
+            factor,
+            field,
+            flags,
         }
     }
+
+    /// The item read against the data segment it was parsed from.
+    #[inline]
+    pub fn get<'a>(&self, segment: &'a str) -> ItemRef<'a> {
+        ItemRef { segment, item: *self }
+    }
+
+    pub fn field(&self) -> Field {
+        self.field
+    }
+
+    /// The value as a number, for numeric fields with a non-empty value.
+    #[inline]
+    pub fn number(&self) -> Option<f64> {
+        (self.flags & HAS_NUMBER != 0).then_some(self.number)
+    }
+
+    /// Offset of the key in the data segment.
+    pub fn offset(&self) -> u32 {
+        self.key_at
+    }
+
+    /// Whether this is a factor field (`CODE-Field`), not a plain key.
+    #[inline]
+    pub fn is_factor(&self) -> bool {
+        self.field != Field::Key
+    }
+
+    #[inline]
+    fn key_range(&self) -> std::ops::Range<usize> {
+        self.key_at as usize..(self.key_at + self.key_len) as usize
+    }
+
+    #[inline]
+    fn raw_code_range(&self) -> std::ops::Range<usize> {
+        self.key_at as usize..(self.key_at + self.code_len) as usize
+    }
 }
+
+/// An [`Item`] with the data segment it points into: what [`Packet::items`] yields.
+#[derive(Clone, Copy, PartialEq)]
+pub struct ItemRef<'a> {
+    segment: &'a str,
+    item: Item,
+}
+
+impl<'a> ItemRef<'a> {
+    /// The key as sent (`w01018-Avg`, `DataTime`).
+    #[inline]
+    pub fn key(&self) -> &'a str {
+        &self.segment[self.item.key_range()]
+    }
+
+    /// The exact text of the value.
+    #[inline]
+    pub fn value(&self) -> &'a str {
+        let i = &self.item;
+        &self.segment[i.value_at as usize..(i.value_at + i.value_len) as usize]
+    }
+
+    /// The factor code as sent, for factor fields.
+    #[inline]
+    pub fn raw_code(&self) -> Option<&'a str> {
+        self.item.is_factor().then(|| &self.segment[self.item.raw_code_range()])
+    }
+
+    /// The factor code normalised to HJ 212-2017 (`011` becomes `w01018`), for factor fields.
+    #[inline]
+    pub fn code(&self) -> Option<&'a str> {
+        if !self.item.is_factor() {
+            return None;
+        }
+        Some(if self.item.flags & CODE_FROM_TABLE != 0 {
+            codes::factors()[usize::from(self.item.factor)].code
+        } else {
+            &self.segment[self.item.raw_code_range()]
+        })
+    }
+
+    /// The factor's row of Appendix B, when the code is in the table (process codes such as
+    /// `e10101` find their `e101xx` row).
+    #[inline]
+    pub fn factor_info(&self) -> Option<&'static FactorInfo> {
+        codes::factors().get(usize::from(self.item.factor))
+    }
+
+    pub fn field(&self) -> Field {
+        self.item.field
+    }
+
+    /// The field name as sent: the suffix after `-` for factor fields, the key otherwise.
+    #[inline]
+    pub fn field_name(&self) -> &'a str {
+        let key = self.key();
+        if self.item.is_factor() { &key[self.item.code_len as usize + 1..] } else { key }
+    }
+
+    /// The value as a number, for numeric fields with a non-empty value.
+    #[inline]
+    pub fn number(&self) -> Option<f64> {
+        self.item.number()
+    }
+
+    /// Offset of the key in the data segment.
+    pub fn offset(&self) -> u32 {
+        self.item.key_at
+    }
+
+    /// The compact item.
+    pub fn item(&self) -> &Item {
+        &self.item
+    }
+}
+
+impl std::fmt::Debug for ItemRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ItemRef")
+            .field("key", &self.key())
+            .field("code", &self.code())
+            .field("raw_code", &self.raw_code())
+            .field("field", &self.field())
+            .field("value", &self.value())
+            .field("number", &self.number())
+            .field("offset", &self.offset())
+            .finish()
+    }
+}
+
+/// Iterator over items as [`ItemRef`]s.
+#[derive(Clone)]
+pub struct Items<'p, 'a> {
+    segment: &'a str,
+    iter: std::slice::Iter<'p, Item>,
+}
+
+impl<'a> Iterator for Items<'_, 'a> {
+    type Item = ItemRef<'a>;
+    #[inline]
+    fn next(&mut self) -> Option<ItemRef<'a>> {
+        self.iter.next().map(|i| i.get(self.segment))
+    }
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.iter.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for Items<'_, '_> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.iter.next_back().map(|i| i.get(self.segment))
+    }
+}
+
+impl ExactSizeIterator for Items<'_, '_> {}
 
 /// A parsed data segment.
 #[derive(Debug, Clone, PartialEq)]
@@ -192,8 +379,8 @@ pub struct Packet<'a> {
     pub pno: Option<u32>,
     /// DataTime from CP, when present.
     pub data_time: Option<DateTime>,
-    /// CP items in the order sent.
-    pub items: Vec<Item<'a>>,
+    /// CP items in the order sent (owned, or the caller's buffer with [`crate::parse_into`]).
+    pub(crate) items: Cow<'a, [Item]>,
     /// Header keys the standard does not define (kept as sent, e.g. a 2025 `RF`).
     pub extra_header: Vec<(&'a str, &'a str)>,
     pub deviations: Deviations,
@@ -210,9 +397,30 @@ impl<'a> Packet<'a> {
         self.flag.is_some_and(|f| f & FLAG_SPLIT != 0)
     }
 
+    /// CP items in the order sent.
+    #[inline]
+    pub fn items(&self) -> Items<'_, 'a> {
+        Items { segment: self.segment, iter: self.items.iter() }
+    }
+
+    /// The `i`-th CP item.
+    pub fn item(&self, i: usize) -> Option<ItemRef<'a>> {
+        self.items.get(i).map(|it| it.get(self.segment))
+    }
+
+    /// The number of CP items.
+    pub fn item_count(&self) -> usize {
+        self.items.len()
+    }
+
+    /// The compact items (read them with [`Item::get`] and [`Packet::segment`]).
+    pub fn raw_items(&self) -> &[Item] {
+        &self.items
+    }
+
     /// The first value of a plain CP key (`QnRtn`, `BeginTime`, …).
     pub fn key(&self, name: &str) -> Option<&'a str> {
-        self.items.iter().find(|i| i.field == Field::Key && i.key == name).map(|i| i.value)
+        self.items().find(|i| i.field() == Field::Key && i.key() == name).map(|i| i.value())
     }
 
     /// Whether this HJ 212-2025 packet is marked as re-sent (`RF=1`, in the header or in CP).
@@ -222,12 +430,12 @@ impl<'a> Packet<'a> {
 
     /// Factor fields grouped by (normalised) code, in order of first appearance.
     pub fn factors(&self) -> Factors<'_, 'a> {
-        Factors { items: &self.items, pos: 0 }
+        Factors { segment: self.segment, items: &self.items, pos: 0 }
     }
 
-    /// Plain CP keys other than DataTime, in order.
-    pub fn plain_keys(&self) -> impl Iterator<Item = &Item<'a>> {
-        self.items.iter().filter(|i| i.field == Field::Key)
+    /// Plain CP keys other than DataTime (which is [`Packet::data_time`]), in order.
+    pub fn plain_keys(&self) -> impl Iterator<Item = ItemRef<'a>> + '_ {
+        self.items().filter(|i| i.field() == Field::Key && i.key() != "DataTime")
     }
 }
 
@@ -236,37 +444,122 @@ impl<'a> Packet<'a> {
 pub struct FactorGroup<'p, 'a> {
     pub code: &'a str,
     pub raw_code: &'a str,
-    pub fields: &'p [Item<'a>],
+    segment: &'a str,
+    items: &'p [Item],
 }
 
-impl<'a> FactorGroup<'_, 'a> {
-    pub fn get(&self, field: Field) -> Option<&Item<'a>> {
-        self.fields.iter().find(|i| i.field == field)
+impl<'p, 'a> FactorGroup<'p, 'a> {
+    /// The first item of `field`.
+    pub fn get(&self, field: Field) -> Option<ItemRef<'a>> {
+        self.items.iter().find(|i| i.field == field).map(|i| i.get(self.segment))
+    }
+
+    /// The fields in the order sent.
+    pub fn fields(&self) -> Items<'p, 'a> {
+        Items { segment: self.segment, iter: self.items.iter() }
+    }
+
+    /// The number of fields.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
     }
 }
 
 /// Iterator over runs of consecutive items with the same factor code.
 pub struct Factors<'p, 'a> {
-    items: &'p [Item<'a>],
+    segment: &'a str,
+    items: &'p [Item],
     pos: usize,
 }
 
 impl<'p, 'a> Iterator for Factors<'p, 'a> {
     type Item = FactorGroup<'p, 'a>;
     fn next(&mut self) -> Option<Self::Item> {
-        while self.pos < self.items.len() && self.items[self.pos].code.is_none() {
+        while self.pos < self.items.len() && !self.items[self.pos].is_factor() {
             self.pos += 1;
         }
-        let first = self.items.get(self.pos)?;
-        let code = first.code?;
+        let first = self.items.get(self.pos)?.get(self.segment);
+        let code = first.code()?;
         let start = self.pos;
-        while self.pos < self.items.len() && self.items[self.pos].code == Some(code) {
+        while self.pos < self.items.len()
+            && self.items[self.pos].is_factor()
+            && self.items[self.pos].get(self.segment).code() == Some(code)
+        {
             self.pos += 1;
         }
         Some(FactorGroup {
             code,
-            raw_code: first.raw_code.unwrap_or(code),
-            fields: &self.items[start..self.pos],
+            raw_code: first.raw_code().unwrap_or(code),
+            segment: self.segment,
+            items: &self.items[start..self.pos],
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ParseOptions, parse, parse_into};
+
+    const SEG: &[u8] = b"QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&DataTime=20160801085857;PolId=w01018;011-Rtd=50.2,011-Flag=N;SB1-RS=1;e10101-Rtd= 7 &&";
+
+    #[test]
+    fn item_is_compact() {
+        assert!(std::mem::size_of::<Item>() <= 32, "{}", std::mem::size_of::<Item>());
+    }
+
+    #[test]
+    fn item_views() {
+        let p = parse(SEG, &ParseOptions::default()).unwrap();
+        let items: Vec<_> = p.items().collect();
+        assert_eq!(items.len(), 6);
+        assert_eq!(
+            (items[0].key(), items[0].value(), items[0].code(), items[0].raw_code()),
+            ("DataTime", "20160801085857", None, None)
+        );
+        assert_eq!(items[0].field_name(), "DataTime");
+        let rtd = items[2];
+        assert_eq!(
+            (rtd.key(), rtd.code(), rtd.raw_code(), rtd.field(), rtd.field_name()),
+            ("011-Rtd", Some("w01018"), Some("011"), Field::Rtd, "Rtd")
+        );
+        assert_eq!(
+            (rtd.value(), rtd.number(), rtd.factor_info().map(|f| f.code)),
+            ("50.2", Some(50.2), Some("w01018"))
+        );
+        assert_eq!(rtd.offset() as usize, SEG.windows(7).position(|w| w == b"011-Rtd").unwrap());
+        assert_eq!((items[3].value(), items[3].number()), ("N", None));
+        assert_eq!(
+            (items[4].code(), items[4].factor_info(), items[4].number()),
+            (Some("SB1"), None, Some(1.0))
+        );
+        // Trimmed; a process code finds its `xx` row but keeps its own code.
+        assert_eq!((items[5].code(), items[5].value(), items[5].number()), (Some("e10101"), "7", Some(7.0)));
+        assert_eq!(items[5].factor_info().map(|f| f.code), Some("e101xx"));
+        assert_eq!(p.plain_keys().map(|i| i.key()).collect::<Vec<_>>(), ["PolId"]);
+        let g: Vec<_> = p.factors().collect();
+        assert_eq!((g[0].code, g[0].raw_code, g[0].len()), ("w01018", "011", 2));
+        assert_eq!(g[0].fields().map(|i| i.field_name()).collect::<Vec<_>>(), ["Rtd", "Flag"]);
+        assert_eq!(p.item(2), Some(rtd));
+        assert_eq!(p.raw_items()[2].get(p.segment), rtd);
+    }
+
+    #[test]
+    fn parse_into_agrees_and_reuses() {
+        let owned = parse(SEG, &ParseOptions::default()).unwrap();
+        let mut buf = Vec::new();
+        for _ in 0..3 {
+            let p = parse_into(SEG, &ParseOptions::default(), &mut buf).unwrap();
+            assert_eq!(p, owned);
+        }
+        let cap = buf.capacity();
+        assert!(parse_into(b"CN=2011;CP=&&&&", &ParseOptions::default(), &mut buf).is_err());
+        let p = parse_into(SEG, &ParseOptions::default(), &mut buf).unwrap();
+        assert_eq!(p, owned);
+        assert_eq!(buf.capacity(), cap);
     }
 }

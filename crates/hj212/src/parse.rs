@@ -5,7 +5,11 @@ use crate::datetime::DateTime;
 use crate::deviation::{Deviation, Deviations};
 use crate::error::{Error, ErrorKind};
 use crate::number::parse_decimal_window;
-use crate::packet::{FLAG_SPLIT, Field, Item, Packet, Version, VersionMode};
+use std::borrow::Cow;
+
+use crate::packet::{
+    CODE_FROM_TABLE, FLAG_SPLIT, Field, HAS_NUMBER, Item, NO_FACTOR, Packet, Version, VersionMode,
+};
 
 /// Options for [`parse`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -17,6 +21,31 @@ const CP_OPEN: &[u8] = b"CP=&&";
 
 /// Parse a data segment. Offsets in errors count from the start of the segment.
 pub fn parse<'a>(segment: &'a [u8], opts: &ParseOptions) -> Result<Packet<'a>, Error> {
+    // Sized once, at the exact count (see `parse_cp`).
+    let mut items = Vec::new();
+    let mut p = parse_segment(segment, &mut items)?;
+    p.items = Cow::Owned(items);
+    check_packet(&mut p, opts)?;
+    Ok(p)
+}
+
+/// [`parse`] with the items written to `items` (cleared first), which the packet then borrows:
+/// a buffer reused from packet to packet makes parsing allocation-free once it has grown to the
+/// largest packet.
+pub fn parse_into<'a>(
+    segment: &'a [u8],
+    opts: &ParseOptions,
+    items: &'a mut Vec<Item>,
+) -> Result<Packet<'a>, Error> {
+    items.clear();
+    let mut p = parse_segment(segment, items)?;
+    p.items = Cow::Borrowed(items.as_slice());
+    check_packet(&mut p, opts)?;
+    Ok(p)
+}
+
+/// Everything but the whole-packet rules, with the items pushed to `items`.
+fn parse_segment<'a>(segment: &'a [u8], items: &mut Vec<Item>) -> Result<Packet<'a>, Error> {
     let text = std::str::from_utf8(segment)
         .map_err(|e| Error::new(ErrorKind::Syntax, e.valid_up_to(), "data segment is not valid UTF-8"))?;
     let Some(cp_at) = find_cp_open(segment) else {
@@ -45,7 +74,7 @@ pub fn parse<'a>(segment: &'a [u8], opts: &ParseOptions) -> Result<Packet<'a>, E
         pnum: None,
         pno: None,
         data_time: None,
-        items: Vec::new(),
+        items: Cow::Borrowed(&[]),
         extra_header: Vec::new(),
         deviations: Deviations::empty(),
     };
@@ -55,7 +84,7 @@ pub fn parse<'a>(segment: &'a [u8], opts: &ParseOptions) -> Result<Packet<'a>, E
 
     let body_start = cp_at + CP_OPEN.len();
     let body_end = segment.len() - 2;
-    parse_cp(text, body_start, body_end, &mut p)?;
+    parse_cp(text, body_start, body_end, &mut p, items)?;
 
     let Some(cn) = cn else {
         return Err(Error::field(0, "CN", "the command code CN is missing"));
@@ -65,7 +94,6 @@ pub fn parse<'a>(segment: &'a [u8], opts: &ParseOptions) -> Result<Packet<'a>, E
         return Err(Error::field(0, "MN", "the device identifier MN is missing"));
     };
     p.mn = mn;
-    check_packet(&mut p, opts)?;
     Ok(p)
 }
 
@@ -190,13 +218,22 @@ fn parse_header<'a>(
 
 /// Split CP items on `;` and `,` (the standard uses `,` between fields of one factor and `;`
 /// between factors; the grouping is recovered from the codes, so both are treated alike).
-fn parse_cp<'a>(text: &'a str, start: usize, end: usize, p: &mut Packet<'a>) -> Result<(), Error> {
+fn parse_cp<'a>(
+    text: &'a str,
+    start: usize,
+    end: usize,
+    p: &mut Packet<'a>,
+    items: &mut Vec<Item>,
+) -> Result<(), Error> {
     let body = &text.as_bytes()[start..end];
     if body.is_empty() {
         return Ok(());
     }
-    // One allocation per packet: every item has exactly one '='.
-    p.items.reserve_exact(memchr::memchr_iter(b'=', body).count());
+    if items.capacity() == 0 {
+        // A new vector: one allocation per packet, as every item has exactly one '='. A reused
+        // buffer grows as needed instead.
+        items.reserve_exact(memchr::memchr_iter(b'=', body).count());
+    }
     let mut run = Run::default();
     let mut item_start = 0usize;
     // One pass over the bytes that matter (see `Structurals`): for each item, its first '=', the
@@ -240,7 +277,7 @@ fn parse_cp<'a>(text: &'a str, start: usize, end: usize, p: &mut Packet<'a>) -> 
             let key = &text[at..start + eq];
             let value = &text[start + eq + 1..start + item_end];
             let window = &text.as_bytes()[start + eq + 1..];
-            Some(factor_field(key, at, dash - item_start, value, window, p, &mut run)?)
+            Some(factor_field(key, at, dash - item_start, value, start + eq + 1, window, p, items, &mut run)?)
         } else {
             let item = &text[at..start + item_end];
             if eq == NONE {
@@ -257,11 +294,11 @@ fn parse_cp<'a>(text: &'a str, start: usize, end: usize, p: &mut Packet<'a>) -> 
                     return Err(Error::new(ErrorKind::Syntax, at, format!("CP item {item:?} has no '='")));
                 }
             } else {
-                Some(parse_item(item, at, eq - item_start, p, &mut run)?)
+                Some(parse_item(text, item, at, eq - item_start, p, items, &mut run)?)
             }
         };
         if let Some(prev) = prev {
-            check_item_in_group(p, prev, sep, &mut run.fields)?;
+            check_item_in_group(text, items, p, prev, sep, &mut run.fields)?;
         }
         if item_end >= body.len() {
             break;
@@ -352,10 +389,12 @@ fn same(a: &str, b: &str) -> bool {
 /// State carried from item to item in CP.
 #[derive(Default)]
 struct Run<'a> {
-    /// The raw and normalised code of the last factor field: the code lookup is done once per
-    /// run of fields of the same factor.
+    /// The raw and normalised code of the last factor field, with its table row and flags: the
+    /// code lookup is done once per run of fields of the same factor.
     last_raw: &'a str,
     last_code: &'a str,
+    last_factor: u16,
+    last_flags: u8,
     /// Whether the last item pushed was a factor field (so `last_raw`/`last_code` are its codes).
     prev_factor: bool,
     /// Fields already seen in the current run of one factor, one bit per `Field`.
@@ -376,25 +415,34 @@ struct Prev {
 /// Rules between the item just pushed and the one before it: a `,` joins only fields of one
 /// factor (6.3.3.1: `,` between values of one item, `;` between items), and a factor does not
 /// repeat a field.
-fn check_item_in_group(p: &mut Packet<'_>, prev: Prev, sep: u8, group_fields: &mut u32) -> Result<(), Error> {
-    let Some(it) = p.items.last() else { return Ok(()) };
+#[inline(always)]
+fn check_item_in_group(
+    text: &str,
+    items: &[Item],
+    p: &mut Packet<'_>,
+    prev: Prev,
+    sep: u8,
+    group_fields: &mut u32,
+) -> Result<(), Error> {
+    let Some(it) = items.last() else { return Ok(()) };
     if sep == b',' && prev.exists && !prev.same_raw {
         p.deviations.insert(Deviation::CommaBetweenItems);
     }
-    let Some(code) = it.code else {
+    if !it.is_factor() {
         *group_fields = 0;
         return Ok(());
-    };
+    }
     if !prev.same_code {
         *group_fields = 0;
     }
-    if it.field != Field::Other {
-        let bit = 1u32 << (it.field as u32);
+    if it.field() != Field::Other {
+        let bit = 1u32 << (it.field() as u32);
         if *group_fields & bit != 0 {
+            let it = it.get(text);
             return Err(Error::field(
-                it.offset as usize,
-                it.key,
-                format!("{} appears twice for factor {code}", it.field_name()),
+                it.offset() as usize,
+                it.key(),
+                format!("{} appears twice for factor {}", it.field_name(), it.code().unwrap_or("")),
             ));
         }
         *group_fields |= bit;
@@ -405,10 +453,12 @@ fn check_item_in_group(p: &mut Packet<'_>, prev: Prev, sep: u8, group_fields: &m
 /// An item with an `=` at `eq` that needs the general treatment (blanks to trim, no `-`, an empty
 /// key or code or field).
 fn parse_item<'a>(
+    text: &'a str,
     item: &'a str,
     at: usize,
     eq: usize,
     p: &mut Packet<'a>,
+    items: &mut Vec<Item>,
     run: &mut Run<'a>,
 ) -> Result<Prev, Error> {
     let mut key = &item[..eq];
@@ -425,36 +475,47 @@ fn parse_item<'a>(
         return Err(Error::new(ErrorKind::Syntax, at, format!("CP item {item:?} has an empty key")));
     }
     let Some(dash) = key.find('-') else {
-        let exists = !p.items.is_empty();
-        plain_key(key, value, key_at, p)?;
+        let exists = !items.is_empty();
+        plain_key(text, key, value, key_at, p, items)?;
         run.prev_factor = false;
         return Ok(Prev { exists, same_raw: false, same_code: false });
     };
     if dash == 0 || dash + 1 == key.len() {
         return Err(Error::new(ErrorKind::Syntax, key_at, format!("CP key {key:?} is not CODE-Field")));
     }
-    factor_field(key, key_at, dash, value, value.as_bytes(), p, run)
+    let value_at = offset_in(text, value);
+    factor_field(key, key_at, dash, value, value_at, value.as_bytes(), p, items, run)
+}
+
+/// Offset of `part`, a slice of `text`, in `text`.
+#[inline]
+fn offset_in(text: &str, part: &str) -> usize {
+    part.as_ptr() as usize - text.as_ptr() as usize
 }
 
 /// A `CODE-Field=value` item whose code and field are not empty (`dash` is the position of the
 /// first `-` in `key`): the value is checked against the field and the item pushed. `window`
 /// starts with the bytes of `value` and may run on to the end of the segment.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn factor_field<'a>(
     key: &'a str,
     key_at: usize,
     dash: usize,
     value: &'a str,
+    value_at: usize,
     window: &[u8],
     p: &mut Packet<'a>,
+    items: &mut Vec<Item>,
     run: &mut Run<'a>,
 ) -> Result<Prev, Error> {
     let raw_code = &key[..dash];
     let field = Field::from_suffix(&key[dash + 1..]);
     let hit = same(raw_code, run.last_raw);
-    let code = if hit { run.last_code } else { normalise_code(raw_code, p) };
+    let (code, factor, code_flags) =
+        if hit { (run.last_code, run.last_factor, run.last_flags) } else { normalise_code(raw_code, p) };
     let prev = Prev {
-        exists: !p.items.is_empty(),
+        exists: !items.is_empty(),
         same_raw: run.prev_factor && hit,
         same_code: run.prev_factor && (hit || same(run.last_code, code)),
     };
@@ -481,17 +542,25 @@ fn factor_field<'a>(
         }
         None
     };
-    p.items.push(Item {
-        key,
-        code: Some(code),
-        raw_code: Some(raw_code),
+    let (number, number_flag) = match number {
+        Some(v) => (v, HAS_NUMBER),
+        None => (0.0, 0),
+    };
+    items.push(Item::new(
+        key_at,
+        key.len(),
+        value_at,
+        value.len(),
+        dash,
+        factor,
         field,
-        value,
+        code_flags | number_flag,
         number,
-        offset: key_at as u32,
-    });
+    ));
     run.last_raw = raw_code;
     run.last_code = code;
+    run.last_factor = factor;
+    run.last_flags = code_flags;
     run.prev_factor = true;
     Ok(prev)
 }
@@ -501,34 +570,42 @@ fn has_space_edges(s: &str) -> bool {
     matches!(b.first(), Some(b' ' | b'\t')) || matches!(b.last(), Some(b' ' | b'\t'))
 }
 
-/// Map a factor code to its 2017 form, recording 2005 codes and unknown codes.
-fn normalise_code<'a>(raw: &'a str, p: &mut Packet<'a>) -> &'a str {
+/// Map a factor code to its 2017 form, recording 2005 codes and unknown codes: the code, its row
+/// of the table (or `NO_FACTOR`) and the item flags that say where the code comes from.
+fn normalise_code<'a>(raw: &'a str, p: &mut Packet<'a>) -> (&'a str, u16, u8) {
     if raw.starts_with("SB") {
         // Facility numbers (`SB1-RS`), not factors.
-        return raw;
+        return (raw, NO_FACTOR, 0);
     }
     // Any code of the 2017 table, whatever its shape (the noise codes `LA`, `Leq`, `L5` are short).
-    if codes::factor(raw).is_some() {
-        return raw;
+    if let Some(i) = codes::factor_index(raw) {
+        return (raw, i as u16, 0);
     }
     if codes::looks_2017(raw) {
         p.deviations.insert(Deviation::UnknownFactor);
-        return raw;
+        return (raw, NO_FACTOR, 0);
     }
-    match codes::factor_by_2005(raw) {
-        Some(f) => {
+    match codes::factor_index_by_2005(raw) {
+        Some(i) => {
             // Marked here and judged against the version once the header is known.
             p.deviations.insert(Deviation::Codes2005);
-            f.code
+            (codes::factors()[i].code, i as u16, CODE_FROM_TABLE)
         }
         None => {
             p.deviations.insert(Deviation::UnknownFactor);
-            raw
+            (raw, NO_FACTOR, 0)
         }
     }
 }
 
-fn plain_key<'a>(key: &'a str, value: &'a str, at: usize, p: &mut Packet<'a>) -> Result<(), Error> {
+fn plain_key<'a>(
+    text: &'a str,
+    key: &'a str,
+    value: &'a str,
+    at: usize,
+    p: &mut Packet<'a>,
+    items: &mut Vec<Item>,
+) -> Result<(), Error> {
     match key {
         "DataTime" => {
             if p.data_time.is_some() {
@@ -544,15 +621,17 @@ fn plain_key<'a>(key: &'a str, value: &'a str, at: usize, p: &mut Packet<'a>) ->
         "Flag" => p.deviations.insert(Deviation::FlagInCp),
         _ => {}
     }
-    p.items.push(Item {
-        key,
-        code: None,
-        raw_code: None,
-        field: Field::Key,
-        value,
-        number: None,
-        offset: at as u32,
-    });
+    items.push(Item::new(
+        at,
+        key.len(),
+        offset_in(text, value),
+        value.len(),
+        0,
+        NO_FACTOR,
+        Field::Key,
+        0,
+        0.0,
+    ));
     Ok(())
 }
 
@@ -617,7 +696,7 @@ fn check_packet(p: &mut Packet<'_>, opts: &ParseOptions) -> Result<(), Error> {
     }
     if matches!(p.cn, "2011" | "2021" | "2031" | "2041" | "2051" | "2061")
         && p.data_time.is_none()
-        && p.items.iter().any(|i| i.code.is_some())
+        && p.items.iter().any(Item::is_factor)
     {
         return Err(Error::field(0, "DataTime", format!("CN={} data upload has no DataTime", p.cn)));
     }
@@ -648,9 +727,9 @@ mod tests {
         let groups: Vec<_> = p.factors().collect();
         assert_eq!(groups.len(), 2);
         assert_eq!(groups[0].code, "w00000");
-        assert_eq!(groups[0].get(Field::Avg).unwrap().number, Some(17.5));
-        assert_eq!(groups[0].get(Field::Cou).unwrap().value, "63.0");
-        assert_eq!(groups[1].get(Field::Flag).unwrap().value, "N");
+        assert_eq!(groups[0].get(Field::Avg).unwrap().number(), Some(17.5));
+        assert_eq!(groups[0].get(Field::Cou).unwrap().value(), "63.0");
+        assert_eq!(groups[1].get(Field::Flag).unwrap().value(), "N");
         assert!(p.deviations.is_empty());
     }
 
@@ -743,7 +822,7 @@ mod tests {
     fn blank_cp_body_is_a_deviation() {
         // Appendix C.4 and C.13 print the empty CP of a 9013 reply as `CP=&& &&`.
         let p = ok("QN=1;ST=91;CN=9013;PW=1;MN=1;Flag=4;CP=&& &&");
-        assert!(p.items.is_empty());
+        assert_eq!(p.items().len(), 0);
         assert_eq!(p.deviations.iter().collect::<Vec<_>>(), vec![Deviation::WhitespaceInCp]);
         assert!(ok("QN=1;ST=91;CN=9013;PW=1;MN=1;Flag=4;CP=&&&&").deviations.is_empty());
     }

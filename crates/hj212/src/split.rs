@@ -191,8 +191,8 @@ impl Merger {
         if pno == 1 {
             let mut head = PacketBuilder::from_packet(p);
             head.cp.clear();
-            if let Some(t) = p.items.iter().find(|i| i.field == Field::Key && i.key == "DataTime") {
-                head.cp.push(vec![(t.key.into(), t.value.into())]);
+            if let Some(t) = p.items().find(|i| i.field() == Field::Key && i.key() == "DataTime") {
+                head.cp.push(vec![(t.key().into(), t.value().into())]);
             }
             entry.first = Some(head);
         }

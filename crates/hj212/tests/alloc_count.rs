@@ -92,9 +92,9 @@ fn pass(framer: &mut Framer, stream: &[u8], read: usize) -> (usize, usize) {
             let Event::Frame(raw) = ev else { panic!("{ev:?}") };
             let p = decode(&raw, &cfg, &opts).unwrap();
             assert!(p.deviations.is_empty());
-            assert!(p.factors().all(|g| g.get(hj212::Field::Avg).and_then(|i| i.number).is_some()));
+            assert!(p.factors().all(|g| g.get(hj212::Field::Avg).and_then(|i| i.number()).is_some()));
             packets += 1;
-            fields += p.items.len();
+            fields += p.items().len();
         }
     }
     (packets, fields)

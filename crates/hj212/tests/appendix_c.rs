@@ -405,8 +405,8 @@ fn parsed(segment: &str) -> Packet<'static> {
 
 fn number(g: &hj212::FactorGroup<'_, '_>, f: Field) -> (f64, &'static str) {
     let it = g.get(f).unwrap_or_else(|| panic!("{} has no {f:?}", g.code));
-    let v: &str = it.value;
-    (it.number.unwrap(), Box::leak(v.to_string().into_boxed_str()))
+    let v: &str = it.value();
+    (it.number().unwrap(), Box::leak(v.to_string().into_boxed_str()))
 }
 
 #[test]
@@ -421,7 +421,7 @@ fn c17_hourly_values() {
     assert_eq!(number(&g[0], Field::Min), (16.4, "16.4"));
     assert_eq!(number(&g[0], Field::Avg), (17.5, "17.5"));
     assert_eq!(number(&g[0], Field::Max), (20.1, "20.1"));
-    assert_eq!(g[0].get(Field::Flag).unwrap().value, "N");
+    assert_eq!(g[0].get(Field::Flag).unwrap().value(), "N");
     assert!(g[1].get(Field::Cou).is_none());
     assert_eq!(number(&g[1], Field::Min), (7.1, "7.1"));
     assert_eq!(number(&g[1], Field::Avg), (7.5, "7.5"));
@@ -432,7 +432,7 @@ fn c17_hourly_values() {
     assert_eq!(number(&g[2], Field::Cou), (63.0, "63.0"));
     assert_eq!(codes::factor("w01018").unwrap().name_zh, "化学需氧量");
     assert_eq!(
-        codes::data_flag_meaning(g[2].get(Field::Flag).unwrap().value, Lang::En),
+        codes::data_flag_meaning(g[2].get(Field::Flag).unwrap().value(), Lang::En),
         Some("instrument normal")
     );
     // C.18 is the daily upload of the same factors.
@@ -447,21 +447,21 @@ fn c14_and_noise_and_status_values() {
     let p = parsed(&corrected(&record("C.14/1")));
     let g: Vec<_> = p.factors().collect();
     assert_eq!(number(&g[0], Field::Rtd), (7.1, "7.1"));
-    assert_eq!(g[1].get(Field::SampleTime).unwrap().value, "20160801070000");
-    assert_eq!(g[1].get(Field::EFlag).unwrap().value, "A01");
+    assert_eq!(g[1].get(Field::SampleTime).unwrap().value(), "20160801070000");
+    assert_eq!(g[1].get(Field::EFlag).unwrap().value(), "A01");
     // C.28: day and night noise levels of Appendix B's noise codes.
     let p = parsed(&corrected(&record("C.28/1")));
-    let ln = p.items.iter().find(|i| i.key == "Ln-NightData").unwrap();
-    assert_eq!((ln.code, ln.field, ln.number), (Some("Ln"), Field::NightData, Some(52.5)));
+    let ln = p.items().find(|i| i.key() == "Ln-NightData").unwrap();
+    assert_eq!((ln.code(), ln.field(), ln.number()), (Some("Ln"), Field::NightData, Some(52.5)));
     assert_eq!(codes::factor("Ln").unwrap().unit_zh, "分贝");
     // C.15: facility running states.
     let p = parsed(&corrected(&record("C.15/1")));
     let rs: Vec<_> =
-        p.items.iter().filter(|i| i.field == Field::Rs).map(|i| (i.raw_code, i.number)).collect();
+        p.items().filter(|i| i.field() == Field::Rs).map(|i| (i.raw_code(), i.number())).collect();
     assert_eq!(rs, [(Some("SB1"), Some(1.0)), (Some("SB2"), Some(0.0))]);
     // C.40: the log text between `//`.
     let p = parsed(record("C.40/1").segment);
-    assert_eq!(p.items.iter().find(|i| i.field == Field::Info).unwrap().value, "//清洗管路//");
+    assert_eq!(p.items().find(|i| i.field() == Field::Info).unwrap().value(), "//清洗管路//");
 }
 
 #[test]

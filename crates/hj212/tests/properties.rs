@@ -467,19 +467,19 @@ proptest! {
                 prop_assert_eq!(p.ack_required(), b.flag.is_some_and(|f| f & 1 == 1));
                 prop_assert_eq!(Some(p.data_time.unwrap().compact()), Some(b.cp[0][0].1.clone()));
                 let built: Vec<&(String, String)> = b.cp.iter().flatten().collect();
-                prop_assert_eq!(p.items.len(), built.len());
-                for (it, (k, v)) in p.items.iter().zip(built) {
-                    prop_assert_eq!(it.key, k.as_str());
-                    prop_assert_eq!(it.value, v.as_str());
-                    if it.field == Field::Key {
+                prop_assert_eq!(p.items().len(), built.len());
+                for (it, (k, v)) in p.items().zip(built) {
+                    prop_assert_eq!(it.key(), k.as_str());
+                    prop_assert_eq!(it.value(), v.as_str());
+                    if it.field() == Field::Key {
                         continue;
                     }
                     let (code, suffix) = k.split_once('-').unwrap();
-                    prop_assert_eq!(it.code, Some(code));
-                    prop_assert_eq!(it.field, Field::from_suffix(suffix));
-                    match it.field {
-                        Field::Flag => prop_assert_eq!(it.number, None),
-                        _ => prop_assert_eq!(it.number.map(f64::to_bits), Some(v.parse::<f64>().unwrap().to_bits())),
+                    prop_assert_eq!(it.code(), Some(code));
+                    prop_assert_eq!(it.field(), Field::from_suffix(suffix));
+                    match it.field() {
+                        Field::Flag => prop_assert_eq!(it.number(), None),
+                        _ => prop_assert_eq!(it.number().map(f64::to_bits), Some(v.parse::<f64>().unwrap().to_bits())),
                     }
                 }
                 let groups: Vec<_> = p.factors().collect();

@@ -212,7 +212,7 @@ pub(crate) fn judge_frame(raw: &RawFrame<'_>, ctx: &mut JudgeCtx<'_>) -> Judged 
         st: p.st.map(Into::into),
         version: p.version,
         data_time: p.data_time,
-        keys: p.plain_keys().map(|i| (i.key.to_string(), i.value.to_string())).collect(),
+        keys: p.plain_keys().map(|i| (i.key().to_string(), i.value().to_string())).collect(),
         cp: cp_text(p.segment),
         complete,
     };

@@ -88,7 +88,7 @@ async fn minute_packets_are_deterministic_and_valid() {
         let model = values_at(&spec, r.data_time() / MINUTE_MS);
         let m = model.iter().find(|x| x.code == "a21026").unwrap();
         let zs = m.fields(Period::Minute).into_iter().find(|(k, _)| *k == "ZsAvg").unwrap().1;
-        assert_eq!(so2.get(hj212::Field::ZsAvg).unwrap().value, zs);
+        assert_eq!(so2.get(hj212::Field::ZsAvg).unwrap().value(), zs);
         times.push(r.data_time());
     }
     // The first period is the one the device started in (T0 unless the machine is very slow);

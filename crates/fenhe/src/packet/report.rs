@@ -125,11 +125,11 @@ impl PacketReport {
     pub fn from_packet(p: &Packet<'_>) -> Self {
         let mut factors: Vec<FactorReport> = Vec::new();
         for g in p.factors() {
-            let fields = g.fields.iter().map(|i| FieldReport {
+            let fields = g.fields().map(|i| FieldReport {
                 name: i.field_name().to_string(),
-                field: i.field,
-                value: i.value.to_string(),
-                number: i.number,
+                field: i.field(),
+                value: i.value().to_string(),
+                number: i.number(),
             });
             match factors.iter_mut().find(|f| f.code == g.code) {
                 Some(f) => f.fields.extend(fields),
@@ -140,12 +140,8 @@ impl PacketReport {
                 }),
             }
         }
-        // `Packet::plain_keys` includes DataTime, which is reported as `data_time`.
-        let keys = p
-            .plain_keys()
-            .filter(|i| i.key != "DataTime")
-            .map(|i| (i.key.to_string(), i.value.to_string()))
-            .collect();
+        // `Packet::plain_keys` leaves out DataTime, which is reported as `data_time`.
+        let keys = p.plain_keys().map(|i| (i.key().to_string(), i.value().to_string())).collect();
         PacketReport {
             version: p.version,
             qn: p.qn.map(Into::into),

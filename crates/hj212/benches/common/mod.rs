@@ -267,7 +267,7 @@ pub fn run_ours(stream: &[u8], parse: bool) -> Tally {
                         match hj212::decode(&raw, &cfg, &opts) {
                             Ok(p) => {
                                 t.parsed += 1;
-                                t.fields += p.items.len();
+                                t.fields += p.items().len();
                                 t.deviations += usize::from(!p.deviations.is_empty());
                                 black_box(&p);
                             }
@@ -295,6 +295,48 @@ pub fn run_ours(stream: &[u8], parse: bool) -> Tally {
     }
     framer.finish();
     take(&mut framer, &mut t);
+    t
+}
+
+/// [`run_ours`] with parsing, through [`hj212::decode_into`] and one item buffer reused for every
+/// packet of the stream (as a connection task would keep one).
+pub fn run_ours_reused(stream: &[u8]) -> Tally {
+    let cfg = FrameConfig::default();
+    let opts = ParseOptions::default();
+    let mut framer = Framer::new(cfg);
+    let mut items = Vec::new();
+    let mut t = Tally::default();
+    let take = |framer: &mut Framer, items: &mut Vec<hj212::Item>, t: &mut Tally| {
+        while let Some(ev) = framer.next() {
+            match ev {
+                Event::Frame(raw) => {
+                    t.frames += 1;
+                    match hj212::decode_into(&raw, &cfg, &opts, items) {
+                        Ok(p) => {
+                            t.parsed += 1;
+                            t.fields += p.items().len();
+                            t.deviations += usize::from(!p.deviations.is_empty());
+                            black_box(&p);
+                        }
+                        Err(e) => {
+                            t.rejected += 1;
+                            black_box(&e);
+                        }
+                    }
+                }
+                Event::Rejected { error, .. } => {
+                    t.rejected += 1;
+                    black_box(&error);
+                }
+            }
+        }
+    };
+    for chunk in stream.chunks(CHUNK) {
+        framer.push(chunk);
+        take(&mut framer, &mut items, &mut t);
+    }
+    framer.finish();
+    take(&mut framer, &mut items, &mut t);
     t
 }
 
