@@ -1,0 +1,251 @@
+//! A `fenhe serve` process killed with SIGKILL mid-stream and restarted has every packet it
+//! acknowledged, and a data logger re-sends the rest.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fenhe_core::registry::{
+    CrcPolicy, Device, Enterprise, Outlet, OutletKind, Ownership, Protocol, Registry,
+};
+use hj212::{DateTime, Event, FrameConfig, Framer, PacketBuilder, ParseOptions, Version};
+
+const MN: &str = "141000209901000000000000";
+const PW: &str = "654321";
+const FACTORS: [&str; 4] = ["a21026", "a21002", "a34013", "a19001"];
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_fenhe")
+}
+
+fn registry() -> Registry {
+    Registry {
+        enterprises: vec![Enterprise {
+            id: "E99".into(),
+            name: "崩溃测试焦化".into(),
+            uscc: fenhe_core::uscc::complete("91141000MA0H99999").unwrap(),
+            ownership: Ownership::LocalSoe,
+            industry: "coking".into(),
+            category: None,
+            address: String::new(),
+            longitude: None,
+            latitude: None,
+            contacts: vec![],
+            permitted_kg_per_year: Default::default(),
+        }],
+        outlets: vec![Outlet {
+            id: "E99-DA001".into(),
+            enterprise: "E99".into(),
+            name: "焦炉烟囱".into(),
+            kind: OutletKind::FlueGas,
+            source_type: "coke_oven_chimney".into(),
+            reference_o2: Some(8.0),
+            standard: String::new(),
+            limits: vec![],
+        }],
+        devices: vec![Device {
+            mn: MN.into(),
+            password: PW.into(),
+            outlet: "E99-DA001".into(),
+            protocol: Protocol::V2017,
+            crc: CrcPolicy::Standard,
+            max_segment_len: 1024,
+            rtd_interval_s: 30,
+            minute_interval_min: 1,
+            hourly: false,
+            factors: FACTORS.iter().map(|s| s.to_string()).collect(),
+        }],
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start_server(db: &Path, port: u16) -> Child {
+    let child = Command::new(bin())
+        .args(["serve", "--db", db.to_str().unwrap(), "--hj212-listen", &format!("127.0.0.1:{port}")])
+        .args(["--http-listen", "127.0.0.1:0", "--no-gap-requests", "--frame-rate", "100000"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn fenhe serve");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "server did not start listening");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+/// Minute upload `i` minutes after `t0` (epoch ms).
+fn minute_packet(t0: i64, i: i64) -> (String, Vec<u8>) {
+    let t = DateTime::from_unix_millis_cst(t0 + i * 60_000).unwrap();
+    let qn = t.qn();
+    let mut b =
+        PacketBuilder::new("2051", MN).qn(&qn).st("31").pw(PW).version(Version::V2017, true).data_time(&t);
+    for (k, f) in FACTORS.iter().enumerate() {
+        let v = 10.0 + k as f64 + (i % 17) as f64 / 10.0;
+        b = b.factor(f, [("Avg", format!("{v:.1}")), ("Flag", "N".to_string())]);
+    }
+    (qn, b.build())
+}
+
+fn stored_minutes(db: &Path) -> std::collections::BTreeSet<String> {
+    let out = Command::new(bin())
+        .args(["data", "export", "--mn", MN, "--cn", "2051", "--db", db.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut per_time: std::collections::BTreeMap<String, usize> = Default::default();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        *per_time.entry(v["data_time"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    // A minute counts as stored when all its factors are.
+    per_time.into_iter().filter(|(_, n)| *n >= FACTORS.len()).map(|(t, _)| t).collect()
+}
+
+fn iso(t: &DateTime) -> String {
+    t.to_string()
+}
+
+#[test]
+fn sigkill_loses_nothing_acknowledged_and_the_logger_resends_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crash.db");
+    let reg = dir.path().join("registry.toml");
+    std::fs::write(&reg, toml::to_string(&registry()).unwrap()).unwrap();
+    let out = Command::new(bin())
+        .args(["registry", "import", reg.to_str().unwrap(), "--db", db.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let port = free_port();
+    let mut server = start_server(&db, port);
+
+    // Phase 1: stream uploads as fast as the socket takes them, collecting the QNs acknowledged.
+    let now = fenhe_now();
+    let t0 = (now - 3 * 86_400_000) / 60_000 * 60_000;
+    let n = 3000i64;
+    let packets: Vec<(String, Vec<u8>)> = (0..n).map(|i| minute_packet(t0, i)).collect();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_nodelay(true).unwrap();
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let mut rd = stream.try_clone().unwrap();
+        let acked = acked.clone();
+        std::thread::spawn(move || {
+            let mut framer = Framer::new(FrameConfig::default());
+            let mut buf = [0u8; 4096];
+            loop {
+                let Ok(k) = rd.read(&mut buf) else { break };
+                if k == 0 {
+                    break;
+                }
+                framer.push(&buf[..k]);
+                while let Some(ev) = framer.next() {
+                    if let Event::Frame(raw) = ev
+                        && let Ok(p) = hj212::decode(&raw, &FrameConfig::default(), &ParseOptions::default())
+                        && p.cn == "9014"
+                        && let Some(qn) = p.qn
+                    {
+                        acked.lock().unwrap().push(qn.to_string());
+                    }
+                }
+            }
+        })
+    };
+    let writer = std::thread::spawn(move || {
+        for (_, bytes) in &packets {
+            if stream.write_all(bytes).is_err() {
+                break;
+            }
+        }
+        stream
+    });
+    // Kill while packets are still arriving.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acked.lock().unwrap().len() < 400 {
+        assert!(Instant::now() < deadline, "no acknowledgements");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.kill().unwrap(); // SIGKILL
+    server.wait().unwrap();
+    let _ = writer.join();
+    let _ = reader.join();
+    let acked: Vec<String> = acked.lock().unwrap().clone();
+    assert!(acked.len() >= 400);
+    assert!((acked.len() as i64) < n, "the kill must come mid-stream");
+
+    // Every acknowledged packet is in the database, read by a fresh process.
+    let stored = stored_minutes(&db);
+    for qn in &acked {
+        let (t, _) = DateTime::parse(qn).unwrap();
+        let t = DateTime { millis: 0, ..t };
+        assert!(stored.contains(&iso(&t)), "acknowledged {qn} but not stored");
+    }
+
+    // Phase 2: a simulated logger backfilling two hours; the server dies under it and comes back.
+    let mut server = start_server(&db, port);
+    let from = (now - 4 * 3_600_000) / 3_600_000 * 3_600_000;
+    let to = from + 2 * 3_600_000;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let mut spec = fenhe_sim::DeviceSpec::flue_gas(MN, 7);
+    spec.password = PW.into();
+    spec.minute_interval_min = 1;
+    spec.send_hourly = false;
+    let cfg = fenhe_sim::FleetConfig {
+        addr: format!("127.0.0.1:{port}"),
+        sim: fenhe_sim::SimConfig {
+            backfill: Some(fenhe_sim::Backfill { from_ms: from, to_ms: to }),
+            ack_timeout: Duration::from_secs(2),
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_millis(500),
+            ..Default::default()
+        },
+        ramp_up: Duration::ZERO,
+    };
+    let fleet = rt.block_on(async { fenhe_sim::Fleet::spawn(vec![spec], cfg) }).unwrap();
+    let stats = fleet.stats().clone();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while stats.snapshot().packets_acked < 30 {
+        assert!(Instant::now() < deadline, "the simulator got no acknowledgements");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut server = start_server(&db, port);
+    let expected: Vec<String> =
+        (0..120).map(|i| iso(&DateTime::from_unix_millis_cst(from + i * 60_000).unwrap())).collect();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let stored = stored_minutes(&db);
+        let missing: Vec<&String> = expected.iter().filter(|t| !stored.contains(*t)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after restart, still missing {} minutes, e.g. {}",
+            missing.len(),
+            missing[0]
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    rt.block_on(fleet.shutdown());
+    // A clean stop this time.
+    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
+    let status = server.wait().unwrap();
+    assert!(status.success(), "serve exited with {status}");
+}
+
+fn fenhe_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
