@@ -49,6 +49,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Simulated data loggers speaking HJ 212 over TCP to a server.
     Simulate(SimulateArgs),
+    /// Benchmarks against a separate `fenhe serve` process.
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
 }
 
 #[derive(Debug, Args)]
@@ -395,6 +398,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             })
         }
+        Command::Bench(cmd) => crate::bench::run(cmd),
         Command::Migrate(db) => block_on(async move {
             open_store(&db).await?;
             eprintln!("migrations applied to {}", db.db);
@@ -404,6 +408,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 async fn run_serve(a: ServeArgs) -> Result<ExitCode> {
+    // One descriptor per connection: take the hard limit.
+    if let Err(e) = crate::bench::raise_nofile_limit() {
+        tracing::warn!(error = %e, "cannot raise the open-file limit");
+    }
     let gateway = fenhe_ingest::GatewayConfig {
         max_connections: a.max_connections,
         frame_rate: a.frame_rate,
