@@ -60,10 +60,15 @@ pub fn factor(code: &str) -> Option<&'static FactorInfo> {
 /// [`factor`] as an index into [`factors`].
 #[inline]
 pub(crate) fn factor_index(code: &str) -> Option<usize> {
-    let b = code.as_bytes();
+    factor_index_bytes(code.as_bytes())
+}
+
+/// [`factor_index`] of bytes.
+#[inline]
+pub(crate) fn factor_index_bytes(b: &[u8]) -> Option<usize> {
     let Some(key) = pack_code(b) else {
         // Longer than any code of the hash index.
-        return FACTORS.binary_search_by(|f| f.code.cmp(code)).ok();
+        return FACTORS.binary_search_by(|f| f.code.as_bytes().cmp(b)).ok();
     };
     if let Some(i) = lookup(key, FACTOR_BITS, &FACTOR_INDEX, &FACTOR_KEYS) {
         return Some(i);
@@ -86,9 +91,15 @@ pub fn factor_by_2005(code: &str) -> Option<&'static FactorInfo> {
 /// [`factor_by_2005`] as an index into [`factors`].
 #[inline]
 pub(crate) fn factor_index_by_2005(code: &str) -> Option<usize> {
-    let i = match pack_code(code.as_bytes()) {
+    factor_index_by_2005_bytes(code.as_bytes())
+}
+
+/// [`factor_index_by_2005`] of bytes.
+#[inline]
+pub(crate) fn factor_index_by_2005_bytes(code: &[u8]) -> Option<usize> {
+    let i = match pack_code(code) {
         Some(key) => lookup(key, FACTOR_2005_BITS, &FACTOR_2005_INDEX, &FACTOR_2005_KEYS)?,
-        None => FACTORS_2005.binary_search_by(|(c, _)| (*c).cmp(code)).ok()?,
+        None => FACTORS_2005.binary_search_by(|(c, _)| c.as_bytes().cmp(code)).ok()?,
     };
     Some(FACTORS_2005[i].1 as usize)
 }

@@ -13,7 +13,13 @@ const POW10: [f64; 23] = [
 /// Parse a decimal number; `None` if `s` is not one.
 #[inline]
 pub fn parse_decimal(s: &str) -> Option<f64> {
-    let b = s.as_bytes();
+    parse_decimal_bytes(s.as_bytes())
+}
+
+/// [`parse_decimal`] of bytes (any bytes that are not ASCII make it `None`).
+#[inline]
+pub(crate) fn parse_decimal_bytes(b: &[u8]) -> Option<f64> {
+    let s = b;
     let (neg, digits) = match b {
         [b'-', rest @ ..] => (true, rest),
         [b'+', rest @ ..] => (false, rest),
@@ -57,8 +63,15 @@ pub fn parse_decimal(s: &str) -> Option<f64> {
 /// past it (the rest of the data segment): a value of at most eight bytes with eight bytes to
 /// read is converted with a few word operations, anything else goes to [`parse_decimal`]. The
 /// result is the same either way.
+#[cfg(test)]
 #[inline(always)]
 pub(crate) fn parse_decimal_window(value: &str, window: &[u8]) -> Option<f64> {
+    parse_decimal_bytes_window(value.as_bytes(), window)
+}
+
+/// [`parse_decimal_window`] of bytes.
+#[inline(always)]
+pub(crate) fn parse_decimal_bytes_window(value: &[u8], window: &[u8]) -> Option<f64> {
     if let Some(word) = window.first_chunk::<8>() {
         if value.len() <= 8 {
             if let Some(v) = eight_bytes(u64::from_le_bytes(*word), value.len()) {
@@ -66,7 +79,7 @@ pub(crate) fn parse_decimal_window(value: &str, window: &[u8]) -> Option<f64> {
             }
         }
     }
-    parse_decimal(value)
+    parse_decimal_bytes(value)
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -123,12 +136,13 @@ fn eight_bytes(mut w: u64, mut n: usize) -> Option<f64> {
 }
 
 #[cold]
-fn slow(s: &str) -> Option<f64> {
+fn slow(s: &[u8]) -> Option<f64> {
     // Only plain decimal and exponent forms; Rust's parser would also take "inf" and "NaN".
-    if !s.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+' | b'e' | b'E')) {
+    if !s.iter().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+' | b'e' | b'E')) {
         return None;
     }
-    s.parse::<f64>().ok().filter(|v| v.is_finite())
+    // ASCII, so valid UTF-8.
+    std::str::from_utf8(s).ok()?.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
 #[cfg(test)]

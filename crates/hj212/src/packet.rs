@@ -130,6 +130,71 @@ impl Field {
         }
     }
 
+    /// [`Field::from_suffix`] of the `len` bytes at the start of `window` (which may go on past
+    /// them): suffixes of up to eight bytes are told apart by one word compare.
+    #[inline(always)]
+    pub(crate) fn from_suffix_window(window: &[u8], len: usize) -> Field {
+        const fn pack(s: &[u8]) -> u64 {
+            let mut k = 0u64;
+            let mut i = 0;
+            while i < s.len() {
+                k |= (s[i] as u64) << (8 * i);
+                i += 1;
+            }
+            k
+        }
+        if len > 8 {
+            return match &window[..len] {
+                b"SampleTime" => Field::SampleTime,
+                b"NightData" => Field::NightData,
+                _ => Field::Other,
+            };
+        }
+        let word = match window.first_chunk::<8>() {
+            Some(w) => u64::from_le_bytes(*w) & u64::MAX.checked_shr(64 - 8 * len as u32).unwrap_or(0),
+            None => pack(&window[..len]),
+        };
+        const S_RTD: u64 = pack(b"Rtd");
+        const S_MIN: u64 = pack(b"Min");
+        const S_AVG: u64 = pack(b"Avg");
+        const S_MAX: u64 = pack(b"Max");
+        const S_COU: u64 = pack(b"Cou");
+        const S_ZSRTD: u64 = pack(b"ZsRtd");
+        const S_ZSMIN: u64 = pack(b"ZsMin");
+        const S_ZSAVG: u64 = pack(b"ZsAvg");
+        const S_ZSMAX: u64 = pack(b"ZsMax");
+        const S_FLAG: u64 = pack(b"Flag");
+        const S_EFLAG: u64 = pack(b"EFlag");
+        const S_INFO: u64 = pack(b"Info");
+        const S_SN: u64 = pack(b"SN");
+        const S_RS: u64 = pack(b"RS");
+        const S_RT: u64 = pack(b"RT");
+        const S_DATA: u64 = pack(b"Data");
+        const S_DAYDATA: u64 = pack(b"DayData");
+        // The length is checked as well: a suffix with NUL bytes packs like a shorter one.
+        let (field, want) = match word {
+            S_RTD => (Field::Rtd, 3),
+            S_MIN => (Field::Min, 3),
+            S_AVG => (Field::Avg, 3),
+            S_MAX => (Field::Max, 3),
+            S_COU => (Field::Cou, 3),
+            S_ZSRTD => (Field::ZsRtd, 5),
+            S_ZSMIN => (Field::ZsMin, 5),
+            S_ZSAVG => (Field::ZsAvg, 5),
+            S_ZSMAX => (Field::ZsMax, 5),
+            S_FLAG => (Field::Flag, 4),
+            S_EFLAG => (Field::EFlag, 5),
+            S_INFO => (Field::Info, 4),
+            S_SN => (Field::Sn, 2),
+            S_RS => (Field::Rs, 2),
+            S_RT => (Field::Rt, 2),
+            S_DATA => (Field::Data, 4),
+            S_DAYDATA => (Field::DayData, 7),
+            _ => return Field::Other,
+        };
+        if len == want { field } else { Field::Other }
+    }
+
     /// Whether the value must be a number.
     pub fn is_numeric(self) -> bool {
         matches!(
@@ -420,7 +485,14 @@ impl<'a> Packet<'a> {
 
     /// The first value of a plain CP key (`QnRtn`, `BeginTime`, …).
     pub fn key(&self, name: &str) -> Option<&'a str> {
-        self.items().find(|i| i.field() == Field::Key && i.key() == name).map(|i| i.value())
+        // The field first, on the compact item: most items are factor fields.
+        let seg = self.segment;
+        self.items
+            .iter()
+            .filter(|i| i.field == Field::Key)
+            .map(|i| i.get(seg))
+            .find(|i| i.key() == name)
+            .map(|i| i.value())
     }
 
     /// Whether this HJ 212-2025 packet is marked as re-sent (`RF=1`, in the header or in CP).
@@ -506,6 +578,55 @@ mod tests {
     use crate::{ParseOptions, parse, parse_into};
 
     const SEG: &[u8] = b"QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&DataTime=20160801085857;PolId=w01018;011-Rtd=50.2,011-Flag=N;SB1-RS=1;e10101-Rtd= 7 &&";
+
+    #[test]
+    fn suffix_window_agrees_with_from_suffix() {
+        let names = [
+            "Rtd",
+            "Min",
+            "Avg",
+            "Max",
+            "Cou",
+            "ZsRtd",
+            "ZsMin",
+            "ZsAvg",
+            "ZsMax",
+            "Flag",
+            "EFlag",
+            "SampleTime",
+            "Info",
+            "SN",
+            "RS",
+            "RT",
+            "Data",
+            "DayData",
+            "NightData",
+            "",
+            "R",
+            "Rt",
+            "Rtd\0",
+            "Rtdx",
+            "rtd",
+            "Sample",
+            "SampleTim",
+            "SampleTimes",
+            "NightDat",
+            "DayDat",
+            "DayData1",
+            "\0\0\0",
+            "Flag\0\0\0\0",
+        ];
+        for n in names {
+            for tail in ["", "=1", "=12345678&&", "\0\0\0\0\0\0\0\0\0"] {
+                let w = format!("{n}{tail}");
+                assert_eq!(
+                    Field::from_suffix_window(w.as_bytes(), n.len()),
+                    Field::from_suffix(n),
+                    "{n:?}{tail:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn item_is_compact() {

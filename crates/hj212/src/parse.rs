@@ -4,7 +4,7 @@ use crate::codes;
 use crate::datetime::DateTime;
 use crate::deviation::{Deviation, Deviations};
 use crate::error::{Error, ErrorKind};
-use crate::number::parse_decimal_window;
+use crate::number::parse_decimal_bytes_window;
 use std::borrow::Cow;
 
 use crate::packet::{
@@ -274,10 +274,17 @@ fn parse_cp<'a>(
         let sep = if item_start > 0 { body[item_start - 1] } else { b';' };
         let prev = if !blank && eq != NONE && dash != NONE && item_start < dash && dash + 1 < eq {
             // The common `CODE-Field=value` with nothing to trim: straight to the field.
-            let key = &text[at..start + eq];
-            let value = &text[start + eq + 1..start + item_end];
-            let window = &text.as_bytes()[start + eq + 1..];
-            Some(factor_field(key, at, dash - item_start, value, start + eq + 1, window, p, items, &mut run)?)
+            Some(factor_field(
+                text,
+                at,
+                eq - item_start,
+                dash - item_start,
+                start + eq + 1,
+                item_end - eq - 1,
+                p,
+                items,
+                &mut run,
+            )?)
         } else {
             let item = &text[at..start + item_end];
             if eq == NONE {
@@ -371,8 +378,7 @@ fn block_mask(bytes: &[u8]) -> u64 {
 
 /// String equality for the short codes compared per field, without a `memcmp` call.
 #[inline(always)]
-fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+fn same(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -391,8 +397,8 @@ fn same(a: &str, b: &str) -> bool {
 struct Run<'a> {
     /// The raw and normalised code of the last factor field, with its table row and flags: the
     /// code lookup is done once per run of fields of the same factor.
-    last_raw: &'a str,
-    last_code: &'a str,
+    last_raw: &'a [u8],
+    last_code: &'a [u8],
     last_factor: u16,
     last_flags: u8,
     /// Whether the last item pushed was a factor field (so `last_raw`/`last_code` are its codes).
@@ -483,8 +489,7 @@ fn parse_item<'a>(
     if dash == 0 || dash + 1 == key.len() {
         return Err(Error::new(ErrorKind::Syntax, key_at, format!("CP key {key:?} is not CODE-Field")));
     }
-    let value_at = offset_in(text, value);
-    factor_field(key, key_at, dash, value, value_at, value.as_bytes(), p, items, run)
+    factor_field(text, key_at, key.len(), dash, offset_in(text, value), value.len(), p, items, run)
 }
 
 /// Offset of `part`, a slice of `text`, in `text`.
@@ -493,24 +498,26 @@ fn offset_in(text: &str, part: &str) -> usize {
     part.as_ptr() as usize - text.as_ptr() as usize
 }
 
-/// A `CODE-Field=value` item whose code and field are not empty (`dash` is the position of the
-/// first `-` in `key`): the value is checked against the field and the item pushed. `window`
-/// starts with the bytes of `value` and may run on to the end of the segment.
+/// A `CODE-Field=value` item whose code and field are not empty: the key is the `key_len` bytes
+/// of `text` at `key_at`, `dash` the position of its first `-`, the value the `value_len` bytes at
+/// `value_at`. The value is checked against the field and the item pushed. Works on bytes (the
+/// segment is valid UTF-8 already): no string slicing, so no char-boundary checks.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn factor_field<'a>(
-    key: &'a str,
+    text: &'a str,
     key_at: usize,
+    key_len: usize,
     dash: usize,
-    value: &'a str,
     value_at: usize,
-    window: &[u8],
+    value_len: usize,
     p: &mut Packet<'a>,
     items: &mut Vec<Item>,
     run: &mut Run<'a>,
 ) -> Result<Prev, Error> {
-    let raw_code = &key[..dash];
-    let field = Field::from_suffix(&key[dash + 1..]);
+    let bytes = text.as_bytes();
+    let raw_code = &bytes[key_at..key_at + dash];
+    let field = Field::from_suffix_window(&bytes[key_at + dash + 1..], key_len - dash - 1);
     let hit = same(raw_code, run.last_raw);
     let (code, factor, code_flags) =
         if hit { (run.last_code, run.last_factor, run.last_flags) } else { normalise_code(raw_code, p) };
@@ -519,38 +526,28 @@ fn factor_field<'a>(
         same_raw: run.prev_factor && hit,
         same_code: run.prev_factor && (hit || same(run.last_code, code)),
     };
-    let number = if field.is_numeric() {
-        if value.is_empty() {
+    let (number, number_flag) = if field.is_numeric() {
+        if value_len == 0 {
             p.deviations.insert(Deviation::EmptyValue);
-            None
+            (0.0, 0)
         } else {
-            match parse_decimal_window(value, window) {
-                Some(v) => Some(v),
-                None => {
-                    return Err(Error::field(
-                        key_at + key.len() + 1,
-                        key,
-                        format!("value {value:?} of {key} is not a number"),
-                    ));
-                }
+            let window = &bytes[value_at..];
+            match parse_decimal_bytes_window(&window[..value_len], window) {
+                Some(v) => (v, HAS_NUMBER),
+                None => return Err(not_a_number(text, key_at, key_len, value_at, value_len)),
             }
         }
     } else {
-        if field == Field::SampleTime && !value.is_empty() {
-            DateTime::parse(value)
-                .map_err(|m| Error::field(key_at + key.len() + 1, key, format!("{key}: {m}")))?;
+        if field == Field::SampleTime && value_len != 0 {
+            check_sample_time(text, key_at, key_len, value_at, value_len)?;
         }
-        None
-    };
-    let (number, number_flag) = match number {
-        Some(v) => (v, HAS_NUMBER),
-        None => (0.0, 0),
+        (0.0, 0)
     };
     items.push(Item::new(
         key_at,
-        key.len(),
+        key_len,
         value_at,
-        value.len(),
+        value_len,
         dash,
         factor,
         field,
@@ -565,6 +562,28 @@ fn factor_field<'a>(
     Ok(prev)
 }
 
+#[cold]
+#[inline(never)]
+fn not_a_number(text: &str, key_at: usize, key_len: usize, value_at: usize, value_len: usize) -> Error {
+    let key = &text[key_at..key_at + key_len];
+    let value = &text[value_at..value_at + value_len];
+    Error::field(key_at + key.len() + 1, key, format!("value {value:?} of {key} is not a number"))
+}
+
+#[inline(never)]
+fn check_sample_time(
+    text: &str,
+    key_at: usize,
+    key_len: usize,
+    value_at: usize,
+    value_len: usize,
+) -> Result<(), Error> {
+    let key = &text[key_at..key_at + key_len];
+    DateTime::parse(&text[value_at..value_at + value_len])
+        .map_err(|m| Error::field(key_at + key.len() + 1, key, format!("{key}: {m}")))?;
+    Ok(())
+}
+
 fn has_space_edges(s: &str) -> bool {
     let b = s.as_bytes();
     matches!(b.first(), Some(b' ' | b'\t')) || matches!(b.last(), Some(b' ' | b'\t'))
@@ -572,24 +591,25 @@ fn has_space_edges(s: &str) -> bool {
 
 /// Map a factor code to its 2017 form, recording 2005 codes and unknown codes: the code, its row
 /// of the table (or `NO_FACTOR`) and the item flags that say where the code comes from.
-fn normalise_code<'a>(raw: &'a str, p: &mut Packet<'a>) -> (&'a str, u16, u8) {
-    if raw.starts_with("SB") {
+fn normalise_code<'a>(raw: &'a [u8], p: &mut Packet<'a>) -> (&'a [u8], u16, u8) {
+    if raw.starts_with(b"SB") {
         // Facility numbers (`SB1-RS`), not factors.
         return (raw, NO_FACTOR, 0);
     }
     // Any code of the 2017 table, whatever its shape (the noise codes `LA`, `Leq`, `L5` are short).
-    if let Some(i) = codes::factor_index(raw) {
+    if let Some(i) = codes::factor_index_bytes(raw) {
         return (raw, i as u16, 0);
     }
-    if codes::looks_2017(raw) {
+    if raw.len() == 6 && raw[0].is_ascii_lowercase() {
+        // `codes::looks_2017`.
         p.deviations.insert(Deviation::UnknownFactor);
         return (raw, NO_FACTOR, 0);
     }
-    match codes::factor_index_by_2005(raw) {
+    match codes::factor_index_by_2005_bytes(raw) {
         Some(i) => {
             // Marked here and judged against the version once the header is known.
             p.deviations.insert(Deviation::Codes2005);
-            (codes::factors()[i].code, i as u16, CODE_FROM_TABLE)
+            (codes::factors()[i].code.as_bytes(), i as u16, CODE_FROM_TABLE)
         }
         None => {
             p.deviations.insert(Deviation::UnknownFactor);
