@@ -90,10 +90,10 @@ const ONES: u64 = 0x0101_0101_0101_0101;
 fn eight_bytes(mut w: u64, mut n: usize) -> Option<f64> {
     let first = w as u8;
     let neg = first == b'-';
-    if neg || first == b'+' {
-        w >>= 8;
-        n = n.checked_sub(1)?;
-    }
+    // The sign without a branch: which values are negative is not predictable.
+    let signed = usize::from(neg | (first == b'+'));
+    n = n.checked_sub(signed)?;
+    w >>= 8 * signed;
     // Keep the value's bytes only.
     let keep = u64::MAX.checked_shr(64 - 8 * n as u32).unwrap_or(0);
     w &= keep;

@@ -68,6 +68,62 @@ pub enum VersionMode {
     Force(Version),
 }
 
+/// Up to eight bytes in one word, first byte lowest.
+const fn pack_suffix(s: &[u8]) -> u64 {
+    let mut k = 0u64;
+    let mut i = 0;
+    while i < s.len() {
+        k |= (s[i] as u64) << (8 * i);
+        i += 1;
+    }
+    k
+}
+
+#[derive(Clone, Copy)]
+struct SuffixEntry {
+    word: u64,
+    len: u8,
+    field: Field,
+}
+
+/// Multiplier of the perfect hash of the field suffixes of up to eight bytes (the top five bits of
+/// the product differ for all seventeen; checked when `SUFFIXES` is built).
+const SUFFIX_HASH: u64 = 0x8265_c978_9be6_29db;
+
+static SUFFIXES: [SuffixEntry; 32] = {
+    const NAMES: [(&[u8], Field); 17] = [
+        (b"Rtd", Field::Rtd),
+        (b"Min", Field::Min),
+        (b"Avg", Field::Avg),
+        (b"Max", Field::Max),
+        (b"Cou", Field::Cou),
+        (b"ZsRtd", Field::ZsRtd),
+        (b"ZsMin", Field::ZsMin),
+        (b"ZsAvg", Field::ZsAvg),
+        (b"ZsMax", Field::ZsMax),
+        (b"Flag", Field::Flag),
+        (b"EFlag", Field::EFlag),
+        (b"Info", Field::Info),
+        (b"SN", Field::Sn),
+        (b"RS", Field::Rs),
+        (b"RT", Field::Rt),
+        (b"Data", Field::Data),
+        (b"DayData", Field::DayData),
+    ];
+    // Empty slots: a length no suffix of up to eight bytes has.
+    let mut t = [SuffixEntry { word: 0, len: u8::MAX, field: Field::Other }; 32];
+    let mut i = 0;
+    while i < NAMES.len() {
+        let (name, field) = NAMES[i];
+        let word = pack_suffix(name);
+        let slot = (word.wrapping_mul(SUFFIX_HASH) >> 59) as usize;
+        assert!(t[slot].len == u8::MAX, "SUFFIX_HASH is not a perfect hash of the suffixes");
+        t[slot] = SuffixEntry { word, len: name.len() as u8, field };
+        i += 1;
+    }
+    t
+};
+
 /// Flag bit A: the sender wants a reply.
 pub const FLAG_ACK: u8 = 0b01;
 /// Flag bit D: the packet carries PNUM and PNO.
@@ -131,18 +187,10 @@ impl Field {
     }
 
     /// [`Field::from_suffix`] of the `len` bytes at the start of `window` (which may go on past
-    /// them): suffixes of up to eight bytes are told apart by one word compare.
+    /// them): a suffix of up to eight bytes is one word, looked up in a perfect hash table with
+    /// one compare (no branch per candidate, which the mix of fields would mispredict).
     #[inline(always)]
     pub(crate) fn from_suffix_window(window: &[u8], len: usize) -> Field {
-        const fn pack(s: &[u8]) -> u64 {
-            let mut k = 0u64;
-            let mut i = 0;
-            while i < s.len() {
-                k |= (s[i] as u64) << (8 * i);
-                i += 1;
-            }
-            k
-        }
         if len > 8 {
             return match &window[..len] {
                 b"SampleTime" => Field::SampleTime,
@@ -152,47 +200,11 @@ impl Field {
         }
         let word = match window.first_chunk::<8>() {
             Some(w) => u64::from_le_bytes(*w) & u64::MAX.checked_shr(64 - 8 * len as u32).unwrap_or(0),
-            None => pack(&window[..len]),
+            None => pack_suffix(&window[..len]),
         };
-        const S_RTD: u64 = pack(b"Rtd");
-        const S_MIN: u64 = pack(b"Min");
-        const S_AVG: u64 = pack(b"Avg");
-        const S_MAX: u64 = pack(b"Max");
-        const S_COU: u64 = pack(b"Cou");
-        const S_ZSRTD: u64 = pack(b"ZsRtd");
-        const S_ZSMIN: u64 = pack(b"ZsMin");
-        const S_ZSAVG: u64 = pack(b"ZsAvg");
-        const S_ZSMAX: u64 = pack(b"ZsMax");
-        const S_FLAG: u64 = pack(b"Flag");
-        const S_EFLAG: u64 = pack(b"EFlag");
-        const S_INFO: u64 = pack(b"Info");
-        const S_SN: u64 = pack(b"SN");
-        const S_RS: u64 = pack(b"RS");
-        const S_RT: u64 = pack(b"RT");
-        const S_DATA: u64 = pack(b"Data");
-        const S_DAYDATA: u64 = pack(b"DayData");
+        let e = &SUFFIXES[(word.wrapping_mul(SUFFIX_HASH) >> 59) as usize];
         // The length is checked as well: a suffix with NUL bytes packs like a shorter one.
-        let (field, want) = match word {
-            S_RTD => (Field::Rtd, 3),
-            S_MIN => (Field::Min, 3),
-            S_AVG => (Field::Avg, 3),
-            S_MAX => (Field::Max, 3),
-            S_COU => (Field::Cou, 3),
-            S_ZSRTD => (Field::ZsRtd, 5),
-            S_ZSMIN => (Field::ZsMin, 5),
-            S_ZSAVG => (Field::ZsAvg, 5),
-            S_ZSMAX => (Field::ZsMax, 5),
-            S_FLAG => (Field::Flag, 4),
-            S_EFLAG => (Field::EFlag, 5),
-            S_INFO => (Field::Info, 4),
-            S_SN => (Field::Sn, 2),
-            S_RS => (Field::Rs, 2),
-            S_RT => (Field::Rt, 2),
-            S_DATA => (Field::Data, 4),
-            S_DAYDATA => (Field::DayData, 7),
-            _ => return Field::Other,
-        };
-        if len == want { field } else { Field::Other }
+        if e.word == word && usize::from(e.len) == len { e.field } else { Field::Other }
     }
 
     /// Whether the value must be a number.
