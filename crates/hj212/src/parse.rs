@@ -131,17 +131,31 @@ fn parse_header<'a>(
     cn: &mut Option<&'a str>,
     mn: &mut Option<&'a str>,
 ) -> Result<(), Error> {
-    let mut offset = 0usize;
-    for raw in header.as_bytes().split(|&c| c == b';') {
-        let at = offset;
-        offset += raw.len() + 1;
-        if raw.is_empty() {
+    // Split on ';', each part at its first '=', with the positions of both found 64 bytes at a
+    // time (as in CP) rather than by two byte loops per part.
+    let hb = header.as_bytes();
+    let mut marks = Structurals::<true>::new(hb);
+    let mut at = 0usize;
+    while at <= hb.len() {
+        let mut eq = NONE;
+        let end = loop {
+            match marks.next() {
+                None => break hb.len(),
+                Some(i) if hb[i] == b';' => break i,
+                Some(i) => eq = eq.min(i),
+            }
+        };
+        let part_at = at;
+        at = end + 1;
+        if end == part_at {
             continue;
         }
-        let part = &header[at..at + raw.len()];
-        let Some(eq) = raw.iter().position(|&c| c == b'=') else {
-            return Err(Error::new(ErrorKind::Syntax, at, format!("header item {part:?} has no '='")));
-        };
+        let part = &header[part_at..end];
+        if eq == NONE {
+            return Err(Error::new(ErrorKind::Syntax, part_at, format!("header item {part:?} has no '='")));
+        }
+        let at = part_at;
+        let eq = eq - part_at;
         let (key, value) = (&part[..eq], &part[eq + 1..]);
         let dup = |seen: bool| {
             if seen {
@@ -239,7 +253,7 @@ fn parse_cp<'a>(
     // One pass over the bytes that matter (see `Structurals`): for each item, its first '=', the
     // first '-' before that (between code and field), whether it holds a blank, and the
     // separator that ends it.
-    let mut structurals = Structurals::new(body);
+    let mut structurals = Structurals::<false>::new(body);
     let len = body.len();
     loop {
         let (mut eq, mut dash, mut blank) = (NONE, NONE, false);
@@ -326,7 +340,8 @@ const NONE: usize = usize::MAX;
 /// The positions of the bytes that structure CP (`;`, `,`, `=`, `-`, and the blanks that need a
 /// closer look) in order, found 64 bytes at a time: vector compares and one bit per byte, then
 /// one step per structural byte instead of a branch per byte.
-struct Structurals<'b> {
+/// With `HEADER`, the bytes that structure the header instead (`;` and `=`).
+struct Structurals<'b, const HEADER: bool> {
     body: &'b [u8],
     /// Start of the block `mask` covers.
     base: usize,
@@ -334,13 +349,13 @@ struct Structurals<'b> {
     mask: u64,
 }
 
-impl<'b> Structurals<'b> {
+impl<'b, const HEADER: bool> Structurals<'b, HEADER> {
     fn new(body: &'b [u8]) -> Self {
-        Structurals { body, base: 0, mask: block_mask(body) }
+        Structurals { body, base: 0, mask: block_mask::<HEADER>(body) }
     }
 }
 
-impl Iterator for Structurals<'_> {
+impl<const HEADER: bool> Iterator for Structurals<'_, HEADER> {
     type Item = usize;
 
     #[inline(always)]
@@ -348,7 +363,7 @@ impl Iterator for Structurals<'_> {
         while self.mask == 0 {
             self.base += 64;
             let rest = self.body.get(self.base..).filter(|r| !r.is_empty())?;
-            self.mask = block_mask(rest);
+            self.mask = block_mask::<HEADER>(rest);
         }
         let i = self.mask.trailing_zeros() as usize;
         self.mask &= self.mask - 1;
@@ -358,7 +373,7 @@ impl Iterator for Structurals<'_> {
 
 /// Bit `i` set where byte `i` of the first 64 bytes of `bytes` is structural.
 #[inline]
-fn block_mask(bytes: &[u8]) -> u64 {
+fn block_mask<const HEADER: bool>(bytes: &[u8]) -> u64 {
     let mut block = [0u8; 64];
     let block = match bytes.first_chunk::<64>() {
         Some(b) => b,
@@ -371,7 +386,11 @@ fn block_mask(bytes: &[u8]) -> u64 {
     // eight at a time with one multiply (byte k of the word lands in bit k of the top byte).
     let mut flags = [0u8; 64];
     for (f, &b) in flags.iter_mut().zip(block) {
-        *f = u8::from(matches!(b, b';' | b',' | b'=' | b'-' | b' ' | b'\t'));
+        *f = u8::from(if HEADER {
+            matches!(b, b';' | b'=')
+        } else {
+            matches!(b, b';' | b',' | b'=' | b'-' | b' ' | b'\t')
+        });
     }
     let mut mask = 0u64;
     for (k, w) in flags.chunks_exact(8).enumerate() {
