@@ -99,6 +99,9 @@ pub struct DemoArgs {
     /// Days of history to backfill.
     #[arg(long, default_value_t = 7)]
     pub days: u32,
+    /// Hours of history to backfill instead of days (quick runs and tests).
+    #[arg(long, hide = true)]
+    pub hours: Option<u32>,
     /// Stop once the backfill is done instead of streaming in real time.
     #[arg(long)]
     pub backfill_only: bool,
@@ -374,7 +377,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     db: a.db,
                     hj212_listen: a.hj212_listen,
                     http_listen: a.http_listen,
-                    days: a.days,
+                    backfill_hours: a.hours.unwrap_or(a.days.saturating_mul(24)),
                     backfill_only: a.backfill_only,
                 })
                 .await?;

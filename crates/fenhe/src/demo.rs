@@ -18,8 +18,8 @@ pub struct DemoOptions {
     pub db: String,
     pub hj212_listen: SocketAddr,
     pub http_listen: SocketAddr,
-    /// Days of history to backfill on the first run.
-    pub days: u32,
+    /// Hours of history to backfill on the first run.
+    pub backfill_hours: u32,
     /// Stop after the backfill instead of streaming (for scripted runs).
     pub backfill_only: bool,
 }
@@ -125,7 +125,7 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
         store.import_registry(&city).await?;
     }
     let now = timefmt::now_ms();
-    let week_ago = now - i64::from(opts.days) * 24 * HOUR_MS;
+    let backfill_start = now - i64::from(opts.backfill_hours) * HOUR_MS;
     let banner = vec![
         format!("演示数据库 Demo database: {}", opts.db),
         "登录：网页应用（按角色登录）尚未建成，状态页无需登录。Logins: the web application with per-role logins is not built yet; this status page needs none.".to_string(),
@@ -153,11 +153,11 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
                 .iter()
                 .find(|a| a.mn == d.mn)
                 .and_then(|a| a.latest.iter().find(|(cn, _)| cn == "2051").map(|(_, t)| *t + MINUTE_MS))
-                .unwrap_or(week_ago)
+                .unwrap_or(backfill_start)
         })
         .min()
-        .unwrap_or(week_ago)
-        .max(week_ago);
+        .unwrap_or(backfill_start)
+        .max(backfill_start);
     let specs = fleet_specs(&city, now);
     let expected: u64 = specs
         .iter()
@@ -189,12 +189,17 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
     };
     let fleet = Fleet::spawn_with_token(specs, cfg, running.cancel_token().child_token())
         .context("cannot start the simulated data loggers")?;
-    let intruders = Fleet::spawn_with_token(
-        intruder_specs(&city),
-        FleetConfig::new(running.hj212_addr.to_string()),
-        running.cancel_token().child_token(),
-    )
-    .context("cannot start the simulated intruders")?;
+    // The intruders send their last half hour at once, so the inbox fills from the start.
+    let intruder_cfg = FleetConfig {
+        sim: SimConfig {
+            backfill: Some(Backfill { from_ms: now - 30 * MINUTE_MS, to_ms: now }),
+            ..SimConfig::default()
+        },
+        ..FleetConfig::new(running.hj212_addr.to_string())
+    };
+    let intruders =
+        Fleet::spawn_with_token(intruder_specs(&city), intruder_cfg, running.cancel_token().child_token())
+            .context("cannot start the simulated intruders")?;
 
     let bar = ProgressBar::new(expected.max(1));
     bar.set_style(

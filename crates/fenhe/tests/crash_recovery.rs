@@ -143,8 +143,7 @@ fn sigkill_loses_nothing_acknowledged_and_the_logger_resends_the_rest() {
         std::thread::spawn(move || {
             let mut framer = Framer::new(FrameConfig::default());
             let mut buf = [0u8; 4096];
-            loop {
-                let Ok(k) = rd.read(&mut buf) else { break };
+            while let Ok(k) = rd.read(&mut buf) {
                 if k == 0 {
                     break;
                 }
