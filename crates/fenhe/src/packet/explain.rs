@@ -214,7 +214,7 @@ pub fn render(n: u64, r: &Report, mode: CrcMode, lang: Lang) -> String {
             first = false;
             match lang {
                 Lang::Zh => t.row([label, d.name(), d.description_zh()]),
-                Lang::En => t.row([label, d.name()]),
+                Lang::En => t.row([label, d.name(), d.description_en()]),
             }
         }
         if first {
