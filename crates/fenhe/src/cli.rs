@@ -85,6 +85,9 @@ pub struct ServeArgs {
     /// Do not request history after gaps in uploads.
     #[arg(long)]
     pub no_gap_requests: bool,
+    /// Do not ask each device for its time (1011) when it connects.
+    #[arg(long)]
+    pub no_time_check: bool,
 }
 
 #[derive(Debug, Args)]
@@ -421,6 +424,7 @@ async fn run_serve(a: ServeArgs) -> Result<ExitCode> {
         idle_timeout: std::time::Duration::from_secs(a.idle_timeout_s),
         clock_skew_max: std::time::Duration::from_secs(a.clock_skew_max_s),
         gap_detection: !a.no_gap_requests,
+        time_check_on_connect: !a.no_time_check,
         ..Default::default()
     };
     let running = crate::server::start(crate::server::ServerOptions {

@@ -338,9 +338,15 @@ pub struct Framer {
 
 impl Framer {
     pub fn new(cfg: FrameConfig) -> Self {
+        Self::with_capacity(cfg, 64 * 1024)
+    }
+
+    /// A framer whose buffer starts at `capacity` bytes (it grows as frames need). Servers with
+    /// many mostly idle connections start small; [`Framer::new`] starts at 64 KiB.
+    pub fn with_capacity(cfg: FrameConfig, capacity: usize) -> Self {
         Framer {
             cfg,
-            buf: Vec::with_capacity(64 * 1024),
+            buf: Vec::with_capacity(capacity),
             pos: 0,
             base: 0,
             eof: false,

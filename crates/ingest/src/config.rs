@@ -15,7 +15,8 @@ pub struct GatewayConfig {
     /// Longest data segment the connection framer lets through (at most 9999, the four-digit
     /// length field). Each device's own limit is then applied per frame. Default 9999.
     pub max_segment_len: usize,
-    /// Size of the fixed read buffer of each connection. Default 4096.
+    /// Size of the buffer of one read (allocated for the read only, so idle connections hold
+    /// none). Default 4096.
     pub read_buffer: usize,
     /// A connection that sends nothing for this long is closed. Default 300 s.
     pub idle_timeout: Duration,

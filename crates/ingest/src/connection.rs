@@ -12,7 +12,7 @@ use fenhe_core::Verdict;
 use fenhe_store::{IngestItem, ItemOutcome, StoreError};
 use hj212::split::Merger;
 use hj212::{Event, FrameConfig, Framer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{Notify, mpsc};
@@ -108,10 +108,10 @@ async fn read_loop(
     // Frame permissively; each frame is then judged by its device's own policy.
     let frame_cfg =
         FrameConfig { crc_mode: hj212::CrcMode::Any, max_segment_len: cfg.max_segment_len.clamp(1, 9999) };
-    let mut framer = Framer::new(frame_cfg);
+    // Small at first: most connections are idle most of the time; frames grow it when needed.
+    let mut framer = Framer::with_capacity(frame_cfg, 2048);
     let mut merger = Merger::new(cfg.max_pending_splits);
     let mut bucket = TokenBucket::new(cfg.frame_rate, cfg.frame_burst, Instant::now());
-    let mut buf = vec![0u8; cfg.read_buffer.max(64)];
     let mut pushed: u64 = 0;
     let mut eof = false;
     while !eof {
@@ -121,7 +121,7 @@ async fn read_loop(
                 debug!("shutting down: no more reads");
                 return;
             }
-            r = tokio::time::timeout(cfg.idle_timeout, rd.read(&mut buf)) => match r {
+            r = tokio::time::timeout(cfg.idle_timeout, read_into(&mut rd, &mut framer, cfg.read_buffer.max(64))) => match r {
                 Err(_) => {
                     info!(idle_s = cfg.idle_timeout.as_secs_f64(), "idle; closing");
                     return;
@@ -137,7 +137,6 @@ async fn read_loop(
             eof = true;
             framer.finish();
         } else {
-            framer.push(&buf[..n]);
             pushed += n as u64;
             shared.stats.bytes(n);
         }
@@ -203,6 +202,27 @@ async fn read_loop(
             if pending.send(p).await.is_err() {
                 return;
             }
+        }
+    }
+}
+
+/// Wait until the socket is readable, then read once into a buffer of `len` bytes that lives only
+/// for the read and push what came into `framer`: an idle connection holds no read buffer.
+async fn read_into(
+    rd: &mut tokio::net::tcp::OwnedReadHalf,
+    framer: &mut Framer,
+    len: usize,
+) -> std::io::Result<usize> {
+    loop {
+        rd.readable().await?;
+        let mut buf = vec![0u8; len];
+        match rd.try_read(&mut buf) {
+            Ok(n) => {
+                framer.push(&buf[..n]);
+                return Ok(n);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
         }
     }
 }

@@ -513,7 +513,13 @@ impl Server {
     }
 }
 
-async fn start_server(bin: &Path, db: &Path, dir: &Path, devices: usize) -> Result<(Server, SocketAddr)> {
+async fn start_server(
+    bin: &Path,
+    db: &Path,
+    dir: &Path,
+    devices: usize,
+    time_check: bool,
+) -> Result<(Server, SocketAddr)> {
     let hj212: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
     let http: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
     let log = dir.join("server.log");
@@ -525,6 +531,7 @@ async fn start_server(bin: &Path, db: &Path, dir: &Path, devices: usize) -> Resu
         .args(["--hj212-listen", &hj212.to_string(), "--http-listen", &http.to_string()])
         .args(["--max-connections", &(devices + 100).to_string()])
         .args(["--frame-rate", "100000", "--no-gap-requests"])
+        .args(if time_check { &[][..] } else { &["--no-time-check"][..] })
         .env_remove("FENHE_DB")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
@@ -659,7 +666,7 @@ async fn bench(a: &IngestArgs) -> Result<Report> {
         let s = store.import_registry(&registry(n, &codes)?).await?;
         eprintln!("  registry: {} devices imported into {}", s.devices, db.display());
     }
-    let (server, addr) = start_server(&server_bin, &db, &dir, n).await?;
+    let (server, addr) = start_server(&server_bin, &db, &dir, n, a.time_check).await?;
     let pid = server.pid();
     eprintln!("  server: pid {pid}, HJ 212 on {addr}");
     tokio::time::sleep(Duration::from_millis(500)).await;

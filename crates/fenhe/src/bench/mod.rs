@@ -45,6 +45,11 @@ pub struct IngestArgs {
     /// Keep the database and the server log.
     #[arg(long)]
     pub keep: bool,
+    /// Let the server ask every device for its time when it connects (`serve` does by default;
+    /// with thousands of devices connecting at once each check costs several single-row
+    /// transactions, see docs/BENCHMARKS.md). Off: the server runs with --no-time-check.
+    #[arg(long)]
+    pub time_check: bool,
     /// Print the report as JSON on standard output.
     #[arg(long)]
     pub json: bool,
