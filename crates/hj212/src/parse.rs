@@ -246,7 +246,7 @@ fn parse_cp<'a>(
     if items.capacity() == 0 {
         // A new vector: one allocation per packet, as every item has exactly one '='. A reused
         // buffer grows as needed instead.
-        items.reserve_exact(memchr::memchr_iter(b'=', body).count());
+        items.reserve_exact(count_eq(body));
     }
     let mut run = Run::default();
     let mut item_start = 0usize;
@@ -332,6 +332,12 @@ fn parse_cp<'a>(
         item_start = item_end + 1;
     }
     Ok(())
+}
+
+/// The number of '=' in `body`: a loop the compiler vectorises (sums of byte compares over 255-byte
+/// chunks), cheaper than a `memchr` per match with twenty matches per packet.
+fn count_eq(body: &[u8]) -> usize {
+    body.chunks(255).map(|c| usize::from(c.iter().map(|&b| u8::from(b == b'=')).sum::<u8>())).sum()
 }
 
 /// "No such byte" in the scan of an item.
