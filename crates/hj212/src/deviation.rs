@@ -126,7 +126,9 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), Deviation::ALL.len());
-        assert!(Deviation::ALL.iter().all(|d| !d.description_en().is_empty() && !d.description_zh().is_empty()));
+        assert!(
+            Deviation::ALL.iter().all(|d| !d.description_en().is_empty() && !d.description_zh().is_empty())
+        );
         assert!(Deviation::ALL.iter().all(|d| (*d as u8) < 32));
     }
 
