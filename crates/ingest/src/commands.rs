@@ -76,6 +76,36 @@ pub fn cp_string(items: &[(&str, &str)]) -> Result<String, Error> {
     Ok(out.join(";"))
 }
 
+/// Each device's own look-up of its open commands runs this many times less often than the
+/// gateway's poll of recent commands ([`poll_recent`]), which wakes the devices concerned: one
+/// query per poll interval instead of one per connected device (10,000 devices polling every 5 s
+/// made 2,000 queries/s). The device's own poll still finds commands beyond the recent ones.
+pub(crate) const DEVICE_POLL_FACTOR: u32 = 12;
+
+/// How many of the newest commands the gateway's poll reads.
+const RECENT_COMMANDS: u32 = 256;
+
+/// Every `cfg.command_poll` until `cancel`: wake the connected devices that have one of the
+/// newest commands open (queued by another process, e.g. `fenhe device send`).
+pub(crate) async fn poll_recent(shared: std::sync::Arc<crate::Shared>, cancel: CancellationToken) {
+    let mut tick = tokio::time::interval(shared.cfg.command_poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match shared.store.commands(None, RECENT_COMMANDS).await {
+            Ok(cmds) => {
+                for c in cmds.iter().filter(|c| !c.status.is_final()) {
+                    shared.wake(&c.new.mn);
+                }
+            }
+            Err(e) => warn!(error = %e, "cannot read recent commands"),
+        }
+    }
+}
+
 /// Queue a command for a device as an operator (`fenhe device send`). The gateway sends it as
 /// soon as the device is connected (within [`GatewayConfig::command_poll`] when queued by another
 /// process). Returns the command's id.
@@ -224,7 +254,9 @@ pub(crate) struct Driver {
     pub stats: Arc<Stats>,
     pub to: Addressee,
     pub outbox: mpsc::Sender<Vec<u8>>,
-    pub replies: mpsc::Receiver<PacketInfo>,
+    pub replies: mpsc::Receiver<Box<PacketInfo>>,
+    /// Set while a command is in flight: only then does the connection forward packets.
+    pub listening: Arc<std::sync::atomic::AtomicBool>,
     pub wake: Arc<Notify>,
     pub cancel: CancellationToken,
 }
@@ -286,14 +318,20 @@ impl Driver {
                 }
             };
             let step = match open.into_iter().next() {
-                Some(cmd) => self.execute(cmd).await,
+                Some(cmd) => {
+                    self.listening.store(true, Ordering::Release);
+                    let step = self.execute(cmd).await;
+                    self.listening.store(false, Ordering::Release);
+                    step
+                }
                 None => Step::Stalled,
             };
             if matches!(step, Step::Finished) {
                 continue;
             }
-            // Wait for a wake-up (command queued in-process), the poll interval, or the end.
-            let poll = tokio::time::sleep(self.cfg.command_poll);
+            // Wait for a wake-up (command queued in-process, or seen by the gateway's poll of
+            // recent commands), the device's own slow poll, or the end.
+            let poll = tokio::time::sleep(self.cfg.command_poll * DEVICE_POLL_FACTOR);
             tokio::pin!(poll);
             loop {
                 tokio::select! {
@@ -360,7 +398,7 @@ impl Driver {
             r = tokio::time::timeout_at(deadline, self.replies.recv()) => match r {
                 Err(_) => Ok(None),
                 Ok(None) => Err(()),
-                Ok(Some(p)) => Ok(Some(p)),
+                Ok(Some(p)) => Ok(Some(*p)),
             },
         }
     }

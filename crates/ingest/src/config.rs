@@ -42,8 +42,9 @@ pub struct GatewayConfig {
     pub command_timeout: Duration,
     /// How many times a command is re-sent when no 9011 comes. Default 3 (table 1).
     pub command_retries: u32,
-    /// How often each connected device's open commands are looked up in the store (commands
-    /// queued by another process, e.g. `fenhe device send`). Default 5 s.
+    /// How often the newest commands are looked up in the store, waking the connected devices
+    /// that have one open (commands queued by another process, e.g. `fenhe device send`); each
+    /// device also looks up all of its open commands 12 times less often. Default 5 s.
     pub command_poll: Duration,
     /// Ask each device for its time (1011) on its first authenticated frame of a connection.
     /// Default true.

@@ -38,15 +38,20 @@ struct Pending {
     received: Instant,
     verdict: Verdict,
     reason_kind: Option<&'static str>,
-    device: Option<(Arc<DeviceEntry>, PacketInfo)>,
+    // Boxed, as the driver's replies: a channel keeps blocks of 32 slots per connection.
+    device: Option<Box<(Arc<DeviceEntry>, PacketInfo)>>,
     has_measurements: bool,
     /// The command driver of the device, which follows the answers to its commands.
-    link: Option<mpsc::Sender<PacketInfo>>,
+    link: Option<Link>,
 }
 
 /// A device this connection speaks for.
+#[derive(Clone)]
 struct Link {
-    replies: mpsc::Sender<PacketInfo>,
+    replies: mpsc::Sender<Box<PacketInfo>>,
+    /// The driver has a command in flight and follows the device's packets; otherwise they are
+    /// not forwarded (no copy, no wake-up per packet).
+    listening: Arc<std::sync::atomic::AtomicBool>,
 }
 
 pub(crate) async fn serve(
@@ -195,7 +200,7 @@ async fn read_loop(
                 received,
                 verdict,
                 reason_kind: j.reason_kind,
-                device: j.device,
+                device: j.device.map(Box::new),
                 has_measurements,
                 link,
             };
@@ -247,9 +252,9 @@ fn link_for(
     outbox: &mpsc::Sender<Vec<u8>>,
     devices: &CancellationToken,
     links: &mut HashMap<String, Link>,
-) -> Option<mpsc::Sender<PacketInfo>> {
+) -> Option<Link> {
     if let Some(l) = links.get(&info.mn) {
-        return Some(l.replies.clone());
+        return Some(l.clone());
     }
     if links.len() >= MAX_DEVICES_PER_CONNECTION {
         return None;
@@ -262,6 +267,7 @@ fn link_for(
     shared.stats.device_online(&info.mn, peer, since);
     let (tx, rx) = mpsc::channel(64);
     let wake = Arc::new(Notify::new());
+    let listening = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let cancel = devices.child_token();
     {
         let mut online = shared.online.lock().unwrap_or_else(|e| e.into_inner());
@@ -285,12 +291,14 @@ fn link_for(
         },
         outbox: outbox.clone(),
         replies: rx,
+        listening: listening.clone(),
         wake,
         cancel,
     };
     tokio::spawn(driver.run().instrument(info_span!("device", mn = %info.mn)));
-    links.insert(info.mn.clone(), Link { replies: tx.clone() });
-    Some(tx)
+    let link = Link { replies: tx, listening };
+    links.insert(info.mn.clone(), link.clone());
+    Some(link)
 }
 
 async fn write_all(wr: &mut OwnedWriteHalf, bytes: &[u8], shared: &Shared) -> bool {
@@ -349,8 +357,10 @@ async fn committed(shared: &Arc<Shared>, p: Pending) -> Option<Vec<u8>> {
         Err(e) => Err(StoreError::Corrupt(format!("submission task failed: {e}"))),
     };
     // The driver follows replies whether or not their frame could be stored.
-    if let (Some(link), Some((_, info))) = (&p.link, &p.device) {
-        let _ = link.try_send(info.clone());
+    if let (Some(link), Some((_, info))) = (&p.link, p.device.as_deref())
+        && link.listening.load(std::sync::atomic::Ordering::Acquire)
+    {
+        let _ = link.replies.try_send(Box::new(info.clone()));
     }
     let outcome = match result {
         Ok(o) => o,
@@ -370,7 +380,7 @@ async fn committed(shared: &Arc<Shared>, p: Pending) -> Option<Vec<u8>> {
         p.verdict
     };
     shared.stats.frame(verdict, p.reason_kind);
-    if let Some((dev, info)) = &p.device {
+    if let Some((dev, info)) = p.device.as_deref() {
         after_commit(shared, dev, info, p.has_measurements);
     }
     p.reply

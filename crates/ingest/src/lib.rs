@@ -199,6 +199,7 @@ impl Gateway {
         let shared = self.handle.shared;
         let limit = Arc::new(Semaphore::new(shared.cfg.max_connections.max(1)));
         let mut tasks = JoinSet::new();
+        let poll = tokio::spawn(commands::poll_recent(shared.clone(), cancel.child_token()));
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -228,6 +229,7 @@ impl Gateway {
             }
         }
         drop(self.listener);
+        poll.abort();
         let open = tasks.len();
         info!(connections = open, grace_s = shared.cfg.shutdown_grace.as_secs_f64(), "gateway stopping");
         let drain = async { while tasks.join_next().await.is_some() {} };

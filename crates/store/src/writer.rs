@@ -32,7 +32,7 @@ pub struct WriterConfig {
 
 impl Default for WriterConfig {
     fn default() -> Self {
-        WriterConfig { max_batch: 512, max_wait: Duration::from_millis(5), queue: 8192 }
+        WriterConfig { max_batch: 2048, max_wait: Duration::from_millis(5), queue: 8192 }
     }
 }
 
