@@ -193,6 +193,21 @@ pub fn scan<'a>(buf: &'a [u8], offset: u64, cfg: &FrameConfig, eof: bool) -> Sca
         .shifted(at);
         return Scan::Reject { error, consumed: 2 };
     };
+    // Every data segment starts with a field name and '=' (QN=, ST=, CN=, …). Checking the bytes
+    // that have arrived lets a stray "##dddd" in garbage be refused at once, instead of holding
+    // the stream (and the real packet after it) until dddd more bytes have come.
+    if let Some(bad) = segment_start_problem(&rest[HEADER_LEN..rest.len().min(HEADER_LEN + len)]) {
+        let error = Error::new(
+            ErrorKind::Length,
+            2,
+            format!(
+                "length {len} is followed by no data segment (byte {} is not part of a field name and '=')",
+                at + (HEADER_LEN + bad) as u64
+            ),
+        )
+        .shifted(at);
+        return Scan::Reject { error, consumed: 2 };
+    }
     let crc_at = HEADER_LEN + len;
     let end = crc_at + CRC_LEN;
     if rest.len() < end {
@@ -291,6 +306,22 @@ pub fn scan<'a>(buf: &'a [u8], offset: u64, cfg: &FrameConfig, eof: bool) -> Sca
         frame: RawFrame { bytes: frame_bytes, segment, offset: at, crc: check, deviations: dev },
         consumed,
     }
+}
+
+/// Offset of the first byte that cannot begin a data segment (`Name=`, the name ASCII letters
+/// and digits starting with a letter), looking only at the bytes given. `None` when they fit, or
+/// are too few to tell.
+fn segment_start_problem(seg: &[u8]) -> Option<usize> {
+    for (i, &b) in seg.iter().enumerate().take(8) {
+        match b {
+            b'=' if i > 0 => return None,
+            b'A'..=b'Z' | b'a'..=b'z' => {}
+            b'0'..=b'9' if i > 0 => {}
+            _ => return Some(i),
+        }
+    }
+    // Eight name characters without '=' is longer than any header field name (Flag, PNUM).
+    if seg.len() >= 8 { Some(7) } else { None }
 }
 
 fn parse_len(d: &[u8]) -> Option<usize> {
@@ -744,8 +775,9 @@ mod tests {
         assert_eq!(got[0], Err((ErrorKind::Length, 2)));
         assert_eq!(got.iter().filter(|r| r.is_ok()).count(), 30, "{got:?}");
         // The same when the declared CRC position holds hex digits: an over-long frame whose CRC
-        // matches nothing gives up only its first bytes.
-        let mut input = b"##2000".to_vec();
+        // matches nothing gives up only its first bytes. (It starts like a segment, "QN=", so
+        // the framer has to wait for all of it before it can tell.)
+        let mut input = b"##2000QN=".to_vec();
         for _ in 0..10 {
             input.extend(&good);
         }
@@ -754,6 +786,33 @@ mod tests {
         let got = collect(&input, 4096, FrameConfig::default());
         assert_eq!(got[0], Err((ErrorKind::TooLong, 2)));
         assert_eq!(got.iter().filter(|r| r.is_ok()).count(), 10, "{got:?}");
+    }
+
+    #[test]
+    fn stray_header_in_garbage_does_not_hold_the_next_packet() {
+        // "##1234" followed by no field name: refused at once, and the packet after it is
+        // returned from the same read instead of after 1234 more bytes.
+        let mut input = b"modem ##1234 noise ".to_vec();
+        input.extend(framed(SEG));
+        let mut f = Framer::new(FrameConfig::default());
+        f.push(&input);
+        let mut frames = 0;
+        while let Some(ev) = f.next() {
+            if matches!(ev, Event::Frame(_)) {
+                frames += 1;
+            }
+        }
+        assert_eq!(frames, 1);
+    }
+
+    #[test]
+    fn segment_start_rule() {
+        assert_eq!(segment_start_problem(b"QN=1"), None);
+        assert_eq!(segment_start_problem(b"ST"), None);
+        assert_eq!(segment_start_problem(b" QN="), Some(0));
+        assert_eq!(segment_start_problem(b"1QN"), Some(0));
+        assert_eq!(segment_start_problem(b"QN-1"), Some(2));
+        assert_eq!(segment_start_problem(b"ABCDEFGHIJ"), Some(7));
     }
 
     #[test]
