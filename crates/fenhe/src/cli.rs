@@ -169,6 +169,13 @@ pub enum RegistryCommand {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Import attempts, refused ones with every problem, newest first.
+    Imports {
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -463,10 +470,24 @@ async fn run_registry(cmd: RegistryCommand) -> Result<ExitCode> {
     match cmd {
         RegistryCommand::Import { files, check, db } => {
             let paths: Vec<&std::path::Path> = files.iter().map(|p| p.as_path()).collect();
+            let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
             let registry = match crate::registry_io::load_files(&paths) {
                 Ok(r) => r,
                 Err(problems) => {
                     eprintln!("{problems}");
+                    if !check {
+                        // A refused import is kept on record with every problem, not only printed.
+                        let store = open_store(&db).await?;
+                        store
+                            .record_import(&fenhe_store::ImportRecord {
+                                at: crate::timefmt::now_ms(),
+                                files: names,
+                                ok: false,
+                                summary: format!("{} problem(s); nothing was imported", problems.0.len()),
+                                problems: problems.0.iter().map(|p| p.to_string()).collect(),
+                            })
+                            .await?;
+                    }
                     return Ok(ExitCode::from(1));
                 }
             };
@@ -481,10 +502,49 @@ async fn run_registry(cmd: RegistryCommand) -> Result<ExitCode> {
             }
             let store = open_store(&db).await?;
             let s = store.import_registry(&registry).await?;
-            eprintln!(
-                "imported {} enterprises, {} outlets, {} devices into {}",
-                s.enterprises, s.outlets, s.devices, db.db
+            let summary = format!(
+                "imported {} enterprises, {} outlets, {} devices",
+                s.enterprises, s.outlets, s.devices
             );
+            store
+                .record_import(&fenhe_store::ImportRecord {
+                    at: crate::timefmt::now_ms(),
+                    files: names,
+                    ok: true,
+                    summary: summary.clone(),
+                    problems: vec![],
+                })
+                .await?;
+            eprintln!("{summary} into {}", db.db);
+            Ok(ExitCode::SUCCESS)
+        }
+        RegistryCommand::Imports { format, db } => {
+            let store = open_store(&db).await?;
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            for i in store.imports(100).await? {
+                let r = &i.record;
+                if format == ListFormat::Json {
+                    let line = serde_json::json!({
+                        "id": i.id, "at": crate::timefmt::iso(r.at), "files": r.files, "ok": r.ok,
+                        "summary": r.summary, "problems": r.problems,
+                    });
+                    writeln!(out, "{line}")?;
+                } else {
+                    let verdict = if r.ok { "ok" } else { "refused" };
+                    writeln!(
+                        out,
+                        "#{} {} {verdict} [{}] {}",
+                        i.id,
+                        crate::timefmt::iso(r.at),
+                        r.files.join(" "),
+                        r.summary
+                    )?;
+                    for p in &r.problems {
+                        writeln!(out, "    {p}")?;
+                    }
+                }
+            }
+            out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
         RegistryCommand::Export { format, out, db } => {

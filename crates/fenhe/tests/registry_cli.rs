@@ -97,6 +97,22 @@ fn import_reports_every_error_and_changes_nothing() {
     let out = fenhe(&["registry", "export", "--format", "json", "--db", &db]);
     let back: fenhe_core::Registry = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(back, fenhe_core::Registry::default(), "a file with errors must change nothing");
+
+    // Both refused attempts are on record, with their problems.
+    let out = fenhe(&["registry", "imports", "--format", "json", "--db", &db]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let attempts: Vec<serde_json::Value> =
+        text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(attempts[0]["ok"], false);
+    let problems = attempts[0]["problems"].as_array().unwrap();
+    assert!(
+        problems.iter().any(|p| p.as_str().unwrap().contains("devices.csv:2: devices[0].outlet")),
+        "{problems:?}"
+    );
+    assert!(
+        attempts[1]["problems"].as_array().unwrap().iter().any(|p| p.as_str().unwrap().contains("ownership"))
+    );
 }
 
 #[test]

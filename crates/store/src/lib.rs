@@ -197,6 +197,27 @@ pub struct Command {
     pub detail: Option<String>,
 }
 
+/// A registry import attempt, kept whether it succeeded or not, so that a refused file is on
+/// record and not only on someone's terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRecord {
+    pub at: i64,
+    /// The files given, as named on the command line.
+    pub files: Vec<String>,
+    pub ok: bool,
+    /// One line: what was imported, or how many problems there were.
+    pub summary: String,
+    /// Every problem found (`file:line: field: message`), empty when it succeeded.
+    pub problems: Vec<String>,
+}
+
+/// A stored [`ImportRecord`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredImport {
+    pub id: i64,
+    pub record: ImportRecord,
+}
+
 /// How many of each entity an import created or updated (every entry of the imported registry).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ImportSummary {
@@ -254,6 +275,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// Commands, newest first, optionally of one device.
     async fn commands(&self, mn: Option<&str>, limit: u32) -> Result<Vec<Command>>;
+
+    /// Keep a record of a registry import attempt (successful or refused).
+    async fn record_import(&self, r: &ImportRecord) -> Result<i64>;
+    /// Import attempts, newest first.
+    async fn imports(&self, limit: u32) -> Result<Vec<StoredImport>>;
 }
 
 /// Open a store from `--db`: a path or `sqlite://…` (PostgreSQL URLs are refused until that

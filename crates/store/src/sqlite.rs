@@ -35,8 +35,9 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection};
 
 use crate::{
-    Command, CommandStatus, DeviceActivity, FrameCount, FrameQuery, ImportSummary, InboxEntry, IngestItem,
-    ItemOutcome, MeasurementQuery, NewCommand, Result, Store, StoreError, StoredFrame, StoredMeasurement,
+    Command, CommandStatus, DeviceActivity, FrameCount, FrameQuery, ImportRecord, ImportSummary, InboxEntry,
+    IngestItem, ItemOutcome, MeasurementQuery, NewCommand, Result, Store, StoreError, StoredFrame,
+    StoredImport, StoredMeasurement,
 };
 
 /// Where the database lives when nothing else is said.
@@ -1051,6 +1052,46 @@ impl Store for SqliteStore {
         .bind(to)
         .fetch_all(&self.read)
         .await?)
+    }
+
+    async fn record_import(&self, r: &ImportRecord) -> Result<i64> {
+        let json = |v: &Vec<String>| serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()));
+        Ok(sqlx::query_scalar(
+            "INSERT INTO imports (at, files, ok, summary, problems) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(r.at)
+        .bind(json(&r.files)?)
+        .bind(i64::from(r.ok))
+        .bind(&r.summary)
+        .bind(json(&r.problems)?)
+        .fetch_one(&self.write)
+        .await?)
+    }
+
+    async fn imports(&self, limit: u32) -> Result<Vec<StoredImport>> {
+        let rows =
+            sqlx::query("SELECT id, at, files, ok, summary, problems FROM imports ORDER BY id DESC LIMIT ?")
+                .bind(i64::from(limit))
+                .fetch_all(&self.read)
+                .await?;
+        let list = |text: String| -> Result<Vec<String>> {
+            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("imports: {e}")))
+        };
+        rows.iter()
+            .map(|r| {
+                let ok: i64 = r.try_get(3)?;
+                Ok(StoredImport {
+                    id: r.try_get(0)?,
+                    record: ImportRecord {
+                        at: r.try_get(1)?,
+                        files: list(r.try_get(2)?)?,
+                        ok: ok != 0,
+                        summary: r.try_get(4)?,
+                        problems: list(r.try_get(5)?)?,
+                    },
+                })
+            })
+            .collect()
     }
 
     async fn enqueue_command(&self, c: &NewCommand) -> Result<i64> {

@@ -210,7 +210,38 @@ stories![
     writer_batches_concurrent_submits,
     writer_shutdown_finishes_queued_items,
     invalid_batches_store_nothing,
+    import_attempts_are_kept,
 ];
+
+/// Refused and successful imports are both on record, newest first, with every problem.
+async fn import_attempts_are_kept(store: Arc<dyn Store>) {
+    assert!(store.imports(10).await.unwrap().is_empty());
+    let refused = fenhe_store::ImportRecord {
+        at: T0,
+        files: vec!["devices.csv".into()],
+        ok: false,
+        summary: "2 problems; nothing was imported".into(),
+        problems: vec![
+            "devices.csv:3: protocol: \"2018\" is not 2005, 2017 or 2025".into(),
+            "devices.csv:4: mn: is required".into(),
+        ],
+    };
+    let ok = fenhe_store::ImportRecord {
+        at: T0 + MINUTE,
+        files: vec!["a.toml".into(), "b.csv".into()],
+        ok: true,
+        summary: "imported 1 enterprises, 1 outlets, 2 devices".into(),
+        problems: vec![],
+    };
+    let a = store.record_import(&refused).await.unwrap();
+    let b = store.record_import(&ok).await.unwrap();
+    assert!(b > a);
+    let got = store.imports(10).await.unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!((got[0].id, &got[0].record), (b, &ok));
+    assert_eq!((got[1].id, &got[1].record), (a, &refused));
+    assert_eq!(store.imports(1).await.unwrap().len(), 1);
+}
 
 /// A day in the life of the platform, touching every method once.
 async fn story(store: Arc<dyn Store>) {
@@ -832,6 +863,12 @@ struct Failing {
 
 #[async_trait]
 impl Store for Failing {
+    async fn record_import(&self, r: &fenhe_store::ImportRecord) -> Result<i64> {
+        self.inner.record_import(r).await
+    }
+    async fn imports(&self, limit: u32) -> Result<Vec<fenhe_store::StoredImport>> {
+        self.inner.imports(limit).await
+    }
     async fn migrate(&self) -> Result<()> {
         self.inner.migrate().await
     }

@@ -98,6 +98,12 @@ impl Gate {
 
 #[async_trait]
 impl Store for Gate {
+    async fn record_import(&self, r: &fenhe_store::ImportRecord) -> Result<i64> {
+        self.inner.record_import(r).await
+    }
+    async fn imports(&self, limit: u32) -> Result<Vec<fenhe_store::StoredImport>> {
+        self.inner.imports(limit).await
+    }
     async fn migrate(&self) -> Result<()> {
         self.inner.migrate().await
     }
