@@ -248,7 +248,36 @@ pub(crate) fn interval_ms(cn: &str, device: &DeviceEntry) -> Option<i64> {
 }
 
 /// Everything a device's command driver works with.
+/// Hands out start times at most `rate` per second, shared by every connection: the n-th caller
+/// waits until n / rate seconds after the pacer was last idle.
+#[derive(Debug)]
+pub(crate) struct Pacer {
+    interval: std::time::Duration,
+    next: std::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Pacer {
+    pub fn new(rate: f64) -> Self {
+        let rate = if rate.is_finite() && rate > 0.0 { rate } else { 1.0 };
+        Pacer {
+            interval: std::time::Duration::from_secs_f64(1.0 / rate),
+            next: std::sync::Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    /// The instant this caller may start.
+    pub fn slot(&self) -> tokio::time::Instant {
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        let now = tokio::time::Instant::now();
+        let slot = (*next).max(now);
+        *next = slot + self.interval;
+        slot
+    }
+}
+
 pub(crate) struct Driver {
+    /// Paces connect-time clock checks across the gateway.
+    pub clock_pacer: Arc<Pacer>,
     pub store: Arc<dyn Store>,
     pub cfg: Arc<GatewayConfig>,
     pub stats: Arc<Stats>,
@@ -304,6 +333,11 @@ impl Driver {
     /// commands one at a time, oldest first.
     pub async fn run(mut self) {
         if self.cfg.time_check_on_connect {
+            let slot = self.clock_pacer.slot();
+            tokio::select! {
+                _ = self.cancel.cancelled() => return,
+                _ = tokio::time::sleep_until(slot) => {}
+            }
             self.queue_time_check().await;
         }
         loop {
@@ -512,6 +546,19 @@ impl Driver {
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test]
+    async fn pacer_spaces_starts_at_its_rate() {
+        let p = super::Pacer::new(10.0);
+        let first = p.slot();
+        let ms: Vec<u128> = (0..4).map(|_| (p.slot() - first).as_millis()).collect();
+        assert_eq!(ms, vec![100, 200, 300, 400]);
+        // After an idle spell the next caller starts at once, not at the old schedule.
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        let before = tokio::time::Instant::now();
+        let slot = p.slot();
+        assert!(slot >= before && slot <= tokio::time::Instant::now());
+    }
+
     use super::*;
 
     fn entry(min: u32) -> DeviceEntry {

@@ -49,6 +49,11 @@ pub struct GatewayConfig {
     /// Ask each device for its time (1011) on its first authenticated frame of a connection.
     /// Default true.
     pub time_check_on_connect: bool,
+    /// Connect-time clock checks started per second across the gateway. Each check is a few
+    /// single-row transactions on the one write connection; when thousands of devices reconnect
+    /// at once (a server restart), pacing them keeps those writes from starving data ingest.
+    /// Default 10.
+    pub clock_check_rate: f64,
     /// A device clock further than this from the server's is set (1012). Default 60 s.
     pub clock_skew_max: Duration,
     /// Request missing minute/hour records after a gap in uploads (2051/2061 history requests).
@@ -80,6 +85,7 @@ impl Default for GatewayConfig {
             command_retries: 3,
             command_poll: Duration::from_secs(5),
             time_check_on_connect: true,
+            clock_check_rate: 10.0,
             clock_skew_max: Duration::from_secs(60),
             gap_detection: true,
             gap_max_span: Duration::from_secs(7 * 24 * 3600),

@@ -280,6 +280,7 @@ fn link_for(
         }
     }
     let driver = Driver {
+        clock_pacer: shared.clock_pacer.clone(),
         store: shared.store.clone(),
         cfg: shared.cfg.clone(),
         stats: shared.stats.clone(),

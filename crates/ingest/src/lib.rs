@@ -110,6 +110,7 @@ pub(crate) struct Shared {
     pub stats: Arc<stats::Stats>,
     pub latest: commands::LatestTimes,
     pub online: Mutex<HashMap<String, Online>>,
+    pub clock_pacer: Arc<commands::Pacer>,
 }
 
 impl Shared {
@@ -158,6 +159,7 @@ impl Gateway {
             TcpListener::bind(cfg.listen).await.map_err(|source| Error::Bind { addr: cfg.listen, source })?;
         let local_addr = listener.local_addr().map_err(|source| Error::Bind { addr: cfg.listen, source })?;
         info!(addr = %local_addr, devices = directory.len(), "HJ 212 gateway listening");
+        let cfg_clock_rate = cfg.clock_check_rate;
         let shared = Arc::new(Shared {
             cfg: Arc::new(cfg),
             store,
@@ -166,6 +168,7 @@ impl Gateway {
             stats: Arc::default(),
             latest,
             online: Mutex::default(),
+            clock_pacer: Arc::new(commands::Pacer::new(cfg_clock_rate)),
         });
         Ok(Gateway { listener, handle: GatewayHandle { shared, local_addr } })
     }
