@@ -6,6 +6,10 @@
 //! what lets the gateway acknowledge a packet only once it is durable.
 
 use async_trait::async_trait;
+use fenhe_core::compliance::{
+    Aggregate, AlarmDraft, Emission, Episode, Evaluation, Finding, FindingKind, Period, Rate, Record,
+    Severity,
+};
 use fenhe_core::{FrameRecord, Measurement, Registry, Values, Verdict};
 
 pub mod error;
@@ -226,6 +230,158 @@ pub struct ImportSummary {
     pub devices: u32,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Compliance results and alarms
+
+/// Finding kinds that [`Store::save_monthly`] keeps (one per device and month); every other kind
+/// belongs to [`Store::save_evaluation`] / [`Store::replace_findings`].
+pub const MONTHLY_FINDING_KINDS: &[FindingKind] = &[FindingKind::MonthlyShare];
+
+/// A device-day (China time) whose measurements changed since the engine last cleared it.
+/// `seq` identifies the last change: [`Store::clear_dirty`] removes the mark only if no write
+/// touched the day after it was read.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DirtyDay {
+    pub mn: String,
+    /// 00:00 China time, epoch ms (`fenhe_core::compliance::time::day_start`).
+    pub day_start: i64,
+    pub seq: i64,
+}
+
+/// Filter for [`Store::aggregates`]. `from`/`to` bound the period start, `[from, to)`. Results
+/// are ordered by MN, factor, start (hours before days at the same start when both are asked).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AggregateQuery {
+    pub mn: Option<String>,
+    pub outlet: Option<String>,
+    pub factor: Option<String>,
+    /// Hour or day; both when `None`.
+    pub period: Option<Period>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    /// Only periods that exceed their limit.
+    pub exceeds_only: bool,
+    pub limit: Option<u32>,
+}
+
+/// Filter for [`Store::episodes`]. `from`/`to` bound the episode start, `[from, to)`. Ordered
+/// by MN, factor, start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EpisodeQuery {
+    pub mn: Option<String>,
+    pub outlet: Option<String>,
+    pub factor: Option<String>,
+    pub period: Option<Period>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+/// Filter for [`Store::findings`]. `from`/`to` bound the finding start, `[from, to)`. `outlet`
+/// matches the outlet the device is registered at now. Ordered by MN, factor (device-wide
+/// findings first), start, kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FindingQuery {
+    pub mn: Option<String>,
+    pub outlet: Option<String>,
+    pub factor: Option<String>,
+    pub kind: Option<FindingKind>,
+    /// `Some(true)`: only findings still open; `Some(false)`: only closed ones.
+    pub open: Option<bool>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+/// Filter for [`Store::emissions`]. `from`/`to` bound the period start. Ordered by MN, factor,
+/// start (hour, day, month at the same start).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EmissionQuery {
+    pub mn: Option<String>,
+    pub outlet: Option<String>,
+    pub factor: Option<String>,
+    pub period: Option<Period>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+/// Filter for [`Store::rates`]. `from`/`to` bound the period start. Ordered by MN, start (day
+/// before month at the same start).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RateQuery {
+    pub mn: Option<String>,
+    pub outlet: Option<String>,
+    pub period: Option<Period>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+/// Whether an alarm still needs attention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AlarmStatus {
+    Open,
+    Resolved,
+}
+
+impl AlarmStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            AlarmStatus::Open => "open",
+            AlarmStatus::Resolved => "resolved",
+        }
+    }
+    pub fn parse(s: &str) -> Option<AlarmStatus> {
+        [AlarmStatus::Open, AlarmStatus::Resolved].into_iter().find(|v| v.name() == s)
+    }
+}
+
+/// [`Alarm::resolution`] of an alarm whose condition cleared (its draft turned inactive).
+pub const RESOLUTION_CLEARED: &str = "cleared";
+/// [`Alarm::resolution`] of an alarm whose raising data was revised away: the engine no longer
+/// produces its key.
+pub const RESOLUTION_WITHDRAWN: &str = "withdrawn";
+
+/// A stored alarm: the latest draft for its key and its lifecycle. Alarms are never deleted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alarm {
+    pub id: i64,
+    /// The latest draft synced for this key (`active` is false once resolved).
+    pub draft: AlarmDraft,
+    pub status: AlarmStatus,
+    /// Why it was resolved ([`RESOLUTION_CLEARED`], [`RESOLUTION_WITHDRAWN`]); `None` while open.
+    pub resolution: Option<String>,
+    pub raised_at: i64,
+    /// Last time anything about it changed (equal to `raised_at` until then).
+    pub updated_at: i64,
+    /// When it was (last) resolved; `None` while open.
+    pub resolved_at: Option<i64>,
+}
+
+/// Filter for [`Store::alarms`]. Results are newest first (by `raised_at`, then id).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlarmQuery {
+    pub mn: Option<String>,
+    pub status: Option<AlarmStatus>,
+    /// `exceedance` or a [`FindingKind`] name.
+    pub kind: Option<String>,
+    /// Only alarms at least this severe.
+    pub min_severity: Option<Severity>,
+    pub limit: Option<u32>,
+}
+
+/// What [`Store::sync_alarms`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AlarmSync {
+    /// New keys, and resolved alarms whose draft became active again (re-opened).
+    pub raised: u32,
+    /// Alarms whose severity, end, titles or details changed without a change of status.
+    pub updated: u32,
+    /// Alarms resolved: cleared (draft inactive) or withdrawn (key no longer produced).
+    pub resolved: u32,
+}
+
 /// Everything fenhe persists. Implementations must make [`Store::write_batch`] atomic: when it
 /// returns `Ok`, every item is durable; when it returns `Err`, none is.
 #[async_trait]
@@ -280,6 +436,134 @@ pub trait Store: Send + Sync + 'static {
     async fn record_import(&self, r: &ImportRecord) -> Result<i64>;
     /// Import attempts, newest first.
     async fn imports(&self, limit: u32) -> Result<Vec<StoredImport>>;
+
+    // Compliance engine ------------------------------------------------------------------------
+    //
+    // Backends that do not keep compliance results yet answer these with
+    // [`StoreError::Unsupported`] (the defaults); SQLite implements them all.
+
+    /// Device-days whose measurements changed (a new measurement or revision with a DataTime in
+    /// that China-time day; pure duplicates do not count), oldest day first, at most `limit`.
+    async fn dirty_days(&self, limit: u32) -> Result<Vec<DirtyDay>> {
+        let _ = limit;
+        Err(unsupported("dirty_days"))
+    }
+    /// Remove the dirty marks in `done` whose `seq` is unchanged; a day written to since it was
+    /// read stays dirty. Unknown entries are ignored.
+    async fn clear_dirty(&self, done: &[DirtyDay]) -> Result<()> {
+        let _ = done;
+        Err(unsupported("clear_dirty"))
+    }
+
+    /// Store what the rules produced for device `mn` over `[from, to)`, in one transaction:
+    /// hour and day aggregates, emissions and rates of `mn` with start in `[from, to)` are
+    /// replaced by `ev`'s; episodes and findings of `mn` touching the window (start < to and
+    /// end > from, or start within it) are replaced by `ev`'s, except findings of
+    /// [`MONTHLY_FINDING_KINDS`] (see [`Store::save_monthly`]). Idempotent. Every row of `ev`
+    /// must be of `mn` and within that window, else [`StoreError::Invalid`] and nothing is stored.
+    async fn save_evaluation(&self, mn: &str, from: i64, to: i64, ev: &Evaluation) -> Result<()> {
+        let _ = (mn, from, to, ev);
+        Err(unsupported("save_evaluation"))
+    }
+    /// Replace the episodes of `mn` touching `[from, to)` (as in [`Store::save_evaluation`]) by
+    /// `episodes`, each of which must be of `mn` and touch the window.
+    async fn replace_episodes(&self, mn: &str, from: i64, to: i64, episodes: &[Episode]) -> Result<()> {
+        let _ = (mn, from, to, episodes);
+        Err(unsupported("replace_episodes"))
+    }
+    /// Replace the findings of `mn` touching `[from, to)` whose kind is in `kinds` (every kind
+    /// but [`MONTHLY_FINDING_KINDS`] when `None`) by `findings`, each of which must be of `mn`,
+    /// touch the window and be of one of those kinds.
+    async fn replace_findings(
+        &self,
+        mn: &str,
+        from: i64,
+        to: i64,
+        kinds: Option<&[FindingKind]>,
+        findings: &[Finding],
+    ) -> Result<()> {
+        let _ = (mn, from, to, kinds, findings);
+        Err(unsupported("replace_findings"))
+    }
+    /// Replace the month rows of `mn` for the month starting at `month_start`: emissions and
+    /// rates of period month at that start, and findings of [`MONTHLY_FINDING_KINDS`] starting
+    /// in that month. Rows must be of `mn` and that month.
+    async fn save_monthly(
+        &self,
+        mn: &str,
+        month_start: i64,
+        emissions: &[Emission],
+        rates: &[Rate],
+        findings: &[Finding],
+    ) -> Result<()> {
+        let _ = (mn, month_start, emissions, rates, findings);
+        Err(unsupported("save_monthly"))
+    }
+
+    async fn aggregates(&self, q: &AggregateQuery) -> Result<Vec<Aggregate>> {
+        let _ = q;
+        Err(unsupported("aggregates"))
+    }
+    async fn episodes(&self, q: &EpisodeQuery) -> Result<Vec<Episode>> {
+        let _ = q;
+        Err(unsupported("episodes"))
+    }
+    async fn findings(&self, q: &FindingQuery) -> Result<Vec<Finding>> {
+        let _ = q;
+        Err(unsupported("findings"))
+    }
+    async fn emissions(&self, q: &EmissionQuery) -> Result<Vec<Emission>> {
+        let _ = q;
+        Err(unsupported("emissions"))
+    }
+    async fn rates(&self, q: &RateQuery) -> Result<Vec<Rate>> {
+        let _ = q;
+        Err(unsupported("rates"))
+    }
+
+    /// Bring the alarms of `mn` in line with the drafts the engine produced for `[from, to)`, in
+    /// one transaction. Per key: a new key is raised (open, `raised_at = now`; a draft already
+    /// inactive is stored resolved as cleared); an open alarm is updated when anything but its
+    /// status changed, and resolved as cleared when its draft is inactive; a resolved alarm
+    /// whose draft is active again re-opens. An open alarm of `mn` starting in `[from, to)`
+    /// whose key is not among `drafts` is resolved as withdrawn. Every change sets
+    /// `updated_at = now`. Nothing is ever deleted.
+    async fn sync_alarms(
+        &self,
+        mn: &str,
+        from: i64,
+        to: i64,
+        drafts: &[AlarmDraft],
+        now: i64,
+    ) -> Result<AlarmSync> {
+        let _ = (mn, from, to, drafts, now);
+        Err(unsupported("sync_alarms"))
+    }
+    async fn alarms(&self, q: &AlarmQuery) -> Result<Vec<Alarm>> {
+        let _ = q;
+        Err(unsupported("alarms"))
+    }
+
+    /// The engine's named state (watermarks), `None` when never set.
+    async fn engine_state(&self, name: &str) -> Result<Option<String>> {
+        let _ = name;
+        Err(unsupported("engine_state"))
+    }
+    async fn set_engine_state(&self, name: &str, value: &str) -> Result<()> {
+        let _ = (name, value);
+        Err(unsupported("set_engine_state"))
+    }
+
+    /// The latest revision of every record of `mn` (CN 2011, 2051, 2061, 2031) with DataTime in
+    /// `[from, to)`, ordered by DataTime, factor, kind: what the rules read.
+    async fn compliance_records(&self, mn: &str, from: i64, to: i64) -> Result<Vec<Record>> {
+        let _ = (mn, from, to);
+        Err(unsupported("compliance_records"))
+    }
+}
+
+fn unsupported(what: &str) -> StoreError {
+    StoreError::Unsupported(format!("this store does not implement {what} yet"))
 }
 
 /// Open a store from `--db`: a path or `sqlite://…` (PostgreSQL URLs are refused until that
