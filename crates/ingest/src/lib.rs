@@ -50,6 +50,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+pub mod capture;
 pub mod commands;
 mod config;
 mod connection;

@@ -1,0 +1,184 @@
+//! Judging a captured byte stream offline exactly as a live connection judges it: the same
+//! framer settings, the same dialect policies, the same authentication and split merging. This is
+//! what `fenhe replay` reads captures with, so an auditor's replay accepts and refuses the same
+//! frames the gateway did.
+
+use fenhe_core::{CrcPolicy, Device, FrameRecord, Measurement, Protocol, Registry, Verdict};
+use hj212::split::Merger;
+use hj212::{Event, FrameConfig, Framer};
+
+use crate::config::DevicePolicy;
+use crate::directory::DeviceDirectory;
+use crate::judge::{JudgeCtx, judge_frame, judge_rejected};
+
+/// How to judge a capture.
+#[derive(Debug, Clone)]
+pub struct CaptureOptions {
+    /// Policy for devices the registry does not list.
+    pub default_policy: DevicePolicy,
+    /// Take every MN in the capture as registered with the password it sent (an auditor holding
+    /// only a log and a permit). Otherwise unknown MNs and wrong passwords are refused as live.
+    pub trust_all: bool,
+    /// Longest data segment the framer accepts (the gateway's `max_segment_len`).
+    pub max_segment_len: usize,
+    /// Split packets held for merging at once (the gateway's `max_pending_splits`).
+    pub max_pending_splits: usize,
+}
+
+impl Default for CaptureOptions {
+    fn default() -> Self {
+        CaptureOptions {
+            default_policy: DevicePolicy::default(),
+            trust_all: false,
+            max_segment_len: 9999,
+            max_pending_splits: 64,
+        }
+    }
+}
+
+/// One judged event of a capture.
+#[derive(Debug, Clone)]
+pub struct CaptureFrame {
+    /// Byte offset of the event in the capture.
+    pub offset: u64,
+    /// The record the gateway would store (receipt time 0, peer `capture`).
+    pub record: FrameRecord,
+    /// The measurements it carries (for split packets: with the part completing the merge).
+    pub measurements: Vec<Measurement>,
+}
+
+fn framer(opts: &CaptureOptions) -> Framer {
+    Framer::new(FrameConfig {
+        crc_mode: hj212::CrcMode::Any,
+        max_segment_len: opts.max_segment_len.clamp(1, 9999),
+    })
+}
+
+/// The MN and PW of every parsable frame, first password seen per MN, for `trust_all`.
+fn devices_seen(bytes: &[u8], opts: &CaptureOptions) -> Vec<Device> {
+    let mut f = framer(opts);
+    f.push(bytes);
+    f.finish();
+    let mut seen: Vec<Device> = Vec::new();
+    while let Some(ev) = f.next() {
+        let Event::Frame(raw) = ev else { continue };
+        let Ok(p) = hj212::parse(raw.segment, &hj212::ParseOptions::default()) else { continue };
+        if seen.iter().any(|d| d.mn == p.mn) {
+            continue;
+        }
+        seen.push(Device {
+            mn: p.mn.to_string(),
+            password: p.pw.unwrap_or_default().to_string(),
+            outlet: String::new(),
+            protocol: Protocol::default(),
+            crc: crc_policy(opts.default_policy.crc),
+            max_segment_len: opts.default_policy.max_segment_len as u32,
+            rtd_interval_s: 30,
+            minute_interval_min: 1,
+            hourly: false,
+            factors: Vec::new(),
+        });
+    }
+    seen
+}
+
+fn crc_policy(mode: hj212::CrcMode) -> CrcPolicy {
+    match mode {
+        hj212::CrcMode::Standard => CrcPolicy::Standard,
+        hj212::CrcMode::Modbus => CrcPolicy::Modbus,
+        hj212::CrcMode::ModbusSwapped => CrcPolicy::ModbusSwapped,
+        hj212::CrcMode::Any => CrcPolicy::Any,
+    }
+}
+
+/// Judge a whole capture. Never fails: what cannot be read is returned as rejected records with
+/// the reason and its offset, as the gateway would store it.
+pub fn judge_capture(bytes: &[u8], registry: &Registry, opts: &CaptureOptions) -> Vec<CaptureFrame> {
+    let directory = if opts.trust_all {
+        let mut r = registry.clone();
+        for d in devices_seen(bytes, opts) {
+            if !r.devices.iter().any(|x| x.mn == d.mn) {
+                r.devices.push(d);
+            }
+        }
+        DeviceDirectory::from_registry(&r)
+    } else {
+        DeviceDirectory::from_registry(registry)
+    };
+    let mut merger = Merger::new(opts.max_pending_splits);
+    let mut f = framer(opts);
+    f.push(bytes);
+    f.finish();
+    let total = bytes.len() as u64;
+    let mut out = Vec::new();
+    while let Some(ev) = f.next() {
+        let mut ctx = JudgeCtx {
+            directory: &directory,
+            default_policy: opts.default_policy,
+            merger: &mut merger,
+            peer: "capture",
+            received_at: 0,
+        };
+        let (offset, judged) = match ev {
+            Event::Frame(raw) => (raw.offset, judge_frame(&raw, &mut ctx)),
+            Event::Rejected { error, bytes } => {
+                let (error, bytes) = (error, bytes.to_vec());
+                // Everything was pushed at once, so the rejected run ends where the unread rest starts.
+                let start = total - f.pending() as u64 - bytes.len() as u64;
+                (start, judge_rejected(&error, &bytes, start, &ctx))
+            }
+        };
+        out.push(CaptureFrame { offset, record: judged.record, measurements: judged.measurements });
+    }
+    out
+}
+
+/// Whether a judged frame's data counts (accepted frames; duplicates are decided later).
+pub fn is_accepted(f: &CaptureFrame) -> bool {
+    f.record.verdict == Verdict::Accepted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hj212::builder::{Peer, device};
+    use hj212::{DateTime, Version};
+
+    fn upload(mn: &str, pw: &str, minute: u8) -> Vec<u8> {
+        let peer = Peer { mn, pw, st: "31", version: Version::V2017 };
+        let t = DateTime::new(2024, 5, 1, 10, minute, 0).unwrap();
+        device::upload(&peer, &t, "2051", &t, true).factor("a21026", [("Avg", "12.5".to_string())]).build()
+    }
+
+    #[test]
+    fn same_verdicts_as_the_gateway() {
+        let mut bytes = upload("M1", "pw", 0);
+        bytes.extend_from_slice(b"garbage\r\n");
+        bytes.extend(upload("M2", "pw", 1));
+        let r = Registry {
+            devices: vec![Device {
+                mn: "M1".into(),
+                password: "pw".into(),
+                outlet: "o".into(),
+                protocol: Protocol::V2017,
+                crc: fenhe_core::CrcPolicy::Standard,
+                max_segment_len: 1024,
+                rtd_interval_s: 30,
+                minute_interval_min: 1,
+                hourly: false,
+                factors: vec![],
+            }],
+            ..Default::default()
+        };
+        let j = judge_capture(&bytes, &r, &CaptureOptions::default());
+        let verdicts: Vec<_> = j.iter().map(|f| f.record.verdict).collect();
+        assert_eq!(verdicts, [Verdict::Accepted, Verdict::Rejected, Verdict::Unregistered]);
+        assert_eq!(j[0].measurements.len(), 1);
+        assert_eq!(j[1].offset, upload("M1", "pw", 0).len() as u64);
+        // trust_all: the unknown device's data counts too.
+        let opts = CaptureOptions { trust_all: true, ..Default::default() };
+        let j = judge_capture(&bytes, &r, &opts);
+        assert_eq!(j.iter().filter(|f| is_accepted(f)).count(), 2);
+        assert_eq!(j[2].measurements.len(), 1);
+    }
+}
