@@ -189,6 +189,10 @@ pub struct Episode {
     pub max_multiple: f64,
     /// The limit at the highest value.
     pub limit: f64,
+    /// The episode's last period is the latest period judged for its factor (evaluate: it ends
+    /// at the last complete period before `now`): the exceedance is still going on.
+    #[serde(default)]
+    pub open: bool,
 }
 
 /// Kinds of data-quality finding.
@@ -300,6 +304,9 @@ pub struct Finding {
     pub end: i64,
     /// What was seen, in English, with the numbers (e.g. `value 12.3 repeated 15 times`).
     pub detail: String,
+    /// The same in Chinese, with the same numbers (alarm texts use it).
+    #[serde(default)]
+    pub detail_zh: String,
     /// Whether the condition is still present at the end of the evaluated window.
     pub open: bool,
 }

@@ -1,0 +1,186 @@
+//! The shared first step of every rule: one device's records made canonical (deduplicated, sorted,
+//! grouped by factor), so that results never depend on the order the records arrived in.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use super::params::Params;
+use super::time::MINUTE_MS;
+use super::types::{DataKind, Record, Source, factor};
+use crate::Values;
+use crate::registry::OutletKind;
+
+/// The number a record carries: `Avg`, else `Rtd`; only finite numbers count.
+pub(crate) fn value(v: &Values) -> Option<f64> {
+    v.avg.filter(|x| x.is_finite()).or(v.rtd.filter(|x| x.is_finite()))
+}
+
+/// The device's own reference-O2 value: `ZsAvg`, else `ZsRtd`.
+pub(crate) fn zs_value(v: &Values) -> Option<f64> {
+    v.zs_avg.filter(|x| x.is_finite()).or(v.zs_rtd.filter(|x| x.is_finite()))
+}
+
+/// The value of a record when its flag counts for compliance.
+pub(crate) fn valid_value(r: &Record, params: &Params) -> Option<f64> {
+    if params.is_valid_flag(r.values.flag.as_deref()) { value(&r.values) } else { None }
+}
+
+/// The flow factor of an outlet kind.
+pub(crate) fn flow_factor(kind: OutletKind) -> &'static str {
+    match kind {
+        OutletKind::FlueGas => factor::GAS_FLOW,
+        OutletKind::Wastewater => factor::WATER_FLOW,
+    }
+}
+
+/// Flue-gas parameters (flow, temperature, pressure, humidity, velocity, O2): measured
+/// conditions, not pollutants, so never converted to reference O2.
+pub(crate) fn is_gas_parameter(code: &str) -> bool {
+    code == factor::GAS_FLOW || code == factor::O2 || code.starts_with("a01")
+}
+
+/// Whether `code` is a flue-gas pollutant whose concentration is converted to reference O2.
+pub(crate) fn is_converted(src: &Source, code: &str) -> bool {
+    src.kind == OutletKind::FlueGas
+        && src.reference_o2.is_some_and(|r| r.is_finite() && r < 21.0)
+        && code.starts_with('a')
+        && !is_gas_parameter(code)
+}
+
+/// Whether `code` is a pollutant with an emitted amount in kg (HJ 212 Appendix B gives 千克 as
+/// its amount unit); flows, pH, O2 and the flue-gas parameters are not.
+pub(crate) fn is_emitted(code: &str) -> bool {
+    code != factor::GAS_FLOW
+        && code != factor::WATER_FLOW
+        && hj212::codes::factor(code).is_some_and(|f| f.amount_unit_zh == "千克")
+}
+
+/// Factors checked for negative values: everything except the flue-gas parameters that may be
+/// negative (temperature, pressure: a01xxx).
+pub(crate) fn negative_suspect(code: &str) -> bool {
+    !code.starts_with("a01")
+}
+
+/// A total order on value sets, used only to pick one of two revisions deterministically.
+fn cmp_values(a: &Values, b: &Values) -> Ordering {
+    let num = |x: Option<f64>, y: Option<f64>| match (x, y) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (Some(x), Some(y)) => x.total_cmp(&y),
+    };
+    num(a.rtd, b.rtd)
+        .then(num(a.min, b.min))
+        .then(num(a.avg, b.avg))
+        .then(num(a.max, b.max))
+        .then(num(a.cou, b.cou))
+        .then(num(a.zs_rtd, b.zs_rtd))
+        .then(num(a.zs_min, b.zs_min))
+        .then(num(a.zs_avg, b.zs_avg))
+        .then(num(a.zs_max, b.zs_max))
+        .then_with(|| a.flag.cmp(&b.flag))
+        .then_with(|| a.eflag.cmp(&b.eflag))
+        .then_with(|| a.sample_time.cmp(&b.sample_time))
+}
+
+/// One device's records in canonical form.
+pub(crate) struct Prepared<'a> {
+    /// Minute records (2051) per factor, sorted by DataTime, one per DataTime.
+    pub minutes: BTreeMap<&'a str, Vec<&'a Record>>,
+    /// Device hourly records (2061) per factor, sorted by DataTime.
+    pub hours: BTreeMap<&'a str, Vec<&'a Record>>,
+    /// Every record (all kinds), one per (kind, factor, DataTime), sorted by
+    /// (DataTime, kind, factor).
+    pub all: Vec<&'a Record>,
+    /// Minute interval in ms (at least one minute).
+    pub interval_ms: i64,
+}
+
+impl<'a> Prepared<'a> {
+    pub fn new(src: &Source, records: &'a [Record]) -> Prepared<'a> {
+        let mut all: Vec<&Record> = records.iter().collect();
+        // Canonical order; among duplicates of one key, the latest receipt (then the larger value
+        // set) comes first and is the one kept.
+        all.sort_by(|a, b| {
+            (a.data_time, a.kind, a.factor.as_str())
+                .cmp(&(b.data_time, b.kind, b.factor.as_str()))
+                .then(b.received_at.cmp(&a.received_at))
+                .then_with(|| cmp_values(&b.values, &a.values))
+        });
+        all.dedup_by(|b, a| a.data_time == b.data_time && a.kind == b.kind && a.factor == b.factor);
+        let mut minutes: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
+        let mut hours: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
+        for r in &all {
+            match r.kind {
+                DataKind::Minute => minutes.entry(r.factor.as_str()).or_default().push(r),
+                DataKind::Hour => hours.entry(r.factor.as_str()).or_default().push(r),
+                _ => {}
+            }
+        }
+        let interval_ms = i64::from(src.minute_interval_min.max(1)) * MINUTE_MS;
+        Prepared { minutes, hours, all, interval_ms }
+    }
+
+    /// Minute records of `factor` with DataTime in `[from, to)`.
+    pub fn minutes_in(&self, factor: &str, from: i64, to: i64) -> &[&'a Record] {
+        slice_in(self.minutes.get(factor).map_or(&[], Vec::as_slice), from, to)
+    }
+
+    /// The minute record of `factor` at exactly `t`.
+    pub fn minute_at(&self, factor: &str, t: i64) -> Option<&'a Record> {
+        let v = self.minutes.get(factor)?;
+        v.binary_search_by_key(&t, |r| r.data_time).ok().map(|i| v[i])
+    }
+
+    /// The device hourly record of `factor` at exactly `t`.
+    pub fn hour_record_at(&self, factor: &str, t: i64) -> Option<&'a Record> {
+        let v = self.hours.get(factor)?;
+        v.binary_search_by_key(&t, |r| r.data_time).ok().map(|i| v[i])
+    }
+}
+
+/// The records of a time-sorted slice with DataTime in `[from, to)`.
+pub(crate) fn slice_in<'s, 'a>(v: &'s [&'a Record], from: i64, to: i64) -> &'s [&'a Record] {
+    let a = v.partition_point(|r| r.data_time < from);
+    let b = v.partition_point(|r| r.data_time < to);
+    &v[a..b.max(a)]
+}
+
+/// Upper and lower limit of `factor` in force at `t` (the China-time date of `t`, as
+/// [`crate::Outlet::limit_at`] decides).
+pub(crate) fn limit_at(src: &Source, code: &str, t: i64) -> (Option<f64>, Option<f64>) {
+    let day = super::time::date_of(t);
+    src.limits
+        .iter()
+        .filter(|l| l.factor == code && l.effective_from <= day)
+        .max_by_key(|l| l.effective_from)
+        .map_or((None, None), |l| (l.max.filter(|x| x.is_finite()), l.min.filter(|x| x.is_finite())))
+}
+
+/// Whether a value lies outside `[min, max]`.
+pub(crate) fn outside(v: f64, max: Option<f64>, min: Option<f64>) -> bool {
+    max.is_some_and(|m| v > m) || min.is_some_and(|m| v < m)
+}
+
+/// Multiple of the limit by which `v` lies outside it: (C − C0)/C0 above the upper limit,
+/// (C0 − C)/C0 below the lower one; 0 inside. A limit of zero (or less) gives the plain
+/// difference, so the multiple stays finite.
+pub(crate) fn multiple(v: f64, max: Option<f64>, min: Option<f64>) -> (f64, Option<f64>) {
+    if let Some(m) = max.filter(|&m| v > m) {
+        return (if m > 0.0 { (v - m) / m } else { v - m }, Some(m));
+    }
+    if let Some(m) = min.filter(|&m| v < m) {
+        return (if m > 0.0 { (m - v) / m } else { m - v }, Some(m));
+    }
+    (0.0, max.or(min))
+}
+
+/// Arithmetic mean of a non-empty iterator.
+pub(crate) fn mean(it: impl Iterator<Item = f64>) -> Option<f64> {
+    let (mut s, mut n) = (0.0, 0u32);
+    for x in it {
+        s += x;
+        n += 1;
+    }
+    (n > 0).then(|| s / f64::from(n))
+}
