@@ -22,6 +22,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use fenhe_core::compliance::{
+    Aggregate, AlarmDraft, Emission, Episode, Evaluation, Finding, FindingKind, Rate, Record,
+};
 use fenhe_core::{
     Contact, CrcPolicy, Device, Enterprise, FrameRecord, Limit, Outlet, OutletKind, Ownership, Protocol,
     Registry, Values, Verdict,
@@ -34,10 +37,13 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection};
 
+mod compliance;
+
 use crate::{
-    Command, CommandStatus, DeviceActivity, FrameCount, FrameQuery, ImportRecord, ImportSummary, InboxEntry,
-    IngestItem, ItemOutcome, MeasurementQuery, NewCommand, Result, Store, StoreError, StoredFrame,
-    StoredImport, StoredMeasurement,
+    AggregateQuery, Alarm, AlarmQuery, AlarmSync, Command, CommandStatus, DeviceActivity, DirtyDay,
+    EmissionQuery, EpisodeQuery, FindingQuery, FrameCount, FrameQuery, ImportRecord, ImportSummary,
+    InboxEntry, IngestItem, ItemOutcome, MeasurementQuery, NewCommand, RateQuery, Result, Store, StoreError,
+    StoredFrame, StoredImport, StoredMeasurement,
 };
 
 /// Where the database lives when nothing else is said.
@@ -809,6 +815,8 @@ impl Store for SqliteStore {
             .await?;
         let traffic: Vec<_> = traffic.into_iter().collect();
         self.traffic_upsert.run(conn, &traffic, |q, (mn, (n, at))| q.bind(*mn).bind(*n).bind(*at)).await?;
+        // The compliance engine re-evaluates the device-days this batch changed.
+        compliance::mark_dirty(conn, &rows).await?;
 
         tx.commit().await?;
         if new_factors {
@@ -1158,6 +1166,76 @@ impl Store for SqliteStore {
             }
         };
         rows.iter().map(command_from_row).collect()
+    }
+
+    async fn dirty_days(&self, limit: u32) -> Result<Vec<DirtyDay>> {
+        compliance::dirty_days(self, limit).await
+    }
+    async fn clear_dirty(&self, done: &[DirtyDay]) -> Result<()> {
+        compliance::clear_dirty(self, done).await
+    }
+    async fn save_evaluation(&self, mn: &str, from: i64, to: i64, ev: &Evaluation) -> Result<()> {
+        compliance::save_evaluation(self, mn, from, to, ev).await
+    }
+    async fn replace_episodes(&self, mn: &str, from: i64, to: i64, episodes: &[Episode]) -> Result<()> {
+        compliance::replace_episodes(self, mn, from, to, episodes).await
+    }
+    async fn replace_findings(
+        &self,
+        mn: &str,
+        from: i64,
+        to: i64,
+        kinds: Option<&[FindingKind]>,
+        findings: &[Finding],
+    ) -> Result<()> {
+        compliance::replace_findings(self, mn, from, to, kinds, findings).await
+    }
+    async fn save_monthly(
+        &self,
+        mn: &str,
+        month_start: i64,
+        emissions: &[Emission],
+        rates: &[Rate],
+        findings: &[Finding],
+    ) -> Result<()> {
+        compliance::save_monthly(self, mn, month_start, emissions, rates, findings).await
+    }
+    async fn aggregates(&self, q: &AggregateQuery) -> Result<Vec<Aggregate>> {
+        compliance::aggregates(self, q).await
+    }
+    async fn episodes(&self, q: &EpisodeQuery) -> Result<Vec<Episode>> {
+        compliance::episodes(self, q).await
+    }
+    async fn findings(&self, q: &FindingQuery) -> Result<Vec<Finding>> {
+        compliance::findings(self, q).await
+    }
+    async fn emissions(&self, q: &EmissionQuery) -> Result<Vec<Emission>> {
+        compliance::emissions(self, q).await
+    }
+    async fn rates(&self, q: &RateQuery) -> Result<Vec<Rate>> {
+        compliance::rates(self, q).await
+    }
+    async fn sync_alarms(
+        &self,
+        mn: &str,
+        from: i64,
+        to: i64,
+        drafts: &[AlarmDraft],
+        now: i64,
+    ) -> Result<AlarmSync> {
+        compliance::sync_alarms(self, mn, from, to, drafts, now).await
+    }
+    async fn alarms(&self, q: &AlarmQuery) -> Result<Vec<Alarm>> {
+        compliance::alarms(self, q).await
+    }
+    async fn engine_state(&self, name: &str) -> Result<Option<String>> {
+        compliance::engine_state(self, name).await
+    }
+    async fn set_engine_state(&self, name: &str, value: &str) -> Result<()> {
+        compliance::set_engine_state(self, name, value).await
+    }
+    async fn compliance_records(&self, mn: &str, from: i64, to: i64) -> Result<Vec<Record>> {
+        compliance::compliance_records(self, mn, from, to).await
     }
 }
 

@@ -1,0 +1,978 @@
+//! Compliance results, alarms, dirty-day tracking and engine state on SQLite
+//! (`migrations/sqlite/0003_compliance.sql`).
+//!
+//! Replacement is delete-then-insert inside one `BEGIN IMMEDIATE` transaction, so a reader sees
+//! either the old rows of a window or the new ones. Every row given is checked to lie in the
+//! window it replaces; otherwise a second call could not delete what the first inserted, and
+//! saving would not be idempotent.
+
+use std::fmt::Write as _;
+use std::sync::LazyLock;
+
+use fenhe_core::compliance::time::{day_start, month_start, next_month_start};
+use fenhe_core::compliance::{
+    Aggregate, AlarmDraft, DataKind, Emission, Episode, Evaluation, Finding, FindingKind, Invalidity, Period,
+    Rate, Record, Severity,
+};
+use foldhash::{HashMap as FastMap, HashSet as FastSet, HashSetExt as _};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, Row, SqliteConnection};
+
+use super::{MultiInsert, NewMeasurement, SqliteQuery, SqliteStore, small, values_at};
+use crate::{
+    AggregateQuery, Alarm, AlarmQuery, AlarmStatus, AlarmSync, DirtyDay, EmissionQuery, EpisodeQuery,
+    FindingQuery, MONTHLY_FINDING_KINDS, RESOLUTION_CLEARED, RESOLUTION_WITHDRAWN, RateQuery, Result,
+    StoreError,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Dirty days
+
+/// Mark every (device, China-time day) that `rows` (new measurements and revisions of one
+/// batch) touch, with the next value of the global counter. Called once per batch, inside the
+/// batch's transaction.
+pub(super) async fn mark_dirty(conn: &mut SqliteConnection, rows: &[NewMeasurement<'_>]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut days = FastSet::with_capacity(8);
+    let mut last = (i64::MIN, i64::MIN, i64::MIN); // (device, day start, day end)
+    for m in rows {
+        let (device, t) = (m.key.0, m.key.2);
+        if device == last.0 && t >= last.1 && t < last.2 {
+            continue;
+        }
+        let start = day_start(t);
+        last = (device, start, start + fenhe_core::compliance::time::DAY_MS);
+        days.insert((device, start));
+    }
+    let mut list = String::with_capacity(days.len() * 24 + 2);
+    list.push('[');
+    for (i, (device, start)) in days.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        let _ = write!(list, "[{device},{start}]");
+    }
+    list.push(']');
+    let seq: i64 = sqlx::query_scalar("UPDATE dirty_seq SET seq = seq + 1 WHERE id = 1 RETURNING seq")
+        .fetch_one(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO dirty_days (device_id, day_start, seq) \
+         SELECT k.value ->> 0, k.value ->> 1, ? FROM json_each(?) AS k WHERE true \
+         ON CONFLICT (device_id, day_start) DO UPDATE SET seq = excluded.seq",
+    )
+    .bind(seq)
+    .bind(list)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn dirty_days(s: &SqliteStore, limit: u32) -> Result<Vec<DirtyDay>> {
+    let rows = sqlx::query(
+        "SELECT d.mn, x.day_start, x.seq FROM dirty_days x JOIN devices d ON d.id = x.device_id \
+         ORDER BY x.day_start, d.mn LIMIT ?",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(&s.read)
+    .await?;
+    rows.iter()
+        .map(|r| Ok(DirtyDay { mn: r.try_get(0)?, day_start: r.try_get(1)?, seq: r.try_get(2)? }))
+        .collect()
+}
+
+pub(super) async fn clear_dirty(s: &SqliteStore, done: &[DirtyDay]) -> Result<()> {
+    if done.is_empty() {
+        return Ok(());
+    }
+    let list = json(&done.iter().map(|d| (d.mn.as_str(), d.day_start, d.seq)).collect::<Vec<_>>())?;
+    let mut tx = s.write.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query(
+        "DELETE FROM dirty_days WHERE (device_id, day_start, seq) IN \
+         (SELECT d.id, k.value ->> 1, k.value ->> 2 FROM json_each(?) AS k JOIN devices d ON d.mn = k.value ->> 0)",
+    )
+    .bind(list)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Saving results
+
+/// Whether a range `[start, end)` touches the window `[from, to)`: overlaps it, or (for a
+/// zero-length range) starts in it.
+fn touches(start: i64, end: i64, from: i64, to: i64) -> bool {
+    start < to && (end > from || start >= from)
+}
+
+/// The SQL form of [`touches`]; binds `from`, `to`, `from`, `from`. The leading `end_at >= ?`
+/// lets the (mn, end_at) index skip the device's history before the window.
+const TOUCHES: &str = "end_at >= ? AND start_at < ? AND (end_at > ? OR start_at >= ?)";
+
+fn invalid(msg: String) -> StoreError {
+    StoreError::Invalid(msg)
+}
+
+fn check_mn(what: &str, row_mn: &str, mn: &str) -> Result<()> {
+    if row_mn != mn {
+        return Err(invalid(format!("{what} of {row_mn} given for device {mn}")));
+    }
+    Ok(())
+}
+
+fn check_in(what: &str, start: i64, from: i64, to: i64) -> Result<()> {
+    if start < from || start >= to {
+        return Err(invalid(format!("{what} starting at {start} lies outside [{from}, {to})")));
+    }
+    Ok(())
+}
+
+/// `'a', 'b'` for an SQL `IN` list of names that come from this program's own enums.
+fn name_list(names: impl IntoIterator<Item = &'static str>) -> String {
+    let mut s = String::new();
+    for n in names {
+        if !s.is_empty() {
+            s.push_str(", ");
+        }
+        let _ = write!(s, "'{n}'");
+    }
+    if s.is_empty() { "NULL".into() } else { s }
+}
+
+const ALL_FINDING_KINDS: [FindingKind; 15] = [
+    FindingKind::Offline,
+    FindingKind::ConstantValue,
+    FindingKind::ZeroWhileFlow,
+    FindingKind::NegativeValue,
+    FindingKind::ClockSkew,
+    FindingKind::Stale,
+    FindingKind::Maintenance,
+    FindingKind::Calibration,
+    FindingKind::Fault,
+    FindingKind::Stopped,
+    FindingKind::Manual,
+    FindingKind::OverRange,
+    FindingKind::HourlyMismatch,
+    FindingKind::MonthlyShare,
+    FindingKind::PermitShare,
+];
+
+fn window_kinds() -> Vec<FindingKind> {
+    ALL_FINDING_KINDS.into_iter().filter(|k| !MONTHLY_FINDING_KINDS.contains(k)).collect()
+}
+
+struct Inserts {
+    aggregate: MultiInsert,
+    episode: MultiInsert,
+    finding: MultiInsert,
+    emission: MultiInsert,
+    rate: MultiInsert,
+}
+
+static INSERTS: LazyLock<Inserts> = LazyLock::new(|| Inserts {
+    aggregate: MultiInsert::new(
+        "INSERT INTO aggregates (mn, period, start_at, factor, outlet, mean, converted_mean, min, max, \
+         valid_units, records, valid, reason, limit_max, limit_min, exceeds) VALUES ",
+        16,
+        "",
+    ),
+    episode: MultiInsert::new(
+        "INSERT INTO episodes (mn, factor, period, start_at, end_at, outlet, periods, max_converted, \
+         max_multiple, limit_value, open) VALUES ",
+        11,
+        "",
+    ),
+    finding: MultiInsert::new(
+        "INSERT INTO findings (mn, factor, kind, start_at, end_at, detail, detail_zh, open) VALUES ",
+        8,
+        "",
+    ),
+    emission: MultiInsert::new(
+        "INSERT INTO emissions (mn, period, start_at, factor, outlet, kg, records, from_cou) VALUES ",
+        8,
+        "",
+    ),
+    rate: MultiInsert::new(
+        "INSERT INTO rates (mn, period, start_at, outlet, expected, received, valid, transmission, validity, \
+         effective_transmission, compliance, judged_hours, exceeding_hours) VALUES ",
+        13,
+        "",
+    ),
+});
+
+fn bind_aggregate(q: SqliteQuery, a: &&Aggregate) -> SqliteQuery {
+    q.bind(a.mn.as_str())
+        .bind(a.period.name())
+        .bind(a.start)
+        .bind(a.factor.as_str())
+        .bind(a.outlet.as_str())
+        .bind(a.mean)
+        .bind(a.converted_mean)
+        .bind(a.min)
+        .bind(a.max)
+        .bind(i64::from(a.valid_units))
+        .bind(i64::from(a.records))
+        .bind(a.valid)
+        .bind(a.reason.map(Invalidity::name))
+        .bind(a.limit)
+        .bind(a.limit_min)
+        .bind(a.exceeds)
+}
+
+fn bind_episode(q: SqliteQuery, e: &Episode) -> SqliteQuery {
+    q.bind(e.mn.as_str())
+        .bind(e.factor.as_str())
+        .bind(e.period.name())
+        .bind(e.start)
+        .bind(e.end)
+        .bind(e.outlet.as_str())
+        .bind(i64::from(e.periods))
+        .bind(e.max_converted)
+        .bind(e.max_multiple)
+        .bind(e.limit)
+        .bind(e.open)
+}
+
+fn bind_finding(q: SqliteQuery, f: &&Finding) -> SqliteQuery {
+    q.bind(f.mn.as_str())
+        .bind(f.factor.as_deref())
+        .bind(f.kind.name())
+        .bind(f.start)
+        .bind(f.end)
+        .bind(f.detail.as_str())
+        .bind(f.detail_zh.as_str())
+        .bind(f.open)
+}
+
+fn bind_emission(q: SqliteQuery, e: &Emission) -> SqliteQuery {
+    q.bind(e.mn.as_str())
+        .bind(e.period.name())
+        .bind(e.start)
+        .bind(e.factor.as_str())
+        .bind(e.outlet.as_str())
+        .bind(e.kg)
+        .bind(i64::from(e.records))
+        .bind(e.from_cou)
+}
+
+fn bind_rate(q: SqliteQuery, r: &Rate) -> SqliteQuery {
+    q.bind(r.mn.as_str())
+        .bind(r.period.name())
+        .bind(r.start)
+        .bind(r.outlet.as_str())
+        .bind(i64::from(r.expected))
+        .bind(i64::from(r.received))
+        .bind(i64::from(r.valid))
+        .bind(r.transmission)
+        .bind(r.validity)
+        .bind(r.effective_transmission)
+        .bind(r.compliance)
+        .bind(i64::from(r.judged_hours))
+        .bind(i64::from(r.exceeding_hours))
+}
+
+async fn delete_touching(
+    conn: &mut SqliteConnection,
+    table: &str,
+    mn: &str,
+    from: i64,
+    to: i64,
+    kinds: Option<&[FindingKind]>,
+) -> Result<()> {
+    let mut sql = format!("DELETE FROM {table} WHERE mn = ? AND {TOUCHES}");
+    if let Some(kinds) = kinds {
+        let _ = write!(sql, " AND kind IN ({})", name_list(kinds.iter().map(|k| k.name())));
+    }
+    sqlx::query(AssertSqlSafe(sql)).bind(mn).bind(from).bind(to).bind(from).bind(from).execute(conn).await?;
+    Ok(())
+}
+
+fn check_episodes(mn: &str, from: i64, to: i64, episodes: &[Episode]) -> Result<()> {
+    for e in episodes {
+        check_mn("an episode", &e.mn, mn)?;
+        if !touches(e.start, e.end, from, to) {
+            return Err(invalid(format!("episode [{}, {}) does not touch [{from}, {to})", e.start, e.end)));
+        }
+    }
+    Ok(())
+}
+
+fn check_findings(mn: &str, from: i64, to: i64, kinds: &[FindingKind], findings: &[Finding]) -> Result<()> {
+    for f in findings {
+        check_mn("a finding", &f.mn, mn)?;
+        if !kinds.contains(&f.kind) {
+            return Err(invalid(format!("a {} finding cannot be saved here", f.kind.name())));
+        }
+        if !touches(f.start, f.end, from, to) {
+            return Err(invalid(format!("finding [{}, {}) does not touch [{from}, {to})", f.start, f.end)));
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn save_evaluation(
+    s: &SqliteStore,
+    mn: &str,
+    from: i64,
+    to: i64,
+    ev: &Evaluation,
+) -> Result<()> {
+    for a in ev.hours.iter().chain(&ev.days) {
+        check_mn("an aggregate", &a.mn, mn)?;
+        if a.period == Period::Month {
+            return Err(invalid("monthly aggregates are not stored".into()));
+        }
+        check_in("an aggregate", a.start, from, to)?;
+    }
+    for e in &ev.emissions {
+        check_mn("an emission", &e.mn, mn)?;
+        if e.period == Period::Month {
+            return Err(invalid("monthly emissions are saved by save_monthly".into()));
+        }
+        check_in("an emission", e.start, from, to)?;
+    }
+    for r in &ev.rates {
+        check_mn("a rate", &r.mn, mn)?;
+        if r.period == Period::Month {
+            return Err(invalid("monthly rates are saved by save_monthly".into()));
+        }
+        check_in("a rate", r.start, from, to)?;
+    }
+    let kinds = window_kinds();
+    check_episodes(mn, from, to, &ev.episodes)?;
+    check_findings(mn, from, to, &kinds, &ev.findings)?;
+
+    let mut tx = s.write.begin_with("BEGIN IMMEDIATE").await?;
+    let conn = &mut *tx;
+    for table in ["aggregates", "emissions", "rates"] {
+        sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE mn = ? AND period IN ('hour', 'day') AND start_at >= ? AND start_at < ?"
+        )))
+        .bind(mn)
+        .bind(from)
+        .bind(to)
+        .execute(&mut *conn)
+        .await?;
+    }
+    delete_touching(conn, "episodes", mn, from, to, None).await?;
+    delete_touching(conn, "findings", mn, from, to, Some(&kinds)).await?;
+
+    let ins = &*INSERTS;
+    let aggregates: Vec<&Aggregate> = ev.hours.iter().chain(&ev.days).collect();
+    ins.aggregate.run(conn, &aggregates, bind_aggregate).await?;
+    ins.emission.run(conn, &ev.emissions, bind_emission).await?;
+    ins.rate.run(conn, &ev.rates, bind_rate).await?;
+    ins.episode.run(conn, &ev.episodes, bind_episode).await?;
+    let findings: Vec<&Finding> = ev.findings.iter().collect();
+    ins.finding.run(conn, &findings, bind_finding).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn replace_episodes(
+    s: &SqliteStore,
+    mn: &str,
+    from: i64,
+    to: i64,
+    episodes: &[Episode],
+) -> Result<()> {
+    check_episodes(mn, from, to, episodes)?;
+    let mut tx = s.write.begin_with("BEGIN IMMEDIATE").await?;
+    delete_touching(&mut tx, "episodes", mn, from, to, None).await?;
+    INSERTS.episode.run(&mut tx, episodes, bind_episode).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn replace_findings(
+    s: &SqliteStore,
+    mn: &str,
+    from: i64,
+    to: i64,
+    kinds: Option<&[FindingKind]>,
+    findings: &[Finding],
+) -> Result<()> {
+    let kinds = match kinds {
+        Some(k) => k.to_vec(),
+        None => window_kinds(),
+    };
+    check_findings(mn, from, to, &kinds, findings)?;
+    let mut tx = s.write.begin_with("BEGIN IMMEDIATE").await?;
+    delete_touching(&mut tx, "findings", mn, from, to, Some(&kinds)).await?;
+    let findings: Vec<&Finding> = findings.iter().collect();
+    INSERTS.finding.run(&mut tx, &findings, bind_finding).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn save_monthly(
+    s: &SqliteStore,
+    mn: &str,
+    start: i64,
+    emissions: &[Emission],
+    rates: &[Rate],
+    findings: &[Finding],
+) -> Result<()> {
+    if month_start(start) != start {
+        return Err(invalid(format!("{start} is not the start of a month (China time)")));
+    }
+    let end = next_month_start(start);
+    for e in emissions {
+        check_mn("an emission", &e.mn, mn)?;
+        if e.period != Period::Month || e.start != start {
+            return Err(invalid(format!(
+                "emission of {} at {} is not of month {start}",
+                e.period.name(),
+                e.start
+            )));
+        }
+    }
+    for r in rates {
+        check_mn("a rate", &r.mn, mn)?;
+        if r.period != Period::Month || r.start != start {
+            return Err(invalid(format!(
+                "rate of {} at {} is not of month {start}",
+                r.period.name(),
+                r.start
+            )));
+        }
+    }
+    for f in findings {
+        check_mn("a finding", &f.mn, mn)?;
+        if !MONTHLY_FINDING_KINDS.contains(&f.kind) {
+            return Err(invalid(format!("a {} finding is not a monthly one", f.kind.name())));
+        }
+        check_in("a monthly finding", f.start, start, end)?;
+    }
+    let mut tx = s.write.begin_with("BEGIN IMMEDIATE").await?;
+    let conn = &mut *tx;
+    for table in ["emissions", "rates"] {
+        sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE mn = ? AND period = 'month' AND start_at = ?"
+        )))
+        .bind(mn)
+        .bind(start)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query(AssertSqlSafe(format!(
+        "DELETE FROM findings WHERE mn = ? AND kind IN ({}) AND start_at >= ? AND start_at < ?",
+        name_list(MONTHLY_FINDING_KINDS.iter().map(|k| k.name()))
+    )))
+    .bind(mn)
+    .bind(start)
+    .bind(end)
+    .execute(&mut *conn)
+    .await?;
+    INSERTS.emission.run(conn, emissions, bind_emission).await?;
+    INSERTS.rate.run(conn, rates, bind_rate).await?;
+    let findings: Vec<&Finding> = findings.iter().collect();
+    INSERTS.finding.run(conn, &findings, bind_finding).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+enum Arg<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+/// A `WHERE` clause built from optional filters, with its arguments in order.
+struct Filter<'a> {
+    sql: String,
+    args: Vec<Arg<'a>>,
+}
+
+impl<'a> Filter<'a> {
+    fn new(select: &str) -> Filter<'a> {
+        Filter { sql: format!("{select} WHERE 1 = 1"), args: Vec::new() }
+    }
+    fn text(&mut self, cond: &str, v: Option<&'a str>) {
+        if let Some(v) = v {
+            let _ = write!(self.sql, " AND {cond}");
+            self.args.push(Arg::Text(v));
+        }
+    }
+    fn int(&mut self, cond: &str, v: Option<i64>) {
+        if let Some(v) = v {
+            let _ = write!(self.sql, " AND {cond}");
+            self.args.push(Arg::Int(v));
+        }
+    }
+    fn raw(&mut self, cond: &str) {
+        let _ = write!(self.sql, " AND {cond}");
+    }
+    async fn fetch(mut self, s: &SqliteStore, order: &str, limit: Option<u32>) -> Result<Vec<SqliteRow>> {
+        let _ = write!(self.sql, " ORDER BY {order}");
+        if let Some(l) = limit {
+            let _ = write!(self.sql, " LIMIT {l}");
+        }
+        let mut q = sqlx::query(AssertSqlSafe(self.sql));
+        for a in self.args {
+            q = match a {
+                Arg::Int(v) => q.bind(v),
+                Arg::Text(v) => q.bind(v),
+            };
+        }
+        Ok(q.fetch_all(&s.read).await?)
+    }
+}
+
+const PERIOD_ORDER: &str = "CASE period WHEN 'hour' THEN 0 WHEN 'day' THEN 1 ELSE 2 END";
+
+fn period(s: &str) -> Result<Period> {
+    match s {
+        "hour" => Ok(Period::Hour),
+        "day" => Ok(Period::Day),
+        "month" => Ok(Period::Month),
+        _ => Err(StoreError::Corrupt(format!("unknown period {s:?}"))),
+    }
+}
+
+/// An enumeration stored by its snake_case (serde) name.
+fn by_name<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| StoreError::Corrupt(format!("unknown {what} {s:?}")))
+}
+
+fn json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+pub(super) async fn aggregates(s: &SqliteStore, q: &AggregateQuery) -> Result<Vec<Aggregate>> {
+    let mut f = Filter::new(
+        "SELECT mn, outlet, factor, period, start_at, mean, converted_mean, min, max, valid_units, records, \
+         valid, reason, limit_max, limit_min, exceeds FROM aggregates",
+    );
+    f.text("mn = ?", q.mn.as_deref());
+    f.text("outlet = ?", q.outlet.as_deref());
+    f.text("factor = ?", q.factor.as_deref());
+    f.text("period = ?", q.period.map(Period::name));
+    f.int("start_at >= ?", q.from);
+    f.int("start_at < ?", q.to);
+    if q.exceeds_only {
+        f.raw("exceeds = 1");
+    }
+    let rows = f.fetch(s, &format!("mn, factor, start_at, {PERIOD_ORDER}"), q.limit).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Aggregate {
+                mn: r.try_get(0)?,
+                outlet: r.try_get(1)?,
+                factor: r.try_get(2)?,
+                period: period(r.try_get(3)?)?,
+                start: r.try_get(4)?,
+                mean: r.try_get(5)?,
+                converted_mean: r.try_get(6)?,
+                min: r.try_get(7)?,
+                max: r.try_get(8)?,
+                valid_units: small(r.try_get(9)?, "valid units")?,
+                records: small(r.try_get(10)?, "records")?,
+                valid: r.try_get(11)?,
+                reason: r.try_get::<Option<&str>, _>(12)?.map(|s| by_name(s, "invalidity")).transpose()?,
+                limit: r.try_get(13)?,
+                limit_min: r.try_get(14)?,
+                exceeds: r.try_get(15)?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn episodes(s: &SqliteStore, q: &EpisodeQuery) -> Result<Vec<Episode>> {
+    let mut f = Filter::new(
+        "SELECT mn, outlet, factor, period, start_at, end_at, periods, max_converted, max_multiple, \
+         limit_value, open FROM episodes",
+    );
+    f.text("mn = ?", q.mn.as_deref());
+    f.text("outlet = ?", q.outlet.as_deref());
+    f.text("factor = ?", q.factor.as_deref());
+    f.text("period = ?", q.period.map(Period::name));
+    f.int("start_at >= ?", q.from);
+    f.int("start_at < ?", q.to);
+    let rows = f.fetch(s, "mn, factor, start_at, id", q.limit).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Episode {
+                mn: r.try_get(0)?,
+                outlet: r.try_get(1)?,
+                factor: r.try_get(2)?,
+                period: period(r.try_get(3)?)?,
+                start: r.try_get(4)?,
+                end: r.try_get(5)?,
+                periods: small(r.try_get(6)?, "periods")?,
+                max_converted: r.try_get(7)?,
+                max_multiple: r.try_get(8)?,
+                limit: r.try_get(9)?,
+                open: r.try_get(10)?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn findings(s: &SqliteStore, q: &FindingQuery) -> Result<Vec<Finding>> {
+    let mut f =
+        Filter::new("SELECT mn, factor, kind, start_at, end_at, detail, detail_zh, open FROM findings");
+    f.text("mn = ?", q.mn.as_deref());
+    f.text(
+        "mn IN (SELECT d.mn FROM devices d JOIN outlets o ON o.id = d.outlet_id WHERE o.code = ?)",
+        q.outlet.as_deref(),
+    );
+    f.text("factor = ?", q.factor.as_deref());
+    f.text("kind = ?", q.kind.map(FindingKind::name));
+    f.int("open = ?", q.open.map(i64::from));
+    f.int("start_at >= ?", q.from);
+    f.int("start_at < ?", q.to);
+    let rows = f.fetch(s, "mn, factor, start_at, kind, id", q.limit).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Finding {
+                mn: r.try_get(0)?,
+                factor: r.try_get(1)?,
+                kind: by_name(r.try_get(2)?, "finding kind")?,
+                start: r.try_get(3)?,
+                end: r.try_get(4)?,
+                detail: r.try_get(5)?,
+                detail_zh: r.try_get(6)?,
+                open: r.try_get(7)?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn emissions(s: &SqliteStore, q: &EmissionQuery) -> Result<Vec<Emission>> {
+    let mut f =
+        Filter::new("SELECT mn, outlet, factor, period, start_at, kg, records, from_cou FROM emissions");
+    f.text("mn = ?", q.mn.as_deref());
+    f.text("outlet = ?", q.outlet.as_deref());
+    f.text("factor = ?", q.factor.as_deref());
+    f.text("period = ?", q.period.map(Period::name));
+    f.int("start_at >= ?", q.from);
+    f.int("start_at < ?", q.to);
+    let rows = f.fetch(s, &format!("mn, factor, start_at, {PERIOD_ORDER}"), q.limit).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Emission {
+                mn: r.try_get(0)?,
+                outlet: r.try_get(1)?,
+                factor: r.try_get(2)?,
+                period: period(r.try_get(3)?)?,
+                start: r.try_get(4)?,
+                kg: r.try_get(5)?,
+                records: small(r.try_get(6)?, "records")?,
+                from_cou: r.try_get(7)?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn rates(s: &SqliteStore, q: &RateQuery) -> Result<Vec<Rate>> {
+    let mut f = Filter::new(
+        "SELECT mn, outlet, period, start_at, expected, received, valid, transmission, validity, \
+         effective_transmission, compliance, judged_hours, exceeding_hours FROM rates",
+    );
+    f.text("mn = ?", q.mn.as_deref());
+    f.text("outlet = ?", q.outlet.as_deref());
+    f.text("period = ?", q.period.map(Period::name));
+    f.int("start_at >= ?", q.from);
+    f.int("start_at < ?", q.to);
+    let rows = f.fetch(s, &format!("mn, start_at, {PERIOD_ORDER}"), q.limit).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Rate {
+                mn: r.try_get(0)?,
+                outlet: r.try_get(1)?,
+                period: period(r.try_get(2)?)?,
+                start: r.try_get(3)?,
+                expected: small(r.try_get(4)?, "expected")?,
+                received: small(r.try_get(5)?, "received")?,
+                valid: small(r.try_get(6)?, "valid")?,
+                transmission: r.try_get(7)?,
+                validity: r.try_get(8)?,
+                effective_transmission: r.try_get(9)?,
+                compliance: r.try_get(10)?,
+                judged_hours: small(r.try_get(11)?, "judged hours")?,
+                exceeding_hours: small(r.try_get(12)?, "exceeding hours")?,
+            })
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alarms
+
+const ALARM_COLUMNS: &str = "id, key, mn, outlet, factor, kind, severity, start_at, end_at, active, title_zh, \
+                             title_en, detail_zh, detail_en, status, resolution, raised_at, updated_at, resolved_at";
+
+fn alarm_from_row(r: &SqliteRow) -> Result<Alarm> {
+    let severity: &str = r.try_get(6)?;
+    let status: &str = r.try_get(14)?;
+    Ok(Alarm {
+        id: r.try_get(0)?,
+        draft: AlarmDraft {
+            key: r.try_get(1)?,
+            mn: r.try_get(2)?,
+            outlet: r.try_get(3)?,
+            factor: r.try_get(4)?,
+            kind: r.try_get(5)?,
+            severity: Severity::parse(severity)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown severity {severity:?}")))?,
+            start: r.try_get(7)?,
+            end: r.try_get(8)?,
+            active: r.try_get(9)?,
+            title_zh: r.try_get(10)?,
+            title_en: r.try_get(11)?,
+            detail_zh: r.try_get(12)?,
+            detail_en: r.try_get(13)?,
+        },
+        status: AlarmStatus::parse(status)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown alarm status {status:?}")))?,
+        resolution: r.try_get(15)?,
+        raised_at: r.try_get(16)?,
+        updated_at: r.try_get(17)?,
+        resolved_at: r.try_get(18)?,
+    })
+}
+
+/// Write every field of `d` and the lifecycle columns to alarm `id`.
+async fn write_alarm(
+    conn: &mut SqliteConnection,
+    id: i64,
+    d: &AlarmDraft,
+    status: AlarmStatus,
+    resolution: Option<&str>,
+    resolved_at: Option<i64>,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE alarms SET outlet = ?, factor = ?, kind = ?, severity = ?, start_at = ?, end_at = ?, active = ?, \
+         title_zh = ?, title_en = ?, detail_zh = ?, detail_en = ?, status = ?, resolution = ?, \
+         updated_at = ?, resolved_at = ? WHERE id = ?",
+    )
+    .bind(d.outlet.as_str())
+    .bind(d.factor.as_deref())
+    .bind(d.kind.as_str())
+    .bind(d.severity.name())
+    .bind(d.start)
+    .bind(d.end)
+    .bind(d.active)
+    .bind(d.title_zh.as_str())
+    .bind(d.title_en.as_str())
+    .bind(d.detail_zh.as_str())
+    .bind(d.detail_en.as_str())
+    .bind(status.name())
+    .bind(resolution)
+    .bind(now)
+    .bind(resolved_at)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn sync_alarms(
+    s: &SqliteStore,
+    mn: &str,
+    from: i64,
+    to: i64,
+    drafts: &[AlarmDraft],
+    now: i64,
+) -> Result<AlarmSync> {
+    for d in drafts {
+        check_mn("an alarm", &d.mn, mn)?;
+    }
+    let keys = json(&drafts.iter().map(|d| d.key.as_str()).collect::<Vec<_>>())?;
+    let mut tx = s.write.begin_with("BEGIN IMMEDIATE").await?;
+    let conn = &mut *tx;
+    let mut stored: FastMap<String, Alarm> = FastMap::default();
+    for r in sqlx::query(AssertSqlSafe(format!(
+        "SELECT {ALARM_COLUMNS} FROM alarms WHERE key IN (SELECT value FROM json_each(?))"
+    )))
+    .bind(keys.as_str())
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        let a = alarm_from_row(&r)?;
+        stored.insert(a.draft.key.clone(), a);
+    }
+
+    let mut sync = AlarmSync::default();
+    for d in drafts {
+        let Some(a) = stored.get_mut(&d.key) else {
+            let (status, resolution, resolved_at) = if d.active {
+                (AlarmStatus::Open, None, None)
+            } else {
+                (AlarmStatus::Resolved, Some(RESOLUTION_CLEARED), Some(now))
+            };
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO alarms (key, mn, outlet, factor, kind, severity, start_at, end_at, active, title_zh, \
+                 title_en, detail_zh, detail_en, status, resolution, raised_at, updated_at, resolved_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(d.key.as_str())
+            .bind(d.mn.as_str())
+            .bind(d.outlet.as_str())
+            .bind(d.factor.as_deref())
+            .bind(d.kind.as_str())
+            .bind(d.severity.name())
+            .bind(d.start)
+            .bind(d.end)
+            .bind(d.active)
+            .bind(d.title_zh.as_str())
+            .bind(d.title_en.as_str())
+            .bind(d.detail_zh.as_str())
+            .bind(d.detail_en.as_str())
+            .bind(status.name())
+            .bind(resolution)
+            .bind(now)
+            .bind(now)
+            .bind(resolved_at)
+            .fetch_one(&mut *conn)
+            .await?;
+            sync.raised += 1;
+            if !d.active {
+                sync.resolved += 1;
+            }
+            let alarm = Alarm {
+                id,
+                draft: d.clone(),
+                status,
+                resolution: resolution.map(String::from),
+                raised_at: now,
+                updated_at: now,
+                resolved_at,
+            };
+            stored.insert(d.key.clone(), alarm);
+            continue;
+        };
+        let (status, resolution, resolved_at) = match (a.status, d.active) {
+            (AlarmStatus::Open, true) if a.draft == *d => continue,
+            (AlarmStatus::Open, true) => {
+                sync.updated += 1;
+                (AlarmStatus::Open, None, None)
+            }
+            (AlarmStatus::Open, false) => {
+                sync.resolved += 1;
+                (AlarmStatus::Resolved, Some(RESOLUTION_CLEARED.to_string()), Some(now))
+            }
+            (AlarmStatus::Resolved, true) => {
+                sync.raised += 1;
+                (AlarmStatus::Open, None, None)
+            }
+            (AlarmStatus::Resolved, false) if a.draft == *d => continue,
+            (AlarmStatus::Resolved, false) => {
+                sync.updated += 1;
+                (AlarmStatus::Resolved, a.resolution.clone(), a.resolved_at)
+            }
+        };
+        write_alarm(conn, a.id, d, status, resolution.as_deref(), resolved_at, now).await?;
+        *a = Alarm { draft: d.clone(), status, resolution, updated_at: now, resolved_at, ..a.clone() };
+    }
+
+    let withdrawn = sqlx::query(
+        "UPDATE alarms SET status = 'resolved', resolution = ?, active = 0, resolved_at = ?, updated_at = ? \
+         WHERE mn = ? AND status = 'open' AND start_at >= ? AND start_at < ? \
+         AND key NOT IN (SELECT value FROM json_each(?))",
+    )
+    .bind(RESOLUTION_WITHDRAWN)
+    .bind(now)
+    .bind(now)
+    .bind(mn)
+    .bind(from)
+    .bind(to)
+    .bind(keys.as_str())
+    .execute(&mut *conn)
+    .await?;
+    sync.resolved += withdrawn.rows_affected() as u32;
+    tx.commit().await?;
+    Ok(sync)
+}
+
+pub(super) async fn alarms(s: &SqliteStore, q: &AlarmQuery) -> Result<Vec<Alarm>> {
+    let mut f = Filter::new(&format!("SELECT {ALARM_COLUMNS} FROM alarms"));
+    f.text("mn = ?", q.mn.as_deref());
+    f.text("status = ?", q.status.map(AlarmStatus::name));
+    f.text("kind = ?", q.kind.as_deref());
+    if let Some(min) = q.min_severity {
+        let names = name_list(Severity::ALL.into_iter().filter(|v| *v >= min).map(Severity::name));
+        f.raw(&format!("severity IN ({names})"));
+    }
+    let rows = f.fetch(s, "raised_at DESC, id DESC", q.limit).await?;
+    rows.iter().map(alarm_from_row).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine state and records
+
+pub(super) async fn engine_state(s: &SqliteStore, name: &str) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT value FROM engine_state WHERE name = ?")
+        .bind(name)
+        .fetch_optional(&s.read)
+        .await?)
+}
+
+pub(super) async fn set_engine_state(s: &SqliteStore, name: &str, value: &str) -> Result<()> {
+    sqlx::query("INSERT INTO engine_state (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+        .bind(name)
+        .bind(value)
+        .execute(&s.write)
+        .await?;
+    Ok(())
+}
+
+/// The data commands the rules read, as stored (numeric CN) and as [`DataKind`].
+static RECORD_KINDS: LazyLock<Vec<(i64, DataKind)>> = LazyLock::new(|| {
+    ["2011", "2051", "2061", "2031"]
+        .into_iter()
+        .map(|cn| (cn.parse().expect("numeric CN"), DataKind::from_cn(cn).expect("a data command")))
+        .collect()
+});
+
+pub(super) async fn compliance_records(s: &SqliteStore, mn: &str, from: i64, to: i64) -> Result<Vec<Record>> {
+    // Every revision, newest last within a key; the loop keeps the last one. Cheaper than a
+    // NOT EXISTS probe per row, and revisions are rare.
+    let sql = format!(
+        "SELECT m.cn, m.data_time, f.code, m.received_at, {} \
+         FROM measurements m JOIN factors f ON f.id = m.factor_id \
+         WHERE m.device_id = (SELECT id FROM devices WHERE mn = ?) AND m.cn IN ({}) \
+         AND m.data_time >= ? AND m.data_time < ? \
+         ORDER BY m.data_time, f.code, m.cn, m.revision",
+        super::VALUE_COLUMNS,
+        RECORD_KINDS.iter().map(|(cn, _)| cn.to_string()).collect::<Vec<_>>().join(", ")
+    );
+    let rows = sqlx::query(AssertSqlSafe(sql)).bind(mn).bind(from).bind(to).fetch_all(&s.read).await?;
+    let mut out: Vec<Record> = Vec::with_capacity(rows.len());
+    let mut last: Option<(i64, i64)> = None; // (cn, data_time) of out's last record
+    for r in &rows {
+        let cn: i64 = r.try_get(0)?;
+        let data_time: i64 = r.try_get(1)?;
+        let code: &str = r.try_get(2)?;
+        let Some(&(_, kind)) = RECORD_KINDS.iter().find(|(c, _)| *c == cn) else {
+            return Err(StoreError::Corrupt(format!("CN {cn} selected as a data command")));
+        };
+        let record = Record {
+            kind,
+            data_time,
+            factor: String::new(),
+            values: values_at(r, 4)?,
+            received_at: r.try_get(3)?,
+        };
+        if let Some(prev) = out.last_mut()
+            && last == Some((cn, data_time))
+            && prev.factor == code
+        {
+            // A later revision of the same record.
+            *prev = Record { factor: std::mem::take(&mut prev.factor), ..record };
+            continue;
+        }
+        out.push(Record { factor: code.to_string(), ..record });
+        last = Some((cn, data_time));
+    }
+    Ok(out)
+}
