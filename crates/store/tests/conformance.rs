@@ -12,12 +12,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use fenhe_core::compliance::{
+    Aggregate, AlarmDraft, DataKind, Emission, Episode, Evaluation, Finding, FindingKind, Invalidity, Period,
+    Rate, Severity, time,
+};
 use fenhe_core::{
     Contact, CrcPolicy, Device, Enterprise, FrameRecord, Limit, Measurement, Outlet, OutletKind, Ownership,
     Protocol, Registry, Values, Verdict,
 };
 use fenhe_store::sqlite::SqliteStore;
 use fenhe_store::writer::{Writer, WriterConfig};
+use fenhe_store::{
+    AggregateQuery, AlarmQuery, AlarmStatus, AlarmSync, DirtyDay, EmissionQuery, EpisodeQuery, FindingQuery,
+    RateQuery,
+};
 use fenhe_store::{
     Command, CommandStatus, DeviceActivity, FrameCount, FrameQuery, ImportSummary, IngestItem, ItemOutcome,
     MeasurementQuery, NewCommand, Result, Store, StoreError, StoredFrame,
@@ -211,6 +219,14 @@ stories![
     writer_shutdown_finishes_queued_items,
     invalid_batches_store_nothing,
     import_attempts_are_kept,
+    dirty_days_follow_writes,
+    evaluation_replaces_its_window,
+    episodes_and_findings_replace_what_they_touch,
+    monthly_results,
+    result_queries_filter,
+    alarm_lifecycle,
+    engine_state_round_trip,
+    compliance_records_latest,
 ];
 
 /// Refused and successful imports are both on record, newest first, with every problem.
@@ -922,6 +938,613 @@ impl Store for Failing {
     async fn commands(&self, mn: Option<&str>, limit: u32) -> Result<Vec<Command>> {
         self.inner.commands(mn, limit).await
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compliance results and alarms
+
+/// 00:00 China time on 2024-07-01 (= 2024-06-30 16:00 UTC): the day T0 lies in.
+const D0: i64 = T0 - 8 * HOUR;
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 86_400_000;
+
+fn agg(mn: &str, period: Period, start: i64, factor: &str, mean: f64, exceeds: bool) -> Aggregate {
+    Aggregate {
+        mn: mn.into(),
+        outlet: if mn == MN1 { "E01-DA001".into() } else { "E02-DW001".into() },
+        factor: factor.into(),
+        period,
+        start,
+        mean: Some(mean),
+        converted_mean: Some(mean * 1.25),
+        min: Some(mean - 1.0),
+        max: None,
+        valid_units: 45,
+        records: 60,
+        valid: mean >= 0.0,
+        reason: (mean < 0.0).then_some(Invalidity::InsufficientCoverage),
+        limit: Some(30.0),
+        limit_min: None,
+        exceeds,
+    }
+}
+
+fn episode(mn: &str, factor: &str, start: i64, end: i64) -> Episode {
+    Episode {
+        mn: mn.into(),
+        outlet: "E01-DA001".into(),
+        factor: factor.into(),
+        period: Period::Hour,
+        start,
+        end,
+        periods: ((end - start) / HOUR) as u32,
+        max_converted: 45.5,
+        max_multiple: 0.5166,
+        limit: 30.0,
+        open: false,
+    }
+}
+
+fn finding(mn: &str, kind: FindingKind, factor: Option<&str>, start: i64, end: i64) -> Finding {
+    Finding {
+        mn: mn.into(),
+        factor: factor.map(String::from),
+        kind,
+        start,
+        end,
+        detail: format!("{} from {start}", kind.name()),
+        detail_zh: kind.name_zh().into(),
+        open: false,
+    }
+}
+
+fn emission(mn: &str, period: Period, start: i64, factor: &str, kg: f64) -> Emission {
+    Emission {
+        mn: mn.into(),
+        outlet: "E01-DA001".into(),
+        factor: factor.into(),
+        period,
+        start,
+        kg,
+        records: 60,
+        from_cou: false,
+    }
+}
+
+fn rate(mn: &str, period: Period, start: i64, compliance: Option<f64>) -> Rate {
+    Rate {
+        mn: mn.into(),
+        outlet: "E01-DA001".into(),
+        period,
+        start,
+        expected: 2880,
+        received: 2800,
+        valid: 2700,
+        transmission: 2800.0 / 2880.0,
+        validity: 2700.0 / 2880.0,
+        effective_transmission: (2800.0 / 2880.0) * (2700.0 / 2880.0),
+        compliance,
+        judged_hours: 24,
+        exceeding_hours: 2,
+    }
+}
+
+/// A day of MN1's results: two hours of two factors, the day, an episode, a finding, emissions
+/// and the day's rate.
+fn day_evaluation(day: i64, scale: f64) -> Evaluation {
+    Evaluation {
+        hours: vec![
+            agg(MN1, Period::Hour, day, "a21026", 10.0 * scale, false),
+            agg(MN1, Period::Hour, day + HOUR, "a21026", 40.0 * scale, true),
+            agg(MN1, Period::Hour, day, "a19001", 9.0, false),
+            agg(MN1, Period::Hour, day + HOUR, "a19001", -1.0, false),
+        ],
+        days: vec![agg(MN1, Period::Day, day, "a21026", 25.0 * scale, false)],
+        episodes: vec![episode(MN1, "a21026", day + HOUR, day + 2 * HOUR)],
+        findings: vec![finding(
+            MN1,
+            FindingKind::ConstantValue,
+            Some("a19001"),
+            day + 3 * HOUR,
+            day + 5 * HOUR,
+        )],
+        emissions: vec![
+            emission(MN1, Period::Hour, day, "a21026", 1.5 * scale),
+            emission(MN1, Period::Day, day, "a21026", 36.0 * scale),
+        ],
+        rates: vec![rate(MN1, Period::Day, day, Some(22.0 / 24.0))],
+    }
+}
+
+/// Everything stored for MN1, as one comparable value.
+async fn results_of(
+    store: &Arc<dyn Store>,
+    mn: &str,
+) -> (Vec<Aggregate>, Vec<Episode>, Vec<Finding>, Vec<Emission>, Vec<Rate>) {
+    let mn = Some(mn.to_string());
+    (
+        store.aggregates(&AggregateQuery { mn: mn.clone(), ..Default::default() }).await.unwrap(),
+        store.episodes(&EpisodeQuery { mn: mn.clone(), ..Default::default() }).await.unwrap(),
+        store.findings(&FindingQuery { mn: mn.clone(), ..Default::default() }).await.unwrap(),
+        store.emissions(&EmissionQuery { mn: mn.clone(), ..Default::default() }).await.unwrap(),
+        store.rates(&RateQuery { mn, ..Default::default() }).await.unwrap(),
+    )
+}
+
+/// New measurements and revisions mark their device-day dirty; duplicates do not; clearing
+/// keeps a day written to after it was read.
+async fn dirty_days_follow_writes(store: Arc<dyn Store>) {
+    fresh(&store).await;
+    assert!(store.dirty_days(10).await.unwrap().is_empty());
+    // 2024-07-01 08:00 and 23:59 China time are one day; 2024-07-02 00:00 the next.
+    store.write_batch(&[upload(MN1, T0, T0, &[("a21026", 1.0), ("a19001", 9.0)])]).await.unwrap();
+    store.write_batch(&[upload(MN1, T0 + 1, D0 + DAY - MINUTE, &[("a21026", 2.0)])]).await.unwrap();
+    store.write_batch(&[upload(MN1, T0 + 2, D0 + DAY, &[("a21026", 3.0)])]).await.unwrap();
+    store.write_batch(&[upload(MN2, T0 + 3, T0, &[("w01018", 4.0)])]).await.unwrap();
+    let dirty = store.dirty_days(10).await.unwrap();
+    let days: Vec<_> = dirty.iter().map(|d| (d.mn.as_str(), d.day_start)).collect();
+    assert_eq!(days, vec![(MN1, D0), (MN2, D0), (MN1, D0 + DAY)]);
+    assert!(dirty[0].seq < dirty[1].seq && dirty[1].seq > dirty[2].seq, "{dirty:?}");
+    assert_eq!(store.dirty_days(2).await.unwrap(), dirty[..2]);
+
+    // A pure duplicate changes nothing.
+    store.write_batch(&[upload(MN1, T0 + 4, T0, &[("a21026", 1.0)])]).await.unwrap();
+    assert_eq!(store.dirty_days(10).await.unwrap(), dirty);
+
+    // The engine read `dirty`; meanwhile a revision lands on MN1's first day.
+    store.write_batch(&[upload(MN1, T0 + 5, T0, &[("a21026", 1.5)])]).await.unwrap();
+    let after = store.dirty_days(10).await.unwrap();
+    assert!(after[0].seq > dirty.iter().map(|d| d.seq).max().unwrap());
+    store.clear_dirty(&dirty).await.unwrap();
+    let left = store.dirty_days(10).await.unwrap();
+    assert_eq!(left, vec![after[0].clone()]);
+    // Clearing with the current seq removes it; unknown entries are ignored.
+    store
+        .clear_dirty(&[left[0].clone(), DirtyDay { mn: "nobody".into(), day_start: D0, seq: 1 }])
+        .await
+        .unwrap();
+    assert!(store.dirty_days(10).await.unwrap().is_empty());
+    store.clear_dirty(&[]).await.unwrap();
+}
+
+/// save_evaluation replaces a device's window and nothing else, and is idempotent.
+async fn evaluation_replaces_its_window(store: Arc<dyn Store>) {
+    fresh(&store).await;
+    let ev = day_evaluation(D0, 1.0);
+    store.save_evaluation(MN1, D0, D0 + DAY, &ev).await.unwrap();
+    let first = results_of(&store, MN1).await;
+    let mut hours = ev.hours.clone();
+    hours.sort_by(|a, b| (&a.factor, a.start).cmp(&(&b.factor, b.start)));
+    assert_eq!(first.0[..2], [hours[0].clone(), hours[1].clone()]); // a19001 sorts first
+    assert_eq!(first.0.len(), 5);
+    assert_eq!(first.0[2..], [hours[2].clone(), ev.days[0].clone(), hours[3].clone()]);
+    assert_eq!(first.1, ev.episodes);
+    assert_eq!(first.2, ev.findings);
+    assert_eq!(first.3, ev.emissions);
+    assert_eq!(first.4, ev.rates);
+
+    // Twice: the same rows.
+    store.save_evaluation(MN1, D0, D0 + DAY, &ev).await.unwrap();
+    assert_eq!(results_of(&store, MN1).await, first);
+
+    // The next day, and MN2, are untouched by a new evaluation of the first day.
+    let next = day_evaluation(D0 + DAY, 1.0);
+    store.save_evaluation(MN1, D0 + DAY, D0 + 2 * DAY, &next).await.unwrap();
+    let mut other = Evaluation::default();
+    other.hours.push(agg(MN2, Period::Hour, D0, "w01018", 3.0, false));
+    store.save_evaluation(MN2, D0, D0 + DAY, &other).await.unwrap();
+    let revised = Evaluation {
+        hours: vec![agg(MN1, Period::Hour, D0, "a21026", 12.0, false)],
+        days: vec![],
+        episodes: vec![],
+        findings: vec![],
+        emissions: vec![],
+        rates: vec![rate(MN1, Period::Day, D0, None)],
+    };
+    store.save_evaluation(MN1, D0, D0 + DAY, &revised).await.unwrap();
+    let q = AggregateQuery { mn: Some(MN1.into()), to: Some(D0 + DAY), ..Default::default() };
+    assert_eq!(store.aggregates(&q).await.unwrap(), revised.hours);
+    let (aggs, episodes, findings, emissions, rates) = results_of(&store, MN1).await;
+    assert_eq!(aggs.len(), 1 + 5);
+    assert_eq!(episodes, next.episodes);
+    assert_eq!(findings, next.findings);
+    assert_eq!(emissions, next.emissions);
+    assert_eq!(rates, vec![revised.rates[0].clone(), next.rates[0].clone()]);
+    assert_eq!(results_of(&store, MN2).await.0, other.hours);
+
+    // Rows outside the window, of another device, or monthly: refused, nothing changes.
+    let before = results_of(&store, MN1).await;
+    let bad = [
+        Evaluation {
+            hours: vec![agg(MN1, Period::Hour, D0 + DAY, "a21026", 1.0, false)],
+            ..Default::default()
+        },
+        Evaluation { hours: vec![agg(MN2, Period::Hour, D0, "a21026", 1.0, false)], ..Default::default() },
+        Evaluation { emissions: vec![emission(MN1, Period::Month, D0, "a21026", 1.0)], ..Default::default() },
+        Evaluation { episodes: vec![episode(MN1, "a21026", D0 - 3 * HOUR, D0 - HOUR)], ..Default::default() },
+        Evaluation {
+            findings: vec![finding(MN1, FindingKind::MonthlyShare, Some("a21026"), D0, D0 + DAY)],
+            ..Default::default()
+        },
+    ];
+    for ev in &bad {
+        let r = store.save_evaluation(MN1, D0, D0 + DAY, ev).await;
+        assert!(matches!(r, Err(StoreError::Invalid(_))), "{ev:?}: {r:?}");
+    }
+    assert_eq!(results_of(&store, MN1).await, before);
+}
+
+/// Episodes and findings touching a window are replaced, wherever they start; findings by kind.
+async fn episodes_and_findings_replace_what_they_touch(store: Arc<dyn Store>) {
+    fresh(&store).await;
+    let q = EpisodeQuery { mn: Some(MN1.into()), ..Default::default() };
+    // Yesterday's evaluation stored an episode running until midnight and one long before.
+    let early = episode(MN1, "a21026", D0 - 10 * HOUR, D0 - 8 * HOUR);
+    let late = episode(MN1, "a21026", D0 - 2 * HOUR, D0);
+    store.replace_episodes(MN1, D0 - DAY, D0, &[early.clone(), late.clone()]).await.unwrap();
+    // Today the engine recomputes across the border: the episode runs on to 03:00.
+    let spanning = episode(MN1, "a21026", D0 - 2 * HOUR, D0 + 3 * HOUR);
+    store.replace_episodes(MN1, D0 - 2 * HOUR, D0 + DAY, std::slice::from_ref(&spanning)).await.unwrap();
+    assert_eq!(store.episodes(&q).await.unwrap(), vec![early.clone(), spanning.clone()]);
+    store.replace_episodes(MN1, D0 - 2 * HOUR, D0 + DAY, std::slice::from_ref(&spanning)).await.unwrap();
+    assert_eq!(store.episodes(&q).await.unwrap(), vec![early.clone(), spanning.clone()]);
+    // A window that only touches the spanning episode's tail replaces it too.
+    store.replace_episodes(MN1, D0 + 2 * HOUR, D0 + DAY, &[]).await.unwrap();
+    assert_eq!(store.episodes(&q).await.unwrap(), vec![early.clone()]);
+    // An episode that does not touch the window is refused.
+    let r = store.replace_episodes(MN1, D0, D0 + DAY, std::slice::from_ref(&early)).await;
+    assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
+
+    let fq = FindingQuery { mn: Some(MN1.into()), ..Default::default() };
+    let offline = finding(MN1, FindingKind::Offline, None, D0 - HOUR, D0 + HOUR);
+    let constant = finding(MN1, FindingKind::ConstantValue, Some("a21026"), D0 + HOUR, D0 + 2 * HOUR);
+    // A zero-length finding (one record) at the window start is replaced like the others.
+    let skew = finding(MN1, FindingKind::ClockSkew, None, D0, D0);
+    let all = [offline.clone(), constant.clone(), skew.clone()];
+    store.replace_findings(MN1, D0, D0 + DAY, None, &all).await.unwrap();
+    store.replace_findings(MN1, D0, D0 + DAY, None, &all).await.unwrap();
+    assert_eq!(store.findings(&fq).await.unwrap(), vec![offline.clone(), skew.clone(), constant.clone()]);
+    // Only the kinds named are replaced.
+    let offline2 = Finding { end: D0 + 4 * HOUR, open: true, ..offline.clone() };
+    store
+        .replace_findings(MN1, D0, D0 + DAY, Some(&[FindingKind::Offline]), std::slice::from_ref(&offline2))
+        .await
+        .unwrap();
+    assert_eq!(store.findings(&fq).await.unwrap(), vec![offline2.clone(), skew.clone(), constant.clone()]);
+    let r = store
+        .replace_findings(MN1, D0, D0 + DAY, Some(&[FindingKind::Offline]), std::slice::from_ref(&constant))
+        .await;
+    assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
+    // save_evaluation manages the same rows.
+    store.save_evaluation(MN1, D0, D0 + DAY, &Evaluation::default()).await.unwrap();
+    assert!(store.findings(&fq).await.unwrap().is_empty());
+    assert_eq!(store.episodes(&q).await.unwrap(), vec![early]);
+}
+
+/// Month rows belong to save_monthly; day evaluations leave them alone.
+async fn monthly_results(store: Arc<dyn Store>) {
+    fresh(&store).await;
+    let month = time::month_start(T0);
+    assert_eq!(month, D0); // 2024-07-01
+    let share = finding(MN1, FindingKind::MonthlyShare, Some("a21026"), month, time::next_month_start(month));
+    let e = emission(MN1, Period::Month, month, "a21026", 900.0);
+    let r = rate(MN1, Period::Month, month, Some(0.93));
+    store
+        .save_monthly(
+            MN1,
+            month,
+            std::slice::from_ref(&e),
+            std::slice::from_ref(&r),
+            std::slice::from_ref(&share),
+        )
+        .await
+        .unwrap();
+    store.save_evaluation(MN1, D0, D0 + DAY, &day_evaluation(D0, 1.0)).await.unwrap();
+    let fq =
+        FindingQuery { mn: Some(MN1.into()), kind: Some(FindingKind::MonthlyShare), ..Default::default() };
+    assert_eq!(store.findings(&fq).await.unwrap(), vec![share.clone()]);
+    let mq = EmissionQuery { period: Some(Period::Month), ..Default::default() };
+    assert_eq!(store.emissions(&mq).await.unwrap(), vec![e.clone()]);
+    let rq = RateQuery { mn: Some(MN1.into()), period: Some(Period::Month), ..Default::default() };
+    assert_eq!(store.rates(&rq).await.unwrap(), vec![r.clone()]);
+    // Saving the month again replaces; the day rows stay.
+    let e2 = Emission { kg: 950.0, ..e.clone() };
+    store.save_monthly(MN1, month, std::slice::from_ref(&e2), &[], &[]).await.unwrap();
+    store.save_monthly(MN1, month, std::slice::from_ref(&e2), &[], &[]).await.unwrap();
+    assert_eq!(store.emissions(&mq).await.unwrap(), vec![e2]);
+    assert!(store.rates(&rq).await.unwrap().is_empty());
+    assert!(store.findings(&fq).await.unwrap().is_empty());
+    assert_eq!(store.emissions(&EmissionQuery::default()).await.unwrap().len(), 3);
+    // Not a month start, or rows of another month: refused.
+    assert!(matches!(store.save_monthly(MN1, month + DAY, &[], &[], &[]).await, Err(StoreError::Invalid(_))));
+    let other = Emission { start: time::next_month_start(month), ..e };
+    assert!(matches!(store.save_monthly(MN1, month, &[other], &[], &[]).await, Err(StoreError::Invalid(_))));
+}
+
+/// Every filter of the result queries.
+async fn result_queries_filter(store: Arc<dyn Store>) {
+    fresh(&store).await;
+    store.save_evaluation(MN1, D0, D0 + DAY, &day_evaluation(D0, 1.0)).await.unwrap();
+    store.save_evaluation(MN1, D0 + DAY, D0 + 2 * DAY, &day_evaluation(D0 + DAY, 2.0)).await.unwrap();
+    let mut mn2 = Evaluation::default();
+    mn2.hours
+        .push(Aggregate { outlet: "E02-DW001".into(), ..agg(MN2, Period::Hour, D0, "w01018", 5.0, true) });
+    mn2.findings.push(finding(MN2, FindingKind::Offline, None, D0, D0 + HOUR));
+    store.save_evaluation(MN2, D0, D0 + DAY, &mn2).await.unwrap();
+
+    let aggs = |q: AggregateQuery| {
+        let store = store.clone();
+        async move { store.aggregates(&q).await.unwrap() }
+    };
+    assert_eq!(aggs(AggregateQuery::default()).await.len(), 11);
+    let all = aggs(AggregateQuery::default()).await;
+    assert!(
+        all.windows(2).all(|w| (&w[0].mn, &w[0].factor, w[0].start) <= (&w[1].mn, &w[1].factor, w[1].start))
+    );
+    let ex = aggs(AggregateQuery { exceeds_only: true, ..Default::default() }).await;
+    assert_eq!(
+        ex.iter().map(|a| (a.mn.as_str(), a.start)).collect::<Vec<_>>(),
+        vec![(MN1, D0 + HOUR), (MN1, D0 + DAY + HOUR), (MN2, D0)]
+    );
+    let q = AggregateQuery {
+        outlet: Some("E01-DA001".into()),
+        factor: Some("a21026".into()),
+        period: Some(Period::Hour),
+        from: Some(D0 + HOUR),
+        to: Some(D0 + DAY + HOUR),
+        ..Default::default()
+    };
+    assert_eq!(aggs(q.clone()).await.iter().map(|a| a.start).collect::<Vec<_>>(), vec![D0 + HOUR, D0 + DAY]);
+    assert_eq!(aggs(AggregateQuery { limit: Some(1), ..q }).await.len(), 1);
+    assert_eq!(aggs(AggregateQuery { period: Some(Period::Day), ..Default::default() }).await.len(), 2);
+    let invalid = aggs(AggregateQuery { factor: Some("a19001".into()), ..Default::default() }).await;
+    assert_eq!(invalid[1].reason, Some(Invalidity::InsufficientCoverage));
+
+    let eq = EpisodeQuery { factor: Some("a21026".into()), from: Some(D0 + DAY), ..Default::default() };
+    assert_eq!(
+        store.episodes(&eq).await.unwrap(),
+        vec![episode(MN1, "a21026", D0 + DAY + HOUR, D0 + DAY + 2 * HOUR)]
+    );
+    assert!(
+        store
+            .episodes(&EpisodeQuery { period: Some(Period::Day), ..Default::default() })
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .episodes(&EpisodeQuery { outlet: Some("E02-DW001".into()), ..Default::default() })
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let fq = |q: FindingQuery| {
+        let store = store.clone();
+        async move { store.findings(&q).await.unwrap() }
+    };
+    assert_eq!(fq(FindingQuery::default()).await.len(), 3);
+    assert_eq!(
+        fq(FindingQuery { outlet: Some("E02-DW001".into()), ..Default::default() }).await,
+        mn2.findings
+    );
+    assert_eq!(
+        fq(FindingQuery { kind: Some(FindingKind::ConstantValue), ..Default::default() }).await.len(),
+        2
+    );
+    assert_eq!(
+        fq(FindingQuery { factor: Some("a19001".into()), to: Some(D0 + DAY), ..Default::default() })
+            .await
+            .len(),
+        1
+    );
+    assert!(fq(FindingQuery { open: Some(true), ..Default::default() }).await.is_empty());
+    assert_eq!(fq(FindingQuery { open: Some(false), limit: Some(2), ..Default::default() }).await.len(), 2);
+
+    let em =
+        store.emissions(&EmissionQuery { period: Some(Period::Day), ..Default::default() }).await.unwrap();
+    assert_eq!(em.iter().map(|e| e.kg).collect::<Vec<_>>(), vec![36.0, 72.0]);
+    let em = store
+        .emissions(&EmissionQuery {
+            from: Some(D0 + DAY),
+            factor: Some("a21026".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(em.len(), 2);
+    let rates = store
+        .rates(&RateQuery { outlet: Some("E01-DA001".into()), from: Some(D0 + DAY), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(rates, vec![rate(MN1, Period::Day, D0 + DAY, Some(22.0 / 24.0))]);
+    assert!(store.rates(&RateQuery { mn: Some(MN2.into()), ..Default::default() }).await.unwrap().is_empty());
+}
+
+fn draft(key: &str, severity: Severity, start: i64, end: i64, active: bool) -> AlarmDraft {
+    AlarmDraft {
+        key: key.into(),
+        mn: MN1.into(),
+        outlet: "E01-DA001".into(),
+        factor: Some("a21026".into()),
+        kind: "exceedance".into(),
+        severity,
+        start,
+        end,
+        active,
+        title_zh: "二氧化硫小时均值超标".into(),
+        title_en: "SO2 hourly mean above the limit".into(),
+        detail_zh: format!("至 {end}"),
+        detail_en: format!("until {end}"),
+    }
+}
+
+/// Raise, update, resolve, withdraw and re-open; nothing is ever deleted.
+async fn alarm_lifecycle(store: Arc<dyn Store>) {
+    fresh(&store).await;
+    let window = (D0, D0 + DAY);
+    let sync = |drafts: Vec<AlarmDraft>, now: i64| {
+        let store = store.clone();
+        async move { store.sync_alarms(MN1, window.0, window.1, &drafts, now).await.unwrap() }
+    };
+    let get = |key: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .alarms(&AlarmQuery::default())
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|a| a.draft.key == key)
+                .unwrap()
+        }
+    };
+    let a = draft("episode:a", Severity::Serious, D0 + HOUR, D0 + 2 * HOUR, true);
+    let b = AlarmDraft {
+        kind: "offline".into(),
+        factor: None,
+        ..draft("finding:b", Severity::Warning, D0 + 3 * HOUR, D0 + 4 * HOUR, true)
+    };
+    assert_eq!(sync(vec![a.clone(), b.clone()], 100).await, AlarmSync { raised: 2, updated: 0, resolved: 0 });
+    let stored_a = get("episode:a").await;
+    assert_eq!(
+        (stored_a.draft.clone(), stored_a.status, stored_a.resolution.clone()),
+        (a.clone(), AlarmStatus::Open, None)
+    );
+    assert_eq!((stored_a.raised_at, stored_a.updated_at, stored_a.resolved_at), (100, 100, None));
+    // The same drafts again: nothing.
+    assert_eq!(sync(vec![a.clone(), b.clone()], 110).await, AlarmSync::default());
+    assert_eq!(get("episode:a").await.updated_at, 100);
+    // The episode grows and gets worse.
+    let a2 = draft("episode:a", Severity::Critical, D0 + HOUR, D0 + 3 * HOUR, true);
+    assert_eq!(
+        sync(vec![a2.clone(), b.clone()], 120).await,
+        AlarmSync { raised: 0, updated: 1, resolved: 0 }
+    );
+    let stored = get("episode:a").await;
+    assert_eq!((stored.draft.clone(), stored.raised_at, stored.updated_at), (a2.clone(), 100, 120));
+    // It ends.
+    let a3 = AlarmDraft { active: false, ..a2.clone() };
+    assert_eq!(
+        sync(vec![a3.clone(), b.clone()], 130).await,
+        AlarmSync { raised: 0, updated: 0, resolved: 1 }
+    );
+    let stored = get("episode:a").await;
+    assert_eq!(stored.status, AlarmStatus::Resolved);
+    assert_eq!(stored.resolution.as_deref(), Some(fenhe_store::RESOLUTION_CLEARED));
+    assert_eq!((stored.resolved_at, stored.updated_at), (Some(130), 130));
+    assert_eq!(sync(vec![a3.clone(), b.clone()], 135).await, AlarmSync::default());
+    // A revision removes the offline finding: its alarm is withdrawn.
+    assert_eq!(sync(vec![a3.clone()], 140).await, AlarmSync { raised: 0, updated: 0, resolved: 1 });
+    let stored_b = get("finding:b").await;
+    assert_eq!(stored_b.status, AlarmStatus::Resolved);
+    assert_eq!(stored_b.resolution.as_deref(), Some(fenhe_store::RESOLUTION_WITHDRAWN));
+    assert_eq!((stored_b.resolved_at, stored_b.draft.active), (Some(140), false));
+    // Late data makes the episode go on again: re-opened.
+    assert_eq!(sync(vec![a2.clone()], 150).await, AlarmSync { raised: 1, updated: 0, resolved: 0 });
+    let stored = get("episode:a").await;
+    assert_eq!(
+        (stored.status, stored.resolution.clone(), stored.resolved_at),
+        (AlarmStatus::Open, None, None)
+    );
+    assert_eq!((stored.id, stored.raised_at, stored.updated_at), (stored_a.id, 100, 150));
+    // Open alarms outside the window, or of another device's sync, are not withdrawn.
+    let c = draft("episode:c", Severity::Info, D0 + DAY + HOUR, D0 + DAY + 2 * HOUR, true);
+    store.sync_alarms(MN1, D0 + DAY, D0 + 2 * DAY, std::slice::from_ref(&c), 160).await.unwrap();
+    assert_eq!(sync(vec![], 170).await, AlarmSync { raised: 0, updated: 0, resolved: 1 }); // a
+    assert_eq!(store.sync_alarms(MN2, D0, D0 + 2 * DAY, &[], 175).await.unwrap(), AlarmSync::default());
+    assert_eq!(get("episode:c").await.status, AlarmStatus::Open);
+    // A draft already inactive when first seen is kept, resolved.
+    let d = draft("episode:d", Severity::Warning, D0 + 5 * HOUR, D0 + 6 * HOUR, false);
+    assert_eq!(sync(vec![d], 180).await, AlarmSync { raised: 1, updated: 0, resolved: 1 });
+    // A draft of another device is refused.
+    let r = store.sync_alarms(MN2, D0, D0 + DAY, std::slice::from_ref(&c), 190).await;
+    assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
+
+    // Nothing was deleted; newest first; filters.
+    let all = store.alarms(&AlarmQuery::default()).await.unwrap();
+    assert_eq!(
+        all.iter().map(|a| a.draft.key.as_str()).collect::<Vec<_>>(),
+        vec!["episode:d", "episode:c", "finding:b", "episode:a"]
+    );
+    let open =
+        store.alarms(&AlarmQuery { status: Some(AlarmStatus::Open), ..Default::default() }).await.unwrap();
+    assert_eq!(open.iter().map(|a| a.draft.key.as_str()).collect::<Vec<_>>(), vec!["episode:c"]);
+    let q = AlarmQuery { min_severity: Some(Severity::Warning), ..Default::default() };
+    assert_eq!(store.alarms(&q).await.unwrap().len(), 3);
+    let q = AlarmQuery {
+        min_severity: Some(Severity::Critical),
+        status: Some(AlarmStatus::Resolved),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.alarms(&q).await.unwrap().iter().map(|a| a.draft.key.as_str()).collect::<Vec<_>>(),
+        vec!["episode:a"]
+    );
+    let q = AlarmQuery { kind: Some("offline".into()), mn: Some(MN1.into()), ..Default::default() };
+    assert_eq!(store.alarms(&q).await.unwrap().len(), 1);
+    assert!(
+        store.alarms(&AlarmQuery { mn: Some(MN2.into()), ..Default::default() }).await.unwrap().is_empty()
+    );
+    assert_eq!(store.alarms(&AlarmQuery { limit: Some(2), ..Default::default() }).await.unwrap().len(), 2);
+}
+
+/// Named engine state round-trips and is overwritten.
+async fn engine_state_round_trip(store: Arc<dyn Store>) {
+    assert_eq!(store.engine_state("watermark").await.unwrap(), None);
+    store.set_engine_state("watermark", "1719792000000").await.unwrap();
+    store.set_engine_state("other", "{}").await.unwrap();
+    store.set_engine_state("watermark", "1719795600000").await.unwrap();
+    assert_eq!(store.engine_state("watermark").await.unwrap().as_deref(), Some("1719795600000"));
+    assert_eq!(store.engine_state("other").await.unwrap().as_deref(), Some("{}"));
+}
+
+/// The engine's loader: latest revisions only, kinds from CN, ordered by DataTime and factor.
+async fn compliance_records_latest(store: Arc<dyn Store>) {
+    fresh(&store).await;
+    let item = |at: i64, ms: Vec<Measurement>| IngestItem {
+        frame: frame(at, Some(MN1), Verdict::Accepted, None),
+        measurements: ms,
+    };
+    store
+        .write_batch(&[
+            item(
+                T0,
+                vec![
+                    measurement(MN1, "2051", T0, "a21026", 10.0),
+                    measurement(MN1, "2051", T0, "a19001", 9.0),
+                ],
+            ),
+            item(T0 + 1, vec![measurement(MN1, "2011", T0 + 30_000, "a21026", 11.0)]),
+            item(T0 + 2, vec![measurement(MN1, "2061", T0, "a21026", 10.5)]),
+            item(T0 + 3, vec![measurement(MN1, "2031", D0, "a21026", 10.2)]),
+            item(T0 + 4, vec![measurement(MN1, "2081", T0, "a21026", 1.0)]), // not a data command
+            item(T0 + 5, vec![measurement(MN1, "2051", T0 + HOUR, "a21026", 99.0)]), // outside
+            item(T0 + 6, vec![measurement(MN2, "2051", T0, "w01018", 5.0)]), // other device
+        ])
+        .await
+        .unwrap();
+    // Two later revisions of one minute record.
+    store.write_batch(&[item(T0 + 7, vec![measurement(MN1, "2051", T0, "a21026", 12.0)])]).await.unwrap();
+    store.write_batch(&[item(T0 + 8, vec![measurement(MN1, "2051", T0, "a21026", 13.0)])]).await.unwrap();
+
+    let got = store.compliance_records(MN1, D0, T0 + HOUR).await.unwrap();
+    let seen: Vec<_> =
+        got.iter().map(|r| (r.data_time, r.factor.as_str(), r.kind, r.values.avg, r.received_at)).collect();
+    assert_eq!(
+        seen,
+        vec![
+            (D0, "a21026", DataKind::Day, Some(10.2), T0 + 3),
+            (T0, "a19001", DataKind::Minute, Some(9.0), T0),
+            (T0, "a21026", DataKind::Minute, Some(13.0), T0 + 8),
+            (T0, "a21026", DataKind::Hour, Some(10.5), T0 + 2),
+            (T0 + 30_000, "a21026", DataKind::Realtime, Some(11.0), T0 + 1),
+        ]
+    );
+    assert_eq!(got[2].values, measurement(MN1, "2051", T0, "a21026", 13.0).values);
+    assert!(store.compliance_records("nobody", D0, T0 + DAY).await.unwrap().is_empty());
+    assert!(store.compliance_records(MN1, T0 + 2 * HOUR, T0 + DAY).await.unwrap().is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------
