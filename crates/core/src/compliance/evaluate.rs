@@ -78,7 +78,11 @@ pub fn evaluate(src: &Source, records: &[Record], window: Window, params: &Param
                         emissions.extend(hour_emission(src, &prep, f, h, params));
                     }
                 }
-                h += HOUR_MS;
+                let next = h.saturating_add(HOUR_MS);
+                if next <= h {
+                    break;
+                }
+                h = next;
             }
         }
         if d >= from && d_end <= to && d_end <= now {
@@ -100,6 +104,9 @@ pub fn evaluate(src: &Source, records: &[Record], window: Window, params: &Param
             let aggs: Vec<&Aggregate> = hours[first_hour..].iter().chain(&days[first_day_agg..]).collect();
             rates.push(day_rate(src, &prep, d, &aggs, params));
             emissions.extend(day_emissions);
+        }
+        if d_end <= d {
+            break;
         }
         d = d_end;
     }

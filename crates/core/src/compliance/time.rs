@@ -7,17 +7,18 @@ const OFFSET_MS: i64 = 8 * HOUR_MS;
 
 /// Start of the clock hour containing `t`.
 pub fn hour_start(t: i64) -> i64 {
-    t.div_euclid(HOUR_MS) * HOUR_MS
+    t.div_euclid(HOUR_MS).saturating_mul(HOUR_MS)
 }
 
 /// Start (00:00 China time) of the day containing `t`.
 pub fn day_start(t: i64) -> i64 {
-    (t + OFFSET_MS).div_euclid(DAY_MS) * DAY_MS - OFFSET_MS
+    // Saturating: absurd instants (near i64::MIN/MAX) must not overflow.
+    t.saturating_add(OFFSET_MS).div_euclid(DAY_MS).saturating_mul(DAY_MS).saturating_sub(OFFSET_MS)
 }
 
 /// The China-time calendar date of `t`.
 pub fn date_of(t: i64) -> jiff::civil::Date {
-    let days = (t + OFFSET_MS).div_euclid(DAY_MS);
+    let days = t.saturating_add(OFFSET_MS).div_euclid(DAY_MS);
     // 1970-01-01 plus `days`; saturates on absurd inputs instead of panicking.
     jiff::civil::date(1970, 1, 1)
         .checked_add(jiff::Span::new().days(days.clamp(-3_000_000, 3_000_000)))
@@ -28,7 +29,7 @@ pub fn date_of(t: i64) -> jiff::civil::Date {
 pub fn date_start(date: jiff::civil::Date) -> i64 {
     let epoch = jiff::civil::date(1970, 1, 1);
     let days = (date - epoch).get_days() as i64;
-    days * DAY_MS - OFFSET_MS
+    days.saturating_mul(DAY_MS).saturating_sub(OFFSET_MS)
 }
 
 /// Start of the calendar month (China time) containing `t`.
