@@ -52,6 +52,87 @@ pub enum Command {
     /// Benchmarks against a separate `fenhe serve` process.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
+    /// Apply the compliance engine's rules to captured HJ 212 byte streams, offline, and write a
+    /// report an auditor can check by hand.
+    Replay(ReplayArgs),
+    /// The compliance engine: judge what changed since its last run.
+    #[command(subcommand)]
+    Compliance(ComplianceCommand),
+    /// Alarms raised by exceedance episodes and data-quality findings.
+    #[command(subcommand)]
+    Alarms(AlarmsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ComplianceCommand {
+    /// Run engine cycles until every changed device-day is judged (`serve` does this in the
+    /// background every --engine-interval-s).
+    Run {
+        /// A rule parameter, `name=value` (repeatable).
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlarmsCommand {
+    /// List alarms, newest first.
+    List {
+        #[arg(long)]
+        mn: Option<String>,
+        /// open or resolved.
+        #[arg(long, value_parser = ["open", "resolved"])]
+        status: Option<String>,
+        /// exceedance, offline, constant_value, …
+        #[arg(long)]
+        kind: Option<String>,
+        /// At least this severe: info, warning, serious, critical.
+        #[arg(long)]
+        severity: Option<String>,
+        #[arg(long, default_value_t = 200)]
+        limit: u32,
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The registry (what `fenhe registry export` writes: TOML or JSON). Without it, every MN in
+    /// the captures is judged with --limit and --ref-o2.
+    #[arg(long, value_name = "FILE")]
+    pub registry: Option<PathBuf>,
+    /// A captured byte stream: a data logger's log, a packet capture's payload, one packet per
+    /// line. Repeatable; later files count as later arrivals.
+    #[arg(long = "input", value_name = "CAPTURE", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// A rule parameter, `name=value` (repeatable), e.g. `hour_min_valid_minutes=40`.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Without --registry: a factor's limit, `FACTOR=VALUE` (repeatable), e.g. `a21026=35`.
+    #[arg(long = "limit", value_name = "FACTOR=VALUE")]
+    pub limits: Vec<String>,
+    /// Without --registry: the reference O2 (%) for converted concentrations.
+    #[arg(long, value_name = "PERCENT")]
+    pub ref_o2: Option<f64>,
+    /// CRC computations accepted from devices the registry does not list.
+    #[arg(long, value_enum, default_value_t = CrcArg::Standard)]
+    pub crc: CrcArg,
+    /// The report: a JSON file, or a directory for --format csv.
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Json)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Json,
+    Csv,
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +169,40 @@ pub struct ServeArgs {
     /// Do not ask each device for its time (1011) when it connects.
     #[arg(long)]
     pub no_time_check: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// The compliance engine inside `serve` and `demo`.
+#[derive(Debug, Args, Clone)]
+pub struct EngineArgs {
+    /// Seconds between compliance engine cycles.
+    #[arg(long, default_value_t = 60)]
+    pub engine_interval_s: u64,
+    /// Do not run the compliance engine (ingest only; run `fenhe compliance run` elsewhere).
+    #[arg(long)]
+    pub no_engine: bool,
+    /// A rule parameter, `name=value` (repeatable), e.g. `hour_min_valid_minutes=40`.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+}
+
+impl EngineArgs {
+    pub fn options(&self) -> Result<Option<crate::compliance::engine::EngineOptions>> {
+        let params = parse_params(&self.params)?;
+        Ok((!self.no_engine).then(|| crate::compliance::engine::EngineOptions {
+            params,
+            interval: std::time::Duration::from_secs(self.engine_interval_s.max(1)),
+        }))
+    }
+}
+
+pub fn parse_params(list: &[String]) -> Result<fenhe_core::compliance::Params> {
+    let mut params = fenhe_core::compliance::Params::default();
+    for p in list {
+        params.apply(p).with_context(|| format!("--param {p}"))?;
+    }
+    Ok(params)
 }
 
 #[derive(Debug, Args)]
@@ -135,6 +250,16 @@ pub struct SimulateArgs {
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub duration: Option<u64>,
+    /// Do not connect: write the devices' uploads between --from and --to into FILE (a capture
+    /// for `fenhe replay`).
+    #[arg(long, value_name = "FILE", requires_all = ["from", "to"])]
+    pub write_capture: Option<PathBuf>,
+    /// Start of --write-capture (China time unless an offset is given).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// End of --write-capture (exclusive).
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
 }
 
 /// Where the data lives.
@@ -339,14 +464,20 @@ pub enum LangArg {
     En,
 }
 
-impl DecodeArgs {
-    fn options(&self) -> DecodeOptions {
-        let crc_mode = match self.crc {
+impl From<CrcArg> for hj212::CrcMode {
+    fn from(c: CrcArg) -> Self {
+        match c {
             CrcArg::Standard => hj212::CrcMode::Standard,
             CrcArg::Modbus => hj212::CrcMode::Modbus,
             CrcArg::ModbusSwapped => hj212::CrcMode::ModbusSwapped,
             CrcArg::Any => hj212::CrcMode::Any,
-        };
+        }
+    }
+}
+
+impl DecodeArgs {
+    fn options(&self) -> DecodeOptions {
+        let crc_mode = self.crc.into();
         let version = match self.version {
             VersionArg::Auto => hj212::VersionMode::Auto,
             VersionArg::V2005 => hj212::VersionMode::Force(hj212::Version::V2005),
@@ -396,6 +527,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Simulate(a) => {
             crate::logging::init("warn");
+            let write_capture = match (&a.write_capture, &a.from, &a.to) {
+                (Some(p), Some(f), Some(t)) => {
+                    Some((p.clone(), crate::timefmt::parse(f)?, crate::timefmt::parse(t)?))
+                }
+                _ => None,
+            };
             block_on(async move {
                 crate::simulate::run(crate::simulate::SimulateOptions {
                     server: a.server,
@@ -406,18 +543,90 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     accelerate: a.accelerate,
                     backfill_days: a.backfill_days,
                     duration: a.duration.map(std::time::Duration::from_secs),
+                    write_capture,
                 })
                 .await?;
                 Ok(ExitCode::SUCCESS)
             })
         }
         Command::Bench(cmd) => crate::bench::run(cmd),
+        Command::Replay(a) => run_replay(a),
+        Command::Compliance(ComplianceCommand::Run { params, db }) => block_on(async move {
+            let params = parse_params(&params)?;
+            let store = open_store(&db).await?;
+            crate::cmd::alarms::run(store.as_ref(), &params, &mut io::stdout().lock()).await?;
+            Ok(ExitCode::SUCCESS)
+        }),
+        Command::Alarms(AlarmsCommand::List { mn, status, kind, severity, limit, format, db }) => {
+            block_on(async move {
+                let q = fenhe_store::AlarmQuery {
+                    mn,
+                    status: status.as_deref().and_then(fenhe_store::AlarmStatus::parse),
+                    kind,
+                    min_severity: severity.as_deref().map(crate::cmd::alarms::severity).transpose()?,
+                    limit: Some(limit),
+                };
+                let store = open_store(&db).await?;
+                let json = format == ListFormat::Json;
+                crate::cmd::alarms::list(store.as_ref(), &q, json, &mut io::stdout().lock()).await?;
+                Ok(ExitCode::SUCCESS)
+            })
+        }
         Command::Migrate(db) => block_on(async move {
             open_store(&db).await?;
             eprintln!("migrations applied to {}", db.db);
             Ok(ExitCode::SUCCESS)
         }),
     }
+}
+
+fn run_replay(a: ReplayArgs) -> Result<ExitCode> {
+    use crate::compliance::{replay, source};
+    let params = parse_params(&a.params)?;
+    let mut overrides = source::Overrides { reference_o2: a.ref_o2, ..Default::default() };
+    for l in &a.limits {
+        overrides.limits.push(source::Overrides::parse_limit(l).map_err(anyhow::Error::msg)?);
+    }
+    if let Some(o2) = a.ref_o2
+        && !(0.0..21.0).contains(&o2)
+    {
+        anyhow::bail!("--ref-o2 {o2}: must be at least 0 and below 21 (%)");
+    }
+    let registry = match &a.registry {
+        None => None,
+        Some(path) => match crate::registry_io::load_files(&[path.as_path()]) {
+            Ok(r) => Some(r),
+            Err(problems) => {
+                eprint!("{problems}");
+                return Ok(ExitCode::from(1));
+            }
+        },
+    };
+    let capture = fenhe_ingest::capture::CaptureOptions {
+        default_policy: fenhe_ingest::DevicePolicy { crc: a.crc.into(), ..Default::default() },
+        trust_all: registry.is_none(),
+        ..Default::default()
+    };
+    let req = replay::ReplayRequest { registry, inputs: a.inputs, params, overrides, capture };
+    let report = replay::replay(&req)?;
+    match a.format {
+        ReportFormat::Json => report.write_json(&a.out)?,
+        ReportFormat::Csv => report.write_csv(&a.out)?,
+    }
+    let records: u64 = report.input.files.iter().map(|f| f.records).sum();
+    eprintln!(
+        "replayed {} file(s): {} records of {} device(s); {} hours, {} days, {} episodes, {} findings; frames not counted: {}; report: {}",
+        report.input.files.len(),
+        records,
+        report.devices.len(),
+        report.hours.len(),
+        report.days.len(),
+        report.episodes.len(),
+        report.quality.len(),
+        report.input.not_counted.len(),
+        a.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn run_serve(a: ServeArgs) -> Result<ExitCode> {
@@ -441,6 +650,7 @@ async fn run_serve(a: ServeArgs) -> Result<ExitCode> {
         gateway,
         writer: Default::default(),
         banner: vec![],
+        engine: a.engine.options()?,
     })
     .await?;
     eprintln!(

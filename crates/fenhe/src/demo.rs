@@ -140,6 +140,10 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
         gateway,
         writer: Default::default(),
         banner,
+        engine: Some(crate::compliance::engine::EngineOptions {
+            params: Default::default(),
+            interval: std::time::Duration::from_secs(15),
+        }),
     })
     .await?;
 

@@ -8,6 +8,7 @@ use clap::Parser;
 mod bench;
 mod cli;
 mod cmd;
+mod compliance;
 mod demo;
 mod logging;
 mod packet;

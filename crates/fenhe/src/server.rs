@@ -23,6 +23,8 @@ pub struct ServerOptions {
     pub writer: WriterConfig,
     /// Lines for the top of the status page.
     pub banner: Vec<String>,
+    /// The compliance engine running in the background, if wanted.
+    pub engine: Option<crate::compliance::engine::EngineOptions>,
 }
 
 /// A running server.
@@ -34,6 +36,7 @@ pub struct Running {
     cancel: CancellationToken,
     gateway_task: JoinHandle<fenhe_ingest::Result<()>>,
     web_task: JoinHandle<std::io::Result<()>>,
+    engine_task: Option<JoinHandle<()>>,
 }
 
 /// The process-wide Prometheus recorder (installed once; a second server in the same process,
@@ -102,8 +105,9 @@ pub async fn start(opts: ServerOptions) -> Result<Running> {
     let web_cancel = cancel.clone();
     let web_task =
         tokio::spawn(fenhe_web::serve(listener, state, async move { web_cancel.cancelled().await }));
+    let engine_task = opts.engine.map(|e| crate::compliance::engine::spawn(store.clone(), e, cancel.clone()));
     info!(hj212 = %hj212_addr, http = %http_addr, db = %opts.db, "fenhe is running");
-    Ok(Running { store, hj212_addr, http_addr, writer, cancel, gateway_task, web_task })
+    Ok(Running { store, hj212_addr, http_addr, writer, cancel, gateway_task, web_task, engine_task })
 }
 
 impl Running {
@@ -112,6 +116,10 @@ impl Running {
     pub async fn shutdown(self) -> Result<()> {
         self.cancel.cancel();
         let g = self.gateway_task.await;
+        if let Some(e) = self.engine_task {
+            // A cycle in progress finishes its current store call; its dirty marks stay if cut short.
+            let _ = e.await;
+        }
         self.writer.shutdown().await;
         let w = self.web_task.await;
         g.context("gateway task failed")?.context("gateway")?;

@@ -18,6 +18,9 @@ pub struct SimulateOptions {
     pub accelerate: Option<f64>,
     pub backfill_days: Option<u32>,
     pub duration: Option<Duration>,
+    /// Instead of connecting: write every device's uploads for `[from, to)` (epoch ms) into this
+    /// file, device after device, as a capture for `fenhe replay`.
+    pub write_capture: Option<(std::path::PathBuf, i64, i64)>,
 }
 
 pub async fn run(o: SimulateOptions) -> Result<()> {
@@ -43,6 +46,24 @@ pub async fn run(o: SimulateOptions) -> Result<()> {
         spec.scenarios.push(scenario);
     }
     let n = specs.len();
+    if let Some((path, from, to)) = &o.write_capture {
+        if to <= from {
+            bail!("--to must be after --from");
+        }
+        let mut bytes = Vec::new();
+        for spec in &specs {
+            bytes.extend(fenhe_sim::capture(spec, *from, *to));
+        }
+        std::fs::write(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!(
+            "wrote {} bytes of uploads of {n} data loggers from {} to {} into {}",
+            bytes.len(),
+            timefmt::iso(*from),
+            timefmt::iso(*to),
+            path.display()
+        );
+        return Ok(());
+    }
     let sim = SimConfig {
         clock: match o.accelerate {
             Some(k) if k > 0.0 => Clock::accelerated(k, now),

@@ -28,6 +28,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod capture;
 mod clock;
 mod device;
 mod fleet;
@@ -37,6 +38,7 @@ mod spec;
 mod stats;
 pub mod wire;
 
+pub use capture::capture;
 pub use clock::{Backfill, Clock, system_now_ms};
 pub use device::{DeviceReport, SimConfig, SimDevice};
 pub use fleet::{Fleet, FleetConfig};

@@ -1,4 +1,5 @@
 //! Commands that work on the store.
 
+pub mod alarms;
 pub mod data;
 pub mod device;

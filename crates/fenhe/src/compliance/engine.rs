@@ -1,0 +1,279 @@
+//! The live compliance engine: one cycle takes the device-days whose measurements changed since
+//! the last cycle (the store's dirty marks), re-judges them with the same rules `fenhe replay`
+//! uses, stores the results and brings the alarms in line.
+//!
+//! Why it is correct to recompute whole days: every period result (hour, day, emission, rate)
+//! depends only on the records of its own period, so re-running a dirty day gives what a full
+//! recomputation would; what spans days (episodes, months, long findings) is re-derived from the
+//! stored day and hour rows around the window after they are saved. A late minute therefore
+//! re-opens its hour and day, and the episodes, months and alarms touching them follow.
+//! Idempotent: a cycle with nothing dirty changes nothing, and re-running a day stores the same rows.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Instant;
+
+use fenhe_core::compliance::{self, Aggregate, Params, Period, Source, Window, time};
+use fenhe_core::{OutletKind, Registry};
+use fenhe_store::{
+    AggregateQuery, AlarmSync, DirtyDay, EmissionQuery, EpisodeQuery, FindingQuery, RateQuery, Store,
+};
+
+use super::source;
+
+/// How far back stored episodes are looked for when a window's first hours exceed: an episode
+/// longer than this is split at the limit (a month of continuous exceedance is long past what
+/// any alarm workflow waits for).
+const EPISODE_LOOKBACK_MS: i64 = 31 * time::DAY_MS;
+/// Records before a window read as context (runs, gaps, offline detection across midnight).
+const CONTEXT_MS: i64 = time::DAY_MS;
+/// Dirty device-days taken per cycle; the rest wait for the next one.
+const MAX_DIRTY_PER_CYCLE: u32 = 20_000;
+
+/// What one cycle did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CycleReport {
+    pub devices: usize,
+    pub device_days: usize,
+    pub hours: usize,
+    pub episodes: usize,
+    pub findings: usize,
+    pub alarms: AlarmSync,
+    /// Dirty marks of devices the registry no longer maps to an outlet (cleared, not judged).
+    pub skipped: usize,
+    pub elapsed_ms: u64,
+}
+
+/// One engine cycle at wall-clock instant `now` (epoch ms).
+pub async fn run_cycle(
+    store: &dyn Store,
+    registry: &Registry,
+    params: &Params,
+    now: i64,
+) -> fenhe_store::Result<CycleReport> {
+    let started = Instant::now();
+    let sources = source::from_registry(registry);
+    let mut report = CycleReport::default();
+    let mut dirty = store.dirty_days(MAX_DIRTY_PER_CYCLE).await?;
+    dirty.extend(silent_devices(store, &sources, params, now).await?);
+
+    let mut by_device: BTreeMap<String, Vec<DirtyDay>> = BTreeMap::new();
+    for d in dirty {
+        by_device.entry(d.mn.clone()).or_default().push(d);
+    }
+    for (mn, days) in by_device {
+        let Some(src) = sources.get(&mn) else {
+            report.skipped += days.len();
+            store.clear_dirty(&days).await?;
+            continue;
+        };
+        report.devices += 1;
+        let starts: BTreeSet<i64> = days.iter().map(|d| d.day_start).collect();
+        report.device_days += starts.len();
+        for (from, to) in runs(&starts) {
+            judge_window(store, src, params, from, to, now, &mut report).await?;
+        }
+        store.clear_dirty(&days).await?;
+    }
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+/// Contiguous runs of day starts as `[from, to)` windows.
+fn runs(days: &BTreeSet<i64>) -> Vec<(i64, i64)> {
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for &d in days {
+        match out.last_mut() {
+            Some((_, to)) if *to == d => *to = d + time::DAY_MS,
+            _ => out.push((d, d + time::DAY_MS)),
+        }
+    }
+    out
+}
+
+/// Devices that went silent: no dirty mark comes from a device that sends nothing, so the engine
+/// re-judges today for each device whose latest minute data is older than the offline threshold
+/// (once per silence: the state `offline:{mn}` remembers the data time it was judged at).
+async fn silent_devices(
+    store: &dyn Store,
+    sources: &HashMap<String, Source>,
+    params: &Params,
+    now: i64,
+) -> fenhe_store::Result<Vec<DirtyDay>> {
+    let mut out = Vec::new();
+    for a in store.device_activity().await? {
+        let Some(src) = sources.get(&a.mn) else { continue };
+        let Some(last) = a.latest.iter().find(|(cn, _)| cn == "2051").map(|(_, t)| *t) else { continue };
+        let threshold = offline_threshold_ms(src, params);
+        if now - last <= threshold {
+            continue;
+        }
+        let key = format!("offline:{}", a.mn);
+        let mark = last.to_string();
+        if store.engine_state(&key).await?.as_deref() == Some(mark.as_str()) {
+            continue;
+        }
+        store.set_engine_state(&key, &mark).await?;
+        // seq 0 never matches a stored mark, so clearing it touches nothing.
+        out.push(DirtyDay { mn: a.mn.clone(), day_start: time::day_start(now), seq: 0 });
+        if time::day_start(last) != time::day_start(now) {
+            out.push(DirtyDay { mn: a.mn, day_start: time::day_start(last), seq: 0 });
+        }
+    }
+    Ok(out)
+}
+
+fn offline_threshold_ms(src: &Source, params: &Params) -> i64 {
+    let by_interval = params.offline_intervals * f64::from(src.minute_interval_min.max(1)) * 60_000.0;
+    (by_interval as i64).max(i64::from(params.offline_min_minutes) * time::MINUTE_MS)
+}
+
+async fn judge_window(
+    store: &dyn Store,
+    src: &Source,
+    params: &Params,
+    from: i64,
+    to: i64,
+    now: i64,
+    report: &mut CycleReport,
+) -> fenhe_store::Result<()> {
+    let mn = src.mn.as_str();
+    let records = store.compliance_records(mn, from - CONTEXT_MS, to).await?;
+    let ev = compliance::evaluate(src, &records, Window { from, to, now }, params);
+    report.hours += ev.hours.len();
+    store.save_evaluation(mn, from, to, &ev).await?;
+
+    // Episodes across the window's borders, re-derived from the stored periods around it.
+    let period = if src.kind == OutletKind::Wastewater { Period::Day } else { Period::Hour };
+    let near = store
+        .episodes(&EpisodeQuery {
+            mn: Some(mn.to_string()),
+            period: Some(period),
+            from: Some(from - EPISODE_LOOKBACK_MS),
+            to: Some(to + 1),
+            ..Default::default()
+        })
+        .await?;
+    let ext_from = near.iter().filter(|e| e.end >= from).map(|e| e.start).min().unwrap_or(from).min(from);
+    let ext_to = near.iter().filter(|e| e.start <= to).map(|e| e.end).max().unwrap_or(to).max(to);
+    let periods = aggregates(store, mn, period, ext_from, ext_to).await?;
+    let episodes = compliance::episodes(src, &periods);
+    report.episodes += episodes.len();
+    store.replace_episodes(mn, ext_from, ext_to, &episodes).await?;
+
+    // Months touched: re-derived from the stored day rows.
+    let mut month = time::month_start(from);
+    let mut monthly_findings = Vec::new();
+    while month < to {
+        let next = time::next_month_start(month);
+        let hours = aggregates(store, mn, Period::Hour, month, next).await?;
+        let days = aggregates(store, mn, Period::Day, month, next).await?;
+        let day_emissions = store
+            .emissions(&EmissionQuery {
+                mn: Some(mn.to_string()),
+                period: Some(Period::Day),
+                from: Some(month),
+                to: Some(next),
+                ..Default::default()
+            })
+            .await?;
+        let day_rates = store
+            .rates(&RateQuery {
+                mn: Some(mn.to_string()),
+                period: Some(Period::Day),
+                from: Some(month),
+                to: Some(next),
+                ..Default::default()
+            })
+            .await?;
+        let m = compliance::monthly(src, &hours, &days, &day_emissions, &day_rates, month, params);
+        store.save_monthly(mn, month, &m.emissions, &m.rates, &m.findings).await?;
+        monthly_findings.extend(m.findings);
+        month = next;
+    }
+
+    // Alarms for everything that starts in (or runs into) the window.
+    let findings = store
+        .findings(&FindingQuery {
+            mn: Some(mn.to_string()),
+            from: Some(from - CONTEXT_MS),
+            to: Some(to),
+            ..Default::default()
+        })
+        .await?;
+    let mut findings = findings;
+    // Month findings start at the month's first day, possibly before the query's range.
+    findings.extend(monthly_findings.into_iter().filter(|f| f.start < from - CONTEXT_MS));
+    report.findings += findings.len();
+    let drafts = compliance::alarms(src, &episodes, &findings);
+    let sync = store.sync_alarms(mn, from, to, &drafts, now).await?;
+    report.alarms.raised += sync.raised;
+    report.alarms.updated += sync.updated;
+    report.alarms.resolved += sync.resolved;
+    Ok(())
+}
+
+async fn aggregates(
+    store: &dyn Store,
+    mn: &str,
+    period: Period,
+    from: i64,
+    to: i64,
+) -> fenhe_store::Result<Vec<Aggregate>> {
+    store
+        .aggregates(&AggregateQuery {
+            mn: Some(mn.to_string()),
+            period: Some(period),
+            from: Some(from),
+            to: Some(to),
+            ..Default::default()
+        })
+        .await
+}
+
+/// How the background engine runs inside `serve` and `demo`.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub params: Params,
+    /// Pause between cycles.
+    pub interval: std::time::Duration,
+}
+
+/// Run cycles until `cancel`, re-reading the registry each time (imports take effect at the next
+/// cycle). A failed cycle is logged and retried at the next tick: its dirty marks stay.
+pub fn spawn(
+    store: std::sync::Arc<dyn Store>,
+    opts: EngineOptions,
+    cancel: tokio_util::sync::CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let cycle = async {
+                let registry = store.registry().await?;
+                run_cycle(store.as_ref(), &registry, &opts.params, crate::timefmt::now_ms()).await
+            };
+            match cycle.await {
+                Ok(r) if r.device_days > 0 => {
+                    metrics::histogram!("fenhe_engine_cycle_seconds").record(r.elapsed_ms as f64 / 1000.0);
+                    metrics::counter!("fenhe_engine_device_days_total").increment(r.device_days as u64);
+                    metrics::counter!("fenhe_alarms_raised_total").increment(u64::from(r.alarms.raised));
+                    tracing::info!(
+                        devices = r.devices,
+                        device_days = r.device_days,
+                        hours = r.hours,
+                        episodes = r.episodes,
+                        alarms_raised = r.alarms.raised,
+                        alarms_resolved = r.alarms.resolved,
+                        ms = r.elapsed_ms,
+                        "compliance cycle"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "compliance cycle failed; retrying at the next tick"),
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep(opts.interval) => {}
+            }
+        }
+    })
+}
