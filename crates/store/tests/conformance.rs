@@ -1727,4 +1727,34 @@ async fn sqlite_query_plans_use_indexes() {
     let p =
         plan("SELECT id FROM frames WHERE verdict = 'rejected' AND verdict <> 'accepted' ORDER BY id").await;
     assert!(p.contains("frames_notable"), "{p}");
+
+    // Compliance: the engine's loader, window replacement and alarm withdrawal.
+    let p = plan(
+        "SELECT m.data_time FROM measurements m JOIN factors f ON f.id = m.factor_id \
+         WHERE m.device_id = (SELECT id FROM devices WHERE mn = 'x') AND m.cn IN (2011, 2051, 2061, 2031) \
+         AND m.data_time >= 0 AND m.data_time < 10 ORDER BY m.data_time, f.code, m.cn, m.revision",
+    )
+    .await;
+    assert!(
+        p.contains("SEARCH m USING PRIMARY KEY (device_id=? AND cn=? AND data_time>? AND data_time<?)"),
+        "{p}"
+    );
+    let p = plan(
+        "DELETE FROM aggregates WHERE mn = 'x' AND period IN ('hour', 'day') AND start_at >= 0 AND start_at < 10",
+    )
+    .await;
+    assert!(p.contains("PRIMARY KEY (mn=? AND period=? AND start_at>? AND start_at<?)"), "{p}");
+    let p = plan(
+        "DELETE FROM episodes WHERE mn = 'x' AND end_at >= 0 AND start_at < 10 AND (end_at > 0 OR start_at >= 0)",
+    )
+    .await;
+    assert!(p.contains("episodes_mn_end (mn=? AND end_at>?)"), "{p}");
+    let p = plan("SELECT x.seq FROM dirty_days x ORDER BY x.day_start LIMIT 10").await;
+    assert!(p.contains("dirty_days_oldest"), "{p}");
+    let p = plan(
+        "UPDATE alarms SET status = 'resolved' WHERE mn = 'x' AND status = 'open' AND start_at >= 0 \
+         AND start_at < 10 AND key NOT IN (SELECT value FROM json_each('[]'))",
+    )
+    .await;
+    assert!(p.contains("alarms_mn_open (mn=? AND start_at>? AND start_at<?)"), "{p}");
 }
