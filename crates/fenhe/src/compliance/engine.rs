@@ -138,7 +138,11 @@ async fn judge_window(
 ) -> fenhe_store::Result<()> {
     let mn = src.mn.as_str();
     let records = store.compliance_records(mn, from - CONTEXT_MS, to).await?;
-    let ev = compliance::evaluate(src, &records, Window { from, to, now }, params);
+    let mut ev = compliance::evaluate(src, &records, Window { from, to, now }, params);
+    // Months are re-derived below from the stored days (the window holds only part of them).
+    ev.emissions.retain(|e| e.period != Period::Month);
+    ev.rates.retain(|r| r.period != Period::Month);
+    ev.findings.retain(|f| !fenhe_store::MONTHLY_FINDING_KINDS.contains(&f.kind));
     report.hours += ev.hours.len();
     store.save_evaluation(mn, from, to, &ev).await?;
 
