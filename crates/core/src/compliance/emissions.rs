@@ -8,7 +8,7 @@
 //! §11) is not applied: the totals are what valid data measured.
 
 use super::params::Params;
-use super::prepare::{Prepared, flow_factor, valid_value};
+use super::prepare::{Prepared, flow_factor, record_at, valid_value};
 use super::time::HOUR_MS;
 use super::types::{Emission, Period, Source};
 
@@ -24,7 +24,9 @@ pub(crate) fn hour_emission(
     let seconds = prep.interval_ms as f64 / 1000.0;
     let flow = flow_factor(src.kind);
     let (mut kg, mut records, mut from_cou) = (0.0, 0u32, false);
-    for r in prep.minutes_in(code, start, start.saturating_add(HOUR_MS)) {
+    let end = start.saturating_add(HOUR_MS);
+    let flows = prep.minutes_in(flow, start, end);
+    for r in prep.minutes_in(code, start, end) {
         if !params.is_valid_flag(r.values.flag.as_deref()) {
             continue;
         }
@@ -35,7 +37,7 @@ pub(crate) fn hour_emission(
             continue;
         }
         let Some(c) = valid_value(r, params) else { continue };
-        let q = prep.minute_at(flow, r.data_time).and_then(|f| valid_value(f, params));
+        let q = record_at(flows, r.data_time).and_then(|f| valid_value(f, params));
         if let Some(q) = q.filter(|q| *q >= 0.0) {
             kg += c.max(0.0) * q * seconds * 1e-6;
             records += 1;

@@ -38,7 +38,7 @@ pub(crate) fn hour_aggregate(
     } else {
         None
     };
-    let converted_mean = mean.and_then(|m| match convert_hour(src, prep, code, &valid, m, params) {
+    let converted_mean = mean.and_then(|m| match convert_hour(src, prep, code, start, &valid, m, params) {
         Ok(c) if c.is_finite() => Some(c),
         Ok(_) => {
             reason.get_or_insert(Invalidity::NotConvertible);

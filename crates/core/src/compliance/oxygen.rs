@@ -17,14 +17,17 @@
 //! hour is converted from O2; without any O2 either, it is invalid ([`Invalidity::NoOxygen`]).
 
 use super::params::Params;
-use super::prepare::{Prepared, is_converted, mean, valid_value, zs_value};
+use super::prepare::{Prepared, is_converted, mean, record_at, valid_value, zs_value};
+use super::time::HOUR_MS;
 use super::types::{Invalidity, Record, Source, factor};
 
-/// The converted hourly mean of `code`, given the hour's valid minute records and their mean.
+/// The converted hourly mean of `code` for the hour starting at `start`, given the hour's valid
+/// minute records and their mean.
 pub(crate) fn convert_hour(
     src: &Source,
     prep: &Prepared<'_>,
     code: &str,
+    start: i64,
     valid: &[(&Record, f64)],
     hour_mean: f64,
     params: &Params,
@@ -32,10 +35,11 @@ pub(crate) fn convert_hour(
     let Some(reference) = src.reference_o2.filter(|_| is_converted(src, code)) else {
         return Ok(hour_mean);
     };
+    let o2_hour = prep.minutes_in(factor::O2, start, start.saturating_add(HOUR_MS));
     let o2 = mean(
         valid
             .iter()
-            .filter_map(|(r, _)| prep.minute_at(factor::O2, r.data_time))
+            .filter_map(|(r, _)| record_at(o2_hour, r.data_time))
             .filter_map(|r| valid_value(r, params)),
     );
     if let Some(o2) = o2 {

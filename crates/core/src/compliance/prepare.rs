@@ -2,7 +2,7 @@
 //! grouped by factor), so that results never depend on the order the records arrived in.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::params::Params;
 use super::time::MINUTE_MS;
@@ -89,8 +89,8 @@ pub(crate) struct Prepared<'a> {
     pub minutes: BTreeMap<&'a str, Vec<&'a Record>>,
     /// Device hourly records (2061) per factor, sorted by DataTime.
     pub hours: BTreeMap<&'a str, Vec<&'a Record>>,
-    /// Every record (all kinds), one per (kind, factor, DataTime), sorted by
-    /// (DataTime, kind, factor).
+    /// Every record (all kinds), one per (kind, factor, DataTime), sorted by DataTime (the order
+    /// among records of one DataTime is unspecified).
     pub all: Vec<&'a Record>,
     /// Minute interval in ms (at least one minute).
     pub interval_ms: i64,
@@ -98,25 +98,37 @@ pub(crate) struct Prepared<'a> {
 
 impl<'a> Prepared<'a> {
     pub fn new(src: &Source, records: &'a [Record]) -> Prepared<'a> {
-        let mut all: Vec<&Record> = records.iter().collect();
-        // Canonical order; among duplicates of one key, the latest receipt (then the larger value
-        // set) comes first and is the one kept.
-        all.sort_by(|a, b| {
-            (a.data_time, a.kind, a.factor.as_str())
-                .cmp(&(b.data_time, b.kind, b.factor.as_str()))
-                .then(b.received_at.cmp(&a.received_at))
-                .then_with(|| cmp_values(&b.values, &a.values))
-        });
-        all.dedup_by(|b, a| a.data_time == b.data_time && a.kind == b.kind && a.factor == b.factor);
+        // Group by (kind, factor) first, so the sorts below compare integers, not codes.
+        let mut groups: HashMap<(DataKind, &str), Vec<&Record>> = HashMap::new();
+        for r in records {
+            groups.entry((r.kind, r.factor.as_str())).or_default().push(r);
+        }
         let mut minutes: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
         let mut hours: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
-        for r in &all {
-            match r.kind {
-                DataKind::Minute => minutes.entry(r.factor.as_str()).or_default().push(r),
-                DataKind::Hour => hours.entry(r.factor.as_str()).or_default().push(r),
+        let mut all: Vec<&Record> = Vec::with_capacity(records.len());
+        for ((kind, code), mut v) in groups {
+            // Canonical order; among duplicates of one DataTime, the latest receipt (then the
+            // larger value set) comes first and is the one kept.
+            v.sort_unstable_by(|a, b| {
+                a.data_time
+                    .cmp(&b.data_time)
+                    .then(b.received_at.cmp(&a.received_at))
+                    .then_with(|| cmp_values(&b.values, &a.values))
+            });
+            v.dedup_by_key(|r| r.data_time);
+            all.extend_from_slice(&v);
+            match kind {
+                DataKind::Minute => {
+                    minutes.insert(code, v);
+                }
+                DataKind::Hour => {
+                    hours.insert(code, v);
+                }
                 _ => {}
             }
         }
+        // Users of `all` only group by DataTime, so ties may stay in any order.
+        all.sort_unstable_by_key(|r| r.data_time);
         let interval_ms = i64::from(src.minute_interval_min.max(1)) * MINUTE_MS;
         Prepared { minutes, hours, all, interval_ms }
     }
@@ -126,17 +138,20 @@ impl<'a> Prepared<'a> {
         slice_in(self.minutes.get(factor).map_or(&[], Vec::as_slice), from, to)
     }
 
-    /// The minute record of `factor` at exactly `t`.
-    pub fn minute_at(&self, factor: &str, t: i64) -> Option<&'a Record> {
-        let v = self.minutes.get(factor)?;
-        v.binary_search_by_key(&t, |r| r.data_time).ok().map(|i| v[i])
+    /// All minute records of `factor`, time-sorted.
+    pub fn minute_series(&self, factor: &str) -> &[&'a Record] {
+        self.minutes.get(factor).map_or(&[], Vec::as_slice)
     }
 
-    /// The device hourly record of `factor` at exactly `t`.
-    pub fn hour_record_at(&self, factor: &str, t: i64) -> Option<&'a Record> {
-        let v = self.hours.get(factor)?;
-        v.binary_search_by_key(&t, |r| r.data_time).ok().map(|i| v[i])
+    /// All device hourly records of `factor`, time-sorted.
+    pub fn hour_series(&self, factor: &str) -> &[&'a Record] {
+        self.hours.get(factor).map_or(&[], Vec::as_slice)
     }
+}
+
+/// The record of a time-sorted slice at exactly `t`.
+pub(crate) fn record_at<'a>(v: &[&'a Record], t: i64) -> Option<&'a Record> {
+    v.binary_search_by_key(&t, |r| r.data_time).ok().map(|i| v[i])
 }
 
 /// The records of a time-sorted slice with DataTime in `[from, to)`.

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::params::Params;
-use super::prepare::{Prepared, flow_factor, is_emitted, negative_suspect, valid_value};
+use super::prepare::{Prepared, flow_factor, is_emitted, negative_suspect, record_at, valid_value};
 use super::text::{factor_name_en, factor_name_zh, fmt_minutes, fmt_num, fmt_time, unit};
 use super::time::{DAY_MS, HOUR_MS, MINUTE_MS, hour_start};
 use super::types::{Aggregate, Finding, FindingKind, Period, Record, Source};
@@ -119,11 +119,33 @@ fn offline(cx: &Ctx<'_, '_, '_>, out: &mut Vec<Finding>) {
     }
 }
 
+/// Same-time lookups into a time-sorted series for a caller walking forward in time.
+struct Cursor<'s, 'a> {
+    v: &'s [&'a Record],
+    i: usize,
+}
+
+impl<'s, 'a> Cursor<'s, 'a> {
+    fn new(v: &'s [&'a Record]) -> Self {
+        Cursor { v, i: 0 }
+    }
+    /// The record at `t`; `t` must not decrease between calls (else a binary search is used).
+    fn at(&mut self, t: i64) -> Option<&'a Record> {
+        if self.i > 0 && self.v.get(self.i - 1).is_some_and(|r| r.data_time > t) {
+            return record_at(self.v, t);
+        }
+        while self.v.get(self.i).is_some_and(|r| r.data_time < t) {
+            self.i += 1;
+        }
+        self.v.get(self.i).copied().filter(|r| r.data_time == t)
+    }
+}
+
 /// Maximal runs of consecutive records (`recs`, time-sorted) for which `value_of` gives a value
 /// and `same` accepts the pair with the run's first value; yields (first, last) indexes.
 fn runs(
     recs: &[&Record],
-    value_of: impl Fn(&Record) -> Option<f64>,
+    mut value_of: impl FnMut(&Record) -> Option<f64>,
     same: impl Fn(f64, f64) -> bool,
 ) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
@@ -164,18 +186,11 @@ fn constant(cx: &Ctx<'_, '_, '_>, code: &str, recs: &[&Record], period: Period, 
     };
     let min_len = min_len.max(2) as usize;
     let flow = flow_factor(cx.src.kind);
-    let flows = if minutes { &cx.prep.minutes } else { &cx.prep.hours };
-    let flow_reported = flows.get(flow).is_some_and(|v| !v.is_empty());
-    let runs_flow = |r: &Record| {
-        if !flow_reported {
-            return true;
-        }
-        let f = if minutes {
-            cx.prep.minute_at(flow, r.data_time)
-        } else {
-            cx.prep.hour_record_at(flow, r.data_time)
-        };
-        f.and_then(|f| valid_value(f, cx.params)).is_some_and(|q| q > 0.0)
+    let flows = if minutes { cx.prep.minute_series(flow) } else { cx.prep.hour_series(flow) };
+    let mut flow_at = Cursor::new(flows);
+    let mut runs_flow = |r: &Record| {
+        flows.is_empty()
+            || flow_at.at(r.data_time).and_then(|f| valid_value(f, cx.params)).is_some_and(|q| q > 0.0)
     };
     let value_of = |r: &Record| valid_value(r, cx.params).filter(|_| runs_flow(r));
     for (s, e) in runs(recs, value_of, |a, b| a == b) {
@@ -208,12 +223,14 @@ fn constant(cx: &Ctx<'_, '_, '_>, code: &str, recs: &[&Record], period: Period, 
 /// parameters that may legitimately be negative), as runs of consecutive valid minute records.
 fn runs_of_suspects(cx: &Ctx<'_, '_, '_>, code: &str, recs: &[&Record], out: &mut Vec<Finding>) {
     let flow = flow_factor(cx.src.kind);
-    let flow_at = |r: &Record| cx.prep.minute_at(flow, r.data_time).and_then(|f| valid_value(f, cx.params));
+    let flows = cx.prep.minute_series(flow);
+    let flow_at = |r: &Record| record_at(flows, r.data_time).and_then(|f| valid_value(f, cx.params));
     let (name_en, name_zh, u) = (factor_name_en(code), factor_name_zh(code), unit(code));
     if is_emitted(code) {
+        let mut cursor = Cursor::new(flows);
         let zero = |r: &Record| {
             let v = valid_value(r, cx.params).filter(|v| *v == 0.0)?;
-            flow_at(r).filter(|q| *q > 0.0).map(|_| v)
+            cursor.at(r.data_time).and_then(|f| valid_value(f, cx.params)).filter(|q| *q > 0.0).map(|_| v)
         };
         for (s, e) in runs(recs, zero, |_, _| true) {
             let n = e - s + 1;
