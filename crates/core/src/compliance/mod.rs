@@ -8,11 +8,27 @@
 //! Times are epoch milliseconds (UTC). Periods are China time (UTC+8, no DST since 1991):
 //! an hour starts at a multiple of 3 600 000 ms, a day at 16:00 UTC of the previous day.
 //!
-//! Modules: [`hourly`](self::hourly) and [`daily`](self::daily) aggregates, [`oxygen`](self::oxygen)
-//! conversion, [`episodes`](self::episodes()), [`emissions`](self::emissions), data
-//! [`quality`](self::quality) findings, [`rates`](self::rates), [`monthly`](self::monthly())
-//! results and the permit check, [`alarms`](self::alarms()), and [`evaluate`](self::evaluate())
-//! which runs them all over a window.
+//! Modules: `hourly` and `daily` aggregates, `oxygen` conversion, [`episodes()`], `emissions`,
+//! data-`quality` findings, `rates`, [`monthly()`] results and [`permit_findings`], [`alarms()`],
+//! and [`evaluate()`] which runs them all over a window of whole days.
+//!
+//! Decisions taken here (each also documented where it is implemented):
+//! - Reference-O2 conversion is applied to hourly means (HJ 75): the hour's mean concentration and
+//!   the mean O2 of the same minutes; "not convertible" is decided on that hourly mean O2
+//!   (≥ `o2_not_convertible`, so exactly 19 % is not convertible). The device's `ZsAvg`/`ZsRtd`
+//!   is used when every valid minute carries one; with neither those nor O2 the hour is invalid
+//!   (`NoOxygen`).
+//! - Hours are produced for registered factors in every complete hour, and for unregistered
+//!   factors on the days they sent minute data, so results never depend on how the data is cut
+//!   into day windows.
+//! - Water daily means are flow-weighted only when every valid hour has a valid flow hour (else
+//!   arithmetic); pH is never weighted. Water compliance rates count judged days.
+//! - Emissions use valid-flagged records only, `Cou` when sent, negative concentrations as zero;
+//!   no substitution of missing periods.
+//! - Offline is measured between consecutive minute DataTimes (and from the last one to `now`).
+//! - Episode severity: multiple < 0.5 warning, < 2 serious, ≥ 2 critical ([`episode_severity`]).
+//! - Permit shares: one finding per factor for the highest share reached (a stable alarm that
+//!   escalates).
 
 pub mod alarms;
 mod daily;

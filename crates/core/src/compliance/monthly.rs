@@ -8,7 +8,7 @@ use super::emissions::total;
 use super::params::Params;
 use super::rates::{judged, rate_from};
 use super::text::{factor_name_en, factor_name_zh, fmt_num, fmt_time};
-use super::time::{HOUR_MS, date_of, date_start, month_start as month_of, next_month_start};
+use super::time::{HOUR_MS, date_of, month_start as month_of, next_month_start};
 use super::types::{Aggregate, Emission, Finding, FindingKind, Period, Rate, Source};
 use crate::Enterprise;
 
@@ -125,10 +125,7 @@ pub fn monthly(
 
 /// Start of the China-time year containing `t` and of the next one.
 fn year_bounds(t: i64) -> (i64, i64) {
-    let d = date_of(t);
-    let first = jiff::civil::date(d.year(), 1, 1);
-    let next = first.checked_add(jiff::Span::new().years(1)).unwrap_or(first);
-    (date_start(first), date_start(next))
+    (super::time::year_start(t), super::time::next_year_start(t))
 }
 
 /// Findings for year-to-date emissions (`kg_by_factor`, kg since `year_start`) that reached a

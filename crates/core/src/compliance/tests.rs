@@ -745,6 +745,41 @@ fn alarm_texts_keys_and_severity() {
     }
 }
 
+#[test]
+fn water_and_ph_alarm_texts() {
+    let hours: Vec<_> = (0..24).map(|h| (h, 62.5, 1.0, 5.5)).collect();
+    let e = evaluate(&water(), &water_hours(&hours), day_window(1), &Params::default());
+    let a = alarms(&water(), &e.episodes, &[]);
+    let cod = a.iter().find(|x| x.factor.as_deref() == Some(COD)).unwrap();
+    assert!(
+        cod.detail_zh.starts_with("化学需氧量日均值超标：浓度 62.5 mg/L，限值 50 mg/L，超标 0.25 倍；"),
+        "{}",
+        cod.detail_zh
+    );
+    assert!(cod.detail_zh.contains("共 1 天") && cod.active, "{}", cod.detail_zh);
+    let ph = a.iter().find(|x| x.factor.as_deref() == Some(PH)).unwrap();
+    assert!(ph.title_zh.contains("超出范围") && ph.detail_zh.contains("下限 6"), "{}", ph.detail_zh);
+    assert!(ph.detail_en.contains("lower limit 6"), "{}", ph.detail_en);
+}
+
+#[test]
+fn findings_outside_the_window_are_left_out() {
+    let mut s = air();
+    s.reference_o2 = None;
+    // Context day: a maintenance period; window day: clean data.
+    let mut r: Vec<Record> = series(at(-600), 10, 1, SO2, 1.0).into_iter().map(|x| flagged(x, "M")).collect();
+    r.extend((5..1440).map(|i| minute(at(i), SO2, (i % 7) as f64)));
+    let e = evaluate(&s, &r, day_window(1), &Params::default());
+    assert!(kinds(&e, FindingKind::Maintenance).is_empty());
+    // The gap from the context into the window is offline and intersects it.
+    let off = kinds(&e, FindingKind::Offline);
+    assert_eq!(off.iter().map(|f| (f.start, f.end)).collect::<Vec<_>>(), [(at(-590), at(5))]);
+    // A gap that ends exactly at the window's start (ends are exclusive) does not intersect it.
+    r.retain(|x| x.data_time < at(5));
+    r.extend((0..1440).map(|i| minute(at(i), SO2, (i % 7) as f64)));
+    assert!(kinds(&evaluate(&s, &r, day_window(1), &Params::default()), FindingKind::Offline).is_empty());
+}
+
 // ---------------------------------------------------------------- robustness
 
 #[test]

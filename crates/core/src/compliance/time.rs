@@ -44,9 +44,29 @@ pub fn next_month_start(t: i64) -> i64 {
     date_start(d.checked_add(jiff::Span::new().months(1)).unwrap_or(d))
 }
 
+/// Start of the calendar year (China time) containing `t`.
+pub fn year_start(t: i64) -> i64 {
+    date_start(jiff::civil::date(date_of(t).year(), 1, 1))
+}
+
+/// Start of the calendar year after the one containing `t`.
+pub fn next_year_start(t: i64) -> i64 {
+    let first = jiff::civil::date(date_of(t).year(), 1, 1);
+    date_start(first.checked_add(jiff::Span::new().years(1)).unwrap_or(first))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn years_in_china_time() {
+        // 2026-01-01 00:30 China time is still 2025 in UTC.
+        let t = date_start(jiff::civil::date(2026, 1, 1)) + 1_800_000;
+        assert_eq!(date_of(year_start(t)), jiff::civil::date(2026, 1, 1));
+        assert_eq!(date_of(next_year_start(t)), jiff::civil::date(2027, 1, 1));
+        assert_eq!(year_start(t - 3_600_000), date_start(jiff::civil::date(2025, 1, 1)));
+    }
 
     #[test]
     fn periods_in_china_time() {
