@@ -40,6 +40,10 @@ fn setup() -> (Registry, Vec<DeviceSpec>) {
         .cloned()
         .collect();
     enterprises.dedup_by(|a, b| a.id == b.id);
+    // A permit small enough for two days of NOx to pass it.
+    for e in enterprises.iter_mut().filter(|e| e.id == gas.enterprise) {
+        e.permitted_kg_per_year = [("a21002".to_string(), 1_000.0)].into_iter().collect();
+    }
     let device = |mn: &str, outlet: &str, factors: &[&str]| Device {
         mn: mn.into(),
         password: "123456".into(),
@@ -231,6 +235,13 @@ fn live_engine_equals_replay_and_is_idempotent() {
             .iter()
             .any(|a| a["factor"] == "a21026" && a["title_zh"].as_str().unwrap().contains("二氧化硫"))
     );
+    // The permit: the enterprise's NOx passed its whole annual total.
+    let gas_enterprise = &registry.outlets[0].enterprise;
+    let permits = fenhe(&["alarms", "list", "--db", &db, "--kind", "permit_share", "--format", "json"]);
+    let permits: Vec<Value> = permits.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(permits.len(), 1, "{permits:?}");
+    assert_eq!(&permits[0]["mn"], gas_enterprise);
+    assert!(permits[0]["detail_zh"].as_str().unwrap().contains("预警线 100 %"), "{permits:?}");
     let rt_alarms = rt.block_on(async {
         let store = fenhe_store::open(&db).await.unwrap();
         store.alarms(&AlarmQuery::default()).await.unwrap()
