@@ -58,6 +58,15 @@ const WATER: Table = Table {
     span: [100.0, 5.0, 1.0, 20.0, 9.18, 0.0],
 };
 
+/// The typical (middle) converted level of each concentration factor of `kind`, mg/m³ or mg/L,
+/// which [`DeviceSpec::fit_to_limits`] scales from.
+pub fn typical_levels(kind: Kind) -> &'static [(&'static str, f64)] {
+    match kind {
+        Kind::FlueGas { .. } => &[("a34013", 5.5), ("a21026", 17.5), ("a21002", 110.0)],
+        Kind::Wastewater => &[("w01018", 32.0), ("w21003", 1.6), ("w21011", 0.25), ("w21001", 8.5)],
+    }
+}
+
 fn table(kind: Kind) -> &'static Table {
     match kind {
         Kind::FlueGas { .. } => &GAS,
@@ -410,6 +419,15 @@ fn minute_unfrozen(spec: &DeviceSpec, m: i64) -> Sample {
             v[3] = (8.5 + 3.0 * smooth(seed, 16, m, 360) + 0.2 * w(17)).clamp(5.0, 12.0);
             v[PH] = (7.5 + 0.6 * smooth(seed, 18, m, 480) + 0.04 * w(19)).clamp(6.8, 8.2);
             v[FLOW] = r * (20.0 + 40.0 * load + 0.5 * w(3)).clamp(20.0, 60.0);
+        }
+    }
+
+    // The outlet's own level (a fitted spec), before scenarios bend it.
+    if !spec.scale.is_empty() {
+        for (i, x) in v.iter_mut().enumerate() {
+            if tab.mass[i] {
+                *x *= spec.scale_of(tab.codes[i]);
+            }
         }
     }
 

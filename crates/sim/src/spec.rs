@@ -257,6 +257,10 @@ pub struct DeviceSpec {
     /// Ask for a 9014 reply to data uploads (Flag bit A). HJ/T 212-2005 uploads have no Flag and
     /// are never acknowledged.
     pub ack: bool,
+    /// Concentration levels scaled per factor (`(code, factor)`), so an outlet's normal operation
+    /// sits where its limits put it (the built-in levels suit a coking or boiler stack, not an
+    /// ultra-low power unit). Factors not listed keep the built-in level.
+    pub scale: Vec<(String, f64)>,
 }
 
 impl DeviceSpec {
@@ -278,7 +282,26 @@ impl DeviceSpec {
             send_hourly: true,
             send_daily: false,
             ack: true,
+            scale: Vec::new(),
         }
+    }
+
+    /// The level factor of `code` (1 unless [`DeviceSpec::scale`] says otherwise).
+    pub fn scale_of(&self, code: &str) -> f64 {
+        self.scale.iter().find(|(c, _)| c == code).map_or(1.0, |(_, k)| *k)
+    }
+
+    /// Scale the built-in level of each concentration factor so that its typical converted value
+    /// is `share` of `limit(code)` (factors without a limit keep their level).
+    pub fn fit_to_limits(mut self, share: f64, limit: impl Fn(&str) -> Option<f64>) -> Self {
+        self.scale = crate::signal::typical_levels(self.kind)
+            .iter()
+            .filter_map(|(code, typical)| {
+                let l = limit(code)?;
+                (l.is_finite() && l > 0.0 && *typical > 0.0).then(|| (code.to_string(), share * l / typical))
+            })
+            .collect();
+        self
     }
 
     /// A wastewater outlet (HJ 212-2017, 10-minute data, hourly data, acknowledged).

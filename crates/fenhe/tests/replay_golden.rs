@@ -1,0 +1,261 @@
+//! Golden replay reports for the simulator's scenarios: each scenario's day of uploads, replayed
+//! against the registry, must give the report stored under tests/snapshots/. The snapshots are
+//! condensed for review: every day, episode, finding and rate, the hours that are invalid or
+//! exceed, and what was not counted. A change to a rule shows here as a reviewable diff
+//! (`cargo insta review`, or INSTA_UPDATE=always).
+
+use std::fmt::Write as _;
+use std::process::Command;
+
+use fenhe_core::compliance::time;
+use fenhe_core::{Device, OutletKind, Protocol, Registry};
+use fenhe_sim::{DeviceSpec, Scenario};
+use hj212::Version;
+use serde_json::Value;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_fenhe")
+}
+
+/// 2026-03-02 00:00 China time, a Monday.
+fn day() -> i64 {
+    time::date_start(jiff::civil::date(2026, 3, 2))
+}
+
+fn at(hour: i64, minute: i64) -> i64 {
+    day() + hour * time::HOUR_MS + minute * time::MINUTE_MS
+}
+
+/// The scenarios, one device each (MNs `GOLD…01`, …).
+fn scenarios() -> Vec<(&'static str, DeviceSpec)> {
+    let gas = |n: u32| DeviceSpec::flue_gas(format!("GOLD{n:020}"), u64::from(n));
+    let water = |n: u32| DeviceSpec::wastewater(format!("GOLD{n:020}"), u64::from(n));
+    vec![
+        ("normal", gas(1)),
+        (
+            "exceedance",
+            gas(2).with_scenario(Scenario::Exceedance {
+                factor: "a21026".into(),
+                start_ms: at(9, 0),
+                hours: 4.0,
+                multiple: 3.0,
+            }),
+        ),
+        ("outage", gas(3).with_scenario(Scenario::Outage { start_ms: at(13, 20), minutes: 150 })),
+        (
+            "constant",
+            gas(4).with_scenario(Scenario::ConstantValue {
+                factor: "a34013".into(),
+                start_ms: at(3, 0),
+                minutes: 240,
+            }),
+        ),
+        ("calibration", gas(5).with_scenario(Scenario::Flag { flag: 'C', start_ms: at(10, 0), minutes: 40 })),
+        ("maintenance", gas(6).with_scenario(Scenario::Flag { flag: 'M', start_ms: at(15, 0), minutes: 90 })),
+        (
+            "startup_shutdown",
+            gas(7).with_scenario(Scenario::StartupShutdown { start_ms: at(8, 0), minutes: 180 }),
+        ),
+        ("hjt212_2005", gas(8).with_version(Version::V2005)),
+        ("modbus_crc", gas(9).with_scenario(Scenario::ModbusCrc)),
+        ("garbage", gas(10).with_scenario(Scenario::Garbage { every_n_packets: 25 })),
+        ("wrong_password", gas(11).with_scenario(Scenario::WrongPassword)),
+        (
+            "water_exceedance",
+            water(12).with_scenario(Scenario::Exceedance {
+                factor: "w01018".into(),
+                start_ms: at(0, 0),
+                hours: 24.0,
+                multiple: 3.0,
+            }),
+        ),
+    ]
+}
+
+fn registry(specs: &[(&str, DeviceSpec)]) -> Registry {
+    let city = fenhe_core::demo::city();
+    let gas =
+        city.outlets.iter().find(|o| o.kind == OutletKind::FlueGas && o.reference_o2.is_some()).unwrap();
+    let water = city.outlets.iter().find(|o| o.kind == OutletKind::Wastewater).unwrap();
+    let mut enterprises: Vec<_> = city
+        .enterprises
+        .iter()
+        .filter(|e| e.id == gas.enterprise || e.id == water.enterprise)
+        .cloned()
+        .collect();
+    enterprises.dedup_by(|a, b| a.id == b.id);
+    let devices = specs
+        .iter()
+        .map(|(_, s)| {
+            let is_water = s.st == "32";
+            Device {
+                mn: s.mn.clone(),
+                password: s.password.clone(),
+                outlet: if is_water { water.id.clone() } else { gas.id.clone() },
+                protocol: match s.version {
+                    Version::V2005 => Protocol::V2005,
+                    Version::V2025 => Protocol::V2025,
+                    _ => Protocol::V2017,
+                },
+                // The MODBUS device is registered as such: its frames count.
+                crc: if s.mn.ends_with("09") { fenhe_core::CrcPolicy::Modbus } else { Default::default() },
+                max_segment_len: 1024,
+                rtd_interval_s: 30,
+                minute_interval_min: s.minute_interval_min,
+                hourly: s.send_hourly,
+                factors: s.kind.factors().iter().map(|c| c.to_string()).collect(),
+            }
+        })
+        .collect();
+    Registry { enterprises, outlets: vec![gas.clone(), water.clone()], devices }
+}
+
+fn condensed(name: &str, r: &Value) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "scenario: {name}");
+    let files = &r["input"]["files"][0];
+    let _ = writeln!(
+        s,
+        "input: frames {} accepted {} rejected {} unregistered {} wrong_password {} records {}; duplicates {} revisions {}",
+        files["frames"],
+        files["accepted"],
+        files["rejected"],
+        files["unregistered"],
+        files["wrong_password"],
+        files["records"],
+        r["input"]["duplicates"],
+        r["input"]["revisions"]
+    );
+    let list = |key: &str| r[key].as_array().cloned().unwrap_or_default();
+    let not_counted: Vec<String> = r["input"]["not_counted"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|n| format!("  {} at {}: {}", n["verdict"], n["offset"], n["reason"]))
+        .collect();
+    let _ = writeln!(s, "not counted: {}", not_counted.len());
+    for line in not_counted.iter().take(5) {
+        let _ = writeln!(s, "{line}");
+    }
+    let _ = writeln!(s, "hours invalid or exceeding:");
+    for h in list("hours") {
+        if h["valid"] == true && h["exceeds"] == false {
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "  {} {} mean={} conv={} minutes={} valid={} reason={} limit={} exceeds={}",
+            &h["hour_start"].as_str().unwrap_or("")[11..16],
+            h["factor"].as_str().unwrap_or(""),
+            round(&h["mean"]),
+            round(&h["converted_mean"]),
+            h["valid_minutes"],
+            h["valid"],
+            h["reason"],
+            h["limit"],
+            h["exceeds"]
+        );
+    }
+    let _ = writeln!(s, "days:");
+    for d in list("days") {
+        let _ = writeln!(
+            s,
+            "  {} mean={} conv={} hours={} valid={} reason={} limit={} exceeds={}",
+            d["factor"].as_str().unwrap_or(""),
+            round(&d["mean"]),
+            round(&d["converted_mean"]),
+            d["valid_hours"],
+            d["valid"],
+            d["reason"],
+            d["limit"],
+            d["exceeds"]
+        );
+    }
+    let _ = writeln!(s, "episodes:");
+    for e in list("episodes") {
+        let _ = writeln!(
+            s,
+            "  {} {} → {} periods={} max={} multiple={}",
+            e["factor"].as_str().unwrap_or(""),
+            e["start"].as_str().unwrap_or(""),
+            e["end"].as_str().unwrap_or(""),
+            e["periods"],
+            round(&e["max_converted"]),
+            round(&e["max_multiple"])
+        );
+    }
+    let _ = writeln!(s, "quality:");
+    for q in list("quality") {
+        let _ = writeln!(
+            s,
+            "  {} {} {} → {}: {}",
+            q["kind"].as_str().unwrap_or(""),
+            q["factor"].as_str().unwrap_or("-"),
+            q["start"].as_str().unwrap_or(""),
+            q["end"].as_str().unwrap_or(""),
+            q["detail"].as_str().unwrap_or("")
+        );
+    }
+    let _ = writeln!(s, "emissions (day):");
+    for e in list("emissions") {
+        if e["period"] == "day" {
+            let _ = writeln!(s, "  {} {} kg", e["factor"].as_str().unwrap_or(""), round(&e["kg"]));
+        }
+    }
+    let _ = writeln!(s, "rates:");
+    for x in list("rates") {
+        let _ = writeln!(
+            s,
+            "  {} expected={} received={} valid={} transmission={} validity={} effective={} compliance={}",
+            x["period"].as_str().unwrap_or(""),
+            x["expected"],
+            x["received"],
+            x["valid"],
+            round(&x["transmission"]),
+            round(&x["validity"]),
+            round(&x["effective_transmission"]),
+            round(&x["compliance"])
+        );
+    }
+    s
+}
+
+/// Numbers to four decimals, so a last-digit difference in float summation order does not
+/// break a golden file while any real change does.
+fn round(v: &Value) -> String {
+    match v.as_f64() {
+        Some(x) => format!("{x:.4}"),
+        None => "null".into(),
+    }
+}
+
+#[test]
+fn scenario_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let specs = scenarios();
+    let reg_file = dir.path().join("registry.toml");
+    std::fs::write(&reg_file, toml::to_string(&registry(&specs)).unwrap()).unwrap();
+    let reg = registry(&specs);
+    for (name, spec) in &specs {
+        // Normal operation at 45 % of the outlet's limits, as the demo runs it.
+        let outlet = reg
+            .outlets
+            .iter()
+            .find(|o| Some(&o.id) == reg.devices.iter().find(|d| d.mn == spec.mn).map(|d| &d.outlet))
+            .unwrap();
+        let date = time::date_of(day());
+        let spec = spec.clone().fit_to_limits(0.45, |c| outlet.limit_at(c, date).and_then(|l| l.max));
+        let capture = dir.path().join(format!("{name}.hj212"));
+        std::fs::write(&capture, fenhe_sim::capture(&spec, day(), day() + time::DAY_MS)).unwrap();
+        let report = dir.path().join(format!("{name}.json"));
+        let out = Command::new(bin())
+            .args(["replay", "--registry", reg_file.to_str().unwrap(), "--input", capture.to_str().unwrap()])
+            .args(["--out", report.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        insta::assert_snapshot!(*name, condensed(name, &r));
+    }
+}
