@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 
+mod compliance;
 mod ingest;
 mod rlimit;
 
@@ -17,6 +18,50 @@ pub enum BenchCommand {
     /// Simulated data loggers against a separate `fenhe serve` on SQLite: acknowledged packets/s,
     /// factor values/s, acknowledgement latency, server memory per connection, durability.
     Ingest(IngestArgs),
+    /// The compliance engine in-process on SQLite: a full recomputation of generated minute data,
+    /// incremental cycles for a city, and `fenhe replay` over simulated captures.
+    Compliance(ComplianceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ComplianceArgs {
+    /// Outlets (one 1-minute flue-gas device each) of the full recomputation.
+    #[arg(long, default_value_t = 200)]
+    pub outlets: usize,
+    /// Factors per device (PM, SO2, NOx, O2, flow, temperature, velocity, pressure, humidity, CO:
+    /// the first K).
+    #[arg(long, default_value_t = 8)]
+    pub factors: usize,
+    /// Days of minute data of the full recomputation.
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// Outlets of the city whose incremental cycle is timed.
+    #[arg(long, default_value_t = 40)]
+    pub city_outlets: usize,
+    /// Whole days of the city's base history (from the first of the month).
+    #[arg(long, default_value_t = 28)]
+    pub city_days: u32,
+    /// Incremental cycles timed (each after one new minute per device).
+    #[arg(long, default_value_t = 5)]
+    pub cycles: usize,
+    /// Simulated devices of the replay capture (1-minute and hourly data, 6 factors).
+    #[arg(long, default_value_t = 20)]
+    pub replay_devices: usize,
+    /// Days of the replay capture.
+    #[arg(long, default_value_t = 30)]
+    pub replay_days: u32,
+    /// Run only these parts (full, incremental, replay); repeatable. Default: all three.
+    #[arg(long, value_parser = ["full", "incremental", "replay"])]
+    pub only: Vec<String>,
+    /// Directory for the databases and captures (default: a new one in the temporary directory).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Keep the databases and captures.
+    #[arg(long)]
+    pub keep: bool,
+    /// Print the report as JSON on standard output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -59,5 +104,6 @@ pub struct IngestArgs {
 pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Ingest(a) => ingest::run(a),
+        BenchCommand::Compliance(a) => compliance::run(a),
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use fenhe_core::compliance::{DataKind, Record};
 use fenhe_core::{Registry, Verdict};
@@ -45,16 +46,35 @@ pub struct Captured {
     pub revisions: u64,
 }
 
-/// Read and judge `paths` in order (later files count as later arrivals).
-pub fn read(paths: &[PathBuf], registry: &Registry, opts: &CaptureOptions) -> std::io::Result<Captured> {
+/// Where reading the captures spent its time (for `fenhe bench compliance`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ReadTimings {
+    /// Reading the files.
+    pub io: Duration,
+    /// Framing, CRC, parsing and the gateway's verdicts (`judge_capture`).
+    pub judge: Duration,
+    /// De-duplication into records per device.
+    pub dedup: Duration,
+}
+
+/// Read and judge `paths` in order (later files count as later arrivals), with the time of each
+/// step.
+pub fn read_timed(
+    paths: &[PathBuf],
+    registry: &Registry,
+    opts: &CaptureOptions,
+) -> std::io::Result<(Captured, ReadTimings)> {
     let mut out = Captured::default();
+    let mut timings = ReadTimings::default();
     let mut index: HashMap<(String, DataKind, i64, String), usize> = HashMap::new();
     for path in paths {
+        let t = Instant::now();
         let bytes = std::fs::read(path)
             .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-        add(&mut out, &mut index, path, &bytes, registry, opts);
+        timings.io += t.elapsed();
+        add(&mut out, &mut index, path, &bytes, registry, opts, &mut timings);
     }
-    Ok(out)
+    Ok((out, timings))
 }
 
 fn add(
@@ -64,10 +84,15 @@ fn add(
     bytes: &[u8],
     registry: &Registry,
     opts: &CaptureOptions,
+    timings: &mut ReadTimings,
 ) {
     let file = path.display().to_string();
     let mut sum = FileSummary { file: file.clone(), bytes: bytes.len() as u64, ..Default::default() };
-    for f in judge_capture(bytes, registry, opts) {
+    let t = Instant::now();
+    let judged = judge_capture(bytes, registry, opts);
+    timings.judge += t.elapsed();
+    let t = Instant::now();
+    for f in judged {
         sum.frames += 1;
         match f.record.verdict {
             Verdict::Accepted | Verdict::Duplicate => sum.accepted += 1,
@@ -113,4 +138,5 @@ fn add(
         }
     }
     out.files.push(sum);
+    timings.dedup += t.elapsed();
 }

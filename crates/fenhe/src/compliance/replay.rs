@@ -1,6 +1,7 @@
 //! `fenhe replay`: the engine's rules over captured byte streams, offline.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use fenhe_core::Registry;
@@ -45,18 +46,41 @@ pub fn days_of(records: &[Record]) -> Option<(i64, i64)> {
     Some((time::day_start(first), time::day_start(last) + time::DAY_MS))
 }
 
+/// Where a replay spent its time (for `fenhe bench compliance`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ReplayTimings {
+    pub read: capture::ReadTimings,
+    /// `compliance::evaluate` over every device.
+    pub evaluate: Duration,
+    /// Turning the evaluations into report rows.
+    pub report: Duration,
+}
+
 /// Judge every device in the captures and build the report.
 pub fn replay(req: &ReplayRequest) -> Result<Report> {
+    replay_timed(req).map(|(r, _)| r)
+}
+
+/// [`replay`], with the time of each step.
+pub fn replay_timed(req: &ReplayRequest) -> Result<(Report, ReplayTimings)> {
     if req.inputs.is_empty() {
         bail!("no --input given");
     }
     let empty = Registry::default();
     let registry = req.registry.as_ref().unwrap_or(&empty);
-    let captured = capture::read(&req.inputs, registry, &req.capture).context("reading the captures")?;
-    Ok(report(req, registry, captured))
+    let (captured, read) =
+        capture::read_timed(&req.inputs, registry, &req.capture).context("reading the captures")?;
+    let mut timings = ReplayTimings { read, ..Default::default() };
+    let report = report(req, registry, captured, &mut timings);
+    Ok((report, timings))
 }
 
-fn report(req: &ReplayRequest, registry: &Registry, captured: Captured) -> Report {
+fn report(
+    req: &ReplayRequest,
+    registry: &Registry,
+    captured: Captured,
+    timings: &mut ReplayTimings,
+) -> Report {
     let Captured { files, not_counted, records, duplicates, revisions } = captured;
     let known = source::from_registry(registry);
     let mut report =
@@ -67,7 +91,10 @@ fn report(req: &ReplayRequest, registry: &Registry, captured: Captured) -> Repor
             None => (source::from_data(mn, recs, &req.overrides), "command line"),
         };
         let (Some((from, to)), Some(until)) = (days_of(recs), data_until(&src, recs)) else { continue };
+        let t = Instant::now();
         let ev = compliance::evaluate(&src, recs, Window { from, to, now: until }, &req.params);
+        timings.evaluate += t.elapsed();
+        let t = Instant::now();
         report.devices.push(DeviceRow {
             mn: mn.clone(),
             outlet: src.outlet.clone(),
@@ -89,6 +116,7 @@ fn report(req: &ReplayRequest, registry: &Registry, captured: Captured) -> Repor
                 .collect(),
         });
         report.add(&ev);
+        timings.report += t.elapsed();
     }
     report
 }
