@@ -218,6 +218,16 @@ fn live_engine_equals_replay_and_is_idempotent() {
     assert!(out.contains("0 device-day(s)"), "{out}");
     assert_eq!(rt.block_on(live_rows(&db, d1, end)), live);
 
+    // New parameters re-judge everything: with 61 minutes required no hour is valid; back to
+    // the defaults, the results are what they were.
+    let out = fenhe(&["compliance", "run", "--db", &db, "--param", "hour_min_valid_minutes=61"]);
+    assert!(out.contains("re-judging"), "{out}");
+    let strict = rt.block_on(stored_hours(&db, GAS, d1, d1 + time::HOUR_MS));
+    assert!(strict.values().all(|v| v == "insufficient_coverage" || v == "no_data"), "{strict:?}");
+    let out = fenhe(&["compliance", "run", "--db", &db]);
+    assert!(out.contains("re-judging"), "{out}");
+    assert_eq!(rt.block_on(live_rows(&db, d1, end)), live);
+
     // Alarms: one per episode, with Chinese titles.
     let alarms = fenhe(&["alarms", "list", "--db", &db, "--kind", "exceedance", "--format", "json"]);
     let alarms: Vec<Value> = alarms.lines().map(|l| serde_json::from_str(l).unwrap()).collect();

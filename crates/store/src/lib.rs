@@ -454,6 +454,11 @@ pub trait Store: Send + Sync + 'static {
         let _ = done;
         Err(unsupported("clear_dirty"))
     }
+    /// Mark every device-day that holds measurements dirty (the rule parameters changed, so
+    /// every stored result must be re-judged); returns how many device-days were marked.
+    async fn mark_all_dirty(&self) -> Result<u64> {
+        Err(unsupported("mark_all_dirty"))
+    }
 
     /// Store what the rules produced for device `mn` over `[from, to)`, in one transaction:
     /// hour and day aggregates, emissions and rates of `mn` with start in `[from, to)` are

@@ -38,6 +38,7 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection};
 
 mod compliance;
+mod records;
 
 use crate::{
     AggregateQuery, Alarm, AlarmQuery, AlarmSync, Command, CommandStatus, DeviceActivity, DirtyDay,
@@ -1174,6 +1175,9 @@ impl Store for SqliteStore {
     async fn clear_dirty(&self, done: &[DirtyDay]) -> Result<()> {
         compliance::clear_dirty(self, done).await
     }
+    async fn mark_all_dirty(&self) -> Result<u64> {
+        compliance::mark_all_dirty(self).await
+    }
     async fn save_evaluation(&self, mn: &str, from: i64, to: i64, ev: &Evaluation) -> Result<()> {
         compliance::save_evaluation(self, mn, from, to, ev).await
     }
@@ -1235,7 +1239,7 @@ impl Store for SqliteStore {
         compliance::set_engine_state(self, name, value).await
     }
     async fn compliance_records(&self, mn: &str, from: i64, to: i64) -> Result<Vec<Record>> {
-        compliance::compliance_records(self, mn, from, to).await
+        records::compliance_records(self, mn, from, to).await
     }
 }
 

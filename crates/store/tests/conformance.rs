@@ -1105,6 +1105,12 @@ async fn dirty_days_follow_writes(store: Arc<dyn Store>) {
         .unwrap();
     assert!(store.dirty_days(10).await.unwrap().is_empty());
     store.clear_dirty(&[]).await.unwrap();
+
+    // New rule parameters: every device-day with data is dirty again, once each.
+    assert_eq!(store.mark_all_dirty().await.unwrap(), 3);
+    let all = store.dirty_days(10).await.unwrap();
+    let days: Vec<_> = all.iter().map(|d| (d.mn.as_str(), d.day_start)).collect();
+    assert_eq!(days, vec![(MN1, D0), (MN2, D0), (MN1, D0 + DAY)]);
 }
 
 /// save_evaluation replaces a device's window and nothing else, and is idempotent.

@@ -107,6 +107,13 @@ pub async fn run(store: &dyn Store, params: &Params, out: &mut dyn Write) -> Res
         total.alarms.resolved += r.alarms.resolved;
         total.skipped += r.skipped;
         total.elapsed_ms += r.elapsed_ms;
+        if r.rejudged_all > 0 {
+            writeln!(
+                out,
+                "compliance: parameters changed (or first run): re-judging {} device-day(s)",
+                r.rejudged_all
+            )?;
+        }
         if r.device_days == 0 || store.dirty_days(1).await?.is_empty() {
             break;
         }

@@ -26,6 +26,8 @@ use super::source;
 const EPISODE_LOOKBACK_MS: i64 = 31 * time::DAY_MS;
 /// Records before a window read as context (runs, gaps, offline detection across midnight).
 const CONTEXT_MS: i64 = time::DAY_MS;
+/// The engine state holding the parameters (JSON) every stored result was judged with.
+pub const PARAMS_STATE: &str = "params";
 /// Dirty device-days taken per cycle; the rest wait for the next one.
 const MAX_DIRTY_PER_CYCLE: u32 = 20_000;
 
@@ -42,6 +44,8 @@ pub struct CycleReport {
     pub skipped: usize,
     /// Records read from the store (the windows and their context).
     pub records: usize,
+    /// Device-days marked for re-judging because the parameters changed (0 when they did not).
+    pub rejudged_all: u64,
     pub elapsed_ms: u64,
     /// Where the cycle's time went.
     pub timings: CycleTimings,
@@ -72,6 +76,12 @@ pub async fn run_cycle(
     let started = Instant::now();
     let sources = source::from_registry(registry);
     let mut report = CycleReport::default();
+    // Every stored result comes from the parameters recorded here: new ones re-judge everything.
+    let wanted = serde_json::to_string(params).unwrap_or_default();
+    if store.engine_state(PARAMS_STATE).await?.as_deref() != Some(wanted.as_str()) {
+        report.rejudged_all = store.mark_all_dirty().await?;
+        store.set_engine_state(PARAMS_STATE, &wanted).await?;
+    }
     let t = Instant::now();
     let mut dirty = store.dirty_days(MAX_DIRTY_PER_CYCLE).await?;
     dirty.extend(silent_devices(store, &sources, params, now).await?);

@@ -83,6 +83,23 @@ pub(super) async fn dirty_days(s: &SqliteStore, limit: u32) -> Result<Vec<DirtyD
         .collect()
 }
 
+pub(super) async fn mark_all_dirty(s: &SqliteStore) -> Result<u64> {
+    let mut tx = s.write.begin_with("BEGIN IMMEDIATE").await?;
+    let seq: i64 = sqlx::query_scalar("UPDATE dirty_seq SET seq = seq + 1 WHERE id = 1 RETURNING seq")
+        .fetch_one(&mut *tx)
+        .await?;
+    // China-time day of each DataTime (UTC+8; DataTimes before 1970 floor correctly too).
+    let marked = sqlx::query(
+        "INSERT INTO dirty_days (device_id, day_start, seq)          SELECT DISTINCT device_id,                 ((data_time + 28800000) - (((data_time + 28800000) % 86400000) + 86400000) % 86400000)                   - 28800000, ?          FROM measurements WHERE true          ON CONFLICT (device_id, day_start) DO UPDATE SET seq = excluded.seq",
+    )
+    .bind(seq)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(marked)
+}
+
 pub(super) async fn clear_dirty(s: &SqliteStore, done: &[DirtyDay]) -> Result<()> {
     if done.is_empty() {
         return Ok(());
@@ -924,55 +941,4 @@ pub(super) async fn set_engine_state(s: &SqliteStore, name: &str, value: &str) -
         .execute(&s.write)
         .await?;
     Ok(())
-}
-
-/// The data commands the rules read, as stored (numeric CN) and as [`DataKind`].
-static RECORD_KINDS: LazyLock<Vec<(i64, DataKind)>> = LazyLock::new(|| {
-    ["2011", "2051", "2061", "2031"]
-        .into_iter()
-        .map(|cn| (cn.parse().expect("numeric CN"), DataKind::from_cn(cn).expect("a data command")))
-        .collect()
-});
-
-pub(super) async fn compliance_records(s: &SqliteStore, mn: &str, from: i64, to: i64) -> Result<Vec<Record>> {
-    // Every revision, newest last within a key; the loop keeps the last one. Cheaper than a
-    // NOT EXISTS probe per row, and revisions are rare.
-    let sql = format!(
-        "SELECT m.cn, m.data_time, f.code, m.received_at, {} \
-         FROM measurements m JOIN factors f ON f.id = m.factor_id \
-         WHERE m.device_id = (SELECT id FROM devices WHERE mn = ?) AND m.cn IN ({}) \
-         AND m.data_time >= ? AND m.data_time < ? \
-         ORDER BY m.data_time, f.code, m.cn, m.revision",
-        super::VALUE_COLUMNS,
-        RECORD_KINDS.iter().map(|(cn, _)| cn.to_string()).collect::<Vec<_>>().join(", ")
-    );
-    let rows = sqlx::query(AssertSqlSafe(sql)).bind(mn).bind(from).bind(to).fetch_all(&s.read).await?;
-    let mut out: Vec<Record> = Vec::with_capacity(rows.len());
-    let mut last: Option<(i64, i64)> = None; // (cn, data_time) of out's last record
-    for r in &rows {
-        let cn: i64 = r.try_get(0)?;
-        let data_time: i64 = r.try_get(1)?;
-        let code: &str = r.try_get(2)?;
-        let Some(&(_, kind)) = RECORD_KINDS.iter().find(|(c, _)| *c == cn) else {
-            return Err(StoreError::Corrupt(format!("CN {cn} selected as a data command")));
-        };
-        let record = Record {
-            kind,
-            data_time,
-            factor: String::new(),
-            values: values_at(r, 4)?,
-            received_at: r.try_get(3)?,
-        };
-        if let Some(prev) = out.last_mut()
-            && last == Some((cn, data_time))
-            && prev.factor == code
-        {
-            // A later revision of the same record.
-            *prev = Record { factor: std::mem::take(&mut prev.factor), ..record };
-            continue;
-        }
-        out.push(Record { factor: code.to_string(), ..record });
-        last = Some((cn, data_time));
-    }
-    Ok(out)
 }

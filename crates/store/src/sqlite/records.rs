@@ -1,0 +1,225 @@
+//! The compliance engine's records loader on the SQLite C API.
+//!
+//! `compliance_records` reads every minute value of a device's window: a month of 1-minute data
+//! of 8 factors is 345,600 rows. Through sqlx each row becomes an owned `SqliteRow`: one
+//! `sqlite3_value_dup` (an allocation) per column, two `Arc` clones and a channel message from
+//! the worker thread, which cost several times what SQLite needs to read the row. Here the
+//! statement is stepped directly on a read connection locked out of its sqlx worker
+//! (`LockedSqliteHandle`, sqlx's documented way to call the C API), and each row is decoded
+//! straight into a [`Record`].
+//!
+//! The `unsafe` is confined to [`Stmt`]: a statement prepared on the locked handle, finalized on
+//! drop, read only between a `SQLITE_ROW` step and the next step, column indexes within the
+//! statement's column count.
+
+use std::ffi::{CStr, c_int};
+use std::ptr::{self, NonNull};
+
+use fenhe_core::Values;
+use fenhe_core::compliance::{DataKind, Record};
+use libsqlite3_sys as ffi;
+
+use super::SqliteStore;
+use crate::{Result, StoreError};
+
+/// A prepared statement on a raw connection handle.
+struct Stmt {
+    db: NonNull<ffi::sqlite3>,
+    raw: NonNull<ffi::sqlite3_stmt>,
+}
+
+fn error(db: NonNull<ffi::sqlite3>, rc: c_int, what: &str) -> StoreError {
+    // SAFETY: `db` is a live connection handle; sqlite3_errmsg returns a NUL-terminated string
+    // owned by SQLite, copied before any further call on the handle.
+    let msg = unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(db.as_ptr())) }.to_string_lossy().into_owned();
+    StoreError::Corrupt(format!("sqlite error {rc} in {what}: {msg}"))
+}
+
+impl Stmt {
+    /// # Safety
+    /// `db` must be a live connection handle that nothing else uses until the statement is
+    /// dropped.
+    unsafe fn prepare(db: NonNull<ffi::sqlite3>, sql: &str) -> Result<Stmt> {
+        let mut raw = ptr::null_mut();
+        let len = c_int::try_from(sql.len()).map_err(|_| StoreError::Invalid("statement too long".into()))?;
+        // SAFETY: the SQL pointer and length describe a valid buffer; `raw` receives the handle.
+        let rc = unsafe { ffi::sqlite3_prepare_v2(db.as_ptr(), sql.as_ptr().cast(), len, &mut raw, ptr::null_mut()) };
+        if rc != ffi::SQLITE_OK {
+            return Err(error(db, rc, "prepare"));
+        }
+        let raw = NonNull::new(raw).ok_or_else(|| StoreError::Invalid("empty statement".into()))?;
+        Ok(Stmt { db, raw })
+    }
+
+    fn bind_i64(&mut self, idx: c_int, v: i64) -> Result<()> {
+        // SAFETY: a live statement; an out-of-range index is reported as an error code.
+        let rc = unsafe { ffi::sqlite3_bind_int64(self.raw.as_ptr(), idx, v) };
+        if rc != ffi::SQLITE_OK {
+            return Err(error(self.db, rc, "bind"));
+        }
+        Ok(())
+    }
+
+    fn bind_text(&mut self, idx: c_int, v: &str) -> Result<()> {
+        let len = c_int::try_from(v.len()).map_err(|_| StoreError::Invalid("text too long".into()))?;
+        // SAFETY: SQLITE_TRANSIENT makes SQLite copy the text before returning.
+        let rc = unsafe {
+            ffi::sqlite3_bind_text(self.raw.as_ptr(), idx, v.as_ptr().cast(), len, ffi::SQLITE_TRANSIENT())
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(error(self.db, rc, "bind"));
+        }
+        Ok(())
+    }
+
+    /// Advance; `true` while a row is available.
+    fn step(&mut self) -> Result<bool> {
+        // SAFETY: a live statement.
+        match unsafe { ffi::sqlite3_step(self.raw.as_ptr()) } {
+            ffi::SQLITE_ROW => Ok(true),
+            ffi::SQLITE_DONE => Ok(false),
+            rc => Err(error(self.db, rc, "step")),
+        }
+    }
+
+    fn column_count(&self) -> c_int {
+        // SAFETY: a live statement.
+        unsafe { ffi::sqlite3_column_count(self.raw.as_ptr()) }
+    }
+
+    fn is_null(&self, i: c_int) -> bool {
+        // SAFETY: called after `step` returned a row, `i` below the column count (checked by the
+        // callers against `column_count` once per statement).
+        unsafe { ffi::sqlite3_column_type(self.raw.as_ptr(), i) == ffi::SQLITE_NULL }
+    }
+
+    fn i64(&self, i: c_int) -> i64 {
+        // SAFETY: as `is_null`.
+        unsafe { ffi::sqlite3_column_int64(self.raw.as_ptr(), i) }
+    }
+
+    fn f64(&self, i: c_int) -> Option<f64> {
+        if self.is_null(i) {
+            return None;
+        }
+        // SAFETY: as `is_null`.
+        Some(unsafe { ffi::sqlite3_column_double(self.raw.as_ptr(), i) })
+    }
+
+    fn text(&self, i: c_int) -> Result<Option<&str>> {
+        if self.is_null(i) {
+            return Ok(None);
+        }
+        // SAFETY: as `is_null`; sqlite3_column_text then sqlite3_column_bytes is the order the
+        // SQLite documentation prescribes, and the pointer stays valid until the next step,
+        // which needs `&mut self` while the returned borrow holds `&self`.
+        let bytes = unsafe {
+            let p = ffi::sqlite3_column_text(self.raw.as_ptr(), i);
+            let n = ffi::sqlite3_column_bytes(self.raw.as_ptr(), i);
+            if p.is_null() { &[][..] } else { std::slice::from_raw_parts(p, n.max(0) as usize) }
+        };
+        std::str::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| StoreError::Corrupt(format!("column {i} is not UTF-8 text")))
+    }
+}
+
+impl Drop for Stmt {
+    fn drop(&mut self) {
+        // SAFETY: the statement was prepared on `db` and is finalized exactly once.
+        unsafe {
+            ffi::sqlite3_finalize(self.raw.as_ptr());
+        }
+    }
+}
+
+/// The data commands the rules read (numeric CN as stored).
+const KINDS: [(i64, DataKind); 4] =
+    [(2011, DataKind::Realtime), (2051, DataKind::Minute), (2061, DataKind::Hour), (2031, DataKind::Day)];
+
+const COLUMNS: c_int = 16;
+
+/// See `Store::compliance_records`. Rows come in primary-key order (CN, DataTime, factor id,
+/// revision), so the revisions of one record are adjacent with the latest last.
+pub(super) async fn compliance_records(s: &SqliteStore, mn: &str, from: i64, to: i64) -> Result<Vec<Record>> {
+    let mut conn = s.read.acquire().await?;
+    let mut handle = conn.lock_handle().await?;
+    let db = handle.as_raw_handle();
+    // SAFETY: the handle is locked out of its worker thread for as long as `handle` lives, which
+    // outlives both statements below.
+    let mut codes: Vec<Option<String>> = Vec::new();
+    {
+        let mut st = unsafe { Stmt::prepare(db, "SELECT id, code FROM factors")? };
+        if st.column_count() != 2 {
+            return Err(StoreError::Corrupt("factors: unexpected columns".into()));
+        }
+        while st.step()? {
+            let id = usize::try_from(st.i64(0))
+                .map_err(|_| StoreError::Corrupt("negative factor id".into()))?;
+            if id >= codes.len() {
+                codes.resize(id + 1, None);
+            }
+            codes[id] = st.text(1)?.map(str::to_string);
+        }
+    }
+    let device: Option<i64> = {
+        let mut st = unsafe { Stmt::prepare(db, "SELECT id FROM devices WHERE mn = ?")? };
+        st.bind_text(1, mn)?;
+        if st.step()? { Some(st.i64(0)) } else { None }
+    };
+    let Some(device) = device else { return Ok(Vec::new()) };
+    let sql = "SELECT m.cn, m.data_time, m.factor_id, m.received_at, m.rtd, m.min, m.avg, m.max, m.cou, \
+               m.zs_rtd, m.zs_min, m.zs_avg, m.zs_max, m.flag, m.eflag, m.sample_time \
+               FROM measurements m WHERE m.device_id = ? AND m.cn IN (2011, 2051, 2061, 2031) \
+               AND m.data_time >= ? AND m.data_time < ? ORDER BY m.cn, m.data_time, m.factor_id, m.revision";
+    let mut st = unsafe { Stmt::prepare(db, sql)? };
+    if st.column_count() != COLUMNS {
+        return Err(StoreError::Corrupt("measurements: unexpected columns".into()));
+    }
+    st.bind_i64(1, device)?;
+    st.bind_i64(2, from)?;
+    st.bind_i64(3, to)?;
+    let mut out: Vec<Record> = Vec::new();
+    let mut last: Option<(i64, i64, i64)> = None; // (cn, data_time, factor id) of out's last record
+    let mut kind = (0i64, DataKind::Minute);
+    while st.step()? {
+        let (cn, data_time, factor_id) = (st.i64(0), st.i64(1), st.i64(2));
+        if cn != kind.0 {
+            let Some(&k) = KINDS.iter().find(|(c, _)| *c == cn) else {
+                return Err(StoreError::Corrupt(format!("CN {cn} selected as a data command")));
+            };
+            kind = k;
+        }
+        let values = Values {
+            rtd: st.f64(4),
+            min: st.f64(5),
+            avg: st.f64(6),
+            max: st.f64(7),
+            cou: st.f64(8),
+            zs_rtd: st.f64(9),
+            zs_min: st.f64(10),
+            zs_avg: st.f64(11),
+            zs_max: st.f64(12),
+            flag: st.text(13)?.map(str::to_string),
+            eflag: st.text(14)?.map(str::to_string),
+            sample_time: st.text(15)?.map(str::to_string),
+        };
+        let received_at = st.i64(3);
+        if last == Some((cn, data_time, factor_id))
+            && let Some(prev) = out.last_mut()
+        {
+            // A later revision of the same record.
+            prev.values = values;
+            prev.received_at = received_at;
+            continue;
+        }
+        let code = usize::try_from(factor_id)
+            .ok()
+            .and_then(|i| codes.get(i))
+            .and_then(Option::as_deref)
+            .ok_or_else(|| StoreError::Corrupt(format!("measurement with unknown factor id {factor_id}")))?;
+        out.push(Record { kind: kind.1, data_time, factor: code.to_string(), values, received_at });
+        last = Some((cn, data_time, factor_id));
+    }
+    Ok(out)
+}
