@@ -43,7 +43,9 @@ impl Stmt {
         let mut raw = ptr::null_mut();
         let len = c_int::try_from(sql.len()).map_err(|_| StoreError::Invalid("statement too long".into()))?;
         // SAFETY: the SQL pointer and length describe a valid buffer; `raw` receives the handle.
-        let rc = unsafe { ffi::sqlite3_prepare_v2(db.as_ptr(), sql.as_ptr().cast(), len, &mut raw, ptr::null_mut()) };
+        let rc = unsafe {
+            ffi::sqlite3_prepare_v2(db.as_ptr(), sql.as_ptr().cast(), len, &mut raw, ptr::null_mut())
+        };
         if rc != ffi::SQLITE_OK {
             return Err(error(db, rc, "prepare"));
         }
@@ -154,8 +156,8 @@ pub(super) async fn compliance_records(s: &SqliteStore, mn: &str, from: i64, to:
             return Err(StoreError::Corrupt("factors: unexpected columns".into()));
         }
         while st.step()? {
-            let id = usize::try_from(st.i64(0))
-                .map_err(|_| StoreError::Corrupt("negative factor id".into()))?;
+            let id =
+                usize::try_from(st.i64(0)).map_err(|_| StoreError::Corrupt("negative factor id".into()))?;
             if id >= codes.len() {
                 codes.resize(id + 1, None);
             }
