@@ -65,6 +65,26 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ComplianceCommand {
+    /// Transmission, validity and compliance rates of outlets, enterprises, industries or the
+    /// whole city, per day or month, summed from the stored device rates.
+    Rates {
+        /// outlet, enterprise, industry or city.
+        #[arg(long, default_value = "enterprise", value_parser = ["outlet", "enterprise", "industry", "city"])]
+        by: String,
+        /// day or month.
+        #[arg(long, default_value = "day", value_parser = ["day", "month"])]
+        period: String,
+        /// From this period start (inclusive; China time unless an offset is given).
+        #[arg(long)]
+        from: Option<String>,
+        /// Before this period start.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Run engine cycles until every changed device-day is judged (`serve` does this in the
     /// background every --engine-interval-s).
     Run {
@@ -557,6 +577,32 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             crate::cmd::alarms::run(store.as_ref(), &params, &mut io::stdout().lock()).await?;
             Ok(ExitCode::SUCCESS)
         }),
+        Command::Compliance(ComplianceCommand::Rates { by, period, from, to, format, db }) => {
+            let from = from.as_deref().map(crate::timefmt::parse).transpose()?;
+            let to = to.as_deref().map(crate::timefmt::parse).transpose()?;
+            block_on(async move {
+                let store = open_store(&db).await?;
+                let scope = fenhe_core::compliance::Scope::parse(&by)
+                    .unwrap_or(fenhe_core::compliance::Scope::Enterprise);
+                let period = if period == "month" {
+                    fenhe_core::compliance::Period::Month
+                } else {
+                    fenhe_core::compliance::Period::Day
+                };
+                let json = format == ListFormat::Json;
+                crate::cmd::alarms::rates(
+                    store.as_ref(),
+                    scope,
+                    period,
+                    from,
+                    to,
+                    json,
+                    &mut io::stdout().lock(),
+                )
+                .await?;
+                Ok(ExitCode::SUCCESS)
+            })
+        }
         Command::Alarms(AlarmsCommand::List { mn, status, kind, severity, limit, format, db }) => {
             block_on(async move {
                 let q = fenhe_store::AlarmQuery {

@@ -254,6 +254,22 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
     let s = stats.snapshot();
     bar.finish_with_message(format!("done: {} packets acknowledged, {} retried", s.packets_acked, s.retries));
 
+    if !interrupted {
+        // Judge the backfilled week now rather than at the engine's next tick, so the results and
+        // alarms are there as soon as the addresses are printed.
+        let mut out = Vec::new();
+        crate::cmd::alarms::run(running.store.as_ref(), &Default::default(), &mut out).await?;
+        let open = running
+            .store
+            .alarms(&fenhe_store::AlarmQuery {
+                status: Some(fenhe_store::AlarmStatus::Open),
+                ..Default::default()
+            })
+            .await?
+            .len();
+        print!("  合规 {}", String::from_utf8_lossy(&out));
+        println!("  告警 alarms: {open} open (`fenhe alarms list --db {}`)", opts.db);
+    }
     if !interrupted && !opts.backfill_only {
         println!("  实时 streaming in real time — Ctrl-C stops; running `fenhe demo` again resumes.");
         signal.await;

@@ -218,6 +218,21 @@ fn live_engine_equals_replay_and_is_idempotent() {
     assert!(out.contains("0 device-day(s)"), "{out}");
     assert_eq!(rt.block_on(live_rows(&db, d1, end)), live);
 
+    // Rates summed per enterprise and for the city: counts add up, ratios are taken after.
+    let ents = fenhe(&["compliance", "rates", "--db", &db, "--by", "enterprise", "--format", "json"]);
+    let ents: Vec<Value> = ents.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let city = fenhe(&["compliance", "rates", "--db", &db, "--by", "city", "--format", "json"]);
+    let city: Vec<Value> = city.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(city.len(), 2, "{city:?}"); // two days
+    for c in &city {
+        let same_day: Vec<&Value> = ents.iter().filter(|e| e["start"] == c["start"]).collect();
+        let sum = |k: &str| same_day.iter().map(|e| e[k].as_u64().unwrap()).sum::<u64>();
+        assert_eq!(c["expected"].as_u64().unwrap(), sum("expected"));
+        assert_eq!(c["judged_hours"].as_u64().unwrap(), sum("judged_hours"));
+        let t = c["received"].as_f64().unwrap() / c["expected"].as_f64().unwrap();
+        assert!((c["transmission"].as_f64().unwrap() - t).abs() < 1e-12);
+    }
+
     // New parameters re-judge everything: with 61 minutes required no hour is valid; back to
     // the defaults, the results are what they were.
     let out = fenhe(&["compliance", "run", "--db", &db, "--param", "hour_min_valid_minutes=61"]);

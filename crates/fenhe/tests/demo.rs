@@ -69,6 +69,12 @@ fn demo_backfills_the_city_and_stops_cleanly() {
     assert_eq!(modbus["crc"], "modbus");
     assert!(!modbus["latest"].as_array().unwrap().is_empty());
 
+    // The backfill was judged: hours stored, and the outage scenario's offline periods raised
+    // alarms (resolved once the loggers answered the history requests or came back).
+    assert!(stdout.contains("compliance:"), "{stdout}");
+    let alarms = json_lines(&["alarms", "list", "--format", "json", "--db", db]);
+    assert!(alarms.iter().any(|a| a["kind"] == "offline"), "{alarms:?}");
+
     // Running again resumes: nothing to backfill but the minutes since, and no data is lost.
     let before: u64 = devices.iter().map(|d| d["frames"].as_u64().unwrap()).sum();
     let out = run();

@@ -84,6 +84,76 @@ fn alarm_json(a: &Alarm) -> serde_json::Value {
     })
 }
 
+/// `compliance rates`: stored device rates summed by `scope`.
+pub async fn rates(
+    store: &dyn Store,
+    scope: fenhe_core::compliance::Scope,
+    period: fenhe_core::compliance::Period,
+    from: Option<i64>,
+    to: Option<i64>,
+    json_out: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let registry = store.registry().await?;
+    let q = fenhe_store::RateQuery { period: Some(period), from, to, ..Default::default() };
+    let groups = fenhe_core::compliance::rollup(&store.rates(&q).await?, &registry, scope);
+    let pct = |x: f64| format!("{:.2}", x * 100.0);
+    if json_out {
+        for g in &groups {
+            let line = json!({
+                "scope": g.scope.name(),
+                "key": g.key,
+                "period": g.period.name(),
+                "start": timefmt::iso(g.start),
+                "devices": g.devices,
+                "expected": g.expected,
+                "received": g.received,
+                "valid": g.valid,
+                "transmission": g.transmission,
+                "validity": g.validity,
+                "effective_transmission": g.effective_transmission,
+                "judged_hours": g.judged_hours,
+                "exceeding_hours": g.exceeding_hours,
+                "compliance": g.compliance,
+            });
+            writeln!(out, "{line}")?;
+        }
+        return Ok(());
+    }
+    let name = |key: &str| match scope {
+        fenhe_core::compliance::Scope::Enterprise => registry.enterprise(key).map(|e| e.name.clone()),
+        fenhe_core::compliance::Scope::Outlet => registry.outlet(key).map(|o| o.name.clone()),
+        _ => None,
+    };
+    let mut t = Table::new();
+    t.row([
+        "对象 key",
+        "名称 name",
+        "开始 start",
+        "传输率 transmission %",
+        "有效率 validity %",
+        "有效传输率 effective %",
+        "达标率 compliance %",
+        "判定/超标 judged/exceeding",
+    ]);
+    for g in &groups {
+        t.row([
+            g.key.clone(),
+            name(&g.key).unwrap_or_default(),
+            timefmt::iso(g.start),
+            pct(g.transmission),
+            pct(g.validity),
+            pct(g.effective_transmission),
+            g.compliance.map(pct).unwrap_or_else(|| "-".into()),
+            format!("{}/{}", g.judged_hours, g.exceeding_hours),
+        ]);
+    }
+    let mut s = String::new();
+    t.render("", &mut s);
+    write!(out, "{s}")?;
+    Ok(())
+}
+
 /// Parse `--severity`.
 pub fn severity(s: &str) -> Result<Severity> {
     Severity::parse(s)
