@@ -441,3 +441,45 @@ fn replay_rows(r: &Value, from: i64, to: i64) -> Rows {
     }
     rows
 }
+
+fn fenhe_fails(args: &[&str]) -> String {
+    let out = Command::new(bin()).args(args).env_remove("FENHE_DB").output().unwrap();
+    assert!(!out.status.success(), "fenhe {args:?} should fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Replay without a registry (a log and a permit), CSV tables, and clear errors for bad input.
+#[test]
+fn replay_with_limits_only_csv_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, specs) = setup();
+    let cap = dir.path().join("gas.log");
+    std::fs::write(&cap, fenhe_sim::capture(&specs[0], day1(), day1() + time::DAY_MS)).unwrap();
+    let cap = cap.to_str().unwrap();
+    let out = dir.path().join("tables");
+    let out_s = out.to_str().unwrap();
+    fenhe(&[
+        "replay", "--input", cap, "--limit", "02=35", "--ref-o2", "8", "--out", out_s, "--format", "csv",
+    ]);
+    for t in ["hours", "days", "episodes", "quality", "emissions", "rates", "not_counted", "parameters"] {
+        let text = std::fs::read_to_string(out.join(format!("{t}.csv"))).unwrap();
+        assert!(text.starts_with('\u{feff}'), "{t}.csv has no BOM");
+    }
+    let hours = std::fs::read_to_string(out.join("hours.csv")).unwrap();
+    // The 2005 code 02 is SO2's: its hours carry the limit, the other factors none.
+    assert!(hours.lines().any(|l| l.contains(",a21026,") && l.contains(",35.0,")), "{hours}");
+    let days = std::fs::read_to_string(out.join("days.csv")).unwrap();
+    assert_eq!(days.lines().count(), 1 + 6, "{days}");
+    let params = std::fs::read_to_string(out.join("parameters.csv")).unwrap();
+    assert!(params.contains("hour_min_valid_minutes,45"), "{params}");
+
+    let e = fenhe_fails(&["replay", "--input", "/nonexistent/x.log", "--out", "r.json"]);
+    assert!(e.contains("/nonexistent/x.log"), "{e}");
+    let e =
+        fenhe_fails(&["replay", "--input", cap, "--param", "hour_min_valid_minutes=x", "--out", "r.json"]);
+    assert!(e.contains("hour_min_valid_minutes") && e.contains("whole number"), "{e}");
+    let e = fenhe_fails(&["replay", "--input", cap, "--limit", "a21026", "--out", "r.json"]);
+    assert!(e.contains("FACTOR=VALUE"), "{e}");
+    let e = fenhe_fails(&["replay", "--input", cap, "--ref-o2", "21", "--out", "r.json"]);
+    assert!(e.contains("--ref-o2"), "{e}");
+}
