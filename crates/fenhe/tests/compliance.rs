@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
+use fenhe_core::Registry;
 use fenhe_core::compliance::{Period, time};
-use fenhe_core::{Device, OutletKind, Protocol, Registry};
 use fenhe_ingest::capture::{CaptureOptions, judge_capture};
 use fenhe_sim::{DeviceSpec, Scenario};
 use fenhe_store::{
@@ -18,9 +18,8 @@ use serde_json::Value;
 const GAS: &str = "CMPGAS000000000000000001";
 const WATER: &str = "CMPWATER0000000000000001";
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_fenhe")
-}
+mod common;
+use common::bin;
 
 /// 2026-11-01 00:00 China time.
 fn day1() -> i64 {
@@ -29,41 +28,12 @@ fn day1() -> i64 {
 
 /// One flue-gas and one wastewater outlet of the demo city, each with a simulated device.
 fn setup() -> (Registry, Vec<DeviceSpec>) {
-    let city = fenhe_core::demo::city();
-    let gas =
-        city.outlets.iter().find(|o| o.kind == OutletKind::FlueGas && o.reference_o2.is_some()).unwrap();
-    let water = city.outlets.iter().find(|o| o.kind == OutletKind::Wastewater).unwrap();
-    let mut enterprises: Vec<_> = city
-        .enterprises
-        .iter()
-        .filter(|e| e.id == gas.enterprise || e.id == water.enterprise)
-        .cloned()
-        .collect();
-    enterprises.dedup_by(|a, b| a.id == b.id);
+    let (mut registry, gas, water) = common::two_outlets();
     // A permit small enough for two days of NOx to pass it.
-    for e in enterprises.iter_mut().filter(|e| e.id == gas.enterprise) {
+    let gas_enterprise = registry.outlets[0].enterprise.clone();
+    for e in registry.enterprises.iter_mut().filter(|e| e.id == gas_enterprise) {
         e.permitted_kg_per_year = [("a21002".to_string(), 1_000.0)].into_iter().collect();
     }
-    let device = |mn: &str, outlet: &str, factors: &[&str]| Device {
-        mn: mn.into(),
-        password: "123456".into(),
-        outlet: outlet.into(),
-        protocol: Protocol::V2017,
-        crc: Default::default(),
-        max_segment_len: 1024,
-        rtd_interval_s: 30,
-        minute_interval_min: 10,
-        hourly: true,
-        factors: factors.iter().map(|s| s.to_string()).collect(),
-    };
-    let registry = Registry {
-        enterprises,
-        outlets: vec![gas.clone(), water.clone()],
-        devices: vec![
-            device(GAS, &gas.id, &fenhe_sim::signal::GAS_CODES),
-            device(WATER, &water.id, &fenhe_sim::signal::WATER_CODES),
-        ],
-    };
     let d1 = day1();
     let specs = vec![
         DeviceSpec::flue_gas(GAS, 11)
@@ -87,6 +57,7 @@ fn setup() -> (Registry, Vec<DeviceSpec>) {
             multiple: 6.0,
         }),
     ];
+    registry.devices = vec![common::device_for(&specs[0], &gas), common::device_for(&specs[1], &water)];
     (registry, specs)
 }
 

@@ -7,15 +7,14 @@
 use std::fmt::Write as _;
 use std::process::Command;
 
+use fenhe_core::Registry;
 use fenhe_core::compliance::time;
-use fenhe_core::{Device, OutletKind, Protocol, Registry};
 use fenhe_sim::{DeviceSpec, Scenario};
 use hj212::Version;
 use serde_json::Value;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_fenhe")
-}
+mod common;
+use common::bin;
 
 /// 2026-03-02 00:00 China time, a Monday.
 fn day() -> i64 {
@@ -73,41 +72,19 @@ fn scenarios() -> Vec<(&'static str, DeviceSpec)> {
 }
 
 fn registry(specs: &[(&str, DeviceSpec)]) -> Registry {
-    let city = fenhe_core::demo::city();
-    let gas =
-        city.outlets.iter().find(|o| o.kind == OutletKind::FlueGas && o.reference_o2.is_some()).unwrap();
-    let water = city.outlets.iter().find(|o| o.kind == OutletKind::Wastewater).unwrap();
-    let mut enterprises: Vec<_> = city
-        .enterprises
-        .iter()
-        .filter(|e| e.id == gas.enterprise || e.id == water.enterprise)
-        .cloned()
-        .collect();
-    enterprises.dedup_by(|a, b| a.id == b.id);
-    let devices = specs
+    let (mut r, gas, water) = common::two_outlets();
+    r.devices = specs
         .iter()
         .map(|(_, s)| {
-            let is_water = s.st == "32";
-            Device {
-                mn: s.mn.clone(),
-                password: s.password.clone(),
-                outlet: if is_water { water.id.clone() } else { gas.id.clone() },
-                protocol: match s.version {
-                    Version::V2005 => Protocol::V2005,
-                    Version::V2025 => Protocol::V2025,
-                    _ => Protocol::V2017,
-                },
-                // The MODBUS device is registered as such: its frames count.
-                crc: if s.mn.ends_with("09") { fenhe_core::CrcPolicy::Modbus } else { Default::default() },
-                max_segment_len: 1024,
-                rtd_interval_s: 30,
-                minute_interval_min: s.minute_interval_min,
-                hourly: s.send_hourly,
-                factors: s.kind.factors().iter().map(|c| c.to_string()).collect(),
+            let mut d = common::device_for(s, if s.st == "32" { &water } else { &gas });
+            // The MODBUS device is registered as such: its frames count.
+            if s.scenarios.contains(&Scenario::ModbusCrc) {
+                d.crc = fenhe_core::CrcPolicy::Modbus;
             }
+            d
         })
         .collect();
-    Registry { enterprises, outlets: vec![gas.clone(), water.clone()], devices }
+    r
 }
 
 fn condensed(name: &str, r: &Value) -> String {
