@@ -19,7 +19,7 @@ const V2005: &str = "ST=32;CN=2061;PW=123456;MN=88888880000001;CP=&&DataTime=202
 const APPENDIX_A: &[u8] = b"##0101QN=20160801085857223;ST=32;CN=1062;PW=100000;MN=010000A8900016F000169DC0;Flag=5;CP=&&RtdInterval=30&&1C80\r\n";
 
 fn framed(seg: &str) -> Vec<u8> {
-    hj212::builder::frame(seg.as_bytes())
+    hj212::builder::frame(seg.as_bytes()).unwrap()
 }
 
 /// A frame whose CRC is the MODBUS one.

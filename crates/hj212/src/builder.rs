@@ -5,22 +5,33 @@ use crate::crc::{crc16, hex4};
 use crate::datetime::DateTime;
 use crate::packet::{FLAG_ACK, FLAG_SPLIT, Field, Packet, Version};
 
+/// The longest data segment a frame can carry: the length field has four digits.
+pub const MAX_FRAMED_SEGMENT: usize = 9999;
+
+/// A segment too long for the four-digit length field; split it first ([`crate::split`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a data segment of {0} bytes cannot be framed: the length field holds at most 9999")]
+pub struct SegmentTooLong(pub usize);
+
 /// Frame a data segment: `##` + length + segment + CRC + CR LF.
-pub fn frame(segment: &[u8]) -> Vec<u8> {
+pub fn frame(segment: &[u8]) -> Result<Vec<u8>, SegmentTooLong> {
     let mut out = Vec::with_capacity(segment.len() + 12);
-    frame_into(segment, &mut out);
-    out
+    frame_into(segment, &mut out)?;
+    Ok(out)
 }
 
-/// Like [`frame`], appending to `out`.
-pub fn frame_into(segment: &[u8], out: &mut Vec<u8>) {
-    // The length field has four digits; longer segments must be split first.
-    let len = segment.len().min(9999);
+/// Like [`frame`], appending to `out` (nothing is appended when the segment is too long).
+pub fn frame_into(segment: &[u8], out: &mut Vec<u8>) -> Result<(), SegmentTooLong> {
+    let len = segment.len();
+    if len > MAX_FRAMED_SEGMENT {
+        return Err(SegmentTooLong(len));
+    }
     out.extend_from_slice(b"##");
     out.extend_from_slice(format!("{len:04}").as_bytes());
-    out.extend_from_slice(&segment[..len]);
-    out.extend_from_slice(&hex4(crc16(&segment[..len])));
+    out.extend_from_slice(segment);
+    out.extend_from_slice(&hex4(crc16(segment)));
     out.extend_from_slice(b"\r\n");
+    Ok(())
 }
 
 /// A data segment under construction. CP is a list of groups: the items of one group are joined
@@ -120,8 +131,18 @@ impl PacketBuilder {
         s
     }
 
-    /// The framed packet.
+    /// The framed packet. A segment too long for one frame (over 9999 bytes) is sent as the
+    /// standard sends long data: split into sub-packets of at most 1024 bytes, one after the
+    /// other. Use [`PacketBuilder::try_build`] to refuse instead.
     pub fn build(&self) -> Vec<u8> {
+        match self.try_build() {
+            Ok(b) => b,
+            Err(_) => crate::split::split_standard(self).map(|parts| parts.concat()).unwrap_or_default(),
+        }
+    }
+
+    /// The framed packet, or why it cannot be one frame.
+    pub fn try_build(&self) -> Result<Vec<u8>, SegmentTooLong> {
         frame(self.segment().as_bytes())
     }
 
@@ -285,9 +306,8 @@ pub mod platform {
     }
     /// 2012 / 2022: stop real-time data or facility status (notifications).
     pub fn stop_realtime(peer: &Peer<'_>, qn: &DateTime, status: bool) -> PacketBuilder {
-        let mut b = request(peer, qn, if status { "2022" } else { "2012" });
-        b.flag = Some(peer.version.bits() << 2);
-        b
+        // A notification: the device answers 9013, so the A bit is set (C.11, C.13: Flag=5).
+        request(peer, qn, if status { "2022" } else { "2012" })
     }
     /// 2031 / 2041 / 2051 / 2061: request history between two instants.
     pub fn history(
@@ -356,8 +376,17 @@ pub mod device {
         b.key("SystemTime", time.compact())
     }
     /// 1013 time calibration request (a notification to the platform).
-    pub fn time_calibration_request(peer: &Peer<'_>, qn: &DateTime) -> PacketBuilder {
-        PacketBuilder::new("1013", peer.mn).qn(qn.qn()).st(peer.st).pw(peer.pw).version(peer.version, true)
+    /// `pol_id`: the instrument whose clock needs calibrating (C.4); none for the data logger's.
+    pub fn time_calibration_request(peer: &Peer<'_>, qn: &DateTime, pol_id: Option<&str>) -> PacketBuilder {
+        let b = PacketBuilder::new("1013", peer.mn)
+            .qn(qn.qn())
+            .st(peer.st)
+            .pw(peer.pw)
+            .version(peer.version, true);
+        match pol_id {
+            Some(p) => b.key("PolId", p),
+            None => b,
+        }
     }
     /// 9021 heartbeat some platforms expect (non-standard).
     pub fn heartbeat(peer: &Peer<'_>, qn: &DateTime) -> PacketBuilder {
@@ -376,6 +405,37 @@ pub(crate) fn mark_split(b: &mut PacketBuilder, pnum: u32, pno: u32) {
 mod tests {
     use super::*;
     use crate::parse::{ParseOptions, parse};
+
+    #[test]
+    fn segments_over_9999_bytes_are_refused_or_split() {
+        assert_eq!(frame(&[b'a'; 10_000]), Err(SegmentTooLong(10_000)));
+        let mut out = b"kept".to_vec();
+        assert!(frame_into(&[b'a'; 10_000], &mut out).is_err());
+        assert_eq!(out, b"kept");
+        assert_eq!(frame(&[b'a'; 9999]).map(|f| f.len()), Ok(9999 + 12));
+
+        let t = DateTime::new(2024, 5, 1, 10, 0, 0).unwrap();
+        let peer = Peer { mn: "M1", pw: "123456", st: "31", version: Version::V2017 };
+        let mut b = device::upload(&peer, &t, "2051", &t, true);
+        for i in 0..600 {
+            b = b.factor(&format!("a99{i:03}"), [("Avg", "12.5".to_string()), ("Flag", "N".to_string())]);
+        }
+        assert!(b.segment().len() > 9999);
+        assert!(b.try_build().is_err());
+        // build() sends it the standard's way: complete sub-packets of at most 1024 bytes that
+        // carry every factor.
+        let bytes = b.build();
+        let mut f = crate::frame::Framer::new(Default::default());
+        f.push(&bytes);
+        f.finish();
+        let mut factors = 0;
+        while let Some(ev) = f.next() {
+            let crate::frame::Event::Frame(raw) = ev else { panic!("not a frame") };
+            assert!(raw.segment.len() <= 1024);
+            factors += parse(raw.segment, &ParseOptions::default()).unwrap().factors().count();
+        }
+        assert_eq!(factors, 600);
+    }
 
     #[test]
     fn appendix_a_rebuilds() {

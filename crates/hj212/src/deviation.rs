@@ -69,6 +69,9 @@ deviations! {
     /// A `,` between two different CP items (`BeginTime=…,EndTime=…`), where the standard puts `;`
     /// (`,` joins only the fields of one factor).
     CommaBetweenItems = 19, "comma_between_items", "不同项目之间用逗号分隔", "comma between different items";
+    /// A `;` between two fields of one factor (`a21026-Avg=1;a21026-Flag=N`), where the standard
+    /// puts `,`.
+    SemicolonWithinFactor = 20, "semicolon_within_factor", "同一因子的字段之间用分号分隔", "semicolon between fields of one factor";
 }
 
 impl fmt::Display for Deviation {

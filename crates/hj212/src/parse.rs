@@ -463,6 +463,8 @@ fn check_item_in_group(
     let Some(it) = items.last() else { return Ok(()) };
     if sep == b',' && prev.exists && !prev.same_raw {
         p.deviations.insert(Deviation::CommaBetweenItems);
+    } else if sep == b';' && prev.same_raw {
+        p.deviations.insert(Deviation::SemicolonWithinFactor);
     }
     if !it.is_factor() {
         *group_fields = 0;
@@ -897,6 +899,12 @@ mod tests {
             "QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&DataTime=20160801085857;a01001-Rtd=1,a01002-Rtd=2&&",
         );
         assert!(p.deviations.contains(Deviation::CommaBetweenItems));
+        // ';' between fields of one factor is the mirror image.
+        let p = ok(
+            "QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&DataTime=20160801085857;a01001-Rtd=1;a01001-Flag=N&&",
+        );
+        assert!(p.deviations.contains(Deviation::SemicolonWithinFactor), "{:?}", p.deviations);
+        assert_eq!(p.factors().count(), 1);
         // ',' between fields of one factor and ';' between factors is the standard's form.
         let p = ok(
             "QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=4;CP=&&DataTime=20160801085857;a01001-Rtd=1,a01001-Flag=N;a01002-Rtd=2&&",

@@ -27,9 +27,13 @@ const SPLIT_HEADER_RESERVE: usize = 20;
 /// repeated in every sub-packet; the factor groups are spread greedily, a group that does not fit
 /// whole being split between its fields.
 pub fn split(b: &PacketBuilder, max_segment: usize) -> Result<Vec<Vec<u8>>, SplitError> {
+    // No frame carries more than its four-digit length field says.
+    let max_segment = max_segment.min(crate::builder::MAX_FRAMED_SEGMENT);
     let whole = b.segment();
-    if whole.len() <= max_segment {
-        return Ok(vec![crate::builder::frame(whole.as_bytes())]);
+    if whole.len() <= max_segment
+        && let Ok(framed) = crate::builder::frame(whole.as_bytes())
+    {
+        return Ok(vec![framed]);
     }
     let lead_len = b.cp.iter().take_while(|g| g.len() == 1 && !g[0].0.contains('-')).count();
     let (lead, rest) = b.cp.split_at(lead_len);

@@ -122,7 +122,7 @@ async fn time_check_on_connect_sets_a_skewed_clock() {
 
     // A device that asks for calibration (1013) gets 9013, then a 1012.
     let qn = d.qn();
-    let req = device::time_calibration_request(&d.peer(), &qn).build();
+    let req = device::time_calibration_request(&d.peer(), &qn, None).build();
     d.send(&req).await;
     d.expect("a 9013", |g| g.cn() == "9013" && g.qn() == Some(qn.qn())).await;
     let set = d.expect("a 1012 after the calibration request", |g| g.cn() == "1012").await;

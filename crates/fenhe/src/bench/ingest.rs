@@ -121,6 +121,12 @@ impl Template {
             );
         }
         let segment = b.segment().into_bytes();
+        if segment.len() > 4096 {
+            anyhow::bail!(
+                "{} bytes a packet: fewer --factors, please (the server allows 4096)",
+                segment.len()
+            );
+        }
         let find = |pat: &[u8]| segment.windows(pat.len()).position(|w| w == pat).map(|i| i + pat.len());
         let qn_at = find(b"QN=").context("no QN in the template")?;
         let dt_at = find(b"DataTime=").context("no DataTime in the template")?;
@@ -139,7 +145,8 @@ impl Template {
         scratch[self.dt_at..self.dt_at + 14].copy_from_slice(&t.as_bytes()[..14]);
         qn.copy_from_slice(&q.as_bytes()[..17]);
         out.clear();
-        hj212::builder::frame_into(scratch, out);
+        // The template was checked to fit a frame; the timestamps keep its length.
+        let _ = hj212::builder::frame_into(scratch, out);
     }
 }
 

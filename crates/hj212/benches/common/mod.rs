@@ -225,7 +225,7 @@ pub fn corpus() -> Corpus {
         };
         let cn = ["2011", "2051", "2061"][k];
         let (seg, fields) = segment(&mut rng, dev, cn, seq);
-        let frame = hj212::builder::frame(seg.as_bytes());
+        let frame = hj212::builder::frame(seg.as_bytes()).unwrap();
         if !(MIN_FRAME..=MAX_FRAME).contains(&frame.len()) {
             continue;
         }
