@@ -401,13 +401,24 @@ async fn full(a: &ComplianceArgs, dir: &Path) -> Result<FullReport> {
         a.days,
         db.display()
     );
-    let store = open(&db).await?;
-    store.import_registry(&registry("BFULL", a.outlets, codes, false)?).await?;
-    let registry = store.registry().await?;
     let from = month_start();
     let to = from + i64::from(a.days) * time::DAY_MS;
     let t = Instant::now();
-    let values = generate(store.as_ref(), &registry, codes, from, to).await?;
+    let (store, values) = if a.reuse && db.exists() {
+        // The data of an earlier run with the same options (--keep --dir): judge it all again.
+        let s = db.display().to_string();
+        let store = fenhe_store::open(&s).await.with_context(|| format!("cannot open {s}"))?;
+        let marked = store.mark_all_dirty().await?;
+        eprintln!("  reusing {s}: {marked} device-days marked dirty");
+        (store, (a.outlets * a.factors) as u64 * u64::from(a.days) * 1440)
+    } else {
+        let store = open(&db).await?;
+        store.import_registry(&registry("BFULL", a.outlets, codes, false)?).await?;
+        let registry = store.registry().await?;
+        let values = generate(store.as_ref(), &registry, codes, from, to).await?;
+        (store, values)
+    };
+    let registry = store.registry().await?;
     let generate_s = t.elapsed().as_secs_f64();
     let db_bytes_after_generate = db_bytes(&db);
     eprintln!(

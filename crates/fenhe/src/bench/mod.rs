@@ -59,6 +59,10 @@ pub struct ComplianceArgs {
     /// Keep the databases and captures.
     #[arg(long)]
     pub keep: bool,
+    /// Full recomputation: judge the database an earlier run left in --dir (with --keep and the
+    /// same --outlets, --factors and --days) again instead of generating it.
+    #[arg(long)]
+    pub reuse: bool,
     /// Print the report as JSON on standard output.
     #[arg(long)]
     pub json: bool,

@@ -206,7 +206,8 @@ async fn judge_window(
         .await?;
     let ext_from = near.iter().filter(|e| e.end >= from).map(|e| e.start).min().unwrap_or(from).min(from);
     let ext_to = near.iter().filter(|e| e.start <= to).map(|e| e.end).max().unwrap_or(to).max(to);
-    let periods = aggregates(store, mn, period, ext_from, ext_to).await?;
+    let own = if period == Period::Hour { &ev.hours } else { &ev.days };
+    let periods = aggregates_around(store, mn, period, ext_from, ext_to, (from, to), own).await?;
     let episodes = compliance::episodes(src, &periods);
     report.episodes += episodes.len();
     store.replace_episodes(mn, ext_from, ext_to, &episodes).await?;
@@ -216,26 +217,35 @@ async fn judge_window(
     let mut monthly_findings = Vec::new();
     while month < to {
         let next = time::next_month_start(month);
-        let hours = aggregates(store, mn, Period::Hour, month, next).await?;
-        let days = aggregates(store, mn, Period::Day, month, next).await?;
-        let day_emissions = store
-            .emissions(&EmissionQuery {
+        let hours = aggregates_around(store, mn, Period::Hour, month, next, (from, to), &ev.hours).await?;
+        let days = aggregates_around(store, mn, Period::Day, month, next, (from, to), &ev.days).await?;
+        let mut day_emissions = Vec::new();
+        let mut day_rates = Vec::new();
+        for (lo, hi) in outside(month, next, from, to) {
+            let q = EmissionQuery {
                 mn: Some(mn.to_string()),
                 period: Some(Period::Day),
-                from: Some(month),
-                to: Some(next),
+                from: Some(lo),
+                to: Some(hi),
                 ..Default::default()
-            })
-            .await?;
-        let day_rates = store
-            .rates(&RateQuery {
+            };
+            day_emissions.extend(store.emissions(&q).await?);
+            let q = RateQuery {
                 mn: Some(mn.to_string()),
                 period: Some(Period::Day),
-                from: Some(month),
-                to: Some(next),
+                from: Some(lo),
+                to: Some(hi),
                 ..Default::default()
-            })
-            .await?;
+            };
+            day_rates.extend(store.rates(&q).await?);
+        }
+        let inside = |start: i64| start >= month.max(from) && start < next.min(to);
+        day_emissions
+            .extend(ev.emissions.iter().filter(|e| e.period == Period::Day && inside(e.start)).cloned());
+        day_rates.extend(ev.rates.iter().filter(|r| r.period == Period::Day && inside(r.start)).cloned());
+        // The store's order (factor, then start; rates by start), which sums follow.
+        day_emissions.sort_by(|a, b| (a.factor.as_str(), a.start).cmp(&(b.factor.as_str(), b.start)));
+        day_rates.sort_by_key(|r| r.start);
         let m = compliance::monthly(src, &hours, &days, &day_emissions, &day_rates, month, params);
         store.save_monthly(mn, month, &m.emissions, &m.rates, &m.findings).await?;
         monthly_findings.extend(m.findings);
@@ -317,6 +327,41 @@ async fn judge_permit(
     report.alarms.updated += sync.updated;
     report.alarms.resolved += sync.resolved;
     Ok(())
+}
+
+/// The parts of `[lo, hi)` outside the window `[from, to)`.
+fn outside(lo: i64, hi: i64, from: i64, to: i64) -> Vec<(i64, i64)> {
+    let mut out = Vec::with_capacity(2);
+    if lo < from.min(hi) {
+        out.push((lo, from.min(hi)));
+    }
+    if to.max(lo) < hi {
+        out.push((to.max(lo), hi));
+    }
+    out
+}
+
+/// The stored `period` aggregates of `mn` starting in `[lo, hi)`, in the store's order (factor,
+/// then start). Inside `window` they are `own`, the rows this cycle just saved (so equal to what
+/// the store would return); only the parts outside it are read back.
+async fn aggregates_around(
+    store: &dyn Store,
+    mn: &str,
+    period: Period,
+    lo: i64,
+    hi: i64,
+    window: (i64, i64),
+    own: &[Aggregate],
+) -> fenhe_store::Result<Vec<Aggregate>> {
+    let (from, to) = window;
+    let mut out = Vec::new();
+    for (a, b) in outside(lo, hi, from, to) {
+        out.extend(aggregates(store, mn, period, a, b).await?);
+    }
+    let (a, b) = (lo.max(from), hi.min(to));
+    out.extend(own.iter().filter(|x| x.period == period && x.start >= a && x.start < b).cloned());
+    out.sort_by(|x, y| (x.factor.as_str(), x.start).cmp(&(y.factor.as_str(), y.start)));
+    Ok(out)
 }
 
 async fn aggregates(
