@@ -86,7 +86,10 @@ pub struct CycleFigures {
     pub findings: usize,
     pub alarms_raised: u32,
     pub load_s: f64,
+    /// CPU time of `evaluate`, on a blocking thread beside the other steps.
     pub evaluate_s: f64,
+    /// Time the cycle waited for evaluations (the part not hidden behind the other steps).
+    pub evaluate_wait_s: f64,
     pub save_s: f64,
     pub derive_s: f64,
     pub dirty_s: f64,
@@ -97,7 +100,8 @@ pub struct CycleFigures {
 impl CycleFigures {
     fn from(r: &CycleReport, elapsed: Duration) -> CycleFigures {
         let t = &r.timings;
-        let steps = t.load + t.evaluate + t.save + t.derive + t.dirty;
+        // Evaluation overlaps the other steps; only the wait for it adds to the wall time.
+        let steps = t.load + t.evaluate_wait + t.save + t.derive + t.dirty;
         CycleFigures {
             seconds: elapsed.as_secs_f64(),
             devices: r.devices,
@@ -109,6 +113,7 @@ impl CycleFigures {
             alarms_raised: r.alarms.raised,
             load_s: t.load.as_secs_f64(),
             evaluate_s: t.evaluate.as_secs_f64(),
+            evaluate_wait_s: t.evaluate_wait.as_secs_f64(),
             save_s: t.save.as_secs_f64(),
             derive_s: t.derive.as_secs_f64(),
             dirty_s: t.dirty.as_secs_f64(),
@@ -376,6 +381,13 @@ async fn flush(store: &dyn Store, batch: &mut Vec<IngestItem>) -> Result<u64> {
     Ok(inserted)
 }
 
+/// Record `params` as the ones the stored results come from, as a running engine has, so the
+/// timed cycle judges the dirty days only (a first cycle would mark every device-day dirty).
+async fn record_params(store: &dyn Store, params: &Params) -> Result<()> {
+    store.set_engine_state(engine::PARAMS_STATE, &serde_json::to_string(params)?).await?;
+    Ok(())
+}
+
 /// Bytes of an SQLite database with its WAL and shared-memory files.
 fn db_bytes(db: &Path) -> u64 {
     ["", "-wal", "-shm"]
@@ -419,13 +431,14 @@ async fn full(a: &ComplianceArgs, dir: &Path) -> Result<FullReport> {
         (store, values)
     };
     let registry = store.registry().await?;
+    let params = Params::default();
+    record_params(store.as_ref(), &params).await?;
     let generate_s = t.elapsed().as_secs_f64();
     let db_bytes_after_generate = db_bytes(&db);
     eprintln!(
         "  generated {values} values in {generate_s:.1} s ({:.1} MB); judging every device-day",
         db_bytes_after_generate as f64 / 1e6
     );
-    let params = Params::default();
     let now = to + time::MINUTE_MS;
     let t = Instant::now();
     let r = engine::run_cycle(store.as_ref(), &registry, &params, now).await?;
@@ -467,6 +480,7 @@ async fn incremental(a: &ComplianceArgs, dir: &Path) -> Result<IncrementalReport
     let history_values = generate(store.as_ref(), &registry, codes, from, next).await?;
     let generate_s = t.elapsed().as_secs_f64();
     let params = Params::default();
+    record_params(store.as_ref(), &params).await?;
     let t = Instant::now();
     let base = engine::run_cycle(store.as_ref(), &registry, &params, next + 30_000).await?;
     let base_cycle_s = t.elapsed().as_secs_f64();
@@ -576,9 +590,9 @@ fn replay_bench(a: &ComplianceArgs, dir: &Path) -> Result<ReplayReport> {
 
 fn print_cycle(label: &str, c: &CycleFigures) {
     println!(
-        "{label}: {:.3} s — load {:.3} s, evaluate {:.3} s, save {:.3} s, episodes/months/alarms {:.3} s, \
-         dirty marks {:.3} s, other {:.3} s",
-        c.seconds, c.load_s, c.evaluate_s, c.save_s, c.derive_s, c.dirty_s, c.other_s
+        "{label}: {:.3} s — load {:.3} s, evaluate {:.3} s (waited for {:.3} s), save {:.3} s, \
+         episodes/months/alarms {:.3} s, dirty marks {:.3} s, other {:.3} s",
+        c.seconds, c.load_s, c.evaluate_s, c.evaluate_wait_s, c.save_s, c.derive_s, c.dirty_s, c.other_s
     );
     println!(
         "  {} devices, {} device-days, {} records loaded, {} hours, {} episodes, {} findings, {} alarms raised",

@@ -10,9 +10,10 @@
 //! Idempotent: a cycle with nothing dirty changes nothing, and re-running a day stores the same rows.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fenhe_core::compliance::{self, Aggregate, Params, Period, Source, Window, time};
+use fenhe_core::compliance::{self, Aggregate, Evaluation, Params, Period, Source, Window, time};
 use fenhe_core::{OutletKind, Registry};
 use fenhe_store::{
     AggregateQuery, AlarmSync, DirtyDay, EmissionQuery, EpisodeQuery, FindingQuery, RateQuery, Store,
@@ -56,8 +57,10 @@ pub struct CycleReport {
 pub struct CycleTimings {
     /// Reading the windows' records (`Store::compliance_records`).
     pub load: Duration,
-    /// `compliance::evaluate`.
+    /// `compliance::evaluate` (on a blocking thread, overlapping the other steps).
     pub evaluate: Duration,
+    /// Waiting for an evaluation to finish (the part of `evaluate` the other steps did not hide).
+    pub evaluate_wait: Duration,
     /// Storing the window's results (`Store::save_evaluation`).
     pub save: Duration,
     /// Episodes, months and alarms re-derived from the stored rows around each window.
@@ -93,6 +96,8 @@ pub async fn run_cycle(
     for d in dirty {
         by_device.entry(d.mn.clone()).or_default().push(d);
     }
+    // Windows in device order; the dirty marks of a device go with its last window.
+    let mut jobs: Vec<(&Source, i64, i64, Vec<DirtyDay>)> = Vec::new();
     for (mn, days) in by_device {
         let Some(src) = sources.get(&mn) else {
             report.skipped += days.len();
@@ -102,12 +107,54 @@ pub async fn run_cycle(
         report.devices += 1;
         let starts: BTreeSet<i64> = days.iter().map(|d| d.day_start).collect();
         report.device_days += starts.len();
-        for (from, to) in runs(&starts) {
-            judge_window(store, src, params, from, to, now, &mut report).await?;
+        let windows = runs(&starts);
+        let last = windows.len().saturating_sub(1);
+        for (i, (from, to)) in windows.into_iter().enumerate() {
             permit_years.insert((src.enterprise.clone(), time::year_start(from)));
             permit_years.insert((src.enterprise.clone(), time::year_start(to - 1)));
+            jobs.push((src, from, to, if i == last { days.clone() } else { Vec::new() }));
         }
-        store.clear_dirty(&days).await?;
+    }
+    // A pipeline over the windows: while one window is evaluated on a blocking thread, this task
+    // saves the previous window's results (the SQL runs on the store's own thread) and loads the
+    // next one's records. Windows are still saved one after another in device order, and a
+    // window's records are measurements only, so the results are those of a sequential run.
+    let shared = Arc::new(params.clone());
+    let mut inflight: Option<(usize, tokio::task::JoinHandle<(Evaluation, Duration)>)> = None;
+    for i in 0..=jobs.len() {
+        let next = match jobs.get(i) {
+            Some(&(src, from, to, _)) => {
+                let t = Instant::now();
+                let records = store.compliance_records(&src.mn, from - CONTEXT_MS, to).await?;
+                report.records += records.len();
+                report.timings.load += t.elapsed();
+                let (src, params) = (src.clone(), shared.clone());
+                Some((
+                    i,
+                    tokio::task::spawn_blocking(move || {
+                        let t = Instant::now();
+                        let ev = compliance::evaluate(&src, &records, Window { from, to, now }, &params);
+                        drop(records);
+                        (ev, t.elapsed())
+                    }),
+                ))
+            }
+            None => None,
+        };
+        if let Some((j, handle)) = std::mem::replace(&mut inflight, next) {
+            let t = Instant::now();
+            // A panic in the rules stays a panic, as when they ran on this task.
+            let (ev, spent) = handle.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+            report.timings.evaluate += spent;
+            report.timings.evaluate_wait += t.elapsed();
+            let (src, from, to, days) = &jobs[j];
+            judge_window(store, src, params, *from, *to, now, ev, &mut report).await?;
+            if !days.is_empty() {
+                let t = Instant::now();
+                store.clear_dirty(days).await?;
+                report.timings.dirty += t.elapsed();
+            }
+        }
     }
     for (enterprise, year) in permit_years {
         judge_permit(store, registry, &sources, params, &enterprise, year, now, &mut report).await?;
@@ -165,6 +212,8 @@ fn offline_threshold_ms(src: &Source, params: &Params) -> i64 {
     (by_interval as i64).max(i64::from(params.offline_min_minutes) * time::MINUTE_MS)
 }
 
+/// Store a window's evaluation and re-derive what spans it (episodes, months, alarms).
+#[allow(clippy::too_many_arguments)]
 async fn judge_window(
     store: &dyn Store,
     src: &Source,
@@ -172,17 +221,10 @@ async fn judge_window(
     from: i64,
     to: i64,
     now: i64,
+    mut ev: Evaluation,
     report: &mut CycleReport,
 ) -> fenhe_store::Result<()> {
     let mn = src.mn.as_str();
-    let t = Instant::now();
-    let records = store.compliance_records(mn, from - CONTEXT_MS, to).await?;
-    report.records += records.len();
-    report.timings.load += t.elapsed();
-    let t = Instant::now();
-    let mut ev = compliance::evaluate(src, &records, Window { from, to, now }, params);
-    drop(records);
-    report.timings.evaluate += t.elapsed();
     // Months are re-derived below from the stored days (the window holds only part of them).
     ev.emissions.retain(|e| e.period != Period::Month);
     ev.rates.retain(|r| r.period != Period::Month);
