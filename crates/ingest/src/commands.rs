@@ -279,6 +279,8 @@ pub(crate) struct Driver {
     /// Paces connect-time clock checks across the gateway.
     pub clock_pacer: Arc<Pacer>,
     pub store: Arc<dyn Store>,
+    /// The gateway's device cache (a confirmed 1072 changes a password in it).
+    pub directory: crate::directory::DeviceDirectory,
     pub cfg: Arc<GatewayConfig>,
     pub stats: Arc<Stats>,
     pub to: Addressee,
@@ -528,7 +530,36 @@ impl Driver {
         }
     }
 
-    async fn exec_result(&self, cmd: &Command, qn: &str, attempts: u32, r: &str, data: &[String]) -> Step {
+    /// The device confirmed a 1072: from now on it sends the new password, so the registry and
+    /// the gateway's cache take it (else its data would be refused as a wrong password).
+    async fn adopt_password(&mut self, cmd: &Command) -> String {
+        let new_pw = cmd.new.cp.split(';').find_map(|kv| kv.strip_prefix("NewPW=")).unwrap_or("");
+        if new_pw.is_empty() {
+            return "; no NewPW in the command, registry unchanged".into();
+        }
+        match self.store.set_device_password(&self.to.mn, new_pw).await {
+            Ok(true) => {
+                self.directory.set_password(&self.to.mn, new_pw);
+                self.to.pw = new_pw.to_string();
+                info!(mn = %self.to.mn, "device password changed by 1072; registry updated");
+                "; registry password updated".into()
+            }
+            Ok(false) => "; device no longer registered, password not stored".into(),
+            Err(e) => {
+                warn!(mn = %self.to.mn, error = %e, "device accepted 1072 but the new password could not be stored");
+                format!("; the new password could not be stored: {e}")
+            }
+        }
+    }
+
+    async fn exec_result(
+        &mut self,
+        cmd: &Command,
+        qn: &str,
+        attempts: u32,
+        r: &str,
+        data: &[String],
+    ) -> Step {
         let meaning = exe_rtn_meaning(r, Lang::En).unwrap_or("unknown code");
         let answer = match data {
             [] => String::new(),
@@ -536,7 +567,11 @@ impl Driver {
             [.., last] => format!("; {} uploads, last: {last}", data.len()),
         };
         let (status, msg) = if r == "1" {
-            (CommandStatus::Done, format!("ExeRtn=1 ({meaning}){answer}"))
+            let mut msg = format!("ExeRtn=1 ({meaning}){answer}");
+            if cmd.new.cn == "1072" {
+                msg.push_str(&self.adopt_password(cmd).await);
+            }
+            (CommandStatus::Done, msg)
         } else {
             (CommandStatus::Failed, format!("ExeRtn={r} ({meaning}){answer}"))
         };

@@ -282,6 +282,7 @@ fn link_for(
     let driver = Driver {
         clock_pacer: shared.clock_pacer.clone(),
         store: shared.store.clone(),
+        directory: shared.directory.clone(),
         cfg: shared.cfg.clone(),
         stats: shared.stats.clone(),
         to: Addressee {

@@ -94,6 +94,18 @@ impl DeviceDirectory {
         self.len() == 0
     }
 
+    /// Change one device's password (a confirmed 1072); `false` when the MN is not here.
+    pub fn set_password(&self, mn: &str, password: &str) -> bool {
+        let mut guard = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let Some(old) = guard.get(mn) else { return false };
+        let entry = DeviceEntry { password: password.to_string(), ..(**old).clone() };
+        // Copy on write: readers holding the old map keep a consistent snapshot.
+        let mut map = (**guard).clone();
+        map.insert(mn.to_string(), Arc::new(entry));
+        *guard = Arc::new(map);
+        true
+    }
+
     /// Check MN and PW.
     pub fn authenticate(&self, mn: &str, pw: Option<&str>) -> Auth {
         match self.get(mn) {

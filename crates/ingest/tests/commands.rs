@@ -214,6 +214,39 @@ async fn operator_command_reaches_a_connected_device() {
     h.stop().await;
 }
 
+/// A confirmed 1072 changes the password in the registry and the gateway: the device's uploads
+/// with the new password are accepted, the old one is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_change_is_adopted() {
+    let h = start(config()).await;
+    let mut d = h.device(STD).await;
+    let (bytes, qn) = d.upload("2051", &t(10, 0), 1.0);
+    d.send(&bytes).await;
+    d.expect_ack(&qn).await;
+
+    let id = queue_command(&*h.store, STD, "1072", &[("NewPW", "777888")]).await.unwrap();
+    let req = d.expect("the 1072 command", |g| g.cn() == "1072").await;
+    assert_eq!(req.key("NewPW").as_deref(), Some("777888"));
+    d.request_reply(&req, 1).await;
+    d.exe_result(&req, 1).await;
+    let c = command_where(&h, STD, |c| c.id == id).await;
+    assert_eq!(c.status, CommandStatus::Done, "{c:?}");
+    assert!(c.detail.as_deref().unwrap().contains("registry password updated"), "{c:?}");
+    let reg = h.store.registry().await.unwrap();
+    assert_eq!(reg.devices.iter().find(|x| x.mn == STD).unwrap().password, "777888");
+
+    d.pw = "777888".into();
+    let (bytes, qn) = d.upload("2051", &t(10, 1), 2.0);
+    d.send(&bytes).await;
+    d.expect_ack(&qn).await;
+    d.pw = PW.into();
+    let (bytes, qn) = d.upload("2051", &t(10, 2), 3.0);
+    d.send(&bytes).await;
+    d.expect_none("an ack for the old password", Duration::from_millis(400), |g| g.qn() == Some(qn.clone()))
+        .await;
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_wait_for_the_device_to_connect() {
     let h = start(config()).await;

@@ -434,6 +434,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Keep a record of a registry import attempt (successful or refused).
     async fn record_import(&self, r: &ImportRecord) -> Result<i64>;
+    /// Change a registered device's password (after the device confirmed a 1072 password
+    /// change); `false` when the MN is not registered.
+    async fn set_device_password(&self, mn: &str, password: &str) -> Result<bool>;
     /// Import attempts, newest first.
     async fn imports(&self, limit: u32) -> Result<Vec<StoredImport>>;
 

@@ -1063,6 +1063,16 @@ impl Store for SqliteStore {
         .await?)
     }
 
+    async fn set_device_password(&self, mn: &str, password: &str) -> Result<bool> {
+        let n = sqlx::query("UPDATE devices SET password = ? WHERE mn = ?")
+            .bind(password)
+            .bind(mn)
+            .execute(&self.write)
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
     async fn record_import(&self, r: &ImportRecord) -> Result<i64> {
         let json = |v: &Vec<String>| serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()));
         Ok(sqlx::query_scalar(

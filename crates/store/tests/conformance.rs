@@ -405,7 +405,7 @@ async fn registry_round_trip_and_update(store: Arc<dyn Store>) {
     let now = store.registry().await.unwrap();
     assert_eq!(now.devices.len(), 3);
     assert_eq!(now.devices[2].mn, "88888880000003");
-    assert_eq!((now.enterprises, now.outlets), (changed.enterprises, changed.outlets));
+    assert_eq!((&now.enterprises, &now.outlets), (&changed.enterprises, &changed.outlets));
 
     // A device of an unknown outlet is refused, and the whole import with it.
     let bad = Registry {
@@ -424,6 +424,13 @@ async fn registry_round_trip_and_update(store: Arc<dyn Store>) {
     // Registering a device makes its measurements storable.
     let late = store.write_batch(&[upload("88888880000003", T0, T0, &[("a21026", 1.0)])]).await.unwrap();
     assert_eq!(outcome(&late[0]), (1, 0, 0));
+
+    // A confirmed 1072 changes one device's password and nothing else.
+    assert!(store.set_device_password("88888880000003", "246810").await.unwrap());
+    assert!(!store.set_device_password("nobody", "246810").await.unwrap());
+    let after = store.registry().await.unwrap();
+    assert_eq!(after.devices[2].password, "246810");
+    assert_eq!(after.devices[..2], changed.devices[..]);
 }
 
 async fn revisions_and_duplicates(store: Arc<dyn Store>) {
@@ -879,6 +886,9 @@ struct Failing {
 
 #[async_trait]
 impl Store for Failing {
+    async fn set_device_password(&self, mn: &str, password: &str) -> Result<bool> {
+        self.inner.set_device_password(mn, password).await
+    }
     async fn record_import(&self, r: &fenhe_store::ImportRecord) -> Result<i64> {
         self.inner.record_import(r).await
     }

@@ -98,6 +98,9 @@ impl Gate {
 
 #[async_trait]
 impl Store for Gate {
+    async fn set_device_password(&self, mn: &str, password: &str) -> Result<bool> {
+        self.inner.set_device_password(mn, password).await
+    }
     async fn record_import(&self, r: &fenhe_store::ImportRecord) -> Result<i64> {
         self.inner.record_import(r).await
     }
