@@ -3,6 +3,8 @@
 //! duplicate; a different one is a revision and the latest revision counts).
 
 use std::collections::{BTreeMap, HashMap};
+
+use foldhash::HashMap as FastMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -57,6 +59,40 @@ pub struct ReadTimings {
     pub dedup: Duration,
 }
 
+/// (kind, DataTime, factor number) → position in a device's records.
+type RecordIndex = FastMap<(DataKind, i64, u32), usize>;
+
+/// Records per device being de-duplicated: each (kind, DataTime, factor) once, the latest
+/// revision kept. Factor codes are numbered so the index hashes integers, not strings.
+#[derive(Default)]
+struct Dedup {
+    /// MN → slot.
+    devices: HashMap<String, usize>,
+    /// Per slot: MN, records, (kind, DataTime, factor number) → position in the records.
+    lists: Vec<(String, Vec<Record>, RecordIndex)>,
+    factors: HashMap<String, u32>,
+}
+
+impl Dedup {
+    fn slot(&mut self, mn: &str) -> usize {
+        if let Some(&i) = self.devices.get(mn) {
+            return i;
+        }
+        self.lists.push((mn.to_string(), Vec::new(), FastMap::default()));
+        self.devices.insert(mn.to_string(), self.lists.len() - 1);
+        self.lists.len() - 1
+    }
+
+    fn factor(&mut self, code: &str) -> u32 {
+        if let Some(&i) = self.factors.get(code) {
+            return i;
+        }
+        let i = self.factors.len() as u32;
+        self.factors.insert(code.to_string(), i);
+        i
+    }
+}
+
 /// Read and judge `paths` in order (later files count as later arrivals), with the time of each
 /// step.
 pub fn read_timed(
@@ -66,20 +102,21 @@ pub fn read_timed(
 ) -> std::io::Result<(Captured, ReadTimings)> {
     let mut out = Captured::default();
     let mut timings = ReadTimings::default();
-    let mut index: HashMap<(String, DataKind, i64, String), usize> = HashMap::new();
+    let mut dedup = Dedup::default();
     for path in paths {
         let t = Instant::now();
         let bytes = std::fs::read(path)
             .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         timings.io += t.elapsed();
-        add(&mut out, &mut index, path, &bytes, registry, opts, &mut timings);
+        add(&mut out, &mut dedup, path, &bytes, registry, opts, &mut timings);
     }
+    out.records = dedup.lists.into_iter().map(|(mn, list, _)| (mn, list)).collect();
     Ok((out, timings))
 }
 
 fn add(
     out: &mut Captured,
-    index: &mut HashMap<(String, DataKind, i64, String), usize>,
+    dedup: &mut Dedup,
     path: &Path,
     bytes: &[u8],
     registry: &Registry,
@@ -110,29 +147,32 @@ fn add(
             });
             continue;
         }
+        let mut slot = usize::MAX;
         for m in f.measurements {
             let Some(kind) = DataKind::from_cn(&m.cn) else { continue };
             sum.records += 1;
-            // A capture has no receipt times; the DataTime stands in, so replay reports no
-            // clock skew (the live engine does, from the gateway's receipt time).
-            let rec = Record {
-                kind,
-                data_time: m.data_time,
-                factor: m.factor,
-                values: m.values,
-                received_at: m.data_time,
-            };
-            let list = out.records.entry(m.mn.clone()).or_default();
-            let key = (m.mn, kind, rec.data_time, rec.factor.clone());
+            if slot == usize::MAX || dedup.lists[slot].0 != m.mn {
+                slot = dedup.slot(&m.mn);
+            }
+            let key = (kind, m.data_time, dedup.factor(&m.factor));
+            let (_, list, index) = &mut dedup.lists[slot];
             match index.get(&key) {
-                Some(&i) if list[i].values == rec.values => out.duplicates += 1,
+                Some(&i) if list[i].values == m.values => out.duplicates += 1,
                 Some(&i) => {
                     out.revisions += 1;
-                    list[i] = rec;
+                    list[i].values = m.values;
                 }
                 None => {
                     index.insert(key, list.len());
-                    list.push(rec);
+                    // A capture has no receipt times; the DataTime stands in, so replay reports
+                    // no clock skew (the live engine does, from the gateway's receipt time).
+                    list.push(Record {
+                        kind,
+                        data_time: m.data_time,
+                        factor: m.factor,
+                        values: m.values,
+                        received_at: m.data_time,
+                    });
                 }
             }
         }
