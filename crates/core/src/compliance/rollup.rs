@@ -65,7 +65,9 @@ fn group_key(r: &Rate, registry: &Registry, scope: Scope) -> Option<String> {
     match scope {
         Scope::Outlet => Some(r.outlet.clone()),
         Scope::Enterprise => outlet.map(|o| o.enterprise.clone()),
-        Scope::Industry => outlet.and_then(|o| registry.enterprise(&o.enterprise)).map(|e| e.industry.clone()),
+        Scope::Industry => {
+            outlet.and_then(|o| registry.enterprise(&o.enterprise)).map(|e| e.industry.clone())
+        }
         Scope::City => Some("city".to_string()),
     }
 }
@@ -182,7 +184,10 @@ mod tests {
         let e = rollup(&rates, &r, Scope::Enterprise);
         assert_eq!(e.len(), 3);
         let e1 = &e[0];
-        assert_eq!((e1.key.as_str(), e1.devices, e1.expected, e1.received, e1.valid), ("E1", 2, 2880, 2160, 1800));
+        assert_eq!(
+            (e1.key.as_str(), e1.devices, e1.expected, e1.received, e1.valid),
+            ("E1", 2, 2880, 2160, 1800)
+        );
         assert_eq!(e1.transmission, 0.75);
         assert_eq!(e1.validity, 1800.0 / 2880.0);
         assert_eq!(e1.effective_transmission, 0.75 * 1800.0 / 2880.0);
