@@ -94,6 +94,19 @@ fn crc_policy(mode: hj212::CrcMode) -> CrcPolicy {
 /// Judge a whole capture. Never fails: what cannot be read is returned as rejected records with
 /// the reason and its offset, as the gateway would store it.
 pub fn judge_capture(bytes: &[u8], registry: &Registry, opts: &CaptureOptions) -> Vec<CaptureFrame> {
+    let mut out = Vec::new();
+    judge_capture_each(bytes, registry, opts, |f| out.push(f));
+    out
+}
+
+/// [`judge_capture`], handing each judged event to `each` in order as soon as it is judged, so
+/// a large capture is never held judged in memory at once (replay of millions of records).
+pub fn judge_capture_each(
+    bytes: &[u8],
+    registry: &Registry,
+    opts: &CaptureOptions,
+    mut each: impl FnMut(CaptureFrame),
+) {
     let directory = if opts.trust_all {
         let mut r = registry.clone();
         for d in devices_seen(bytes, opts) {
@@ -110,7 +123,6 @@ pub fn judge_capture(bytes: &[u8], registry: &Registry, opts: &CaptureOptions) -
     f.push(bytes);
     f.finish();
     let total = bytes.len() as u64;
-    let mut out = Vec::new();
     while let Some(ev) = f.next() {
         let mut ctx = JudgeCtx {
             directory: &directory,
@@ -128,9 +140,8 @@ pub fn judge_capture(bytes: &[u8], registry: &Registry, opts: &CaptureOptions) -
                 (start, judge_rejected(&error, &bytes, start, &ctx))
             }
         };
-        out.push(CaptureFrame { offset, record: judged.record, measurements: judged.measurements });
+        each(CaptureFrame { offset, record: judged.record, measurements: judged.measurements });
     }
-    out
 }
 
 /// Whether a judged frame's data counts (accepted frames; duplicates are decided later).

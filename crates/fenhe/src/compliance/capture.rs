@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use fenhe_core::compliance::{DataKind, Record};
 use fenhe_core::{Registry, Verdict};
-use fenhe_ingest::capture::{CaptureOptions, judge_capture};
+use fenhe_ingest::capture::{CaptureFrame, CaptureOptions, judge_capture_each};
 use serde::Serialize;
 
 /// A frame of a capture that did not count, with where it was.
@@ -125,58 +125,66 @@ fn add(
 ) {
     let file = path.display().to_string();
     let mut sum = FileSummary { file: file.clone(), bytes: bytes.len() as u64, ..Default::default() };
-    let t = Instant::now();
-    let judged = judge_capture(bytes, registry, opts);
-    timings.judge += t.elapsed();
-    let t = Instant::now();
-    for f in judged {
-        sum.frames += 1;
-        match f.record.verdict {
-            Verdict::Accepted | Verdict::Duplicate => sum.accepted += 1,
-            Verdict::Rejected => sum.rejected += 1,
-            Verdict::Unregistered => sum.unregistered += 1,
-            Verdict::WrongPassword => sum.wrong_password += 1,
+    // Each frame is taken as soon as it is judged (and its allocations freed right after). The
+    // time between callbacks is judging; the time inside them is de-duplication.
+    let mut mark = Instant::now();
+    judge_capture_each(bytes, registry, opts, |f| {
+        let t = Instant::now();
+        timings.judge += t - mark;
+        take(out, dedup, &mut sum, &file, f);
+        mark = Instant::now();
+        timings.dedup += mark - t;
+    });
+    timings.judge += mark.elapsed();
+    out.files.push(sum);
+}
+
+/// Count one judged frame and de-duplicate its records.
+fn take(out: &mut Captured, dedup: &mut Dedup, sum: &mut FileSummary, file: &str, f: CaptureFrame) {
+    sum.frames += 1;
+    match f.record.verdict {
+        Verdict::Accepted | Verdict::Duplicate => sum.accepted += 1,
+        Verdict::Rejected => sum.rejected += 1,
+        Verdict::Unregistered => sum.unregistered += 1,
+        Verdict::WrongPassword => sum.wrong_password += 1,
+    }
+    if f.record.verdict != Verdict::Accepted {
+        out.not_counted.push(NotCounted {
+            file: file.to_string(),
+            offset: f.offset,
+            verdict: f.record.verdict.name(),
+            mn: f.record.mn.clone(),
+            reason: f.record.reason.clone(),
+        });
+        return;
+    }
+    let mut slot = usize::MAX;
+    for m in f.measurements {
+        let Some(kind) = DataKind::from_cn(&m.cn) else { continue };
+        sum.records += 1;
+        if slot == usize::MAX || dedup.lists[slot].0 != m.mn {
+            slot = dedup.slot(&m.mn);
         }
-        if f.record.verdict != Verdict::Accepted {
-            out.not_counted.push(NotCounted {
-                file: file.clone(),
-                offset: f.offset,
-                verdict: f.record.verdict.name(),
-                mn: f.record.mn.clone(),
-                reason: f.record.reason.clone(),
-            });
-            continue;
-        }
-        let mut slot = usize::MAX;
-        for m in f.measurements {
-            let Some(kind) = DataKind::from_cn(&m.cn) else { continue };
-            sum.records += 1;
-            if slot == usize::MAX || dedup.lists[slot].0 != m.mn {
-                slot = dedup.slot(&m.mn);
+        let key = (kind, m.data_time, dedup.factor(&m.factor));
+        let (_, list, index) = &mut dedup.lists[slot];
+        match index.get(&key) {
+            Some(&i) if list[i].values == m.values => out.duplicates += 1,
+            Some(&i) => {
+                out.revisions += 1;
+                list[i].values = m.values;
             }
-            let key = (kind, m.data_time, dedup.factor(&m.factor));
-            let (_, list, index) = &mut dedup.lists[slot];
-            match index.get(&key) {
-                Some(&i) if list[i].values == m.values => out.duplicates += 1,
-                Some(&i) => {
-                    out.revisions += 1;
-                    list[i].values = m.values;
-                }
-                None => {
-                    index.insert(key, list.len());
-                    // A capture has no receipt times; the DataTime stands in, so replay reports
-                    // no clock skew (the live engine does, from the gateway's receipt time).
-                    list.push(Record {
-                        kind,
-                        data_time: m.data_time,
-                        factor: m.factor,
-                        values: m.values,
-                        received_at: m.data_time,
-                    });
-                }
+            None => {
+                index.insert(key, list.len());
+                // A capture has no receipt times; the DataTime stands in, so replay reports
+                // no clock skew (the live engine does, from the gateway's receipt time).
+                list.push(Record {
+                    kind,
+                    data_time: m.data_time,
+                    factor: m.factor,
+                    values: m.values,
+                    received_at: m.data_time,
+                });
             }
         }
     }
-    out.files.push(sum);
-    timings.dedup += t.elapsed();
 }
