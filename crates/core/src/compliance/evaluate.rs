@@ -132,7 +132,7 @@ pub fn evaluate(src: &Source, records: &[Record], window: Window, params: &Param
         emissions.iter().filter(|e| e.period == Period::Day).cloned().collect();
     let mut m = month_start(from);
     while m < to {
-        let month = monthly(src, &hours, &days, &day_emissions, &rates, m, params);
+        let month = monthly(src, &hours, &day_emissions, &rates, m, params);
         emissions.extend(month.emissions);
         rates.extend(month.rates);
         found.extend(month.findings.into_iter().filter(intersects));

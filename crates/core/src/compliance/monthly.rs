@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::emissions::total;
 use super::params::Params;
-use super::rates::{judged, rate_from};
+use super::rates::rate_from;
 use super::text::{factor_name_en, factor_name_zh, fmt_num, fmt_time};
 use super::time::{HOUR_MS, date_of, month_start as month_of, next_month_start};
 use super::types::{Aggregate, Emission, Finding, FindingKind, Period, Rate, Source};
@@ -26,8 +26,8 @@ pub struct Monthly {
 /// Month results for the month containing `month_start`.
 ///
 /// - emissions: sum of the day emissions in the month, per factor;
-/// - rates: expected / received / valid summed over the day rates; compliance from the judged
-///   `hours` in the month (days for wastewater: `days`), like the day rates;
+/// - rates: expected / received / valid and the judged and exceeding periods summed over the day
+///   rates (so `hours` are needed only for the monthly share rule below);
 /// - findings: for `src.source_type` in `monthly_rule_source_types`, per factor, a
 ///   [`FindingKind::MonthlyShare`] when valid hours within limits / valid judged hours is below
 ///   `monthly_within_share`. The finding spans the month and is `open` while the hours given do
@@ -37,7 +37,6 @@ pub struct Monthly {
 pub fn monthly(
     src: &Source,
     hours: &[Aggregate],
-    days: &[Aggregate],
     day_emissions: &[Emission],
     day_rates: &[Rate],
     month_start: i64,
@@ -57,13 +56,12 @@ pub fn monthly(
 
     let month_hours: Vec<&Aggregate> =
         hours.iter().filter(|h| h.period == Period::Hour && inside(h.start)).collect();
-    let month_days: Vec<&Aggregate> =
-        days.iter().filter(|d| d.period == Period::Day && inside(d.start)).collect();
     let rates: Vec<&Rate> = day_rates.iter().filter(|r| r.period == Period::Day && inside(r.start)).collect();
     if !rates.is_empty() {
         let sum = |f: fn(&Rate) -> u32| rates.iter().fold(0u32, |n, r| n.saturating_add(f(r)));
-        let judged_aggs: Vec<&Aggregate> = month_hours.iter().chain(month_days.iter()).copied().collect();
-        let (j, e) = judged(src, &judged_aggs);
+        // The days' judged periods add up to the month's (hours and days partition the month),
+        // and the month then covers the same days as its transmission counts.
+        let (j, e) = (sum(|r| r.judged_hours), sum(|r| r.exceeding_hours));
         out.rates.push(rate_from(
             src,
             Period::Month,

@@ -659,16 +659,16 @@ fn monthly_95_percent_rule() {
             .chain((100..110).map(|i| mk(ms + i * HOUR_MS, false, false)))
             .collect()
     };
-    let m = monthly(&s, &hours(5), &[], &[], &[], ms + 5 * DAY_MS, &p);
+    let m = monthly(&s, &hours(5), &[], &[], ms + 5 * DAY_MS, &p);
     assert!(m.findings.is_empty());
-    let m = monthly(&s, &hours(6), &[], &[], &[], ms + 5 * DAY_MS, &p);
+    let m = monthly(&s, &hours(6), &[], &[], ms + 5 * DAY_MS, &p);
     assert_eq!(m.findings.len(), 1);
     let f = &m.findings[0];
     assert_eq!((f.kind, f.start, f.open), (FindingKind::MonthlyShare, ms, true));
     assert!(f.detail.contains("94 of 100") && f.detail.contains("95 %"), "{}", f.detail);
     // Other source types are not subject to the rule.
     s.source_type = "coal_boiler".into();
-    assert!(monthly(&s, &hours(50), &[], &[], &[], ms, &p).findings.is_empty());
+    assert!(monthly(&s, &hours(50), &[], &[], ms, &p).findings.is_empty());
 }
 
 #[test]
@@ -908,7 +908,7 @@ mod props {
             // The month rows equal `monthly` over the day rows, as the live engine computes them.
             let day_em: Vec<_> = whole.emissions.iter().filter(|x| x.period == Period::Day).cloned().collect();
             let day_rates: Vec<_> = whole.rates.iter().filter(|x| x.period == Period::Day).cloned().collect();
-            let m = monthly(&s, &hours, &days, &day_em, &day_rates, t0(), &p);
+            let m = monthly(&s, &hours, &day_em, &day_rates, t0(), &p);
             let whole_m: Vec<_> = whole.rates.iter().filter(|x| x.period == Period::Month).cloned().collect();
             prop_assert_eq!(m.rates, whole_m);
         }

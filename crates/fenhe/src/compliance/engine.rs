@@ -259,8 +259,12 @@ async fn judge_window(
     let mut monthly_findings = Vec::new();
     while month < to {
         let next = time::next_month_start(month);
-        let hours = aggregates_around(store, mn, Period::Hour, month, next, (from, to), &ev.hours).await?;
-        let days = aggregates_around(store, mn, Period::Day, month, next, (from, to), &ev.days).await?;
+        // The month's hours matter only to the monthly share rule (rates add up the days).
+        let hours = if params.monthly_rule_source_types.contains(&src.source_type) {
+            aggregates_around(store, mn, Period::Hour, month, next, (from, to), &ev.hours).await?
+        } else {
+            Vec::new()
+        };
         let mut day_emissions = Vec::new();
         let mut day_rates = Vec::new();
         for (lo, hi) in outside(month, next, from, to) {
@@ -288,7 +292,7 @@ async fn judge_window(
         // The store's order (factor, then start; rates by start), which sums follow.
         day_emissions.sort_by(|a, b| (a.factor.as_str(), a.start).cmp(&(b.factor.as_str(), b.start)));
         day_rates.sort_by_key(|r| r.start);
-        let m = compliance::monthly(src, &hours, &days, &day_emissions, &day_rates, month, params);
+        let m = compliance::monthly(src, &hours, &day_emissions, &day_rates, month, params);
         store.save_monthly(mn, month, &m.emissions, &m.rates, &m.findings).await?;
         monthly_findings.extend(m.findings);
         month = next;
