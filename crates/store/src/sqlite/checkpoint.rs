@@ -10,8 +10,9 @@
 //! A passive checkpoint beside a busy writer never copies the frames committed while it ran, and
 //! SQLite restarts the WAL from its beginning only when every frame has been copied — so alone it
 //! would let the WAL grow until the backstop below copied hundreds of megabytes inside a commit.
-//! After each pass, the frames committed meanwhile (a batch or two) are therefore copied on the
-//! write connection itself, between two batches; the next batch then restarts the WAL. The write
+//! Passive passes are therefore repeated (each copies what was committed during the one before)
+//! until one had little to copy, and the frames committed meanwhile are then copied on the write
+//! connection itself, between two batches; the next batch then restarts the WAL. The write
 //! connection keeps a high `wal_autocheckpoint` as a backstop, should this task stop.
 
 use std::time::Duration;
@@ -21,6 +22,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
 /// Time between checkpoints.
 pub(super) const INTERVAL: Duration = Duration::from_millis(1000);
+/// Most passive passes in a row before the pass on the write connection.
+const MAX_PASSES: usize = 4;
+/// Frames (pages) a passive pass may have copied for the next pass to be the last.
+const SMALL_PASS: i64 = 1000;
 
 /// The checkpoint task; stopped when dropped.
 pub(super) struct Checkpointer {
@@ -36,7 +41,20 @@ impl Checkpointer {
             loop {
                 tick.tick().await;
                 let passes = async {
-                    sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut conn).await?;
+                    // Passive passes until one had little left to copy (each copies what was
+                    // committed during the one before), so the pass inside the writer's chain is
+                    // short.
+                    let mut done_before = 0i64;
+                    for _ in 0..MAX_PASSES {
+                        let (_busy, _log, done): (i64, i64, i64) =
+                            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut conn).await?;
+                        // A smaller count than before: the WAL restarted in between.
+                        let copied = if done >= done_before { done - done_before } else { done };
+                        done_before = done;
+                        if copied <= SMALL_PASS {
+                            break;
+                        }
+                    }
                     sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&write).await
                 };
                 if let Err(e) = passes.await {
