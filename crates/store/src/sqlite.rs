@@ -594,7 +594,7 @@ impl Store for SqliteStore {
         let outcomes = {
             let mut handle = conn.lock_handle().await?;
             let db = handle.as_raw_handle();
-            batch::blocking(|| batch::write(db, items, keys))?
+            batch::blocking(|| batch::write(db, items, &keys))?
         };
 
         tx.commit().await?;

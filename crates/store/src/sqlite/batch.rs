@@ -65,7 +65,7 @@ struct NewMeasurement<'a> {
 pub(super) fn write(
     db: NonNull<ffi::sqlite3>,
     items: &[IngestItem],
-    keys: Vec<Key>,
+    keys: &[Key],
 ) -> Result<Vec<ItemOutcome>> {
     let db = db.as_ptr();
 
@@ -74,7 +74,7 @@ pub(super) fn write(
     if !keys.is_empty() {
         let mut lookup = Stmt::prepare(db, LOOKUP)?;
         let mut seen = FastSet::with_capacity(keys.len() / 4);
-        for k in &keys {
+        for k in keys {
             if !seen.insert((k.0, k.1, k.2)) {
                 continue;
             }
@@ -107,7 +107,7 @@ pub(super) fn write(
     let mut rows = Vec::with_capacity(keys.len());
     let mut tally: BTreeMap<(Verdict, &str), i64> = BTreeMap::new();
     let mut traffic: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
-    let mut keys = keys.into_iter();
+    let mut keys = keys.iter().copied();
     for (i, item) in items.iter().enumerate() {
         let frame_id = first_id + i as i64;
         let mut out = ItemOutcome { frame_id, ..ItemOutcome::default() };
