@@ -7,6 +7,9 @@ use std::sync::Arc;
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// An error of SQLite itself, from a statement run on the raw connection handle.
+    #[error("database error: {message} (SQLite code {code})")]
+    Sqlite { code: i32, message: String },
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is not what this version expects: {0}")]

@@ -11,14 +11,15 @@ use std::sync::LazyLock;
 
 use fenhe_core::compliance::time::{day_start, month_start, next_month_start};
 use fenhe_core::compliance::{
-    Aggregate, AlarmDraft, DataKind, Emission, Episode, Evaluation, Finding, FindingKind, Invalidity, Period,
-    Rate, Record, Severity,
+    Aggregate, AlarmDraft, Emission, Episode, Evaluation, Finding, FindingKind, Invalidity, Period, Rate,
+    Severity,
 };
 use foldhash::{HashMap as FastMap, HashSet as FastSet, HashSetExt as _};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 
-use super::{MultiInsert, NewMeasurement, SqliteQuery, SqliteStore, small, values_at};
+use super::multi_insert::{MultiInsert, SqliteQuery};
+use super::{SqliteStore, small};
 use crate::{
     AggregateQuery, Alarm, AlarmQuery, AlarmStatus, AlarmSync, DirtyDay, EmissionQuery, EpisodeQuery,
     FindingQuery, MONTHLY_FINDING_KINDS, RESOLUTION_CLEARED, RESOLUTION_WITHDRAWN, RateQuery, Result,
@@ -28,17 +29,16 @@ use crate::{
 // ---------------------------------------------------------------------------------------------
 // Dirty days
 
-/// Mark every (device, China-time day) that `rows` (new measurements and revisions of one
-/// batch) touch, with the next value of the global counter. Called once per batch, inside the
+/// Mark every (device, China-time day) that `rows` ((device id, DataTime) of the new
+/// measurements and revisions of one batch) touch, with the next value of the global counter. Called once per batch, inside the
 /// batch's transaction.
-pub(super) async fn mark_dirty(conn: &mut SqliteConnection, rows: &[NewMeasurement<'_>]) -> Result<()> {
+pub(super) async fn mark_dirty(conn: &mut SqliteConnection, rows: &[(i64, i64)]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
     let mut days = FastSet::with_capacity(8);
     let mut last = (i64::MIN, i64::MIN, i64::MIN); // (device, day start, day end)
-    for m in rows {
-        let (device, t) = (m.key.0, m.key.2);
+    for &(device, t) in rows {
         if device == last.0 && t >= last.1 && t < last.2 {
             continue;
         }
