@@ -534,7 +534,9 @@ pub trait Store: Send + Sync + 'static {
     /// inactive is stored resolved as cleared); an open alarm is updated when anything but its
     /// status changed, and resolved as cleared when its draft is inactive; a resolved alarm
     /// whose draft is active again re-opens. An open alarm of `mn` starting in `[from, to)`
-    /// whose key is not among `drafts` is resolved as withdrawn. Every change sets
+    /// whose key is not among `drafts` is resolved as withdrawn; a cleared one in that case is
+    /// marked withdrawn too, and a withdrawn one whose draft comes back inactive is cleared again
+    /// (both counted as updated). Every change sets
     /// `updated_at = now`. Nothing is ever deleted.
     async fn sync_alarms(
         &self,

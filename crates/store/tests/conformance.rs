@@ -1474,6 +1474,20 @@ async fn alarm_lifecycle(store: Arc<dyn Store>) {
     // A draft already inactive when first seen is kept, resolved.
     let d = draft("episode:d", Severity::Warning, D0 + 5 * HOUR, D0 + 6 * HOUR, false);
     assert_eq!(sync(vec![d], 180).await, AlarmSync { raised: 1, updated: 0, resolved: 1 });
+    // Revised data no longer produces the cleared episode: its record says withdrawn.
+    assert_eq!(sync(vec![], 185).await, AlarmSync { raised: 0, updated: 1, resolved: 0 });
+    let stored_d = get("episode:d").await;
+    assert_eq!(stored_d.resolution.as_deref(), Some(fenhe_store::RESOLUTION_WITHDRAWN));
+    assert_eq!(
+        (stored_d.status, stored_d.resolved_at, stored_d.updated_at),
+        (AlarmStatus::Resolved, Some(180), 185)
+    );
+    assert_eq!(sync(vec![], 186).await, AlarmSync::default());
+    // The data comes back: the episode is produced again, over; cleared again.
+    let d = draft("episode:d", Severity::Warning, D0 + 5 * HOUR, D0 + 6 * HOUR, false);
+    assert_eq!(sync(vec![d.clone()], 187).await, AlarmSync { raised: 0, updated: 1, resolved: 0 });
+    assert_eq!(get("episode:d").await.resolution.as_deref(), Some(fenhe_store::RESOLUTION_CLEARED));
+    assert_eq!(sync(vec![d], 188).await, AlarmSync::default());
     // A draft of another device is refused.
     let r = store.sync_alarms(MN2, D0, D0 + DAY, std::slice::from_ref(&c), 190).await;
     assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");

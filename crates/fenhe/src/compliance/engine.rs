@@ -25,7 +25,8 @@ use super::source;
 /// longer than this is split at the limit (a month of continuous exceedance is long past what
 /// any alarm workflow waits for).
 const EPISODE_LOOKBACK_MS: i64 = 31 * time::DAY_MS;
-/// Records before a window read as context (runs, gaps, offline detection across midnight).
+/// The most records before a window read as context (runs, gaps, offline detection across
+/// midnight); see [`context_start`] for how much is read.
 const CONTEXT_MS: i64 = time::DAY_MS;
 /// The engine state holding the parameters (JSON) every stored result was judged with.
 pub const PARAMS_STATE: &str = "params";
@@ -125,7 +126,8 @@ pub async fn run_cycle(
         let next = match jobs.get(i) {
             Some(&(src, from, to, _)) => {
                 let t = Instant::now();
-                let records = store.compliance_records(&src.mn, from - CONTEXT_MS, to).await?;
+                let context = context_start(store, src, params, from).await?;
+                let records = store.compliance_records(&src.mn, context, to).await?;
                 report.records += records.len();
                 report.timings.load += t.elapsed();
                 let (src, params) = (src.clone(), shared.clone());
@@ -175,36 +177,81 @@ fn runs(days: &BTreeSet<i64>) -> Vec<(i64, i64)> {
     out
 }
 
-/// Devices that went silent: no dirty mark comes from a device that sends nothing, so the engine
-/// re-judges today for each device whose latest minute data is older than the offline threshold
-/// (once per silence: the state `offline:{mn}` remembers the data time it was judged at).
+/// Devices that went silent: no dirty mark comes from a device that sends nothing, so for each
+/// device whose latest minute data is older than the offline threshold the engine re-judges every
+/// day from that data's day to today, once a day (the state `offline:{mn}` remembers
+/// `{latest data time}@{day judged through}`). The days of silence then have their hours (no
+/// data), rates (nothing received) and the open offline finding, in one window with the last day
+/// that had data, where the gap begins.
 async fn silent_devices(
     store: &dyn Store,
     sources: &HashMap<String, Source>,
     params: &Params,
     now: i64,
 ) -> fenhe_store::Result<Vec<DirtyDay>> {
+    let today = time::day_start(now);
     let mut out = Vec::new();
     for a in store.device_activity().await? {
         let Some(src) = sources.get(&a.mn) else { continue };
         let Some(last) = a.latest.iter().find(|(cn, _)| cn == "2051").map(|(_, t)| *t) else { continue };
-        let threshold = offline_threshold_ms(src, params);
-        if now - last <= threshold {
+        if now - last <= offline_threshold_ms(src, params) {
             continue;
         }
         let key = format!("offline:{}", a.mn);
-        let mark = last.to_string();
-        if store.engine_state(&key).await?.as_deref() == Some(mark.as_str()) {
+        let mark = format!("{last}@{today}");
+        let state = store.engine_state(&key).await?;
+        if state.as_deref() == Some(mark.as_str()) {
             continue;
         }
+        // Judged through an earlier day for this same silence: go on from that day.
+        let through = state
+            .as_deref()
+            .and_then(|s| s.split_once('@'))
+            .filter(|(l, _)| *l == last.to_string())
+            .and_then(|(_, d)| d.parse::<i64>().ok());
+        let first = through.unwrap_or(time::day_start(last)).clamp(time::day_start(last), today);
         store.set_engine_state(&key, &mark).await?;
-        // seq 0 never matches a stored mark, so clearing it touches nothing.
-        out.push(DirtyDay { mn: a.mn.clone(), day_start: time::day_start(now), seq: 0 });
-        if time::day_start(last) != time::day_start(now) {
-            out.push(DirtyDay { mn: a.mn, day_start: time::day_start(last), seq: 0 });
+        // seq 0 never matches a stored mark, so clearing these touches nothing.
+        let mut day = first;
+        while day <= today {
+            out.push(DirtyDay { mn: a.mn.clone(), day_start: day, seq: 0 });
+            day += time::DAY_MS;
         }
     }
     Ok(out)
+}
+
+/// Where a window's context starts. The rules look back for runs (constant values, flagged
+/// periods, clock skew) and gaps (offline); a run or gap that began before the context would come
+/// out cut at the context's start. So the context covers the longest threshold (a shorter run
+/// cannot have reached it before the context began), and reaches back to the start of every
+/// stored finding that runs into the window (so a run or gap already known comes out whole, with
+/// the start replay gives it) — at most [`CONTEXT_MS`], as far as the engine ever looks back.
+async fn context_start(
+    store: &dyn Store,
+    src: &Source,
+    params: &Params,
+    from: i64,
+) -> fenhe_store::Result<i64> {
+    let interval = i64::from(src.minute_interval_min.max(1)) * time::MINUTE_MS;
+    let need = (i64::from(params.constant_min_minute_records) * interval)
+        .max(i64::from(params.constant_min_hour_records) * time::HOUR_MS)
+        .max(offline_threshold_ms(src, params));
+    let earliest = from - CONTEXT_MS;
+    let mut start = from - need - time::HOUR_MS;
+    let running_in = store
+        .findings(&FindingQuery {
+            mn: Some(src.mn.clone()),
+            from: Some(earliest),
+            to: Some(from + 1),
+            ..Default::default()
+        })
+        .await?;
+    for f in running_in.iter().filter(|f| f.end >= from) {
+        // The record before a gap is one interval before the gap's start.
+        start = start.min(f.start - interval - time::HOUR_MS);
+    }
+    Ok(start.max(earliest))
 }
 
 fn offline_threshold_ms(src: &Source, params: &Params) -> i64 {

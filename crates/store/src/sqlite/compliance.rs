@@ -882,6 +882,11 @@ pub(super) async fn sync_alarms(
                 sync.raised += 1;
                 (AlarmStatus::Open, None, None)
             }
+            // A withdrawn alarm whose episode or finding is produced again, over: cleared.
+            (AlarmStatus::Resolved, false) if a.resolution.as_deref() == Some(RESOLUTION_WITHDRAWN) => {
+                sync.updated += 1;
+                (AlarmStatus::Resolved, Some(RESOLUTION_CLEARED.to_string()), a.resolved_at)
+            }
             (AlarmStatus::Resolved, false) if a.draft == *d => continue,
             (AlarmStatus::Resolved, false) => {
                 sync.updated += 1;
@@ -907,6 +912,23 @@ pub(super) async fn sync_alarms(
     .execute(&mut *conn)
     .await?;
     sync.resolved += withdrawn.rows_affected() as u32;
+    // An alarm that had cleared but whose episode or finding revised data no longer produces
+    // (merged into another, or gone): its record says so too.
+    let revised = sqlx::query(
+        "UPDATE alarms SET resolution = ?, updated_at = ? \
+         WHERE mn = ? AND status = 'resolved' AND resolution = ? AND start_at >= ? AND start_at < ? \
+         AND key NOT IN (SELECT value FROM json_each(?))",
+    )
+    .bind(RESOLUTION_WITHDRAWN)
+    .bind(now)
+    .bind(mn)
+    .bind(RESOLUTION_CLEARED)
+    .bind(from)
+    .bind(to)
+    .bind(keys.as_str())
+    .execute(&mut *conn)
+    .await?;
+    sync.updated += revised.rows_affected() as u32;
     tx.commit().await?;
     Ok(sync)
 }
