@@ -127,6 +127,31 @@ pub struct Measurement {
 /// Commands whose uploads are stored as measurements.
 pub const DATA_COMMANDS: [&str; 4] = ["2011", "2051", "2061", "2031"];
 
+/// The values of one factor's fields in an upload.
+pub fn values(g: &hj212::FactorGroup<'_, '_>) -> Values {
+    let mut v = Values::default();
+    for it in g.fields() {
+        use hj212::Field as F;
+        let text = || Some(it.value().to_string()).filter(|s| !s.is_empty());
+        match it.field() {
+            F::Rtd => v.rtd = it.number(),
+            F::Min => v.min = it.number(),
+            F::Avg => v.avg = it.number(),
+            F::Max => v.max = it.number(),
+            F::Cou => v.cou = it.number(),
+            F::ZsRtd => v.zs_rtd = it.number(),
+            F::ZsMin => v.zs_min = it.number(),
+            F::ZsAvg => v.zs_avg = it.number(),
+            F::ZsMax => v.zs_max = it.number(),
+            F::Flag => v.flag = text(),
+            F::EFlag => v.eflag = text(),
+            F::SampleTime => v.sample_time = text(),
+            _ => {}
+        }
+    }
+    v
+}
+
 /// The measurements an upload carries (empty for other commands).
 pub fn measurements(p: &hj212::Packet<'_>) -> Vec<Measurement> {
     if !DATA_COMMANDS.contains(&p.cn) {
@@ -138,26 +163,7 @@ pub fn measurements(p: &hj212::Packet<'_>) -> Vec<Measurement> {
     let data_time = dt.unix_millis_cst();
     p.factors()
         .map(|g| {
-            let mut v = Values::default();
-            for it in g.fields() {
-                use hj212::Field as F;
-                let text = || Some(it.value().to_string()).filter(|s| !s.is_empty());
-                match it.field() {
-                    F::Rtd => v.rtd = it.number(),
-                    F::Min => v.min = it.number(),
-                    F::Avg => v.avg = it.number(),
-                    F::Max => v.max = it.number(),
-                    F::Cou => v.cou = it.number(),
-                    F::ZsRtd => v.zs_rtd = it.number(),
-                    F::ZsMin => v.zs_min = it.number(),
-                    F::ZsAvg => v.zs_avg = it.number(),
-                    F::ZsMax => v.zs_max = it.number(),
-                    F::Flag => v.flag = text(),
-                    F::EFlag => v.eflag = text(),
-                    F::SampleTime => v.sample_time = text(),
-                    _ => {}
-                }
-            }
+            let v = values(&g);
             Measurement {
                 mn: p.mn.to_string(),
                 cn: p.cn.to_string(),

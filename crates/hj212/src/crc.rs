@@ -149,7 +149,8 @@ impl CrcMode {
         }
     }
 
-    fn allows(self, v: CrcVariant) -> bool {
+    /// Whether this mode accepts a CRC computed the `v` way.
+    pub fn allows(self, v: CrcVariant) -> bool {
         match self {
             CrcMode::Any => true,
             CrcMode::Standard => v == CrcVariant::Standard,

@@ -9,7 +9,7 @@ use hj212::{Event, FrameConfig, Framer};
 
 use crate::config::DevicePolicy;
 use crate::directory::DeviceDirectory;
-use crate::judge::{JudgeCtx, judge_frame, judge_rejected};
+use crate::judge::{JudgeCtx, accepted_whole, judge_frame, judge_rejected};
 
 /// How to judge a capture.
 #[derive(Debug, Clone)]
@@ -107,17 +107,7 @@ pub fn judge_capture_each(
     opts: &CaptureOptions,
     mut each: impl FnMut(CaptureFrame),
 ) {
-    let directory = if opts.trust_all {
-        let mut r = registry.clone();
-        for d in devices_seen(bytes, opts) {
-            if !r.devices.iter().any(|x| x.mn == d.mn) {
-                r.devices.push(d);
-            }
-        }
-        DeviceDirectory::from_registry(&r)
-    } else {
-        DeviceDirectory::from_registry(registry)
-    };
+    let directory = directory(bytes, registry, opts);
     let mut merger = Merger::new(opts.max_pending_splits);
     let mut f = framer(opts);
     f.push(bytes);
@@ -141,6 +131,81 @@ pub fn judge_capture_each(
             }
         };
         each(CaptureFrame { offset, record: judged.record, measurements: judged.measurements });
+    }
+}
+
+/// One event of a capture as [`judge_capture_fast`] hands it over.
+pub enum CaptureEvent<'p, 'a> {
+    /// A whole (not split) frame the gateway accepts, as parsed: the gateway would store it
+    /// with verdict `Accepted` and the measurements `fenhe_core::record::measurements` gives.
+    Accepted { offset: u64, packet: &'p hj212::Packet<'a> },
+    /// Any other event, judged in full by the gateway's code.
+    Judged(CaptureFrame),
+}
+
+/// [`judge_capture_each`] for readers that need only the data of accepted frames: a whole
+/// frame the gateway accepts is handed over parsed (no stored record, no copies); every other
+/// event (refused, unregistered, split parts, garbage) is judged in full exactly as before. The
+/// verdicts are the same, in the same order.
+pub fn judge_capture_fast(
+    bytes: &[u8],
+    registry: &Registry,
+    opts: &CaptureOptions,
+    mut each: impl FnMut(CaptureEvent<'_, '_>),
+) {
+    let directory = directory(bytes, registry, opts);
+    let mut merger = Merger::new(opts.max_pending_splits);
+    let mut f = framer(opts);
+    f.push(bytes);
+    f.finish();
+    let total = bytes.len() as u64;
+    let parse_opts = hj212::ParseOptions::default();
+    let mut items = Vec::new();
+    while let Some(ev) = f.next() {
+        let mut ctx = JudgeCtx {
+            directory: &directory,
+            default_policy: opts.default_policy,
+            merger: &mut merger,
+            peer: "capture",
+            received_at: 0,
+        };
+        let (offset, judged) = match ev {
+            Event::Frame(raw) => {
+                if raw.crc.variant.is_some() {
+                    if let Ok(p) = hj212::parse_into(raw.segment, &parse_opts, &mut items) {
+                        if accepted_whole(&raw, &p, &ctx) {
+                            each(CaptureEvent::Accepted { offset: raw.offset, packet: &p });
+                            continue;
+                        }
+                    }
+                }
+                (raw.offset, judge_frame(&raw, &mut ctx))
+            }
+            Event::Rejected { error, bytes } => {
+                let (error, bytes) = (error, bytes.to_vec());
+                let start = total - f.pending() as u64 - bytes.len() as u64;
+                (start, judge_rejected(&error, &bytes, start, &ctx))
+            }
+        };
+        each(CaptureEvent::Judged(CaptureFrame {
+            offset,
+            record: judged.record,
+            measurements: judged.measurements,
+        }));
+    }
+}
+
+fn directory(bytes: &[u8], registry: &Registry, opts: &CaptureOptions) -> DeviceDirectory {
+    if opts.trust_all {
+        let mut r = registry.clone();
+        for d in devices_seen(bytes, opts) {
+            if !r.devices.iter().any(|x| x.mn == d.mn) {
+                r.devices.push(d);
+            }
+        }
+        DeviceDirectory::from_registry(&r)
+    } else {
+        DeviceDirectory::from_registry(registry)
     }
 }
 
@@ -191,5 +256,63 @@ mod tests {
         let j = judge_capture(&bytes, &r, &opts);
         assert_eq!(j.iter().filter(|f| is_accepted(f)).count(), 2);
         assert_eq!(j[2].measurements.len(), 1);
+    }
+
+    #[test]
+    fn fast_path_gives_the_same_verdicts_and_measurements() {
+        let mut bytes = upload("M1", "pw", 0);
+        bytes.extend_from_slice(b"garbage\r\n");
+        bytes.extend(upload("M2", "pw", 1));
+        bytes.extend(upload("M1", "bad", 2));
+        let peer = Peer { mn: "M1", pw: "pw", st: "31", version: Version::V2017 };
+        let t = DateTime::new(2024, 5, 1, 10, 3, 0).unwrap();
+        let mut b = device::upload(&peer, &t, "2051", &t, true);
+        for i in 0..40 {
+            b = b.factor(&format!("a{:05}", 21000 + i), [("Avg", format!("{i}.5")), ("Flag", "N".into())]);
+        }
+        for part in hj212::split::split(&b, 512).unwrap() {
+            bytes.extend(part);
+        }
+        bytes.extend(upload("M1", "pw", 4));
+        let r = Registry {
+            devices: vec![Device {
+                mn: "M1".into(),
+                password: "pw".into(),
+                outlet: "o".into(),
+                protocol: Protocol::V2017,
+                crc: fenhe_core::CrcPolicy::Standard,
+                max_segment_len: 1024,
+                rtd_interval_s: 30,
+                minute_interval_min: 1,
+                hourly: false,
+                factors: vec![],
+            }],
+            ..Default::default()
+        };
+        for opts in [CaptureOptions::default(), CaptureOptions { trust_all: true, ..Default::default() }] {
+            let full = judge_capture(&bytes, &r, &opts);
+            let mut fast = Vec::new();
+            judge_capture_fast(&bytes, &r, &opts, |ev| {
+                fast.push(match ev {
+                    CaptureEvent::Accepted { offset, packet } => {
+                        (offset, Verdict::Accepted, fenhe_core::record::measurements(packet), None)
+                    }
+                    CaptureEvent::Judged(f) => (f.offset, f.record.verdict, f.measurements, f.record.reason),
+                })
+            });
+            let full: Vec<_> = full
+                .into_iter()
+                .map(|f| (f.offset, f.record.verdict, f.measurements, f.record.reason))
+                .collect();
+            assert_eq!(fast.len(), full.len());
+            for (a, b) in fast.iter().zip(&full) {
+                assert_eq!((a.0, a.1, &a.2), (b.0, b.1, &b.2));
+                if a.1 != Verdict::Accepted {
+                    assert_eq!(a.3, b.3);
+                }
+            }
+            let seen: Vec<_> = full.iter().map(|f| (f.1, f.2.len(), f.3.clone())).collect();
+            assert!(full.iter().any(|f| f.2.len() == 40), "the split packet merged: {seen:?}");
+        }
     }
 }

@@ -219,6 +219,23 @@ pub(crate) fn judge_frame(raw: &RawFrame<'_>, ctx: &mut JudgeCtx<'_>) -> Judged 
     Judged { record, measurements, reply, device: Some((device, info)), reason_kind: None }
 }
 
+/// Whether [`judge_frame`] would accept `p` (parsed from `raw` with the default options) as a
+/// whole upload: its CRC matches a variant the device's policy allows, it is within the device's
+/// length, the device authenticates, and it is not a split part. Pure: nothing is counted or
+/// merged, so a frame this refuses can be judged in full afterwards with the same outcome.
+pub(crate) fn accepted_whole(raw: &RawFrame<'_>, p: &hj212::Packet<'_>, ctx: &JudgeCtx<'_>) -> bool {
+    let Some(variant) = raw.crc.variant else { return false };
+    let Auth::Ok(device) = ctx.directory.authenticate(p.mn, p.pw) else { return false };
+    let policy = device.policy;
+    // The framer computed the variant from the same segment and declared CRC that
+    // `hj212::crc::check` would compute it from again in `judge_frame`.
+    if !policy.crc.allows(variant) || raw.segment.len() > policy.max_segment_len {
+        return false;
+    }
+    // `Merger::push` answers `NotSplit` (and changes nothing) for exactly these.
+    !matches!((p.pnum, p.pno), (Some(pnum), Some(_)) if pnum > 1)
+}
+
 fn cp_text(segment: &str) -> String {
     segment.find("CP=&&").map(|i| segment[i + 5..].trim_end_matches("&&").to_string()).unwrap_or_default()
 }

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use fenhe_core::compliance::{DataKind, Record};
+use fenhe_core::record::values;
 use fenhe_core::{Registry, Verdict};
-use fenhe_ingest::capture::{CaptureFrame, CaptureOptions, judge_capture_each};
+use fenhe_ingest::capture::{CaptureEvent, CaptureFrame, CaptureOptions, judge_capture_fast};
 use serde::Serialize;
 
 /// A frame of a capture that did not count, with where it was.
@@ -70,15 +71,28 @@ struct Dedup {
     devices: HashMap<String, usize>,
     /// Per slot: MN, records, (kind, DataTime, factor number) → position in the records.
     lists: Vec<(String, Vec<Record>, RecordIndex)>,
-    factors: HashMap<String, u32>,
+    factors: FastMap<String, u32>,
+    /// Records expected from a new device of the file being read (from its size).
+    hint: usize,
 }
 
 impl Dedup {
     fn slot(&mut self, mn: &str) -> usize {
+        // Frames of a device mostly follow one another.
+        if self.lists.last().is_some_and(|(last, _, _)| last == mn) {
+            return self.lists.len() - 1;
+        }
         if let Some(&i) = self.devices.get(mn) {
             return i;
         }
-        self.lists.push((mn.to_string(), Vec::new(), FastMap::default()));
+        // Sized for the whole file, so the lists do not grow (and move) record by record: the
+        // memory reserved and never written is never touched.
+        let n = self.hint;
+        self.lists.push((
+            mn.to_string(),
+            Vec::with_capacity(n),
+            FastMap::with_capacity_and_hasher(n, Default::default()),
+        ));
         self.devices.insert(mn.to_string(), self.lists.len() - 1);
         self.lists.len() - 1
     }
@@ -127,11 +141,16 @@ fn add(
     let mut sum = FileSummary { file: file.clone(), bytes: bytes.len() as u64, ..Default::default() };
     // Each frame is taken as soon as it is judged (and its allocations freed right after). The
     // time between callbacks is judging; the time inside them is de-duplication.
+    // An upload of one device-minute with six factors is about 100 bytes a record.
+    dedup.hint = (bytes.len() / 96).min(1 << 22);
     let mut mark = Instant::now();
-    judge_capture_each(bytes, registry, opts, |f| {
+    judge_capture_fast(bytes, registry, opts, |ev| {
         let t = Instant::now();
         timings.judge += t - mark;
-        take(out, dedup, &mut sum, &file, f);
+        match ev {
+            CaptureEvent::Accepted { packet, .. } => take_packet(out, dedup, &mut sum, packet),
+            CaptureEvent::Judged(f) => take(out, dedup, &mut sum, &file, f),
+        }
         mark = Instant::now();
         timings.dedup += mark - t;
     });
@@ -165,26 +184,53 @@ fn take(out: &mut Captured, dedup: &mut Dedup, sum: &mut FileSummary, file: &str
         if slot == usize::MAX || dedup.lists[slot].0 != m.mn {
             slot = dedup.slot(&m.mn);
         }
-        let key = (kind, m.data_time, dedup.factor(&m.factor));
-        let (_, list, index) = &mut dedup.lists[slot];
-        match index.get(&key) {
-            Some(&i) if list[i].values == m.values => out.duplicates += 1,
-            Some(&i) => {
+        let factor = dedup.factor(&m.factor);
+        keep(out, &mut dedup.lists[slot], (kind, m.data_time, factor), m.values, || m.factor);
+    }
+}
+
+/// Count one whole accepted frame (handed over parsed) and de-duplicate its records: the
+/// records `fenhe_core::record::measurements` would give, without building them.
+fn take_packet(out: &mut Captured, dedup: &mut Dedup, sum: &mut FileSummary, p: &hj212::Packet<'_>) {
+    sum.frames += 1;
+    sum.accepted += 1;
+    // `measurements` gives nothing for other commands or without a DataTime.
+    let Some(kind) = DataKind::from_cn(p.cn) else { return };
+    let Some(dt) = p.data_time else { return };
+    let data_time = dt.unix_millis_cst();
+    let slot = dedup.slot(p.mn);
+    for g in p.factors() {
+        sum.records += 1;
+        let factor = dedup.factor(g.code);
+        keep(out, &mut dedup.lists[slot], (kind, data_time, factor), values(&g), || g.code.to_string());
+    }
+}
+
+/// One record into a device's list: a duplicate of the latest revision, a new revision of it,
+/// or new.
+fn keep(
+    out: &mut Captured,
+    (_, list, index): &mut (String, Vec<Record>, RecordIndex),
+    key: (DataKind, i64, u32),
+    values: fenhe_core::Values,
+    factor: impl FnOnce() -> String,
+) {
+    match index.entry(key) {
+        std::collections::hash_map::Entry::Occupied(e) => {
+            let r = &mut list[*e.get()];
+            if r.values == values {
+                out.duplicates += 1;
+            } else {
                 out.revisions += 1;
-                list[i].values = m.values;
+                r.values = values;
             }
-            None => {
-                index.insert(key, list.len());
-                // A capture has no receipt times; the DataTime stands in, so replay reports
-                // no clock skew (the live engine does, from the gateway's receipt time).
-                list.push(Record {
-                    kind,
-                    data_time: m.data_time,
-                    factor: m.factor,
-                    values: m.values,
-                    received_at: m.data_time,
-                });
-            }
+        }
+        std::collections::hash_map::Entry::Vacant(e) => {
+            e.insert(list.len());
+            let (_, data_time, _) = key;
+            // A capture has no receipt times; the DataTime stands in, so replay reports
+            // no clock skew (the live engine does, from the gateway's receipt time).
+            list.push(Record { kind: key.0, data_time, factor: factor(), values, received_at: data_time });
         }
     }
 }
