@@ -63,36 +63,59 @@ pub struct ReadTimings {
 /// (kind, DataTime, factor number) → position in a device's records.
 type RecordIndex = FastMap<(DataKind, i64, u32), usize>;
 
+/// One device's records being de-duplicated.
+struct DeviceRecords {
+    mn: String,
+    /// Each (kind, DataTime, factor) once, at its first arrival, with its latest revision.
+    list: Vec<Record>,
+    /// (kind, DataTime, factor number) → position in `list`. Not kept while every upload of each
+    /// kind has come with a later DataTime than the one before and no factor twice (then
+    /// nothing can repeat); built from `list` as soon as something could.
+    index: Option<RecordIndex>,
+    /// Latest DataTime per kind (realtime, minute, hour, day) while there is no index.
+    last: [i64; 4],
+}
+
+fn kind_slot(kind: DataKind) -> usize {
+    match kind {
+        DataKind::Realtime => 0,
+        DataKind::Minute => 1,
+        DataKind::Hour => 2,
+        DataKind::Day => 3,
+    }
+}
+
 /// Records per device being de-duplicated: each (kind, DataTime, factor) once, the latest
 /// revision kept. Factor codes are numbered so the index hashes integers, not strings.
 #[derive(Default)]
 struct Dedup {
     /// MN → slot.
     devices: HashMap<String, usize>,
-    /// Per slot: MN, records, (kind, DataTime, factor number) → position in the records.
-    lists: Vec<(String, Vec<Record>, RecordIndex)>,
+    lists: Vec<DeviceRecords>,
     factors: FastMap<String, u32>,
     /// Records expected from a new device of the file being read (from its size).
     hint: usize,
+    /// Factor numbers of the upload being taken.
+    ids: Vec<u32>,
 }
 
 impl Dedup {
     fn slot(&mut self, mn: &str) -> usize {
         // Frames of a device mostly follow one another.
-        if self.lists.last().is_some_and(|(last, _, _)| last == mn) {
+        if self.lists.last().is_some_and(|d| d.mn == mn) {
             return self.lists.len() - 1;
         }
         if let Some(&i) = self.devices.get(mn) {
             return i;
         }
-        // Sized for the whole file, so the lists do not grow (and move) record by record: the
+        // Sized for the whole file, so the list does not grow (and move) record by record: the
         // memory reserved and never written is never touched.
-        let n = self.hint;
-        self.lists.push((
-            mn.to_string(),
-            Vec::with_capacity(n),
-            FastMap::with_capacity_and_hasher(n, Default::default()),
-        ));
+        self.lists.push(DeviceRecords {
+            mn: mn.to_string(),
+            list: Vec::with_capacity(self.hint),
+            index: None,
+            last: [i64::MIN; 4],
+        });
         self.devices.insert(mn.to_string(), self.lists.len() - 1);
         self.lists.len() - 1
     }
@@ -104,6 +127,27 @@ impl Dedup {
         let i = self.factors.len() as u32;
         self.factors.insert(code.to_string(), i);
         i
+    }
+
+    /// The device's index, built from its records if there is none yet.
+    fn index(&mut self, slot: usize) -> &mut RecordIndex {
+        if self.lists[slot].index.is_none() {
+            let mut index = RecordIndex::with_capacity_and_hasher(
+                self.lists[slot].list.len().max(self.hint),
+                Default::default(),
+            );
+            for i in 0..self.lists[slot].list.len() {
+                let r = &self.lists[slot].list[i];
+                let (kind, data_time) = (r.kind, r.data_time);
+                let id = match self.factors.get(r.factor.as_str()) {
+                    Some(&id) => id,
+                    None => self.factor(&self.lists[slot].list[i].factor.clone()),
+                };
+                index.insert((kind, data_time, id), i);
+            }
+            self.lists[slot].index = Some(index);
+        }
+        self.lists[slot].index.as_mut().expect("built above")
     }
 }
 
@@ -124,7 +168,7 @@ pub fn read_timed(
         timings.io += t.elapsed();
         add(&mut out, &mut dedup, path, &bytes, registry, opts, &mut timings);
     }
-    out.records = dedup.lists.into_iter().map(|(mn, list, _)| (mn, list)).collect();
+    out.records = dedup.lists.into_iter().map(|d| (d.mn, d.list)).collect();
     Ok((out, timings))
 }
 
@@ -181,10 +225,11 @@ fn take(out: &mut Captured, dedup: &mut Dedup, sum: &mut FileSummary, file: &str
     for m in f.measurements {
         let Some(kind) = DataKind::from_cn(&m.cn) else { continue };
         sum.records += 1;
-        if slot == usize::MAX || dedup.lists[slot].0 != m.mn {
+        if slot == usize::MAX || dedup.lists[slot].mn != m.mn {
             slot = dedup.slot(&m.mn);
         }
         let factor = dedup.factor(&m.factor);
+        dedup.index(slot);
         keep(out, &mut dedup.lists[slot], (kind, m.data_time, factor), m.values, || m.factor);
     }
 }
@@ -199,22 +244,48 @@ fn take_packet(out: &mut Captured, dedup: &mut Dedup, sum: &mut FileSummary, p: 
     let Some(dt) = p.data_time else { return };
     let data_time = dt.unix_millis_cst();
     let slot = dedup.slot(p.mn);
+    let mut ids = std::mem::take(&mut dedup.ids);
+    ids.clear();
     for g in p.factors() {
-        sum.records += 1;
-        let factor = dedup.factor(g.code);
-        keep(out, &mut dedup.lists[slot], (kind, data_time, factor), values(&g), || g.code.to_string());
+        ids.push(dedup.factor(g.code));
     }
+    sum.records += ids.len() as u64;
+    let d = &mut dedup.lists[slot];
+    let k = kind_slot(kind);
+    let fresh = d.index.is_none()
+        && data_time > d.last[k]
+        && ids.iter().enumerate().all(|(i, id)| !ids[..i].contains(id));
+    if fresh {
+        // Later than anything of its kind so far, no factor twice: every record is new.
+        d.last[k] = data_time;
+        for g in p.factors() {
+            d.list.push(Record {
+                kind,
+                data_time,
+                factor: g.code.to_string(),
+                values: values(&g),
+                received_at: data_time,
+            });
+        }
+    } else {
+        dedup.index(slot);
+        for (g, &id) in p.factors().zip(&ids) {
+            keep(out, &mut dedup.lists[slot], (kind, data_time, id), values(&g), || g.code.to_string());
+        }
+    }
+    dedup.ids = ids;
 }
 
 /// One record into a device's list: a duplicate of the latest revision, a new revision of it,
 /// or new.
 fn keep(
     out: &mut Captured,
-    (_, list, index): &mut (String, Vec<Record>, RecordIndex),
+    DeviceRecords { list, index, .. }: &mut DeviceRecords,
     key: (DataKind, i64, u32),
     values: fenhe_core::Values,
     factor: impl FnOnce() -> String,
 ) {
+    let index = index.as_mut().expect("the index is built before records are kept through it");
     match index.entry(key) {
         std::collections::hash_map::Entry::Occupied(e) => {
             let r = &mut list[*e.get()];
@@ -232,5 +303,60 @@ fn keep(
             // no clock skew (the live engine does, from the gateway's receipt time).
             list.push(Record { kind: key.0, data_time, factor: factor(), values, received_at: data_time });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hj212::builder::{Peer, device};
+    use hj212::{DateTime, Version};
+
+    fn upload(minute: u8, factors: &[(&str, f64)]) -> Vec<u8> {
+        let peer = Peer { mn: "M1", pw: "pw", st: "31", version: Version::V2017 };
+        let t = DateTime::new(2024, 5, 1, 10, minute, 0).unwrap();
+        let mut b = device::upload(&peer, &t, "2051", &t, true);
+        for (code, v) in factors {
+            b = b.factor(code, [("Avg", v.to_string())]);
+        }
+        b.build()
+    }
+
+    #[test]
+    fn duplicates_revisions_and_late_arrivals() {
+        let frames = [
+            upload(0, &[("a21026", 1.0), ("a21002", 10.0)]),
+            upload(1, &[("a21026", 2.0)]),
+            upload(0, &[("a21026", 1.0), ("a21002", 10.0)]), // duplicates
+            upload(1, &[("a21026", 3.0)]),                   // a revision
+            upload(2, &[("a21026", 4.0)]),
+            upload(1, &[("a21026", 3.0)]), // duplicate of the revision
+            upload(3, &[("a21026", 5.0), ("a21026", 6.0)]), // a factor twice: refused
+        ];
+        let bytes = frames.concat();
+        let mut out = Captured::default();
+        let mut dedup = Dedup::default();
+        let opts = CaptureOptions { trust_all: true, ..Default::default() };
+        let mut timings = ReadTimings::default();
+        add(&mut out, &mut dedup, Path::new("c"), &bytes, &Registry::default(), &opts, &mut timings);
+        out.records = dedup.lists.into_iter().map(|d| (d.mn, d.list)).collect();
+        let got: Vec<_> = out.records["M1"]
+            .iter()
+            .map(|r| {
+                ((r.data_time - out.records["M1"][0].data_time) / 60_000, r.factor.as_str(), r.values.avg)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (0, "a21026", Some(1.0)),
+                (0, "a21002", Some(10.0)),
+                (1, "a21026", Some(3.0)),
+                (2, "a21026", Some(4.0)),
+            ]
+        );
+        assert_eq!((out.duplicates, out.revisions), (3, 1));
+        assert_eq!(out.files[0].records, 8);
+        assert_eq!(out.not_counted.len(), 1, "{:?}", out.not_counted);
     }
 }
