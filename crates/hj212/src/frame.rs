@@ -386,6 +386,12 @@ impl Framer {
         }
     }
 
+    /// A framer over a whole input already in memory, taken as it is (not copied): the same as
+    /// [`Framer::new`], one [`Framer::push`] of `data` and [`Framer::finish`].
+    pub fn over(cfg: FrameConfig, data: Vec<u8>) -> Self {
+        Framer { cfg, buf: data, pos: 0, base: 0, eof: true, open_terminator: false, held: 0 }
+    }
+
     pub fn config(&self) -> &FrameConfig {
         &self.cfg
     }

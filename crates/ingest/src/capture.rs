@@ -48,10 +48,11 @@ pub struct CaptureFrame {
 }
 
 fn framer(opts: &CaptureOptions) -> Framer {
-    Framer::new(FrameConfig {
-        crc_mode: hj212::CrcMode::Any,
-        max_segment_len: opts.max_segment_len.clamp(1, 9999),
-    })
+    Framer::new(frame_config(opts))
+}
+
+fn frame_config(opts: &CaptureOptions) -> FrameConfig {
+    FrameConfig { crc_mode: hj212::CrcMode::Any, max_segment_len: opts.max_segment_len.clamp(1, 9999) }
 }
 
 /// The MN and PW of every parsable frame, first password seen per MN, for `trust_all`.
@@ -146,19 +147,17 @@ pub enum CaptureEvent<'p, 'a> {
 /// [`judge_capture_each`] for readers that need only the data of accepted frames: a whole
 /// frame the gateway accepts is handed over parsed (no stored record, no copies); every other
 /// event (refused, unregistered, split parts, garbage) is judged in full exactly as before. The
-/// verdicts are the same, in the same order.
+/// verdicts are the same, in the same order. The capture is taken, not copied.
 pub fn judge_capture_fast(
-    bytes: &[u8],
+    bytes: Vec<u8>,
     registry: &Registry,
     opts: &CaptureOptions,
     mut each: impl FnMut(CaptureEvent<'_, '_>),
 ) {
-    let directory = directory(bytes, registry, opts);
+    let directory = directory(&bytes, registry, opts);
     let mut merger = Merger::new(opts.max_pending_splits);
-    let mut f = framer(opts);
-    f.push(bytes);
-    f.finish();
     let total = bytes.len() as u64;
+    let mut f = Framer::over(frame_config(opts), bytes);
     let parse_opts = hj212::ParseOptions::default();
     let mut items = Vec::new();
     while let Some(ev) = f.next() {
@@ -292,7 +291,7 @@ mod tests {
         for opts in [CaptureOptions::default(), CaptureOptions { trust_all: true, ..Default::default() }] {
             let full = judge_capture(&bytes, &r, &opts);
             let mut fast = Vec::new();
-            judge_capture_fast(&bytes, &r, &opts, |ev| {
+            judge_capture_fast(bytes.clone(), &r, &opts, |ev| {
                 fast.push(match ev {
                     CaptureEvent::Accepted { offset, packet } => {
                         (offset, Verdict::Accepted, fenhe_core::record::measurements(packet), None)

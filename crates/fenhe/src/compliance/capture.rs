@@ -166,7 +166,7 @@ pub fn read_timed(
         let bytes = std::fs::read(path)
             .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         timings.io += t.elapsed();
-        add(&mut out, &mut dedup, path, &bytes, registry, opts, &mut timings);
+        add(&mut out, &mut dedup, path, bytes, registry, opts, &mut timings);
     }
     out.records = dedup.lists.into_iter().map(|d| (d.mn, d.list)).collect();
     Ok((out, timings))
@@ -176,7 +176,7 @@ fn add(
     out: &mut Captured,
     dedup: &mut Dedup,
     path: &Path,
-    bytes: &[u8],
+    bytes: Vec<u8>,
     registry: &Registry,
     opts: &CaptureOptions,
     timings: &mut ReadTimings,
@@ -338,7 +338,7 @@ mod tests {
         let mut dedup = Dedup::default();
         let opts = CaptureOptions { trust_all: true, ..Default::default() };
         let mut timings = ReadTimings::default();
-        add(&mut out, &mut dedup, Path::new("c"), &bytes, &Registry::default(), &opts, &mut timings);
+        add(&mut out, &mut dedup, Path::new("c"), bytes, &Registry::default(), &opts, &mut timings);
         out.records = dedup.lists.into_iter().map(|d| (d.mn, d.list)).collect();
         let got: Vec<_> = out.records["M1"]
             .iter()
