@@ -28,7 +28,7 @@ fn main() {
             if variant == "stripped" && s == seg {
                 continue;
             }
-            let framed = hj212::builder::frame(s.as_bytes());
+            let framed = hj212::builder::frame(s.as_bytes()).unwrap();
             let mut input = vec![(i % 256) as u8];
             input.extend(&framed);
             fs::write(framer_dir.join(format!("line{:03}-{variant}", i + 1)), &input).unwrap();
