@@ -88,7 +88,8 @@ pub async fn run_cycle(
     }
     let t = Instant::now();
     let mut dirty = store.dirty_days(MAX_DIRTY_PER_CYCLE).await?;
-    dirty.extend(silent_devices(store, &sources, params, now).await?);
+    let (silent, silent_marks) = silent_devices(store, &sources, params, now).await?;
+    dirty.extend(silent);
     report.timings.dirty += t.elapsed();
 
     // Enterprises (and China-time years) whose emissions may have changed.
@@ -161,6 +162,10 @@ pub async fn run_cycle(
     for (enterprise, year) in permit_years {
         judge_permit(store, registry, &sources, params, &enterprise, year, now, &mut report).await?;
     }
+    // Only now that the silent devices' days are judged: a cycle that failed leaves them to the next.
+    for (key, mark) in silent_marks {
+        store.set_engine_state(&key, &mark).await?;
+    }
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
 }
@@ -180,7 +185,8 @@ fn runs(days: &BTreeSet<i64>) -> Vec<(i64, i64)> {
 /// Devices that went silent: no dirty mark comes from a device that sends nothing, so for each
 /// device whose latest minute data is older than the offline threshold the engine re-judges every
 /// day from that data's day to today, once a day (the state `offline:{mn}` remembers
-/// `{latest data time}@{day judged through}`). The days of silence then have their hours (no
+/// `{latest data time}@{day judged through}`; returned as marks the cycle writes once it has
+/// judged those days). The days of silence then have their hours (no
 /// data), rates (nothing received) and the open offline finding, in one window with the last day
 /// that had data, where the gap begins.
 async fn silent_devices(
@@ -188,9 +194,10 @@ async fn silent_devices(
     sources: &HashMap<String, Source>,
     params: &Params,
     now: i64,
-) -> fenhe_store::Result<Vec<DirtyDay>> {
+) -> fenhe_store::Result<(Vec<DirtyDay>, Vec<(String, String)>)> {
     let today = time::day_start(now);
     let mut out = Vec::new();
+    let mut marks = Vec::new();
     for a in store.device_activity().await? {
         let Some(src) = sources.get(&a.mn) else { continue };
         let Some(last) = a.latest.iter().find(|(cn, _)| cn == "2051").map(|(_, t)| *t) else { continue };
@@ -210,7 +217,7 @@ async fn silent_devices(
             .filter(|(l, _)| *l == last.to_string())
             .and_then(|(_, d)| d.parse::<i64>().ok());
         let first = through.unwrap_or(time::day_start(last)).clamp(time::day_start(last), today);
-        store.set_engine_state(&key, &mark).await?;
+        marks.push((key, mark));
         // seq 0 never matches a stored mark, so clearing these touches nothing.
         let mut day = first;
         while day <= today {
@@ -218,7 +225,7 @@ async fn silent_devices(
             day += time::DAY_MS;
         }
     }
-    Ok(out)
+    Ok((out, marks))
 }
 
 /// Where a window's context starts. The rules look back for runs (constant values, flagged
