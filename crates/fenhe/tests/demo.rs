@@ -69,14 +69,21 @@ fn demo_backfills_the_city_and_stops_cleanly() {
     assert_eq!(modbus["crc"], "modbus");
     assert!(!modbus["latest"].as_array().unwrap().is_empty());
 
-    // The backfill was judged before the demo stopped: every logger with data has its hours.
-    let line = stdout.lines().find(|l| l.contains("compliance:")).unwrap_or_else(|| panic!("{stdout}"));
-    let number_before = |word: &str| -> u64 {
-        let at = line.find(word).unwrap_or_else(|| panic!("{line}"));
-        line[..at].split_whitespace().last().and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{line}"))
-    };
-    assert!(number_before("device-day(s)") >= 36, "{line}");
-    assert!(number_before("hour rows") >= 36 * 4, "{line}");
+    // The backfill was judged before the demo stopped (by the engine's cycles while it ran, or by
+    // the final one): the loggers with data have their hours stored.
+    assert!(stdout.contains("compliance:"), "{stdout}");
+    let hours = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+        let store = fenhe_store::open(db).await.unwrap();
+        let q = fenhe_store::AggregateQuery {
+            period: Some(fenhe_core::compliance::Period::Hour),
+            ..Default::default()
+        };
+        store.aggregates(&q).await.unwrap()
+    });
+    let mut judged: Vec<&str> = hours.iter().map(|h| h.mn.as_str()).collect();
+    judged.dedup();
+    assert!(judged.len() >= 36, "{} devices have hours", judged.len());
+    assert!(hours.len() >= 36 * 4, "{} hour rows", hours.len());
     // Alarms list (whatever the scenarios raised in five hours) is readable.
     json_lines(&["alarms", "list", "--format", "json", "--db", db]);
 
