@@ -225,12 +225,9 @@ mod tests {
         device::upload(&peer, &t, "2051", &t, true).factor("a21026", [("Avg", "12.5".to_string())]).build()
     }
 
-    #[test]
-    fn same_verdicts_as_the_gateway() {
-        let mut bytes = upload("M1", "pw", 0);
-        bytes.extend_from_slice(b"garbage\r\n");
-        bytes.extend(upload("M2", "pw", 1));
-        let r = Registry {
+    /// A registry of one device, M1 with password `pw`.
+    fn registry_m1() -> Registry {
+        Registry {
             devices: vec![Device {
                 mn: "M1".into(),
                 password: "pw".into(),
@@ -244,7 +241,15 @@ mod tests {
                 factors: vec![],
             }],
             ..Default::default()
-        };
+        }
+    }
+
+    #[test]
+    fn same_verdicts_as_the_gateway() {
+        let mut bytes = upload("M1", "pw", 0);
+        bytes.extend_from_slice(b"garbage\r\n");
+        bytes.extend(upload("M2", "pw", 1));
+        let r = registry_m1();
         let j = judge_capture(&bytes, &r, &CaptureOptions::default());
         let verdicts: Vec<_> = j.iter().map(|f| f.record.verdict).collect();
         assert_eq!(verdicts, [Verdict::Accepted, Verdict::Rejected, Verdict::Unregistered]);
@@ -273,21 +278,7 @@ mod tests {
             bytes.extend(part);
         }
         bytes.extend(upload("M1", "pw", 4));
-        let r = Registry {
-            devices: vec![Device {
-                mn: "M1".into(),
-                password: "pw".into(),
-                outlet: "o".into(),
-                protocol: Protocol::V2017,
-                crc: fenhe_core::CrcPolicy::Standard,
-                max_segment_len: 1024,
-                rtd_interval_s: 30,
-                minute_interval_min: 1,
-                hourly: false,
-                factors: vec![],
-            }],
-            ..Default::default()
-        };
+        let r = registry_m1();
         for opts in [CaptureOptions::default(), CaptureOptions { trust_all: true, ..Default::default() }] {
             let full = judge_capture(&bytes, &r, &opts);
             let mut fast = Vec::new();
