@@ -207,19 +207,27 @@ pub struct CrcCheck {
 }
 
 /// Check `declared` against `segment` under `mode`. The standard CRC is computed first and is the
-/// only one computed when it matches, which is the common case.
+/// only one computed when it matches under a mode that allows it, which is the common case.
+///
+/// A declared value can match two variants: a MODBUS CRC whose two bytes are equal reads the same
+/// byte-swapped (one frame in 256 of a device that swaps), and a standard and a MODBUS CRC
+/// coincide now and then. The variant the mode names then wins, so a device is never refused for
+/// a CRC its own policy allows.
 pub fn check(segment: &[u8], declared: u16, mode: CrcMode) -> CrcCheck {
     let computed = crc16(segment);
-    let variant = if computed == declared {
+    let standard = computed == declared;
+    let variant = if standard && matches!(mode, CrcMode::Standard | CrcMode::Any) {
         Some(CrcVariant::Standard)
     } else {
         let m = crc16_modbus(segment);
-        if m == declared {
-            Some(CrcVariant::Modbus)
-        } else if m.swap_bytes() == declared {
-            Some(CrcVariant::ModbusSwapped)
-        } else {
-            None
+        let (modbus, swapped) = (m == declared, m.swap_bytes() == declared);
+        match mode {
+            CrcMode::Modbus if modbus => Some(CrcVariant::Modbus),
+            CrcMode::ModbusSwapped if swapped => Some(CrcVariant::ModbusSwapped),
+            _ if standard => Some(CrcVariant::Standard),
+            _ if modbus => Some(CrcVariant::Modbus),
+            _ if swapped => Some(CrcVariant::ModbusSwapped),
+            _ => None,
         }
     };
     CrcCheck { declared, computed, variant, accepted: variant.is_some_and(|v| mode.allows(v)) }
@@ -302,6 +310,28 @@ mod tests {
         let bad = check(APPENDIX_A, 0x1234, CrcMode::Any);
         assert_eq!(bad.variant, None);
         assert!(!bad.accepted);
+    }
+
+    #[test]
+    fn a_crc_matching_two_variants_is_the_one_the_mode_names() {
+        // A segment whose MODBUS CRC has two equal bytes: it reads the same byte-swapped.
+        let seg = (0u32..)
+            .map(|i| format!("QN={i};CN=2051"))
+            .find(|s| {
+                let m = crc16_modbus(s.as_bytes());
+                m == m.swap_bytes() && crc16(s.as_bytes()) != m
+            })
+            .expect("one in 256 segments has one");
+        let m = crc16_modbus(seg.as_bytes());
+        let swapped = check(seg.as_bytes(), m, CrcMode::ModbusSwapped);
+        assert_eq!(swapped.variant, Some(CrcVariant::ModbusSwapped));
+        assert!(swapped.accepted);
+        let modbus = check(seg.as_bytes(), m, CrcMode::Modbus);
+        assert_eq!(modbus.variant, Some(CrcVariant::Modbus));
+        assert!(modbus.accepted);
+        // Without a preference the first match in the usual order is reported.
+        assert_eq!(check(seg.as_bytes(), m, CrcMode::Any).variant, Some(CrcVariant::Modbus));
+        assert!(!check(seg.as_bytes(), m, CrcMode::Standard).accepted);
     }
 
     #[test]
