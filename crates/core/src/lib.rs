@@ -5,6 +5,7 @@ pub mod compliance;
 pub mod demo;
 pub mod record;
 pub mod registry;
+pub mod text;
 pub mod uscc;
 
 pub use record::{FrameRecord, Measurement, Values, Verdict};
@@ -12,3 +13,4 @@ pub use registry::{
     Contact, CrcPolicy, Device, Enterprise, Limit, Outlet, OutletKind, Ownership, Problem, Protocol,
     Registry, Section,
 };
+pub use text::ShortText;

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ShortText;
+
 /// What happened to a received frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
@@ -73,9 +75,9 @@ pub struct Values {
     pub zs_min: Option<f64>,
     pub zs_avg: Option<f64>,
     pub zs_max: Option<f64>,
-    pub flag: Option<String>,
-    pub eflag: Option<String>,
-    pub sample_time: Option<String>,
+    pub flag: Option<ShortText>,
+    pub eflag: Option<ShortText>,
+    pub sample_time: Option<ShortText>,
 }
 
 impl Values {
@@ -132,7 +134,7 @@ pub fn values(g: &hj212::FactorGroup<'_, '_>) -> Values {
     let mut v = Values::default();
     for it in g.fields() {
         use hj212::Field as F;
-        let text = || Some(it.value().to_string()).filter(|s| !s.is_empty());
+        let text = || Some(it.value()).filter(|s| !s.is_empty()).map(ShortText::new);
         match it.field() {
             F::Rtd => v.rtd = it.number(),
             F::Min => v.min = it.number(),

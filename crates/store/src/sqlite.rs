@@ -26,7 +26,7 @@ use fenhe_core::compliance::{
 };
 use fenhe_core::{
     Contact, CrcPolicy, Device, Enterprise, FrameRecord, Limit, Outlet, OutletKind, Ownership, Protocol,
-    Registry, Values, Verdict,
+    Registry, ShortText, Values, Verdict,
 };
 use foldhash::{HashMap as FastMap, HashMapExt as _, HashSet as FastSet};
 use sqlx::sqlite::{
@@ -222,9 +222,9 @@ fn values_at(r: &SqliteRow, at: usize) -> Result<Values> {
         zs_min: r.try_get(at + 6)?,
         zs_avg: r.try_get(at + 7)?,
         zs_max: r.try_get(at + 8)?,
-        flag: r.try_get(at + 9)?,
-        eflag: r.try_get(at + 10)?,
-        sample_time: r.try_get(at + 11)?,
+        flag: r.try_get::<Option<String>, _>(at + 9)?.map(ShortText::from),
+        eflag: r.try_get::<Option<String>, _>(at + 10)?.map(ShortText::from),
+        sample_time: r.try_get::<Option<String>, _>(at + 11)?.map(ShortText::from),
     })
 }
 

@@ -1562,7 +1562,7 @@ async fn compliance_records_latest(store: Arc<dyn Store>) {
     let mut got = store.compliance_records(MN1, D0, T0 + HOUR).await.unwrap();
     got.sort_by(|a, b| (a.data_time, &a.factor, a.kind).cmp(&(b.data_time, &b.factor, b.kind)));
     let seen: Vec<_> =
-        got.iter().map(|r| (r.data_time, r.factor.as_str(), r.kind, r.values.avg, r.received_at)).collect();
+        got.iter().map(|r| (r.data_time, &*r.factor, r.kind, r.values.avg, r.received_at)).collect();
     assert_eq!(
         seen,
         vec![

@@ -101,7 +101,7 @@ impl<'a> Prepared<'a> {
         // Group by (kind, factor) first, so the sorts below compare integers, not codes.
         let mut groups: HashMap<(DataKind, &str), Vec<&Record>> = HashMap::new();
         for r in records {
-            groups.entry((r.kind, r.factor.as_str())).or_default().push(r);
+            groups.entry((r.kind, &*r.factor)).or_default().push(r);
         }
         let mut minutes: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
         let mut hours: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();

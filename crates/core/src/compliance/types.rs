@@ -1,6 +1,8 @@
 //! What the rules take and what they give back. Result types are plain rows keyed by device,
 //! factor and period start, so the store can keep them and the replay report can print them.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::Values;
@@ -58,8 +60,10 @@ pub struct Record {
     pub kind: DataKind,
     /// DataTime, epoch ms.
     pub data_time: i64,
-    /// HJ 212-2017 factor code (2005 codes already normalised).
-    pub factor: String,
+    /// HJ 212-2017 factor code (2005 codes already normalised). Shared, not owned: a month of a
+    /// device's minute data is hundreds of thousands of records of a handful of codes, and a
+    /// loader hands every record of one factor the same allocation.
+    pub factor: Arc<str>,
     pub values: Values,
     /// Receipt time, epoch ms (for clock-skew and retention findings).
     pub received_at: i64,

@@ -91,7 +91,7 @@ pub async fn export(store: &dyn Store, args: &ExportArgs, out: &mut dyn Write) -
             for m in &rows {
                 let v = &m.values;
                 let n = |x: Option<f64>| x.map(|x| x.to_string()).unwrap_or_default();
-                let t = |x: &Option<String>| x.clone().unwrap_or_default();
+                let t = |x: &Option<fenhe_core::ShortText>| x.as_deref().unwrap_or_default().to_string();
                 w.write_record([
                     m.mn.clone(),
                     m.cn.clone(),

@@ -3,15 +3,15 @@
 //! duplicate; a different one is a revision and the latest revision counts).
 
 use std::collections::{BTreeMap, HashMap};
-
-use foldhash::HashMap as FastMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fenhe_core::compliance::{DataKind, Record};
 use fenhe_core::record::values;
 use fenhe_core::{Registry, Verdict};
 use fenhe_ingest::capture::{CaptureEvent, CaptureFrame, CaptureOptions, judge_capture_fast};
+use foldhash::HashMap as FastMap;
 use serde::Serialize;
 
 /// A frame of a capture that did not count, with where it was.
@@ -93,6 +93,8 @@ struct Dedup {
     devices: HashMap<String, usize>,
     lists: Vec<DeviceRecords>,
     factors: FastMap<String, u32>,
+    /// Code of each factor number, shared by all its records.
+    codes: Vec<Arc<str>>,
     /// Records expected from a new device of the file being read (from its size).
     hint: usize,
     /// Factor numbers of the upload being taken.
@@ -126,6 +128,7 @@ impl Dedup {
         }
         let i = self.factors.len() as u32;
         self.factors.insert(code.to_string(), i);
+        self.codes.push(Arc::from(code));
         i
     }
 
@@ -139,7 +142,7 @@ impl Dedup {
             for i in 0..self.lists[slot].list.len() {
                 let r = &self.lists[slot].list[i];
                 let (kind, data_time) = (r.kind, r.data_time);
-                let id = match self.factors.get(r.factor.as_str()) {
+                let id = match self.factors.get(&*r.factor) {
                     Some(&id) => id,
                     None => self.factor(&self.lists[slot].list[i].factor.clone()),
                 };
@@ -229,8 +232,9 @@ fn take(out: &mut Captured, dedup: &mut Dedup, sum: &mut FileSummary, file: &str
             slot = dedup.slot(&m.mn);
         }
         let factor = dedup.factor(&m.factor);
+        let code = dedup.codes[factor as usize].clone();
         dedup.index(slot);
-        keep(out, &mut dedup.lists[slot], (kind, m.data_time, factor), m.values, || m.factor);
+        keep(out, &mut dedup.lists[slot], (kind, m.data_time, factor), m.values, code);
     }
 }
 
@@ -258,11 +262,11 @@ fn take_packet(out: &mut Captured, dedup: &mut Dedup, sum: &mut FileSummary, p: 
     if fresh {
         // Later than anything of its kind so far, no factor twice: every record is new.
         d.last[k] = data_time;
-        for g in p.factors() {
+        for (g, &id) in p.factors().zip(&ids) {
             d.list.push(Record {
                 kind,
                 data_time,
-                factor: g.code.to_string(),
+                factor: dedup.codes[id as usize].clone(),
                 values: values(&g),
                 received_at: data_time,
             });
@@ -270,7 +274,8 @@ fn take_packet(out: &mut Captured, dedup: &mut Dedup, sum: &mut FileSummary, p: 
     } else {
         dedup.index(slot);
         for (g, &id) in p.factors().zip(&ids) {
-            keep(out, &mut dedup.lists[slot], (kind, data_time, id), values(&g), || g.code.to_string());
+            let code = dedup.codes[id as usize].clone();
+            keep(out, &mut dedup.lists[slot], (kind, data_time, id), values(&g), code);
         }
     }
     dedup.ids = ids;
@@ -283,7 +288,7 @@ fn keep(
     DeviceRecords { list, index, .. }: &mut DeviceRecords,
     key: (DataKind, i64, u32),
     values: fenhe_core::Values,
-    factor: impl FnOnce() -> String,
+    factor: Arc<str>,
 ) {
     let index = index.as_mut().expect("the index is built before records are kept through it");
     match index.entry(key) {
@@ -301,7 +306,7 @@ fn keep(
             let (_, data_time, _) = key;
             // A capture has no receipt times; the DataTime stands in, so replay reports
             // no clock skew (the live engine does, from the gateway's receipt time).
-            list.push(Record { kind: key.0, data_time, factor: factor(), values, received_at: data_time });
+            list.push(Record { kind: key.0, data_time, factor, values, received_at: data_time });
         }
     }
 }
@@ -342,9 +347,7 @@ mod tests {
         out.records = dedup.lists.into_iter().map(|d| (d.mn, d.list)).collect();
         let got: Vec<_> = out.records["M1"]
             .iter()
-            .map(|r| {
-                ((r.data_time - out.records["M1"][0].data_time) / 60_000, r.factor.as_str(), r.values.avg)
-            })
+            .map(|r| ((r.data_time - out.records["M1"][0].data_time) / 60_000, &*r.factor, r.values.avg))
             .collect();
         assert_eq!(
             got,

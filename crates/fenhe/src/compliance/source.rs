@@ -78,9 +78,8 @@ pub fn from_data(mn: &str, records: &[Record], o: &Overrides) -> Source {
         .min()
         .map(|ms| (ms / 60_000).clamp(1, 60) as u32)
         .unwrap_or(1);
-    let mut factors: Vec<String> = records.iter().map(|r| r.factor.clone()).collect();
-    factors.sort();
-    factors.dedup();
+    let codes: std::collections::BTreeSet<&str> = records.iter().map(|r| &*r.factor).collect();
+    let factors: Vec<String> = codes.into_iter().map(str::to_string).collect();
     let epoch = jiff::civil::date(1970, 1, 1);
     Source {
         mn: mn.to_string(),

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::ffi::{CStr, c_int};
 use std::ptr::{self, NonNull};
 
-use fenhe_core::{Values, Verdict};
+use fenhe_core::{ShortText, Values, Verdict};
 use foldhash::{HashMap as FastMap, HashMapExt as _, HashSet as FastSet, HashSetExt as _};
 use libsqlite3_sys as ffi;
 
@@ -348,9 +348,9 @@ impl Stmt {
             zs_min: self.column_real(at + 6),
             zs_avg: self.column_real(at + 7),
             zs_max: self.column_real(at + 8),
-            flag: self.column_text(at + 9)?,
-            eflag: self.column_text(at + 10)?,
-            sample_time: self.column_text(at + 11)?,
+            flag: self.column_text(at + 9)?.map(ShortText::from),
+            eflag: self.column_text(at + 10)?.map(ShortText::from),
+            sample_time: self.column_text(at + 11)?.map(ShortText::from),
         })
     }
 }

@@ -14,9 +14,10 @@
 
 use std::ffi::{CStr, c_int};
 use std::ptr::{self, NonNull};
+use std::sync::Arc;
 
-use fenhe_core::Values;
 use fenhe_core::compliance::{DataKind, Record};
+use fenhe_core::{ShortText, Values};
 use libsqlite3_sys as ffi;
 
 use super::SqliteStore;
@@ -149,7 +150,8 @@ pub(super) async fn compliance_records(s: &SqliteStore, mn: &str, from: i64, to:
     let db = handle.as_raw_handle();
     // SAFETY: the handle is locked out of its worker thread for as long as `handle` lives, which
     // outlives both statements below.
-    let mut codes: Vec<Option<String>> = Vec::new();
+    // One shared code per factor id: every record of a factor points at the same text.
+    let mut codes: Vec<Option<Arc<str>>> = Vec::new();
     {
         let mut st = unsafe { Stmt::prepare(db, "SELECT id, code FROM factors")? };
         if st.column_count() != 2 {
@@ -161,7 +163,7 @@ pub(super) async fn compliance_records(s: &SqliteStore, mn: &str, from: i64, to:
             if id >= codes.len() {
                 codes.resize(id + 1, None);
             }
-            codes[id] = st.text(1)?.map(str::to_string);
+            codes[id] = st.text(1)?.map(Arc::from);
         }
     }
     let device: Option<i64> = {
@@ -202,9 +204,9 @@ pub(super) async fn compliance_records(s: &SqliteStore, mn: &str, from: i64, to:
             zs_min: st.f64(10),
             zs_avg: st.f64(11),
             zs_max: st.f64(12),
-            flag: st.text(13)?.map(str::to_string),
-            eflag: st.text(14)?.map(str::to_string),
-            sample_time: st.text(15)?.map(str::to_string),
+            flag: st.text(13)?.map(ShortText::new),
+            eflag: st.text(14)?.map(ShortText::new),
+            sample_time: st.text(15)?.map(ShortText::new),
         };
         let received_at = st.i64(3);
         if last == Some((cn, data_time, factor_id))
@@ -215,12 +217,11 @@ pub(super) async fn compliance_records(s: &SqliteStore, mn: &str, from: i64, to:
             prev.received_at = received_at;
             continue;
         }
-        let code = usize::try_from(factor_id)
-            .ok()
-            .and_then(|i| codes.get(i))
-            .and_then(Option::as_deref)
-            .ok_or_else(|| StoreError::Corrupt(format!("measurement with unknown factor id {factor_id}")))?;
-        out.push(Record { kind: kind.1, data_time, factor: code.to_string(), values, received_at });
+        let code =
+            usize::try_from(factor_id).ok().and_then(|i| codes.get(i)).and_then(Option::as_ref).ok_or_else(
+                || StoreError::Corrupt(format!("measurement with unknown factor id {factor_id}")),
+            )?;
+        out.push(Record { kind: kind.1, data_time, factor: code.clone(), values, received_at });
         last = Some((cn, data_time, factor_id));
     }
     Ok(out)
