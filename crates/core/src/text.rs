@@ -41,11 +41,13 @@ impl ShortText {
 
     pub fn as_str(&self) -> &str {
         match &self.0 {
-            // Always the bytes of a `&str` cut at its own length, so valid UTF-8; the fallback
-            // only keeps this free of `unsafe`.
-            Repr::Inline { len, bytes } => {
-                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
-            }
+            // Not validated again: the rules read a record's flag several times, and checking
+            // the UTF-8 on each read cost as much as the allocation this type saves.
+            // SAFETY: `bytes[..len]` is only ever written by `new`, from a whole `&str` of
+            // length `len` (never cut inside a character), and never changed afterwards.
+            Repr::Inline { len, bytes } => unsafe {
+                std::str::from_utf8_unchecked(&bytes[..usize::from(*len)])
+            },
             Repr::Heap(s) => s,
         }
     }

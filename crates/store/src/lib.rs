@@ -571,6 +571,21 @@ pub trait Store: Send + Sync + 'static {
         let _ = (mn, from, to);
         Err(unsupported("compliance_records"))
     }
+
+    /// [`Store::compliance_records`] into `buf` (cleared first; its capacity is kept), for a
+    /// caller that reads window after window and hands each buffer back.
+    async fn compliance_records_into(
+        &self,
+        mn: &str,
+        from: i64,
+        to: i64,
+        buf: Vec<Record>,
+    ) -> Result<Vec<Record>> {
+        let mut buf = buf;
+        buf.clear();
+        buf.extend(self.compliance_records(mn, from, to).await?);
+        Ok(buf)
+    }
 }
 
 fn unsupported(what: &str) -> StoreError {

@@ -1047,7 +1047,17 @@ impl Store for SqliteStore {
         compliance::set_engine_state(self, name, value).await
     }
     async fn compliance_records(&self, mn: &str, from: i64, to: i64) -> Result<Vec<Record>> {
-        records::compliance_records(self, mn, from, to).await
+        records::compliance_records_into(self, mn, from, to, Vec::new()).await
+    }
+
+    async fn compliance_records_into(
+        &self,
+        mn: &str,
+        from: i64,
+        to: i64,
+        buf: Vec<Record>,
+    ) -> Result<Vec<Record>> {
+        records::compliance_records_into(self, mn, from, to, buf).await
     }
 }
 

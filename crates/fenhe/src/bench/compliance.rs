@@ -542,6 +542,10 @@ fn replay_bench(a: &ComplianceArgs, dir: &Path) -> Result<ReplayReport> {
         std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
         inputs.push(path);
     }
+    // Beside the captures, so `fenhe replay --registry` can replay them by hand (profiling).
+    let reg_path = dir.join("registry.json");
+    std::fs::write(&reg_path, crate::registry_io::to_json(&reg)?)
+        .with_context(|| format!("writing {}", reg_path.display()))?;
     let generate_s = t.elapsed().as_secs_f64();
     eprintln!("  captures: {:.1} MB in {generate_s:.1} s; replaying", capture_bytes as f64 / 1e6);
     let req = ReplayRequest {

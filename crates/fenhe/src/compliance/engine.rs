@@ -70,6 +70,28 @@ pub struct CycleTimings {
     pub dirty: Duration,
 }
 
+impl CycleReport {
+    /// Add what saving one window did (its counts and step times).
+    fn add_window(&mut self, w: &CycleReport) {
+        self.hours += w.hours;
+        self.episodes += w.episodes;
+        self.findings += w.findings;
+        self.alarms.raised += w.alarms.raised;
+        self.alarms.updated += w.alarms.updated;
+        self.alarms.resolved += w.alarms.resolved;
+        let (t, o) = (&mut self.timings, &w.timings);
+        t.evaluate += o.evaluate;
+        t.evaluate_wait += o.evaluate_wait;
+        t.save += o.save;
+        t.derive += o.derive;
+        t.dirty += o.dirty;
+    }
+}
+
+/// A window's evaluation on a blocking thread: the results, the time they took, and the record
+/// buffer (emptied) for a later load.
+type Evaluating = tokio::task::JoinHandle<(Evaluation, Duration, Vec<compliance::Record>)>;
+
 /// One engine cycle at wall-clock instant `now` (epoch ms).
 pub async fn run_cycle(
     store: &dyn Store,
@@ -117,46 +139,85 @@ pub async fn run_cycle(
             jobs.push((src, from, to, if i == last { days.clone() } else { Vec::new() }));
         }
     }
-    // A pipeline over the windows: while one window is evaluated on a blocking thread, this task
-    // saves the previous window's results (the SQL runs on the store's own thread) and loads the
-    // next one's records. Windows are still saved one after another in device order, and a
-    // window's records are measurements only, so the results are those of a sequential run.
+    // A pipeline of three over the windows: while one window is evaluated on a blocking thread,
+    // this task saves the window before it (the SQL runs on the store's writer thread) and the
+    // store loads the window after it (on a thread of its own). Windows are saved one after
+    // another in device order, and a window is loaded only once every earlier window of its
+    // device is saved (its context reaches back to stored findings), so the results are those of
+    // a sequential run.
     let shared = Arc::new(params.clone());
-    let mut inflight: Option<(usize, tokio::task::JoinHandle<(Evaluation, Duration)>)> = None;
-    for i in 0..=jobs.len() {
-        let next = match jobs.get(i) {
-            Some(&(src, from, to, _)) => {
-                let t = Instant::now();
-                let context = context_start(store, src, params, from).await?;
-                let records = store.compliance_records(&src.mn, context, to).await?;
-                report.records += records.len();
-                report.timings.load += t.elapsed();
+    // Record buffers handed back by finished evaluations, reused by later loads.
+    let mut spare: Vec<Vec<compliance::Record>> = Vec::new();
+    let mut evaluating: Option<(usize, Evaluating)> = None;
+    let mut loaded: Option<(usize, Vec<compliance::Record>)> = None;
+    let mut next = 0usize;
+    loop {
+        let to_save = match loaded.take() {
+            Some((j, records)) => {
+                let (src, from, to, _) = jobs[j];
                 let (src, params) = (src.clone(), shared.clone());
-                Some((
-                    i,
-                    tokio::task::spawn_blocking(move || {
-                        let t = Instant::now();
-                        let ev = compliance::evaluate(&src, &records, Window { from, to, now }, &params);
-                        drop(records);
-                        (ev, t.elapsed())
-                    }),
-                ))
+                let handle = tokio::task::spawn_blocking(move || {
+                    let t = Instant::now();
+                    let ev = compliance::evaluate(&src, &records, Window { from, to, now }, &params);
+                    let spent = t.elapsed();
+                    let mut records = records;
+                    records.clear();
+                    (ev, spent, records)
+                });
+                evaluating.replace((j, handle))
             }
-            None => None,
+            None => evaluating.take(),
         };
-        if let Some((j, handle)) = std::mem::replace(&mut inflight, next) {
+        let unsaved = |k: usize| {
+            [to_save.as_ref().map(|p| p.0), evaluating.as_ref().map(|p| p.0)]
+                .into_iter()
+                .flatten()
+                .any(|p| jobs[p].0.mn == jobs[k].0.mn)
+        };
+        let load = (next < jobs.len() && !unsaved(next)).then_some(next);
+        if to_save.is_none() && load.is_none() {
+            if evaluating.is_none() && next >= jobs.len() {
+                break;
+            }
+            continue;
+        }
+        let buf = if load.is_some() { spare.pop().unwrap_or_default() } else { Vec::new() };
+        let loading = async {
+            let Some(k) = load else { return Ok::<_, fenhe_store::StoreError>(None) };
+            let (src, from, to, _) = jobs[k];
+            let t = Instant::now();
+            let context = context_start(store, src, params, from).await?;
+            let records = store.compliance_records_into(&src.mn, context, to, buf).await?;
+            Ok::<_, fenhe_store::StoreError>(Some((k, records, t.elapsed())))
+        };
+        let saving = async {
+            let Some((j, handle)) = to_save else { return Ok::<_, fenhe_store::StoreError>(None) };
             let t = Instant::now();
             // A panic in the rules stays a panic, as when they ran on this task.
-            let (ev, spent) = handle.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-            report.timings.evaluate += spent;
-            report.timings.evaluate_wait += t.elapsed();
+            let (ev, spent, buf) = handle.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+            let waited = t.elapsed();
+            let mut part = CycleReport::default();
             let (src, from, to, days) = &jobs[j];
-            judge_window(store, src, params, *from, *to, now, ev, &mut report).await?;
+            judge_window(store, src, params, *from, *to, now, ev, &mut part).await?;
             if !days.is_empty() {
                 let t = Instant::now();
                 store.clear_dirty(days).await?;
-                report.timings.dirty += t.elapsed();
+                part.timings.dirty += t.elapsed();
             }
+            part.timings.evaluate += spent;
+            part.timings.evaluate_wait += waited;
+            Ok::<_, fenhe_store::StoreError>(Some((part, buf)))
+        };
+        let (saved, got) = tokio::join!(saving, loading);
+        if let Some((part, buf)) = saved? {
+            report.add_window(&part);
+            spare.push(buf);
+        }
+        if let Some((k, records, spent)) = got? {
+            report.records += records.len();
+            report.timings.load += spent;
+            loaded = Some((k, records));
+            next += 1;
         }
     }
     for (enterprise, year) in permit_years {

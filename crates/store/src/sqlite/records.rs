@@ -142,14 +142,46 @@ const KINDS: [(i64, DataKind); 4] =
 
 const COLUMNS: c_int = 16;
 
-/// See `Store::compliance_records`. Rows come in primary-key order (CN, DataTime, factor id,
+/// See `Store::compliance_records_into`. Rows come in primary-key order (CN, DataTime, factor id,
 /// revision), so the revisions of one record are adjacent with the latest last.
-pub(super) async fn compliance_records(s: &SqliteStore, mn: &str, from: i64, to: i64) -> Result<Vec<Record>> {
+///
+/// The rows are stepped on a blocking thread of their own (with the read connection locked out
+/// of its worker), so the caller's task stays free: the engine saves one window's results while
+/// the next window loads. `out` is cleared and filled, keeping its capacity: a window is a month
+/// of a device's minute data (~90 MB of records), and memory of that size freed and asked for
+/// again comes back from the kernel as fresh zeroed pages, a fault per page.
+pub(super) async fn compliance_records_into(
+    s: &SqliteStore,
+    mn: &str,
+    from: i64,
+    to: i64,
+    mut out: Vec<Record>,
+) -> Result<Vec<Record>> {
     let mut conn = s.read.acquire().await?;
-    let mut handle = conn.lock_handle().await?;
-    let db = handle.as_raw_handle();
-    // SAFETY: the handle is locked out of its worker thread for as long as `handle` lives, which
-    // outlives both statements below.
+    let mn = mn.to_string();
+    let rt = tokio::runtime::Handle::current();
+    let task = tokio::task::spawn_blocking(move || {
+        rt.block_on(async move {
+            let mut handle = conn.lock_handle().await?;
+            out.clear();
+            // SAFETY: the handle is locked out of its worker thread for as long as `handle`
+            // lives, which outlives every statement `read_rows` prepares.
+            unsafe { read_rows(handle.as_raw_handle(), &mn, from, to, &mut out)? };
+            Ok(out)
+        })
+    });
+    task.await.map_err(|e| StoreError::Corrupt(format!("the records loader stopped: {e}")))?
+}
+
+/// # Safety
+/// `db` must be a live connection handle that nothing else uses until this returns.
+unsafe fn read_rows(
+    db: NonNull<ffi::sqlite3>,
+    mn: &str,
+    from: i64,
+    to: i64,
+    out: &mut Vec<Record>,
+) -> Result<()> {
     // One shared code per factor id: every record of a factor points at the same text.
     let mut codes: Vec<Option<Arc<str>>> = Vec::new();
     {
@@ -171,7 +203,7 @@ pub(super) async fn compliance_records(s: &SqliteStore, mn: &str, from: i64, to:
         st.bind_text(1, mn)?;
         if st.step()? { Some(st.i64(0)) } else { None }
     };
-    let Some(device) = device else { return Ok(Vec::new()) };
+    let Some(device) = device else { return Ok(()) };
     let sql = "SELECT m.cn, m.data_time, m.factor_id, m.received_at, m.rtd, m.min, m.avg, m.max, m.cou, \
                m.zs_rtd, m.zs_min, m.zs_avg, m.zs_max, m.flag, m.eflag, m.sample_time \
                FROM measurements m WHERE m.device_id = ? AND m.cn IN (2011, 2051, 2061, 2031) \
@@ -183,7 +215,6 @@ pub(super) async fn compliance_records(s: &SqliteStore, mn: &str, from: i64, to:
     st.bind_i64(1, device)?;
     st.bind_i64(2, from)?;
     st.bind_i64(3, to)?;
-    let mut out: Vec<Record> = Vec::new();
     let mut last: Option<(i64, i64, i64)> = None; // (cn, data_time, factor id) of out's last record
     let mut kind = (0i64, DataKind::Minute);
     while st.step()? {
@@ -224,5 +255,5 @@ pub(super) async fn compliance_records(s: &SqliteStore, mn: &str, from: i64, to:
         out.push(Record { kind: kind.1, data_time, factor: code.clone(), values, received_at });
         last = Some((cn, data_time, factor_id));
     }
-    Ok(out)
+    Ok(())
 }
