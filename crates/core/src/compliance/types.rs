@@ -54,6 +54,13 @@ impl DataKind {
     }
 }
 
+/// The fields of [`Values`] the rules read (HJ 212 field names). `Min`, `Max`, `ZsMin`,
+/// `ZsMax`, `EFlag` and `SampleTime` of a minute record are kept by the store and shown in exports
+/// but judge nothing: hourly minima and maxima come from the minute values themselves. A rule
+/// that starts reading another field must add it here (the engine's loader reads these; the
+/// `compliance` test comparing the engine with replay, which keeps every field, fails otherwise).
+pub const RULE_FIELDS: [&str; 6] = ["Rtd", "Avg", "ZsRtd", "ZsAvg", "Cou", "Flag"];
+
 /// One stored record (latest revision) as the rules see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -64,6 +71,9 @@ pub struct Record {
     /// device's minute data is hundreds of thousands of records of a handful of codes, and a
     /// loader hands every record of one factor the same allocation.
     pub factor: Arc<str>,
+    /// The values as sent. The rules read only the fields in [`RULE_FIELDS`]; a store may leave
+    /// the others out when it loads records for them (the engine's loader does: a month of
+    /// minute data is tens of millions of values).
     pub values: Values,
     /// Receipt time, epoch ms (for clock-skew and retention findings).
     pub received_at: i64,
