@@ -189,6 +189,10 @@ pub struct ServeArgs {
     /// Do not ask each device for its time (1011) when it connects.
     #[arg(long)]
     pub no_time_check: bool,
+    /// Most packets the store writes in one transaction (one commit, one fsync). Larger batches
+    /// cost less per packet under heavy load; a packet waits for its whole batch.
+    #[arg(long, default_value_t = fenhe_store::writer::WriterConfig::default().max_batch)]
+    pub max_batch: usize,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -694,7 +698,7 @@ async fn run_serve(a: ServeArgs) -> Result<ExitCode> {
         hj212_listen: a.listen.hj212_listen,
         http_listen: a.listen.http_listen,
         gateway,
-        writer: Default::default(),
+        writer: fenhe_store::writer::WriterConfig { max_batch: a.max_batch.max(1), ..Default::default() },
         banner: vec![],
         engine: a.engine.options()?,
     })

@@ -526,6 +526,7 @@ async fn start_server(
     dir: &Path,
     devices: usize,
     time_check: bool,
+    max_batch: Option<usize>,
 ) -> Result<(Server, SocketAddr)> {
     let hj212: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
     let http: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
@@ -540,6 +541,7 @@ async fn start_server(
         // Ingest alone: the compliance engine's cost is measured by `fenhe bench compliance`.
         .args(["--frame-rate", "100000", "--no-gap-requests", "--no-engine"])
         .args(if time_check { &[][..] } else { &["--no-time-check"][..] })
+        .args(max_batch.map(|n| ["--max-batch".to_string(), n.to_string()]).into_iter().flatten())
         .env_remove("FENHE_DB")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
@@ -674,7 +676,7 @@ async fn bench(a: &IngestArgs) -> Result<Report> {
         let s = store.import_registry(&registry(n, &codes)?).await?;
         eprintln!("  registry: {} devices imported into {}", s.devices, db.display());
     }
-    let (server, addr) = start_server(&server_bin, &db, &dir, n, a.time_check).await?;
+    let (server, addr) = start_server(&server_bin, &db, &dir, n, a.time_check, a.max_batch).await?;
     let pid = server.pid();
     eprintln!("  server: pid {pid}, HJ 212 on {addr}");
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -99,6 +99,9 @@ pub struct IngestArgs {
     /// transactions, see docs/BENCHMARKS.md). Off: the server runs with --no-time-check.
     #[arg(long)]
     pub time_check: bool,
+    /// The server's `--max-batch` (packets per transaction; default: the server's own).
+    #[arg(long)]
+    pub max_batch: Option<usize>,
     /// Print the report as JSON on standard output.
     #[arg(long)]
     pub json: bool,
