@@ -382,6 +382,15 @@ pub struct AlarmSync {
     pub resolved: u32,
 }
 
+impl std::ops::AddAssign for AlarmSync {
+    /// Totals over several syncs (a cycle's windows, several cycles).
+    fn add_assign(&mut self, o: AlarmSync) {
+        self.raised += o.raised;
+        self.updated += o.updated;
+        self.resolved += o.resolved;
+    }
+}
+
 /// Everything fenhe persists. Implementations must make [`Store::write_batch`] atomic: when it
 /// returns `Ok`, every item is durable; when it returns `Err`, none is.
 #[async_trait]

@@ -172,9 +172,7 @@ pub async fn run(store: &dyn Store, params: &Params, out: &mut dyn Write) -> Res
         total.hours += r.hours;
         total.episodes += r.episodes;
         total.findings += r.findings;
-        total.alarms.raised += r.alarms.raised;
-        total.alarms.updated += r.alarms.updated;
-        total.alarms.resolved += r.alarms.resolved;
+        total.alarms += r.alarms;
         total.skipped += r.skipped;
         total.elapsed_ms += r.elapsed_ms;
         if r.rejudged_all > 0 {

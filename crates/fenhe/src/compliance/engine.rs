@@ -76,9 +76,7 @@ impl CycleReport {
         self.hours += w.hours;
         self.episodes += w.episodes;
         self.findings += w.findings;
-        self.alarms.raised += w.alarms.raised;
-        self.alarms.updated += w.alarms.updated;
-        self.alarms.resolved += w.alarms.resolved;
+        self.alarms += w.alarms;
         let (t, o) = (&mut self.timings, &w.timings);
         t.evaluate += o.evaluate;
         t.evaluate_wait += o.evaluate_wait;
@@ -428,9 +426,7 @@ async fn judge_window(
     report.findings += findings.len();
     let drafts = compliance::alarms(src, &episodes, &findings);
     let sync = store.sync_alarms(mn, from, to, &drafts, now).await?;
-    report.alarms.raised += sync.raised;
-    report.alarms.updated += sync.updated;
-    report.alarms.resolved += sync.resolved;
+    report.alarms += sync;
     report.timings.derive += t.elapsed();
     Ok(())
 }
@@ -484,9 +480,7 @@ async fn judge_permit(
     };
     let drafts = compliance::alarms(&owner, &[], &findings);
     let sync = store.sync_alarms(enterprise, year_start, year_end, &drafts, now).await?;
-    report.alarms.raised += sync.raised;
-    report.alarms.updated += sync.updated;
-    report.alarms.resolved += sync.resolved;
+    report.alarms += sync;
     Ok(())
 }
 
