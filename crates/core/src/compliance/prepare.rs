@@ -153,8 +153,8 @@ impl<'a> Prepared<'a> {
             }
         }
         // Users of `all` only group by DataTime, so ties may stay in any order. `all` is one
-        // sorted run per group, which the stable sort finds and merges (the unstable one
-        // partitions it from scratch: it was most of this function's time on a month of data).
+        // sorted run per group, which the stable sort finds and merges; the unstable one
+        // partitions it from scratch.
         all.sort_by_key(|r| r.data_time);
         let interval_ms = i64::from(src.minute_interval_min.max(1)) * MINUTE_MS;
         Prepared { minutes, hours, all, interval_ms }

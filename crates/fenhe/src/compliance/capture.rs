@@ -92,8 +92,9 @@ struct Dedup {
     /// MN → slot.
     devices: HashMap<String, usize>,
     lists: Vec<DeviceRecords>,
-    factors: FastMap<String, u32>,
-    /// Code of each factor number, shared by all its records.
+    /// Code → factor number, and back: one allocation per code, shared by the map, the list and
+    /// every record of the factor.
+    factors: FastMap<Arc<str>, u32>,
     codes: Vec<Arc<str>>,
     /// Records expected from a new device of the file being read (from its size).
     hint: usize,
@@ -127,8 +128,9 @@ impl Dedup {
             return i;
         }
         let i = self.factors.len() as u32;
-        self.factors.insert(code.to_string(), i);
-        self.codes.push(Arc::from(code));
+        let code: Arc<str> = Arc::from(code);
+        self.factors.insert(code.clone(), i);
+        self.codes.push(code);
         i
     }
 
