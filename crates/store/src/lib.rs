@@ -576,7 +576,7 @@ pub trait Store: Send + Sync + 'static {
     /// The latest revision of every record of `mn` (CN 2011, 2051, 2061, 2031) with DataTime in
     /// `[from, to)`: what the rules read. In no particular order (the rules sort what they read;
     /// SQLite returns them by kind, then DataTime). Values need only carry the fields in
-    /// `fenhe_core::compliance::RULE_FIELDS` (SQLite reads only those).
+    /// `fenhe_core::compliance::RULE_FIELDS` (a `Record` carries only those).
     async fn compliance_records(&self, mn: &str, from: i64, to: i64) -> Result<Vec<Record>> {
         let _ = (mn, from, to);
         Err(unsupported("compliance_records"))

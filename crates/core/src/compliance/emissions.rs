@@ -27,10 +27,10 @@ pub(crate) fn hour_emission(
     let end = start.saturating_add(HOUR_MS);
     let flows = prep.minutes_in(flow, start, end);
     for r in prep.minutes_in(code, start, end) {
-        if !params.is_valid_flag(r.values.flag.as_deref()) {
+        if !params.is_valid_flag(r.values.flag()) {
             continue;
         }
-        if let Some(cou) = r.values.cou.filter(|c| c.is_finite()) {
+        if let Some(cou) = r.values.cou().filter(|c| c.is_finite()) {
             kg += cou.max(0.0);
             from_cou = true;
             records += 1;

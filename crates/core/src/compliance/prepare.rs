@@ -7,24 +7,24 @@ use std::collections::BTreeMap;
 use foldhash::HashMap as FastMap;
 
 use super::params::Params;
+use super::rule_values::{RuleNumber, RuleValues};
 use super::time::MINUTE_MS;
 use super::types::{DataKind, Record, Source, factor};
-use crate::Values;
 use crate::registry::OutletKind;
 
 /// The number a record carries: `Avg`, else `Rtd`; only finite numbers count.
-pub(crate) fn value(v: &Values) -> Option<f64> {
-    v.avg.filter(|x| x.is_finite()).or(v.rtd.filter(|x| x.is_finite()))
+pub(crate) fn value(v: &RuleValues) -> Option<f64> {
+    v.avg().filter(|x| x.is_finite()).or(v.rtd().filter(|x| x.is_finite()))
 }
 
 /// The device's own reference-O2 value: `ZsAvg`, else `ZsRtd`.
-pub(crate) fn zs_value(v: &Values) -> Option<f64> {
-    v.zs_avg.filter(|x| x.is_finite()).or(v.zs_rtd.filter(|x| x.is_finite()))
+pub(crate) fn zs_value(v: &RuleValues) -> Option<f64> {
+    v.zs_avg().filter(|x| x.is_finite()).or(v.zs_rtd().filter(|x| x.is_finite()))
 }
 
 /// The value of a record when its flag counts for compliance.
 pub(crate) fn valid_value(r: &Record, params: &Params) -> Option<f64> {
-    if params.is_valid_flag(r.values.flag.as_deref()) { value(&r.values) } else { None }
+    if params.is_valid_flag(r.values.flag()) { value(&r.values) } else { None }
 }
 
 /// The flow factor of an outlet kind.
@@ -70,25 +70,18 @@ fn same_code(a: &str, b: &str) -> bool {
 }
 
 /// A total order on value sets, used only to pick one of two revisions deterministically.
-fn cmp_values(a: &Values, b: &Values) -> Ordering {
+fn cmp_values(a: &RuleValues, b: &RuleValues) -> Ordering {
     let num = |x: Option<f64>, y: Option<f64>| match (x, y) {
         (None, None) => Ordering::Equal,
         (None, Some(_)) => Ordering::Less,
         (Some(_), None) => Ordering::Greater,
         (Some(x), Some(y)) => x.total_cmp(&y),
     };
-    num(a.rtd, b.rtd)
-        .then(num(a.min, b.min))
-        .then(num(a.avg, b.avg))
-        .then(num(a.max, b.max))
-        .then(num(a.cou, b.cou))
-        .then(num(a.zs_rtd, b.zs_rtd))
-        .then(num(a.zs_min, b.zs_min))
-        .then(num(a.zs_avg, b.zs_avg))
-        .then(num(a.zs_max, b.zs_max))
-        .then_with(|| a.flag.cmp(&b.flag))
-        .then_with(|| a.eflag.cmp(&b.eflag))
-        .then_with(|| a.sample_time.cmp(&b.sample_time))
+    // The order the full value sets were compared in before records carried only these.
+    [RuleNumber::Rtd, RuleNumber::Avg, RuleNumber::Cou, RuleNumber::ZsRtd, RuleNumber::ZsAvg]
+        .into_iter()
+        .fold(Ordering::Equal, |o, n| o.then_with(|| num(a.get(n), b.get(n))))
+        .then_with(|| a.flag().cmp(&b.flag()))
 }
 
 /// One device's records in canonical form.

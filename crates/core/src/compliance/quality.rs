@@ -286,7 +286,7 @@ fn flag_kind(flag: &str) -> Option<(FindingKind, &'static str, &'static str)> {
 /// Runs of consecutive minute records whose flags mean the same kind of period (D and B are
 /// both faults).
 fn flag_periods(cx: &Ctx<'_, '_, '_>, code: &str, recs: &[&Record], out: &mut Vec<Finding>) {
-    let kind_of = |r: &Record| r.values.flag.as_deref().and_then(flag_kind).map(|k| k.0);
+    let kind_of = |r: &Record| r.values.flag().and_then(flag_kind).map(|k| k.0);
     let mut i = 0;
     while i < recs.len() {
         let Some(kind) = kind_of(recs[i]) else {
@@ -297,7 +297,7 @@ fn flag_periods(cx: &Ctx<'_, '_, '_>, code: &str, recs: &[&Record], out: &mut Ve
         while j + 1 < recs.len() && kind_of(recs[j + 1]) == Some(kind) {
             j += 1;
         }
-        let mut flags: Vec<&str> = recs[i..=j].iter().filter_map(|r| r.values.flag.as_deref()).collect();
+        let mut flags: Vec<&str> = recs[i..=j].iter().filter_map(|r| r.values.flag()).collect();
         flags.sort_unstable();
         flags.dedup();
         let en: Vec<String> =

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use super::time::{DAY_MS, HOUR_MS, MINUTE_MS, date_start};
 use super::*;
+use crate::Limit;
 use crate::registry::OutletKind;
-use crate::{Limit, Values};
 
 const SO2: &str = "a21026";
 const O2: &str = "a19001";
@@ -61,7 +61,7 @@ fn rec(kind: DataKind, t: i64, factor: &str, v: f64) -> Record {
         kind,
         data_time: t,
         factor: factor.into(),
-        values: Values { avg: Some(v), flag: Some("N".into()), ..Values::default() },
+        values: RuleValues::default().with(RuleNumber::Avg, v).with_flag("N"),
         received_at: t.saturating_add(MINUTE_MS),
     }
 }
@@ -71,7 +71,7 @@ fn minute(t: i64, factor: &str, v: f64) -> Record {
 }
 
 fn flagged(mut r: Record, flag: &str) -> Record {
-    r.values.flag = Some(flag.into());
+    r.values.set_flag(Some(flag.into()));
     r
 }
 
@@ -156,7 +156,7 @@ fn every_invalid_flag_is_excluded() {
     }
     // No flag at all counts as N; a configured extra valid flag counts.
     let mut r = series(at(0), 60, 1, SO2, 10.0);
-    r.iter_mut().for_each(|x| x.values.flag = None);
+    r.iter_mut().for_each(|x| x.values.set_flag(None));
     assert!(hour(&evaluate(&s, &r, day_window(1), &p), SO2, at(0)).valid);
     let r: Vec<_> = series(at(0), 60, 1, SO2, 10.0).into_iter().map(|x| flagged(x, "S")).collect();
     let mut p2 = p.clone();
@@ -170,10 +170,10 @@ fn rtd_when_no_avg_and_nan_is_not_a_value() {
     s.reference_o2 = None;
     let mut r = series(at(0), 60, 1, SO2, 10.0);
     for x in &mut r[..30] {
-        x.values.avg = None;
-        x.values.rtd = Some(20.0);
+        x.values.set(RuleNumber::Avg, None);
+        x.values.set(RuleNumber::Rtd, Some(20.0));
     }
-    r[59].values.avg = Some(f64::NAN);
+    r[59].values.set(RuleNumber::Avg, Some(f64::NAN));
     let e = evaluate(&s, &r, day_window(1), &Params::default());
     let h = hour(&e, SO2, at(0));
     assert_eq!(h.valid_units, 59);
@@ -235,12 +235,12 @@ fn oxygen_at_19_is_not_convertible() {
 fn device_converted_values_win_and_no_oxygen_is_invalid() {
     let p = Params::default();
     let mut r = series(at(0), 60, 1, SO2, 30.0);
-    r.iter_mut().for_each(|x| x.values.zs_avg = Some(33.0));
+    r.iter_mut().for_each(|x| x.values.set(RuleNumber::ZsAvg, Some(33.0)));
     let e = evaluate(&air(), &r, day_window(1), &p);
     assert_eq!(hour(&e, SO2, at(0)).converted_mean, Some(33.0));
     // ZsRtd when there is no ZsAvg.
     let mut r = series(at(0), 60, 1, SO2, 30.0);
-    r.iter_mut().for_each(|x| x.values.zs_rtd = Some(36.0));
+    r.iter_mut().for_each(|x| x.values.set(RuleNumber::ZsRtd, Some(36.0)));
     let e = evaluate(&air(), &r, day_window(1), &p);
     assert!(hour(&e, SO2, at(0)).exceeds);
     // Neither device values nor O2.
@@ -333,7 +333,7 @@ fn late_minute_flips_an_hour() {
     assert_eq!(after.episodes.len(), 1);
     // A revision of that minute (same key, later receipt) replaces it.
     let mut rev = minute(at(59), SO2, 40.0);
-    rev.values.flag = Some("M".into());
+    rev.values.set_flag(Some("M".into()));
     rev.received_at += HOUR_MS;
     r.push(rev);
     assert!(!hour(&evaluate(&s, &r, day_window(1), &p), SO2, at(0)).valid);
@@ -412,7 +412,7 @@ fn emissions_from_concentration_and_flow_or_cou() {
     r.extend(series(at(0), 60, 1, FLOW, 50.0));
     // Next hour: the device's Cou of 0.05 kg per minute, no flow needed.
     let mut cou = series(at(60), 60, 1, SO2, 20.0);
-    cou.iter_mut().for_each(|x| x.values.cou = Some(0.05));
+    cou.iter_mut().for_each(|x| x.values.set(RuleNumber::Cou, Some(0.05)));
     r.extend(cou);
     // Hour 2: concentration without flow contributes nothing.
     r.extend(series(at(120), 60, 1, SO2, 20.0));
@@ -451,10 +451,10 @@ fn constant_run_of_12_not_11() {
     s.reference_o2 = None;
     let mut r: Vec<Record> = (0..60).map(|i| minute(at(i), SO2, i as f64)).collect();
     for x in &mut r[10..22] {
-        x.values.avg = Some(7.5);
+        x.values.set(RuleNumber::Avg, Some(7.5));
     }
     for x in &mut r[30..41] {
-        x.values.avg = Some(8.5);
+        x.values.set(RuleNumber::Avg, Some(8.5));
     }
     let e = evaluate(&s, &r, day_window(1), &p);
     let c = kinds(&e, FindingKind::ConstantValue);
@@ -549,7 +549,7 @@ fn flag_periods() {
     s.reference_o2 = None;
     let mut r = series(at(0), 20, 1, SO2, 1.0);
     for (i, f) in [(2, "M"), (3, "M"), (5, "C"), (7, "D"), (8, "B"), (10, "F"), (12, "S"), (14, "T")] {
-        r[i].values.flag = Some(f.into());
+        r[i].values.set_flag(Some(f.into()));
     }
     let e = evaluate(&s, &r, day_window(1), &Params::default());
     let got: Vec<_> = e
@@ -607,7 +607,7 @@ fn rates_arithmetic() {
     // SO2: 24 h × 60 records, 120 of them flagged M; flow: 720 records. Expected 2 × 1440.
     let mut r = series(at(0), 1440, 1, SO2, 40.0);
     for x in &mut r[..120] {
-        x.values.flag = Some("M".into());
+        x.values.set_flag(Some("M".into()));
     }
     r.extend(series(at(0), 720, 1, FLOW, 10.0));
     r.extend(series(at(0), 5, 1, O2, 10.0)); // not registered: not counted
@@ -828,10 +828,10 @@ mod props {
             };
             let mut r = minute(t, factor, value);
             if flag == 0 {
-                r.values.flag = Some("M".into());
+                r.values.set_flag(Some("M".into()));
             }
             if flag == 1 && f == 0 {
-                r.values.cou = Some(0.01);
+                r.values.set(RuleNumber::Cou, Some(0.01));
             }
             r
         });

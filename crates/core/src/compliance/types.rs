@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Values;
+use super::rule_values::RuleValues;
 use crate::registry::{Limit, OutletKind};
 
 /// Factor codes the rules need by name.
@@ -54,11 +54,11 @@ impl DataKind {
     }
 }
 
-/// The fields of [`Values`] the rules read (HJ 212 field names). `Min`, `Max`, `ZsMin`,
+/// The fields of [`crate::Values`] the rules read (HJ 212 field names). `Min`, `Max`, `ZsMin`,
 /// `ZsMax`, `EFlag` and `SampleTime` of a minute record are kept by the store and shown in exports
-/// but judge nothing: hourly minima and maxima come from the minute values themselves. A rule
-/// that starts reading another field must add it here (the engine's loader reads these; the
-/// `compliance` test comparing the engine with replay, which keeps every field, fails otherwise).
+/// but judge nothing: hourly minima and maxima come from the minute values themselves. A
+/// [`Record`] carries only these ([`RuleValues`]), so a rule cannot read another field until it
+/// is added here, to [`RuleValues`] and to the store's loader.
 pub const RULE_FIELDS: [&str; 6] = ["Rtd", "Avg", "ZsRtd", "ZsAvg", "Cou", "Flag"];
 
 /// One stored record (latest revision) as the rules see it.
@@ -71,10 +71,9 @@ pub struct Record {
     /// device's minute data is hundreds of thousands of records of a handful of codes, and a
     /// loader hands every record of one factor the same allocation.
     pub factor: Arc<str>,
-    /// The values as sent. The rules read only the fields in [`RULE_FIELDS`]; a store may leave
-    /// the others out when it loads records for them (the engine's loader does: a month of
-    /// minute data is tens of millions of values).
-    pub values: Values,
+    /// The values as sent, those the rules read ([`RULE_FIELDS`]): a month of a device's minute
+    /// data is hundreds of thousands of records, and the other fields judge nothing.
+    pub values: RuleValues,
     /// Receipt time, epoch ms (for clock-skew and retention findings).
     pub received_at: i64,
 }

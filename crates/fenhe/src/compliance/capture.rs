@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fenhe_core::compliance::{DataKind, Record};
+use fenhe_core::compliance::{DataKind, Record, RuleValues};
 use fenhe_core::record::values;
-use fenhe_core::{Registry, Verdict};
+use fenhe_core::{Registry, Values, Verdict};
 use fenhe_ingest::capture::{CaptureEvent, CaptureFrame, CaptureOptions, judge_capture_fast};
 use foldhash::HashMap as FastMap;
 use serde::Serialize;
@@ -68,6 +68,10 @@ struct DeviceRecords {
     mn: String,
     /// Each (kind, DataTime, factor) once, at its first arrival, with its latest revision.
     list: Vec<Record>,
+    /// For each record of `list`, a fingerprint of the fields it does not carry (`Min`, `Max`,
+    /// `ZsMin`, `ZsMax`, `EFlag`, `SampleTime`): a re-send that differs only there is a revision,
+    /// as in the store, without keeping 100 more bytes per record for the rare re-send.
+    others: Vec<u64>,
     /// (kind, DataTime, factor number) → position in `list`. Not kept while every upload of each
     /// kind has come with a later DataTime than the one before and no factor twice (then
     /// nothing can repeat); built from `list` as soon as something could.
@@ -116,6 +120,7 @@ impl Dedup {
         self.lists.push(DeviceRecords {
             mn: mn.to_string(),
             list: Vec::with_capacity(self.hint),
+            others: Vec::with_capacity(self.hint),
             index: None,
             last: [i64::MIN; 4],
         });
@@ -236,7 +241,8 @@ fn take(out: &mut Captured, dedup: &mut Dedup, sum: &mut FileSummary, file: &str
         let factor = dedup.factor(&m.factor);
         let code = dedup.codes[factor as usize].clone();
         dedup.index(slot);
-        keep(out, &mut dedup.lists[slot], (kind, m.data_time, factor), m.values, code);
+        let (values, others) = split(&m.values);
+        keep(out, &mut dedup.lists[slot], (kind, m.data_time, factor), values, others, code);
     }
 }
 
@@ -265,19 +271,22 @@ fn take_packet(out: &mut Captured, dedup: &mut Dedup, sum: &mut FileSummary, p: 
         // Later than anything of its kind so far, no factor twice: every record is new.
         d.last[k] = data_time;
         for (g, &id) in p.factors().zip(&ids) {
+            let (values, others) = split(&values(&g));
             d.list.push(Record {
                 kind,
                 data_time,
                 factor: dedup.codes[id as usize].clone(),
-                values: values(&g),
+                values,
                 received_at: data_time,
             });
+            d.others.push(others);
         }
     } else {
         dedup.index(slot);
         for (g, &id) in p.factors().zip(&ids) {
             let code = dedup.codes[id as usize].clone();
-            keep(out, &mut dedup.lists[slot], (kind, data_time, id), values(&g), code);
+            let (values, others) = split(&values(&g));
+            keep(out, &mut dedup.lists[slot], (kind, data_time, id), values, others, code);
         }
     }
     dedup.ids = ids;
@@ -287,20 +296,22 @@ fn take_packet(out: &mut Captured, dedup: &mut Dedup, sum: &mut FileSummary, p: 
 /// or new.
 fn keep(
     out: &mut Captured,
-    DeviceRecords { list, index, .. }: &mut DeviceRecords,
+    DeviceRecords { list, others: fingerprints, index, .. }: &mut DeviceRecords,
     key: (DataKind, i64, u32),
-    values: fenhe_core::Values,
+    values: RuleValues,
+    others: u64,
     factor: Arc<str>,
 ) {
     let index = index.as_mut().expect("the index is built before records are kept through it");
     match index.entry(key) {
         std::collections::hash_map::Entry::Occupied(e) => {
-            let r = &mut list[*e.get()];
-            if r.values == values {
+            let i = *e.get();
+            if list[i].values == values && fingerprints[i] == others {
                 out.duplicates += 1;
             } else {
                 out.revisions += 1;
-                r.values = values;
+                list[i].values = values;
+                fingerprints[i] = others;
             }
         }
         std::collections::hash_map::Entry::Vacant(e) => {
@@ -309,8 +320,37 @@ fn keep(
             // A capture has no receipt times; the DataTime stands in, so replay reports
             // no clock skew (the live engine does, from the gateway's receipt time).
             list.push(Record { kind: key.0, data_time, factor, values, received_at: data_time });
+            fingerprints.push(others);
         }
     }
+}
+
+/// The fields of an upload a [`Record`] does not carry, for their fingerprint.
+#[derive(Hash)]
+struct Others<'a> {
+    /// `Min`, `Max`, `ZsMin`, `ZsMax` as bits (zero of either sign as 0: the numbers are compared
+    /// as `f64`, where 0 and -0 are equal).
+    numbers: [Option<u64>; 4],
+    eflag: Option<&'a str>,
+    sample_time: Option<&'a str>,
+}
+
+/// Fixed, so fingerprints (and so the duplicate and revision counts) are the same in every run.
+const FINGERPRINT_SEED: u64 = 0x6665_6e68_655f_7270;
+
+/// An upload's values as a record carries them, and a fingerprint of the rest. Two re-sends
+/// whose other fields differ could share a fingerprint (one chance in 2^64) and would then count
+/// as a duplicate instead of a revision; what the rules read is compared exactly.
+fn split(v: &Values) -> (RuleValues, u64) {
+    use std::hash::BuildHasher;
+    let bits = |x: Option<f64>| x.map(|x| if x == 0.0 { 0 } else { x.to_bits() });
+    let others = Others {
+        numbers: [bits(v.min), bits(v.max), bits(v.zs_min), bits(v.zs_max)],
+        eflag: v.eflag.as_deref(),
+        sample_time: v.sample_time.as_deref(),
+    };
+    let fingerprint = foldhash::quality::FixedState::with_seed(FINGERPRINT_SEED).hash_one(&others);
+    (RuleValues::from(v), fingerprint)
 }
 
 #[cfg(test)]
@@ -349,7 +389,7 @@ mod tests {
         out.records = dedup.lists.into_iter().map(|d| (d.mn, d.list)).collect();
         let got: Vec<_> = out.records["M1"]
             .iter()
-            .map(|r| ((r.data_time - out.records["M1"][0].data_time) / 60_000, &*r.factor, r.values.avg))
+            .map(|r| ((r.data_time - out.records["M1"][0].data_time) / 60_000, &*r.factor, r.values.avg()))
             .collect();
         assert_eq!(
             got,
@@ -363,5 +403,43 @@ mod tests {
         assert_eq!((out.duplicates, out.revisions), (3, 1));
         assert_eq!(out.files[0].records, 8);
         assert_eq!(out.not_counted.len(), 1, "{:?}", out.not_counted);
+    }
+
+    #[test]
+    fn a_resend_that_differs_only_where_the_rules_do_not_read_is_a_revision() {
+        let peer = Peer { mn: "M1", pw: "pw", st: "31", version: Version::V2017 };
+        let t = DateTime::new(2024, 5, 1, 10, 0, 0).unwrap();
+        let frame = |max: &str, eflag: &str| {
+            device::upload(&peer, &t, "2051", &t, true)
+                .factor(
+                    "a21026",
+                    [("Avg", "1.5"), ("Max", max), ("EFlag", eflag), ("Flag", "N")]
+                        .map(|(k, v)| (k, v.to_string())),
+                )
+                .build()
+        };
+        let frames = [
+            frame("2.0", "A"),
+            frame("2.0", "A"), // a duplicate
+            frame("2.5", "A"), // Max revised
+            frame("2.5", "B"), // EFlag revised
+            frame("2.5", "B"), // a duplicate of that revision
+        ];
+        let mut out = Captured::default();
+        let mut dedup = Dedup::default();
+        let opts = CaptureOptions { trust_all: true, ..Default::default() };
+        add(
+            &mut out,
+            &mut dedup,
+            Path::new("c"),
+            frames.concat(),
+            &Registry::default(),
+            &opts,
+            &mut Default::default(),
+        );
+        assert_eq!((out.duplicates, out.revisions), (2, 2));
+        let list = &dedup.lists[0].list;
+        assert_eq!(list.len(), 1);
+        assert_eq!((list[0].values.avg(), list[0].values.flag()), (Some(1.5), Some("N")));
     }
 }

@@ -16,8 +16,8 @@ use std::ffi::{CStr, c_int};
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
 
-use fenhe_core::compliance::{DataKind, Record};
-use fenhe_core::{ShortText, Values};
+use fenhe_core::ShortText;
+use fenhe_core::compliance::{DataKind, Record, RuleNumber, RuleValues};
 use libsqlite3_sys as ffi;
 
 use super::SqliteStore;
@@ -226,15 +226,13 @@ unsafe fn read_rows(
             };
             kind = k;
         }
-        let values = Values {
-            rtd: st.f64(4),
-            avg: st.f64(5),
-            cou: st.f64(6),
-            zs_rtd: st.f64(7),
-            zs_avg: st.f64(8),
-            flag: st.text(9)?.map(ShortText::new),
-            ..Values::default()
-        };
+        let mut values = RuleValues::default();
+        values.set(RuleNumber::Rtd, st.f64(4));
+        values.set(RuleNumber::Avg, st.f64(5));
+        values.set(RuleNumber::Cou, st.f64(6));
+        values.set(RuleNumber::ZsRtd, st.f64(7));
+        values.set(RuleNumber::ZsAvg, st.f64(8));
+        values.set_flag(st.text(9)?.map(ShortText::new));
         let received_at = st.i64(3);
         if last == Some((cn, data_time, factor_id))
             && let Some(prev) = out.last_mut()
