@@ -2,6 +2,7 @@
 //! that sends each acknowledgement once its frame committed (in arrival order) and the platform's
 //! commands in between.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -211,8 +212,16 @@ async fn read_loop(
     }
 }
 
-/// Wait until the socket is readable, then read once into a buffer of `len` bytes that lives only
-/// for the read and push what came into `framer`: an idle connection holds no read buffer.
+thread_local! {
+    /// The read buffer of every connection served on this thread. A read never awaits while it
+    /// holds the buffer, so one per thread is enough; an idle connection holds none. (A zeroed
+    /// buffer allocated and freed per read made glibc consolidate its free lists on every read:
+    /// a fifth of the workers' time at 7,000 packets/s.)
+    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Wait until the socket is readable, then read once (at most `len` bytes) into this thread's
+/// read buffer and push what came into `framer`.
 async fn read_into(
     rd: &mut tokio::net::tcp::OwnedReadHalf,
     framer: &mut Framer,
@@ -220,12 +229,16 @@ async fn read_into(
 ) -> std::io::Result<usize> {
     loop {
         rd.readable().await?;
-        let mut buf = vec![0u8; len];
-        match rd.try_read(&mut buf) {
-            Ok(n) => {
-                framer.push(&buf[..n]);
-                return Ok(n);
+        let read: std::io::Result<usize> = READ_BUF.with_borrow_mut(|buf| {
+            if buf.len() < len {
+                buf.resize(len, 0);
             }
+            let n = rd.try_read(&mut buf[..len])?;
+            framer.push(&buf[..n]);
+            Ok(n)
+        });
+        match read {
+            Ok(n) => return Ok(n),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             Err(e) => return Err(e),
         }

@@ -2,6 +2,7 @@
 //! it carries and what reply it is owed once committed. Pure and synchronous: the connection
 //! task does the I/O around it.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use fenhe_core::record::measurements;
@@ -123,8 +124,23 @@ pub(crate) fn judge_rate_limited(bytes: &[u8], rate: f64, ctx: &JudgeCtx<'_>) ->
     rejected(record, "rate", format!("more than {rate} frames per second on this connection; not processed"))
 }
 
+thread_local! {
+    /// The parsed items of the frame being judged on this thread. A packet's item list is over
+    /// a kilobyte, and allocating one per frame made glibc consolidate its free lists on every
+    /// frame; judging never yields, so one list per thread serves every connection.
+    static ITEMS: RefCell<Vec<hj212::Item>> = const { RefCell::new(Vec::new()) };
+}
+
 /// A complete frame.
 pub(crate) fn judge_frame(raw: &RawFrame<'_>, ctx: &mut JudgeCtx<'_>) -> Judged {
+    ITEMS.with(|items| match items.try_borrow_mut() {
+        Ok(mut items) => judge_frame_into(raw, ctx, &mut items),
+        // Only if judging ever came to call itself.
+        Err(_) => judge_frame_into(raw, ctx, &mut Vec::new()),
+    })
+}
+
+fn judge_frame_into(raw: &RawFrame<'_>, ctx: &mut JudgeCtx<'_>, items: &mut Vec<hj212::Item>) -> Judged {
     let mut record = base_record(raw.bytes, ctx);
     record.deviations = deviation_text(raw.deviations);
     // A CRC that matches no computation at all: nothing in the frame can be trusted.
@@ -132,7 +148,7 @@ pub(crate) fn judge_frame(raw: &RawFrame<'_>, ctx: &mut JudgeCtx<'_>) -> Judged 
         let e = raw.check(hj212::CrcMode::Any).expect_err("no CRC variant matched");
         return rejected(record, "crc", error_text(&e, raw.offset));
     }
-    let p = match hj212::parse(raw.segment, &ParseOptions::default()) {
+    let p = match hj212::parse_into(raw.segment, &ParseOptions::default(), items) {
         Ok(p) => p,
         Err(e) => {
             let e = e.shifted(raw.segment_offset());
