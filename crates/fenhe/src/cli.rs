@@ -193,6 +193,11 @@ pub struct ServeArgs {
     /// cost less per packet under heavy load; a packet waits for its whole batch.
     #[arg(long, default_value_t = fenhe_store::writer::WriterConfig::default().max_batch)]
     pub max_batch: usize,
+    /// Milliseconds a batch that is not full waits for more packets before it is written
+    /// (0: write whatever is queued at once). Longer waits mean fewer commits under light load;
+    /// every packet of the batch waits that long.
+    #[arg(long, default_value_t = fenhe_store::writer::WriterConfig::default().max_wait.as_millis() as u64)]
+    pub batch_wait_ms: u64,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -698,7 +703,11 @@ async fn run_serve(a: ServeArgs) -> Result<ExitCode> {
         hj212_listen: a.listen.hj212_listen,
         http_listen: a.listen.http_listen,
         gateway,
-        writer: fenhe_store::writer::WriterConfig { max_batch: a.max_batch.max(1), ..Default::default() },
+        writer: fenhe_store::writer::WriterConfig {
+            max_batch: a.max_batch.max(1),
+            max_wait: std::time::Duration::from_millis(a.batch_wait_ms),
+            ..Default::default()
+        },
         banner: vec![],
         engine: a.engine.options()?,
     })

@@ -526,7 +526,7 @@ async fn start_server(
     dir: &Path,
     devices: usize,
     time_check: bool,
-    max_batch: Option<usize>,
+    writer_args: &[String],
 ) -> Result<(Server, SocketAddr)> {
     let hj212: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
     let http: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
@@ -541,7 +541,7 @@ async fn start_server(
         // Ingest alone: the compliance engine's cost is measured by `fenhe bench compliance`.
         .args(["--frame-rate", "100000", "--no-gap-requests", "--no-engine"])
         .args(if time_check { &[][..] } else { &["--no-time-check"][..] })
-        .args(max_batch.map(|n| ["--max-batch".to_string(), n.to_string()]).into_iter().flatten())
+        .args(writer_args)
         .env_remove("FENHE_DB")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
@@ -676,7 +676,14 @@ async fn bench(a: &IngestArgs) -> Result<Report> {
         let s = store.import_registry(&registry(n, &codes)?).await?;
         eprintln!("  registry: {} devices imported into {}", s.devices, db.display());
     }
-    let (server, addr) = start_server(&server_bin, &db, &dir, n, a.time_check, a.max_batch).await?;
+    let mut writer_args = Vec::new();
+    if let Some(n) = a.max_batch {
+        writer_args.extend(["--max-batch".to_string(), n.to_string()]);
+    }
+    if let Some(ms) = a.batch_wait_ms {
+        writer_args.extend(["--batch-wait-ms".to_string(), ms.to_string()]);
+    }
+    let (server, addr) = start_server(&server_bin, &db, &dir, n, a.time_check, &writer_args).await?;
     let pid = server.pid();
     eprintln!("  server: pid {pid}, HJ 212 on {addr}");
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -102,6 +102,9 @@ pub struct IngestArgs {
     /// The server's `--max-batch` (packets per transaction; default: the server's own).
     #[arg(long)]
     pub max_batch: Option<usize>,
+    /// The server's `--batch-wait-ms` (default: the server's own).
+    #[arg(long)]
+    pub batch_wait_ms: Option<u64>,
     /// Print the report as JSON on standard output.
     #[arg(long)]
     pub json: bool,

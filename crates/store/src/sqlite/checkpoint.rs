@@ -20,8 +20,13 @@ use std::time::Duration;
 use sqlx::ConnectOptions as _;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
-/// Time between checkpoints.
-pub(super) const INTERVAL: Duration = Duration::from_millis(1000);
+/// Time between checkpoints. The pass on the write connection copies what was committed during
+/// the last passive pass, and a passive pass lasts about as long as the interval's worth of
+/// pages takes to copy (copying keeps pace with the writer, no more), so the writer's pause
+/// shrinks with the interval: at 1 s it was 68-160 ms every second, which every packet queued
+/// meanwhile waited for (the ack p99 at half the maximum rate, 140-270 ms); at 250 ms it is
+/// about 35 ms (p99 63-79 ms). 100 ms measured no better. See docs/BENCHMARKS.md.
+pub(super) const INTERVAL: Duration = Duration::from_millis(250);
 /// Most passive passes in a row before the pass on the write connection.
 const MAX_PASSES: usize = 4;
 /// Frames (pages) a passive pass may have copied for the next pass to be the last.
@@ -46,8 +51,12 @@ impl Checkpointer {
                     // short.
                     let mut done_before = 0i64;
                     for _ in 0..MAX_PASSES {
-                        let (_busy, _log, done): (i64, i64, i64) =
+                        let started = std::time::Instant::now();
+                        let (_busy, log, done): (i64, i64, i64) =
                             sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut conn).await?;
+                        metrics::histogram!("fenhe_store_checkpoint_seconds", "pass" => "passive")
+                            .record(started.elapsed().as_secs_f64());
+                        metrics::gauge!("fenhe_store_wal_frames").set(log as f64);
                         // A smaller count than before: the WAL restarted in between.
                         let copied = if done >= done_before { done - done_before } else { done };
                         done_before = done;
@@ -55,7 +64,16 @@ impl Checkpointer {
                             break;
                         }
                     }
-                    sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&write).await
+                    // Inside the writer's chain: every packet queued meanwhile waits for it.
+                    let started = std::time::Instant::now();
+                    let (_busy, log, done): (i64, i64, i64) =
+                        sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&write).await?;
+                    metrics::histogram!("fenhe_store_checkpoint_seconds", "pass" => "writer")
+                        .record(started.elapsed().as_secs_f64());
+                    metrics::histogram!("fenhe_store_checkpoint_writer_frames")
+                        .record((done - done_before).max(0) as f64);
+                    metrics::gauge!("fenhe_store_wal_frames").set(log as f64);
+                    Ok::<_, sqlx::Error>(())
                 };
                 if let Err(e) = passes.await {
                     if write.is_closed() {
