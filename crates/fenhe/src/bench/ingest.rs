@@ -79,13 +79,14 @@ struct Counters {
     ready: AtomicUsize,
     /// Devices that could not connect or lost their connection.
     failed: AtomicUsize,
-    /// Acknowledgement latencies in microseconds, by the phase the packet was sent in.
-    latencies: [Mutex<Vec<u32>>; 3],
+    /// When each packet was sent and its acknowledgement latency in microseconds, by the phase
+    /// the packet was sent in.
+    latencies: [Mutex<Vec<(Instant, u32)>>; 3],
     first_error: Mutex<Option<String>>,
 }
 
 impl Counters {
-    fn flush(&self, local: &mut [Vec<u32>; 3]) {
+    fn flush(&self, local: &mut [Vec<(Instant, u32)>; 3]) {
         for (i, v) in local.iter_mut().enumerate() {
             if !v.is_empty() {
                 self.latencies[i].lock().unwrap_or_else(|e| e.into_inner()).append(v);
@@ -217,7 +218,7 @@ enum Wake {
 
 async fn device(idx: usize, ctx: Arc<DeviceCtx>, mut phase_rx: watch::Receiver<Phase>) {
     let c = &ctx.counters;
-    let mut local: [Vec<u32>; 3] = Default::default();
+    let mut local: [Vec<(Instant, u32)>; 3] = Default::default();
     let r = device_loop(idx, &ctx, &mut phase_rx, &mut local).await;
     c.flush(&mut local);
     if let Err(e) = r {
@@ -252,7 +253,7 @@ async fn device_loop(
     idx: usize,
     ctx: &DeviceCtx,
     phase_rx: &mut watch::Receiver<Phase>,
-    local: &mut [Vec<u32>; 3],
+    local: &mut [Vec<(Instant, u32)>; 3],
 ) -> Result<()> {
     let c = &ctx.counters;
     let mn = mn(idx);
@@ -338,7 +339,7 @@ async fn device_loop(
                             };
                             let Some((_, sent_at, ph)) = inflight.remove(pos) else { continue };
                             let us = received.saturating_duration_since(sent_at).as_micros();
-                            local[ph].push(us.min(u128::from(u32::MAX)) as u32);
+                            local[ph].push((sent_at, us.min(u128::from(u32::MAX)) as u32));
                             c.acked.fetch_add(1, Ordering::Relaxed);
                             if !ready {
                                 ready = true;
@@ -382,6 +383,9 @@ pub struct PhaseReport {
     pub latency_p50_ms: f64,
     pub latency_p99_ms: f64,
     pub latency_max_ms: f64,
+    /// p99 of the packets sent in each 5 s of the phase: whether the tail is spread out or a few
+    /// stalls.
+    pub latency_p99_ms_per_5s: Vec<f64>,
     /// CPU of the server process, percent of one core.
     pub server_cpu_pct: f64,
     /// CPU of this (load generating) process, percent of one core.
@@ -566,8 +570,9 @@ async fn start_server(
     }
 }
 
-/// Acknowledgements per second for `secs` seconds, with CPU use of server and bench.
-async fn sample(c: &Counters, secs: u64, server_pid: u32, label: &str) -> (Vec<u64>, f64, f64) {
+/// Acknowledgements per second for `secs` seconds, with CPU use of server and bench (and when
+/// sampling started).
+async fn sample(c: &Counters, secs: u64, server_pid: u32, label: &str) -> (Vec<u64>, f64, f64, Instant) {
     let (spid, start_cpu_s, start_cpu_b) =
         (server_pid.to_string(), cpu_s(&server_pid.to_string()), cpu_s("self"));
     let start = Instant::now();
@@ -590,7 +595,7 @@ async fn sample(c: &Counters, secs: u64, server_pid: u32, label: &str) -> (Vec<u
     let wall = start.elapsed().as_secs_f64();
     let server_pct = (cpu_s(&spid) - start_cpu_s) / wall * 100.0;
     let bench_pct = (cpu_s("self") - start_cpu_b) / wall * 100.0;
-    (per_second, server_pct, bench_pct)
+    (per_second, server_pct, bench_pct, start)
 }
 
 /// Wait until every sent packet is acknowledged (or `limit` passes).
@@ -601,8 +606,29 @@ async fn drain(c: &Counters, limit: Duration) {
     }
 }
 
-fn phase_report(c: &Counters, ph: usize, per_second: Vec<u64>, cpu: (f64, f64), k: usize) -> PhaseReport {
-    let mut lat = std::mem::take(&mut *c.latencies[ph].lock().unwrap_or_else(|e| e.into_inner()));
+fn phase_report(
+    c: &Counters,
+    ph: usize,
+    (per_second, start): (Vec<u64>, Instant),
+    cpu: (f64, f64),
+    k: usize,
+) -> PhaseReport {
+    let sent = std::mem::take(&mut *c.latencies[ph].lock().unwrap_or_else(|e| e.into_inner()));
+    let mut windows: Vec<Vec<u32>> = vec![Vec::new(); per_second.len().div_ceil(5)];
+    for &(at, us) in &sent {
+        let w = (at.saturating_duration_since(start).as_secs() / 5) as usize;
+        if let Some(w) = windows.get_mut(w) {
+            w.push(us);
+        }
+    }
+    let latency_p99_ms_per_5s = windows
+        .iter_mut()
+        .map(|w| {
+            w.sort_unstable();
+            percentile_ms(w, 0.99)
+        })
+        .collect();
+    let mut lat: Vec<u32> = sent.into_iter().map(|(_, us)| us).collect();
     lat.sort_unstable();
     let seconds = per_second.len() as u64;
     let acked: u64 = per_second.iter().sum();
@@ -623,6 +649,7 @@ fn phase_report(c: &Counters, ph: usize, per_second: Vec<u64>, cpu: (f64, f64), 
         latency_p50_ms: percentile_ms(&lat, 0.50),
         latency_p99_ms: percentile_ms(&lat, 0.99),
         latency_max_ms: lat.last().map(|v| f64::from(*v) / 1000.0).unwrap_or(0.0),
+        latency_p99_ms_per_5s,
         server_cpu_pct: cpu.0,
         bench_cpu_pct: cpu.1,
         per_second,
@@ -726,10 +753,13 @@ async fn bench(a: &IngestArgs) -> Result<Report> {
     );
     // Maximum rate.
     phase_tx.send_replace(Phase::Max);
-    let (per_second, sc, bc) = sample(c, a.duration, pid, "max").await;
+    let (per_second, sc, bc, max_start) = sample(c, a.duration, pid, "max").await;
     // The devices flushed their connect latencies when the phase changed.
-    let mut connect_lat =
-        std::mem::take(&mut *c.latencies[PH_CONNECT].lock().unwrap_or_else(|e| e.into_inner()));
+    let mut connect_lat: Vec<u32> =
+        std::mem::take(&mut *c.latencies[PH_CONNECT].lock().unwrap_or_else(|e| e.into_inner()))
+            .into_iter()
+            .map(|(_, us)| us)
+            .collect();
     connect_lat.sort_unstable();
     phase_tx.send_replace(Phase::Drain);
     drain(c, Duration::from_secs(30)).await;
@@ -742,7 +772,7 @@ async fn bench(a: &IngestArgs) -> Result<Report> {
     let target = if a.rate > 0.0 { a.rate } else { (max_rate / 2.0).max(1.0) };
     let interval = Duration::from_secs_f64(n as f64 / target);
     phase_tx.send_replace(Phase::Paced { interval });
-    let (paced_seconds, sc, bc) = sample(c, a.duration, pid, "paced").await;
+    let (paced_seconds, sc, bc, paced_start) = sample(c, a.duration, pid, "paced").await;
     phase_tx.send_replace(Phase::Drain);
     drain(c, Duration::from_secs(30)).await;
     let paced_cpu = (sc, bc);
@@ -776,9 +806,9 @@ async fn bench(a: &IngestArgs) -> Result<Report> {
         server_rss_before_kib: rss_before,
         server_rss_idle_kib: rss_idle,
         memory_per_idle_connection_kib: per_conn,
-        max: phase_report(c, PH_MAX, max_seconds, max_cpu, k),
+        max: phase_report(c, PH_MAX, (max_seconds, max_start), max_cpu, k),
         paced_target_per_s: target,
-        paced: phase_report(c, PH_PACED, paced_seconds, paced_cpu, k),
+        paced: phase_report(c, PH_PACED, (paced_seconds, paced_start), paced_cpu, k),
         server_peak_rss_kib: peak,
         sent,
         acked,
@@ -836,6 +866,10 @@ fn print_table(r: &Report, a: &IngestArgs) {
     row(
         "paced: ack latency p50 / p99 (ms)",
         format!("{:.1} / {:.1}", r.paced.latency_p50_ms, r.paced.latency_p99_ms),
+    );
+    row(
+        "paced: p99 of each 5 s (ms)",
+        r.paced.latency_p99_ms_per_5s.iter().map(|v| format!("{v:.0}")).collect::<Vec<_>>().join(" "),
     );
     row(
         "paced: CPU server / bench (% of a core)",

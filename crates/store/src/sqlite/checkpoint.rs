@@ -11,9 +11,11 @@
 //! SQLite restarts the WAL from its beginning only when every frame has been copied — so alone it
 //! would let the WAL grow until the backstop below copied hundreds of megabytes inside a commit.
 //! Passive passes are therefore repeated (each copies what was committed during the one before)
-//! until one had little to copy, and the frames committed meanwhile are then copied on the write
-//! connection itself, between two batches; the next batch then restarts the WAL. The write
-//! connection keeps a high `wal_autocheckpoint` as a backstop, should this task stop.
+//! until one had little to copy, and once the WAL is long ([`RESTART_FRAMES`]) the frames
+//! committed meanwhile are copied on the write connection itself, between two batches; the next
+//! batch then restarts the WAL. The write connection keeps a high `wal_autocheckpoint` as a
+//! backstop, should this task stop. `fenhe_store_checkpoint_seconds` (by pass: `passive`,
+//! `writer`) and `fenhe_store_wal_frames` on `/metrics` show what it costs.
 
 use std::time::Duration;
 
@@ -23,14 +25,19 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 /// Time between checkpoints. The pass on the write connection copies what was committed during
 /// the last passive pass, and a passive pass lasts about as long as the interval's worth of
 /// pages takes to copy (copying keeps pace with the writer, no more), so the writer's pause
-/// shrinks with the interval: at 1 s it was 68-160 ms every second, which every packet queued
-/// meanwhile waited for (the ack p99 at half the maximum rate, 140-270 ms); at 250 ms it is
-/// about 35 ms (p99 63-79 ms). 100 ms measured no better. See docs/BENCHMARKS.md.
+/// shrinks with the interval: at 1 s it was 68-160 ms every second, and every packet queued
+/// meanwhile waited for it (the ack p99 at 6,500 packets/s was 140-270 ms); at 250 ms it is
+/// 20-50 ms (p99 63-71 ms at the same rate). 100 ms measured no better. See docs/BENCHMARKS.md.
 pub(super) const INTERVAL: Duration = Duration::from_millis(250);
 /// Most passive passes in a row before the pass on the write connection.
 const MAX_PASSES: usize = 4;
 /// Frames (pages) a passive pass may have copied for the next pass to be the last.
 const SMALL_PASS: i64 = 1000;
+/// WAL length (frames) from which the pass on the write connection runs. Below it the WAL just
+/// grows: every pass on the write connection pauses the writer, and a WAL whose frames are all
+/// copied restarts by itself at the next commit when no commit came meanwhile (a quiet system
+/// never needs the pass). 16,384 frames of 4 KiB are `journal_size_limit`'s 64 MiB.
+const RESTART_FRAMES: i64 = 16_384;
 
 /// The checkpoint task; stopped when dropped.
 pub(super) struct Checkpointer {
@@ -50,6 +57,7 @@ impl Checkpointer {
                     // committed during the one before), so the pass inside the writer's chain is
                     // short.
                     let mut done_before = 0i64;
+                    let mut wal_frames = 0i64;
                     for _ in 0..MAX_PASSES {
                         let started = std::time::Instant::now();
                         let (_busy, log, done): (i64, i64, i64) =
@@ -57,12 +65,16 @@ impl Checkpointer {
                         metrics::histogram!("fenhe_store_checkpoint_seconds", "pass" => "passive")
                             .record(started.elapsed().as_secs_f64());
                         metrics::gauge!("fenhe_store_wal_frames").set(log as f64);
+                        wal_frames = log;
                         // A smaller count than before: the WAL restarted in between.
                         let copied = if done >= done_before { done - done_before } else { done };
                         done_before = done;
                         if copied <= SMALL_PASS {
                             break;
                         }
+                    }
+                    if wal_frames < RESTART_FRAMES {
+                        return Ok(());
                     }
                     // Inside the writer's chain: every packet queued meanwhile waits for it.
                     let started = std::time::Instant::now();
