@@ -241,8 +241,8 @@ fn take(out: &mut Captured, dedup: &mut Dedup, sum: &mut FileSummary, file: &str
         let factor = dedup.factor(&m.factor);
         let code = dedup.codes[factor as usize].clone();
         dedup.index(slot);
-        let (values, others) = split(&m.values);
-        keep(out, &mut dedup.lists[slot], (kind, m.data_time, factor), values, others, code);
+        let (kept, others) = split(&m.values);
+        keep(out, &mut dedup.lists[slot], (kind, m.data_time, factor), kept, others, code);
     }
 }
 
@@ -271,12 +271,12 @@ fn take_packet(out: &mut Captured, dedup: &mut Dedup, sum: &mut FileSummary, p: 
         // Later than anything of its kind so far, no factor twice: every record is new.
         d.last[k] = data_time;
         for (g, &id) in p.factors().zip(&ids) {
-            let (values, others) = split(&values(&g));
+            let (kept, others) = split(&values(&g));
             d.list.push(Record {
                 kind,
                 data_time,
                 factor: dedup.codes[id as usize].clone(),
-                values,
+                values: kept,
                 received_at: data_time,
             });
             d.others.push(others);
@@ -285,8 +285,8 @@ fn take_packet(out: &mut Captured, dedup: &mut Dedup, sum: &mut FileSummary, p: 
         dedup.index(slot);
         for (g, &id) in p.factors().zip(&ids) {
             let code = dedup.codes[id as usize].clone();
-            let (values, others) = split(&values(&g));
-            keep(out, &mut dedup.lists[slot], (kind, data_time, id), values, others, code);
+            let (kept, others) = split(&values(&g));
+            keep(out, &mut dedup.lists[slot], (kind, data_time, id), kept, others, code);
         }
     }
     dedup.ids = ids;
