@@ -239,9 +239,9 @@ fn take(out: &mut Captured, dedup: &mut Dedup, sum: &mut FileSummary, file: &str
             slot = dedup.slot(&m.mn);
         }
         let factor = dedup.factor(&m.factor);
-        let code = dedup.codes[factor as usize].clone();
         dedup.index(slot);
         let (kept, others) = split(&m.values);
+        let code = &dedup.codes[factor as usize];
         keep(out, &mut dedup.lists[slot], (kind, m.data_time, factor), kept, others, code);
     }
 }
@@ -284,8 +284,8 @@ fn take_packet(out: &mut Captured, dedup: &mut Dedup, sum: &mut FileSummary, p: 
     } else {
         dedup.index(slot);
         for (g, &id) in p.factors().zip(&ids) {
-            let code = dedup.codes[id as usize].clone();
             let (kept, others) = split(&values(&g));
+            let code = &dedup.codes[id as usize];
             keep(out, &mut dedup.lists[slot], (kind, data_time, id), kept, others, code);
         }
     }
@@ -300,7 +300,7 @@ fn keep(
     key: (DataKind, i64, u32),
     values: RuleValues,
     others: u64,
-    factor: Arc<str>,
+    factor: &Arc<str>,
 ) {
     let index = index.as_mut().expect("the index is built before records are kept through it");
     match index.entry(key) {
@@ -319,7 +319,13 @@ fn keep(
             let (_, data_time, _) = key;
             // A capture has no receipt times; the DataTime stands in, so replay reports
             // no clock skew (the live engine does, from the gateway's receipt time).
-            list.push(Record { kind: key.0, data_time, factor, values, received_at: data_time });
+            list.push(Record {
+                kind: key.0,
+                data_time,
+                factor: factor.clone(),
+                values,
+                received_at: data_time,
+            });
             fingerprints.push(others);
         }
     }

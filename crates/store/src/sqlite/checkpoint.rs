@@ -39,6 +39,21 @@ const SMALL_PASS: i64 = 1000;
 /// never needs the pass). 16,384 frames of 4 KiB are `journal_size_limit`'s 64 MiB.
 const RESTART_FRAMES: i64 = 16_384;
 
+/// One `PRAGMA wal_checkpoint(PASSIVE)` on `conn`, timed as `pass` in the metrics: the WAL's
+/// length and how many of its frames are copied, in frames.
+async fn passive_pass<'c, E>(conn: E, pass: &'static str) -> Result<(i64, i64), sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
+{
+    let started = std::time::Instant::now();
+    let (_busy, log, done): (i64, i64, i64) =
+        sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(conn).await?;
+    metrics::histogram!("fenhe_store_checkpoint_seconds", "pass" => pass)
+        .record(started.elapsed().as_secs_f64());
+    metrics::gauge!("fenhe_store_wal_frames").set(log as f64);
+    Ok((log, done))
+}
+
 /// The checkpoint task; stopped when dropped.
 pub(super) struct Checkpointer {
     task: tokio::task::JoinHandle<()>,
@@ -59,12 +74,7 @@ impl Checkpointer {
                     let mut done_before = 0i64;
                     let mut wal_frames = 0i64;
                     for _ in 0..MAX_PASSES {
-                        let started = std::time::Instant::now();
-                        let (_busy, log, done): (i64, i64, i64) =
-                            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut conn).await?;
-                        metrics::histogram!("fenhe_store_checkpoint_seconds", "pass" => "passive")
-                            .record(started.elapsed().as_secs_f64());
-                        metrics::gauge!("fenhe_store_wal_frames").set(log as f64);
+                        let (log, done) = passive_pass(&mut conn, "passive").await?;
                         wal_frames = log;
                         // A smaller count than before: the WAL restarted in between.
                         let copied = if done >= done_before { done - done_before } else { done };
@@ -77,14 +87,9 @@ impl Checkpointer {
                         return Ok(());
                     }
                     // Inside the writer's chain: every packet queued meanwhile waits for it.
-                    let started = std::time::Instant::now();
-                    let (_busy, log, done): (i64, i64, i64) =
-                        sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&write).await?;
-                    metrics::histogram!("fenhe_store_checkpoint_seconds", "pass" => "writer")
-                        .record(started.elapsed().as_secs_f64());
+                    let (_, done) = passive_pass(&write, "writer").await?;
                     metrics::histogram!("fenhe_store_checkpoint_writer_frames")
                         .record((done - done_before).max(0) as f64);
-                    metrics::gauge!("fenhe_store_wal_frames").set(log as f64);
                     Ok::<_, sqlx::Error>(())
                 };
                 if let Err(e) = passes.await {
