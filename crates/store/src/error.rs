@@ -10,6 +10,9 @@ pub enum StoreError {
     /// An error of SQLite itself, from a statement run on the raw connection handle.
     #[error("database error: {message} (SQLite code {code})")]
     Sqlite { code: i32, message: String },
+    /// The database file itself, outside SQLite (opening it to sync it).
+    #[error("database file {path}: {source}")]
+    File { path: String, source: std::io::Error },
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is not what this version expects: {0}")]

@@ -13,6 +13,7 @@ use fenhe_core::compliance::{
 use fenhe_core::{FrameRecord, Measurement, Registry, Values, Verdict};
 
 pub mod error;
+mod own_thread;
 pub mod sqlite;
 pub mod writer;
 

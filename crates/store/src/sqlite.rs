@@ -47,6 +47,9 @@ use crate::{
 
 mod batch;
 mod checkpoint;
+mod phase_clock;
+
+use phase_clock::PhaseClock;
 
 /// Where the database lives when nothing else is said.
 pub const DEFAULT_PATH: &str = "./fenhe.db";
@@ -252,6 +255,25 @@ fn numeric_cn(cn: &str) -> Option<i64> {
     let b = cn.as_bytes();
     let canonical = !b.is_empty() && b.iter().all(u8::is_ascii_digit) && (b[0] != b'0' || b.len() == 1);
     if canonical { cn.parse().ok() } else { None }
+}
+
+/// The key of every measurement of `items` (with `cns`, their numeric CNs, in order) from the
+/// id maps alone; `None` if one of them lacks an MN or factor code.
+fn keys_of(
+    items: &[IngestItem],
+    cns: &[i64],
+    devices: &FastMap<String, i64>,
+    factors: &FastMap<String, i64>,
+) -> Option<Vec<Key>> {
+    let mut keys: Vec<Key> = Vec::with_capacity(cns.len());
+    let mut last: (&str, i64) = ("", 0); // a packet's measurements share their MN
+    for (m, cn) in items.iter().flat_map(|i| &i.measurements).zip(cns) {
+        if m.mn != last.0 || last.0.is_empty() {
+            last = (&m.mn, *devices.get(&m.mn)?);
+        }
+        keys.push((last.1, *cn, m.data_time, *factors.get(&m.factor)?));
+    }
+    Some(keys)
 }
 
 /// `crc: checksum mismatch` → `crc`.
@@ -567,43 +589,71 @@ impl Store for SqliteStore {
         if items.is_empty() {
             return Ok(Vec::new());
         }
+        // Per measurement, but parsed once per run of equal CNs (a packet's measurements share
+        // theirs): this loop and the key loop below are in the writer's serial chain.
         let mut cns = Vec::with_capacity(items.iter().map(|i| i.measurements.len()).sum());
+        let mut last_cn: (&str, i64) = ("", 0);
         for m in items.iter().flat_map(|i| &i.measurements) {
-            cns.push(numeric_cn(&m.cn).ok_or_else(|| {
-                StoreError::Invalid(format!("measurement of {} has a non-numeric CN {:?}", m.mn, m.cn))
-            })?);
+            if m.cn != last_cn.0 || last_cn.0.is_empty() {
+                let cn = numeric_cn(&m.cn).ok_or_else(|| {
+                    StoreError::Invalid(format!("measurement of {} has a non-numeric CN {:?}", m.mn, m.cn))
+                })?;
+                last_cn = (&m.cn, cn);
+            }
+            cns.push(last_cn.1);
         }
 
+        let phases = PhaseClock::start();
         let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let phases = phases.lap("begin");
         let conn = &mut *tx;
 
-        // Resolve ids: one key per measurement, in order.
-        let (devices, factors, new_factors) = if cns.is_empty() {
-            (Arc::default(), Arc::default(), false)
+        // Resolve ids: one key per measurement, in order. First from the cached maps alone (one
+        // look-up per measurement, none per MN but when it changes); only if that misses an id,
+        // reload the maps (and add unknown factor codes) inside the transaction.
+        let mut new_factors = None;
+        let keys = if cns.is_empty() {
+            Vec::new()
         } else {
-            let devices = self.device_ids(conn, items).await?;
-            let (factors, reloaded) = self.factor_ids(conn, items).await?;
-            (devices, factors, reloaded)
-        };
-        let mut keys: Vec<Key> = Vec::with_capacity(cns.len());
-        let mut last: (&str, i64) = ("", 0); // a packet's measurements share their MN
-        for (m, cn) in items.iter().flat_map(|i| &i.measurements).zip(&cns) {
-            if m.mn != last.0 {
-                let Some(&device) = devices.get(&m.mn) else {
-                    return Err(StoreError::Invalid(format!("measurement of unregistered MN {}", m.mn)));
-                };
-                last = (&m.mn, device);
+            let (devices, factors) = {
+                let ids = self.ids.lock().expect("ids lock");
+                (ids.devices.clone(), ids.factors.clone())
+            };
+            match devices.as_deref().and_then(|d| keys_of(items, &cns, d, &factors)) {
+                Some(keys) => keys,
+                None => {
+                    let devices = self.device_ids(conn, items).await?;
+                    let (factors, reloaded) = self.factor_ids(conn, items).await?;
+                    if reloaded {
+                        new_factors = Some(factors.clone());
+                    }
+                    keys_of(items, &cns, &devices, &factors).ok_or_else(|| {
+                        match items
+                            .iter()
+                            .flat_map(|i| &i.measurements)
+                            .find(|m| !devices.contains_key(&m.mn))
+                        {
+                            Some(m) => {
+                                StoreError::Invalid(format!("measurement of unregistered MN {}", m.mn))
+                            }
+                            None => StoreError::Corrupt(
+                                "a factor code has no id after loading the factors".into(),
+                            ),
+                        }
+                    })?
+                }
             }
-            keys.push((last.1, *cn, m.data_time, factors[&m.factor]));
-        }
+        };
 
         // The rest of the batch (look-up of what is stored, revisions, every insert) in one call
         // on the connection's own handle, inside this transaction.
+        let phases = phases.lap("ids");
         let outcomes = {
             let mut handle = conn.lock_handle().await?;
             let db = handle.as_raw_handle();
             batch::blocking(|| batch::write(db, items, &keys))?
         };
+        let phases = phases.lap("statements");
         // The compliance engine re-evaluates the device-days this batch changed: the items that
         // stored a new measurement or revision (a packet's measurements share MN and DataTime).
         let mut changed = Vec::new();
@@ -616,9 +666,11 @@ impl Store for SqliteStore {
             at += n;
         }
         compliance::mark_dirty(conn, &changed).await?;
+        let phases = phases.lap("dirty");
 
         tx.commit().await?;
-        if new_factors {
+        phases.lap("commit");
+        if let Some(factors) = new_factors {
             self.ids.lock().expect("ids lock").factors = factors;
         }
         Ok(outcomes)
