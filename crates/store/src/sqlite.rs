@@ -104,12 +104,13 @@ impl SqliteStore {
             // leaf page of every device it holds in measurements and in frames_mn, some 20,000
             // pages (80 MB) at 10,000 devices, and these must not be read back every batch.
             .pragma("cache_size", "-262144")
-            // Do not let the WAL file stay larger than that after a checkpoint.
-            .pragma("journal_size_limit", "67108864")
+            // Do not let the WAL file stay larger than 256 MiB after a checkpoint (the checkpoint
+            // task restarts it from 192 MiB).
+            .pragma("journal_size_limit", "268435456")
             // Checkpoints run on a connection of their own (`checkpoint`); this is the backstop
-            // should that stop (50 000 pages, ~200 MB). A checkpoint started here runs in the
+            // should that stop (100 000 pages, ~400 MB). A checkpoint started here runs in the
             // committing call.
-            .pragma("wal_autocheckpoint", "50000")
+            .pragma("wal_autocheckpoint", "100000")
             .pragma("temp_store", "MEMORY")
             .optimize_on_close(true, None);
         let write = SqlitePoolOptions::new()

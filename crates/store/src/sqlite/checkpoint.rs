@@ -19,7 +19,7 @@
 //!
 //! SQLite syncs the database file only after a checkpoint that reached the end of the WAL, and a
 //! passive pass beside a busy writer never does: the pages it wrote stay dirty in the kernel
-//! until the pass on the write connection syncs them all — up to the whole 64 MiB WAL's worth of
+//! until the pass on the write connection syncs them all — up to the whole WAL's worth of
 //! scattered pages, 0.3–0.6 s inside the writer's chain on a slow disk. So after each passive
 //! pass that copied anything this task syncs the database file itself (a sync of its own file
 //! descriptor flushes the file's pages whoever wrote them), and the pass on the write connection
@@ -46,8 +46,12 @@ const SMALL_PASS: i64 = 1000;
 /// WAL length (frames) from which the pass on the write connection runs. Below it the WAL just
 /// grows: every pass on the write connection pauses the writer, and a WAL whose frames are all
 /// copied restarts by itself at the next commit when no commit came meanwhile (a quiet system
-/// never needs the pass). 16,384 frames of 4 KiB are `journal_size_limit`'s 64 MiB.
-const RESTART_FRAMES: i64 = 16_384;
+/// never needs the pass). 49,152 frames of 4 KiB are 192 MiB, under `journal_size_limit`'s 256 MiB
+/// and the backstop's 100,000 pages. At 16,384 frames the pass paused the writer 1–1.5 times a
+/// second (~95 ms each on a slow disk at full load, up to 190 ms); from 49,152 the pauses are
+/// as long but fewer than half as many, and the maximum rate rose ~8 %. See docs/BENCHMARKS.md,
+/// fifth pass.
+const RESTART_FRAMES: i64 = 49_152;
 
 /// One `PRAGMA wal_checkpoint(PASSIVE)` on `conn`, timed as `pass` in the metrics: the WAL's
 /// length and how many of its frames are copied, in frames.
