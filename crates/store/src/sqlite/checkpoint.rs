@@ -20,7 +20,7 @@
 //! SQLite syncs the database file only after a checkpoint that reached the end of the WAL, and a
 //! passive pass beside a busy writer never does: the pages it wrote stay dirty in the kernel
 //! until the pass on the write connection syncs them all — up to the whole WAL's worth of
-//! scattered pages, 0.3–0.6 s inside the writer's chain on a slow disk. So after each passive
+//! scattered pages, inside the writer's chain. So after each passive
 //! pass that copied anything this task syncs the database file itself (a sync of its own file
 //! descriptor flushes the file's pages whoever wrote them), and the pass on the write connection
 //! is left to sync only what it copied.
