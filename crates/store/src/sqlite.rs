@@ -26,7 +26,7 @@ use fenhe_core::compliance::{
 };
 use fenhe_core::{
     Contact, CrcPolicy, Device, Enterprise, FrameRecord, Limit, Outlet, OutletKind, Ownership, Protocol,
-    Registry, ShortText, Values, Verdict,
+    Registry, Verdict,
 };
 use foldhash::{HashMap as FastMap, HashMapExt as _, HashSet as FastSet};
 use sqlx::sqlite::{
@@ -47,6 +47,8 @@ use crate::{
 
 mod batch;
 mod checkpoint;
+mod legacy;
+mod packed;
 mod phase_clock;
 
 use phase_clock::PhaseClock;
@@ -215,25 +217,6 @@ impl SqliteStore {
 /// (device id, CN, DataTime, factor id)
 type Key = (i64, i64, i64, i64);
 
-fn values_at(r: &SqliteRow, at: usize) -> Result<Values> {
-    Ok(Values {
-        rtd: r.try_get(at)?,
-        min: r.try_get(at + 1)?,
-        avg: r.try_get(at + 2)?,
-        max: r.try_get(at + 3)?,
-        cou: r.try_get(at + 4)?,
-        zs_rtd: r.try_get(at + 5)?,
-        zs_min: r.try_get(at + 6)?,
-        zs_avg: r.try_get(at + 7)?,
-        zs_max: r.try_get(at + 8)?,
-        flag: r.try_get::<Option<String>, _>(at + 9)?.map(ShortText::from),
-        eflag: r.try_get::<Option<String>, _>(at + 10)?.map(ShortText::from),
-        sample_time: r.try_get::<Option<String>, _>(at + 11)?.map(ShortText::from),
-    })
-}
-
-const VALUE_COLUMNS: &str = "m.rtd, m.min, m.avg, m.max, m.cou, m.zs_rtd, m.zs_min, m.zs_avg, m.zs_max, m.flag, m.eflag, m.sample_time";
-
 fn verdict(s: &str) -> Result<Verdict> {
     Verdict::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown verdict {s:?}")))
 }
@@ -332,6 +315,7 @@ fn command_from_row(r: &SqliteRow) -> Result<Command> {
 impl Store for SqliteStore {
     async fn migrate(&self) -> Result<()> {
         MIGRATOR.run(&self.write).await?;
+        legacy::convert(&self.write).await?;
         Ok(())
     }
 
@@ -683,11 +667,23 @@ impl Store for SqliteStore {
             Some(Some(cn)) => Some(cn),
             None => None,
         };
-        let mut sql = format!(
-            "SELECT d.mn, m.cn, m.data_time, f.code, m.raw_code, m.revision, m.received_at, m.frame_id, \
-             {VALUE_COLUMNS} \
-             FROM measurements m JOIN devices d ON d.id = m.device_id JOIN factors f ON f.id = m.factor_id \
-             WHERE 1 = 1"
+        let mut conn = self.read.acquire().await?;
+        let mut codes: FastMap<i64, Arc<str>> = FastMap::new();
+        for r in sqlx::query("SELECT id, code FROM factors").fetch_all(&mut *conn).await? {
+            codes.insert(r.try_get(0)?, Arc::from(r.try_get::<String, _>(1)?));
+        }
+        let factor = match &q.factor {
+            Some(code) => match codes.iter().find(|(_, c)| ***c == **code) {
+                Some((id, _)) => Some(*id),
+                None => return Ok(Vec::new()), // a code never stored
+            },
+            None => None,
+        };
+        // The sets are selected by their key; factors are filtered, revisions resolved and the
+        // result ordered once unpacked.
+        let mut sql = String::from(
+            "SELECT d.mn, m.cn, m.data_time, m.received_at, m.frame_id, m.factors \
+             FROM measurement_sets m JOIN devices d ON d.id = m.device_id WHERE 1 = 1",
         );
         if q.mn.is_some() {
             sql.push_str(" AND d.mn = ?");
@@ -695,25 +691,11 @@ impl Store for SqliteStore {
         if cn.is_some() {
             sql.push_str(" AND m.cn = ?");
         }
-        if q.factor.is_some() {
-            sql.push_str(" AND f.code = ?");
-        }
         if q.from.is_some() {
             sql.push_str(" AND m.data_time >= ?");
         }
         if q.to.is_some() {
             sql.push_str(" AND m.data_time < ?");
-        }
-        if q.latest_only {
-            sql.push_str(
-                " AND NOT EXISTS (SELECT 1 FROM measurements n WHERE n.device_id = m.device_id \
-                 AND n.cn = m.cn AND n.data_time = m.data_time AND n.factor_id = m.factor_id \
-                 AND n.revision > m.revision)",
-            );
-        }
-        sql.push_str(" ORDER BY m.data_time, d.mn, m.cn, f.code, m.revision");
-        if q.limit.is_some() {
-            sql.push_str(" LIMIT ?");
         }
         let mut query = sqlx::query(AssertSqlSafe(sql));
         if let Some(mn) = &q.mn {
@@ -722,36 +704,70 @@ impl Store for SqliteStore {
         if let Some(cn) = cn {
             query = query.bind(cn);
         }
-        if let Some(f) = &q.factor {
-            query = query.bind(f.as_str());
-        }
         if let Some(from) = q.from {
             query = query.bind(from);
         }
         if let Some(to) = q.to {
             query = query.bind(to);
         }
-        if let Some(limit) = q.limit {
-            query = query.bind(i64::from(limit));
+        let mut out: Vec<(i64, StoredMeasurement)> = Vec::new();
+        for r in query.fetch_all(&mut *conn).await? {
+            let mn: String = r.try_get(0)?;
+            let cn: i64 = r.try_get(1)?;
+            let data_time: i64 = r.try_get(2)?;
+            let received_at: i64 = r.try_get(3)?;
+            let frame_id: i64 = r.try_get(4)?;
+            let bytes: Vec<u8> = r.try_get(5)?;
+            for e in packed::entries(&bytes) {
+                let e = e?;
+                if factor.is_some_and(|f| f != e.factor_id) {
+                    continue;
+                }
+                let code = codes.get(&e.factor_id).ok_or_else(|| {
+                    StoreError::Corrupt(format!("measurement with unknown factor id {}", e.factor_id))
+                })?;
+                out.push((
+                    cn,
+                    StoredMeasurement {
+                        mn: mn.clone(),
+                        cn: cn.to_string(),
+                        data_time,
+                        factor: code.to_string(),
+                        raw_code: e.raw_code.unwrap_or(code).to_string(),
+                        revision: e.revision,
+                        received_at,
+                        frame_id,
+                        values: e.values(),
+                    },
+                ));
+            }
         }
-        let rows = query.fetch_all(&self.read).await?;
-        rows.iter()
-            .map(|r| {
-                let factor: String = r.try_get(3)?;
-                let raw_code: Option<String> = r.try_get(4)?;
-                Ok(StoredMeasurement {
-                    mn: r.try_get(0)?,
-                    cn: r.try_get::<i64, _>(1)?.to_string(),
-                    data_time: r.try_get(2)?,
-                    raw_code: raw_code.unwrap_or_else(|| factor.clone()),
-                    factor,
-                    revision: small(r.try_get(5)?, "revision")?,
-                    received_at: r.try_get(6)?,
-                    frame_id: r.try_get(7)?,
-                    values: values_at(r, 8)?,
-                })
-            })
-            .collect()
+        if q.latest_only {
+            let mut newest: HashMap<(&str, i64, i64, &str), u32> = HashMap::new();
+            for (cn, m) in &out {
+                let r = newest.entry((m.mn.as_str(), *cn, m.data_time, m.factor.as_str())).or_insert(0);
+                *r = (*r).max(m.revision);
+            }
+            let keep: Vec<bool> = out
+                .iter()
+                .map(|(cn, m)| newest[&(m.mn.as_str(), *cn, m.data_time, m.factor.as_str())] == m.revision)
+                .collect();
+            let mut keep = keep.into_iter();
+            out.retain(|_| keep.next().unwrap_or(false));
+        }
+        out.sort_by(|(ca, a), (cb, b)| {
+            (a.data_time, &a.mn, ca, &a.factor, a.revision).cmp(&(
+                b.data_time,
+                &b.mn,
+                cb,
+                &b.factor,
+                b.revision,
+            ))
+        });
+        if let Some(limit) = q.limit {
+            out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        }
+        Ok(out.into_iter().map(|(_, m)| m).collect())
     }
 
     async fn frames(&self, q: &FrameQuery) -> Result<Vec<StoredFrame>> {
@@ -873,12 +889,12 @@ impl Store for SqliteStore {
         // each: a few index seeks per device however many rows there are.
         for r in sqlx::query(
             "WITH RECURSIVE c (device_id, cn) AS ( \
-                 SELECT d.id, (SELECT MIN(m.cn) FROM measurements m WHERE m.device_id = d.id) FROM devices d \
+                 SELECT d.id, (SELECT MIN(m.cn) FROM measurement_sets m WHERE m.device_id = d.id) FROM devices d \
                  UNION ALL \
-                 SELECT c.device_id, (SELECT MIN(m.cn) FROM measurements m \
+                 SELECT c.device_id, (SELECT MIN(m.cn) FROM measurement_sets m \
                                       WHERE m.device_id = c.device_id AND m.cn > c.cn) \
                  FROM c WHERE c.cn IS NOT NULL) \
-             SELECT d.mn, c.cn, (SELECT MAX(m.data_time) FROM measurements m \
+             SELECT d.mn, c.cn, (SELECT MAX(m.data_time) FROM measurement_sets m \
                                  WHERE m.device_id = c.device_id AND m.cn = c.cn) \
              FROM c JOIN devices d ON d.id = c.device_id WHERE c.cn IS NOT NULL ORDER BY d.mn, c.cn",
         )
@@ -902,7 +918,7 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         };
         Ok(sqlx::query_scalar(
-            "SELECT DISTINCT m.data_time FROM measurements m \
+            "SELECT DISTINCT m.data_time FROM measurement_sets m \
              WHERE m.device_id = (SELECT id FROM devices WHERE mn = ?) AND m.cn = ? \
              AND m.data_time >= ? AND m.data_time < ? ORDER BY m.data_time",
         )

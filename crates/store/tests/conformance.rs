@@ -1745,13 +1745,12 @@ async fn sqlite_query_plans_use_indexes() {
         }
     };
     let p = plan(
-        "SELECT m.revision FROM json_each('[[1,2051,0]]') AS k CROSS JOIN measurements AS m \
-         ON m.device_id = k.value ->> 0 AND m.cn = k.value ->> 1 AND m.data_time = k.value ->> 2",
+        "SELECT m.seq, m.factors FROM measurement_sets m WHERE m.device_id = 1 AND m.cn = 2051 AND m.data_time = 0",
     )
     .await;
     assert!(p.contains("SEARCH m USING PRIMARY KEY (device_id=? AND cn=? AND data_time=?)"), "{p}");
     let p = plan(
-        "SELECT m.data_time FROM measurements m JOIN devices d ON d.id = m.device_id \
+        "SELECT m.data_time FROM measurement_sets m JOIN devices d ON d.id = m.device_id \
          WHERE d.mn = 'x' AND m.cn = 2051 AND m.data_time >= 0 AND m.data_time < 10",
     )
     .await;
@@ -1765,8 +1764,8 @@ async fn sqlite_query_plans_use_indexes() {
 
     // Compliance: the engine's loader, window replacement and alarm withdrawal.
     let p = plan(
-        "SELECT m.data_time FROM measurements m WHERE m.device_id = 1 AND m.cn IN (2011, 2051, 2061, 2031) \
-         AND m.data_time >= 0 AND m.data_time < 10 ORDER BY m.cn, m.data_time, m.factor_id, m.revision",
+        "SELECT m.factors FROM measurement_sets m WHERE m.device_id = 1 AND m.cn IN (2011, 2051, 2061, 2031) \
+         AND m.data_time >= 0 AND m.data_time < 10 ORDER BY m.cn, m.data_time, m.seq",
     )
     .await;
     assert!(

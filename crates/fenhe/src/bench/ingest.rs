@@ -662,7 +662,8 @@ async fn count_rows(db: &Path) -> Result<(u64, u64)> {
     let mut conn = sqlx::SqliteConnection::connect(&url)
         .await
         .with_context(|| format!("cannot open {}", db.display()))?;
-    let (m,): (i64,) = sqlx::query_as("SELECT count(*) FROM measurements").fetch_one(&mut conn).await?;
+    let (m,): (i64,) =
+        sqlx::query_as("SELECT COALESCE(SUM(n), 0) FROM measurement_sets").fetch_one(&mut conn).await?;
     let (f,): (i64,) =
         sqlx::query_as("SELECT count(*) FROM frames WHERE cn = '2051' AND verdict = 'accepted'")
             .fetch_one(&mut conn)

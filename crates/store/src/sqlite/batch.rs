@@ -18,7 +18,7 @@ use fenhe_core::{ShortText, Values, Verdict};
 use foldhash::{HashMap as FastMap, HashMapExt as _, HashSet as FastSet, HashSetExt as _};
 use libsqlite3_sys as ffi;
 
-use super::{Key, reason_kind, small};
+use super::{Key, packed, reason_kind};
 use crate::{IngestItem, ItemOutcome, Result, StoreError};
 
 /// Run `f`, which blocks on SQLite, without stalling the other tasks of a multi-threaded
@@ -32,30 +32,28 @@ pub(super) fn blocking<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
-const LOOKUP: &str = "SELECT factor_id, revision, rtd, min, avg, max, cou, zs_rtd, zs_min, zs_avg, zs_max, \
-                      flag, eflag, sample_time FROM measurements \
+const LOOKUP: &str = "SELECT seq, factors FROM measurement_sets \
                       WHERE device_id = ?1 AND cn = ?2 AND data_time = ?3";
 const NEXT_FRAME_ID: &str = "SELECT COALESCE(MAX(id), 0) + 1 FROM frames";
 // OR FAIL: a conflict (which the revision logic rules out) fails the statement; the error still
 // rolls back the whole transaction.
 const INSERT_FRAME: &str = "INSERT OR FAIL INTO frames (id, received_at, peer, mn, cn, verdict, reason, \
                             deviations, bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-const INSERT_MEASUREMENT: &str = "INSERT OR FAIL INTO measurements (device_id, cn, data_time, factor_id, \
-                                  revision, raw_code, rtd, min, avg, max, cou, zs_rtd, zs_min, zs_avg, zs_max, \
-                                  flag, eflag, sample_time, frame_id, received_at) \
-                                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
-                                  ?16, ?17, ?18, ?19, ?20)";
+const INSERT_SET: &str = "INSERT OR FAIL INTO measurement_sets (device_id, cn, data_time, seq, frame_id, \
+                          received_at, n, factors) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 const UPSERT_TALLY: &str = "INSERT INTO frame_tally (verdict, reason_kind, frames) VALUES (?1, ?2, ?3) \
                             ON CONFLICT (verdict, reason_kind) DO UPDATE SET frames = frames + excluded.frames";
 const UPSERT_TRAFFIC: &str = "INSERT INTO mn_traffic (mn, frames, last_frame_at) VALUES (?1, ?2, ?3) \
                               ON CONFLICT (mn) DO UPDATE SET frames = frames + excluded.frames, \
                               last_frame_at = max(last_frame_at, excluded.last_frame_at)";
 
-struct NewMeasurement<'a> {
-    key: Key,
-    revision: u32,
-    raw_code: Option<&'a str>,
-    values: &'a Values,
+/// One `measurement_sets` row to insert: the new factors and revisions one item brought for
+/// one (device, CN, DataTime), packed into `packed[range]`.
+struct NewSet {
+    key: (i64, i64, i64),
+    seq: i64,
+    n: i64,
+    range: std::ops::Range<usize>,
     frame_id: i64,
     received_at: i64,
 }
@@ -69,8 +67,10 @@ pub(super) fn write(
 ) -> Result<Vec<ItemOutcome>> {
     let db = db.as_ptr();
 
-    // Everything already stored for the (device, CN, DataTime)s of this batch.
+    // Everything already stored for the (device, CN, DataTime)s of this batch: the newest
+    // revision of each factor, and the next `seq` of each (device, CN, DataTime).
     let mut stored: FastMap<Key, (u32, Values)> = FastMap::new();
+    let mut next_seq: FastMap<(i64, i64, i64), i64> = FastMap::new();
     if !keys.is_empty() {
         let mut lookup = Stmt::prepare(db, LOOKUP)?;
         let mut seen = FastSet::with_capacity(keys.len() / 4);
@@ -82,10 +82,15 @@ pub(super) fn write(
             lookup.int(2, k.1)?;
             lookup.int(3, k.2)?;
             while lookup.row()? {
-                let key: Key = (k.0, k.1, k.2, lookup.column_int(0));
-                let rev = small(lookup.column_int(1), "revision")?;
-                if stored.get(&key).is_none_or(|(have, _)| rev > *have) {
-                    stored.insert(key, (rev, lookup.values_at(2)?));
+                let seq = lookup.column_int(0);
+                let next = next_seq.entry((k.0, k.1, k.2)).or_insert(0);
+                *next = (*next).max(seq + 1);
+                for e in packed::entries(lookup.column_blob(1)) {
+                    let e = e?;
+                    let key: Key = (k.0, k.1, k.2, e.factor_id);
+                    if stored.get(&key).is_none_or(|(have, _)| e.revision > *have) {
+                        stored.insert(key, (e.revision, e.values()));
+                    }
                 }
             }
             lookup.reset();
@@ -104,13 +109,17 @@ pub(super) fn write(
 
     let mut outcomes = Vec::with_capacity(items.len());
     let mut verdicts = Vec::with_capacity(items.len());
-    let mut rows = Vec::with_capacity(keys.len());
+    let mut sets: Vec<NewSet> = Vec::with_capacity(items.len());
+    let mut packed_bytes: Vec<u8> = Vec::with_capacity(keys.len() * 48);
     let mut tally: BTreeMap<(Verdict, &str), i64> = BTreeMap::new();
     let mut traffic: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
     let mut keys = keys.iter().copied();
     for (i, item) in items.iter().enumerate() {
         let frame_id = first_id + i as i64;
         let mut out = ItemOutcome { frame_id, ..ItemOutcome::default() };
+        // The set this item is filling: a packet's measurements share (device, CN, DataTime), so
+        // one set per item, unless an item mixes them.
+        let mut open: Option<NewSet> = None;
         for m in &item.measurements {
             let key = keys.next().expect("one key per measurement");
             let revision = match latest.get(&key) {
@@ -128,15 +137,30 @@ pub(super) fn write(
                 }
             };
             latest.insert(key, (revision, &m.values));
-            rows.push(NewMeasurement {
-                key,
-                revision,
-                raw_code: Some(m.raw_code.as_str()).filter(|c| *c != m.factor),
-                values: &m.values,
-                frame_id,
-                received_at: item.frame.received_at,
+            let record = (key.0, key.1, key.2);
+            if open.as_ref().is_some_and(|s| s.key != record) {
+                sets.extend(open.take());
+            }
+            let set = open.get_or_insert_with(|| {
+                let next = next_seq.entry(record).or_insert(0);
+                let seq = *next;
+                *next += 1;
+                let at = packed_bytes.len();
+                NewSet {
+                    key: record,
+                    seq,
+                    n: 0,
+                    range: at..at,
+                    frame_id,
+                    received_at: item.frame.received_at,
+                }
             });
+            let raw_code = Some(m.raw_code.as_str()).filter(|c| *c != m.factor);
+            packed::push(&mut packed_bytes, key.3, revision, raw_code, &m.values);
+            set.n += 1;
+            set.range.end = packed_bytes.len();
         }
+        sets.extend(open);
         let all_duplicates =
             !item.measurements.is_empty() && out.duplicates as usize == item.measurements.len();
         let verdict = if all_duplicates { Verdict::Duplicate } else { item.frame.verdict };
@@ -166,27 +190,17 @@ pub(super) fn write(
     }
 
     // In key order: consecutive inserts land on the same or neighbouring pages.
-    rows.sort_unstable_by_key(|m| (m.key, m.revision));
-    let mut insert = Stmt::prepare(db, INSERT_MEASUREMENT)?;
-    for m in &rows {
-        let v = m.values;
-        insert.int(1, m.key.0)?;
-        insert.int(2, m.key.1)?;
-        insert.int(3, m.key.2)?;
-        insert.int(4, m.key.3)?;
-        insert.int(5, i64::from(m.revision))?;
-        insert.text(6, m.raw_code)?;
-        for (i, x) in [v.rtd, v.min, v.avg, v.max, v.cou, v.zs_rtd, v.zs_min, v.zs_avg, v.zs_max]
-            .into_iter()
-            .enumerate()
-        {
-            insert.real(7 + i as c_int, x)?;
-        }
-        insert.text(16, v.flag.as_deref())?;
-        insert.text(17, v.eflag.as_deref())?;
-        insert.text(18, v.sample_time.as_deref())?;
-        insert.int(19, m.frame_id)?;
-        insert.int(20, m.received_at)?;
+    sets.sort_unstable_by_key(|s| (s.key, s.seq));
+    let mut insert = Stmt::prepare(db, INSERT_SET)?;
+    for s in &sets {
+        insert.int(1, s.key.0)?;
+        insert.int(2, s.key.1)?;
+        insert.int(3, s.key.2)?;
+        insert.int(4, s.seq)?;
+        insert.int(5, s.frame_id)?;
+        insert.int(6, s.received_at)?;
+        insert.int(7, s.n)?;
+        insert.blob(8, &packed_bytes[s.range.clone()])?;
         insert.exec()?;
     }
 
@@ -208,7 +222,7 @@ pub(super) fn write(
 }
 
 /// A prepared statement of `db`, finalized on drop.
-struct Stmt {
+pub(super) struct Stmt {
     db: *mut ffi::sqlite3,
     raw: *mut ffi::sqlite3_stmt,
 }
@@ -220,7 +234,7 @@ fn error(db: *mut ffi::sqlite3, code: c_int) -> StoreError {
 }
 
 impl Stmt {
-    fn prepare(db: *mut ffi::sqlite3, sql: &str) -> Result<Stmt> {
+    pub(super) fn prepare(db: *mut ffi::sqlite3, sql: &str) -> Result<Stmt> {
         let mut raw = ptr::null_mut();
         let len = c_int::try_from(sql.len()).expect("short SQL");
         // SAFETY: `db` is a valid, locked connection handle; `sql` outlives the call.
@@ -235,24 +249,14 @@ impl Stmt {
         if rc == ffi::SQLITE_OK { Ok(()) } else { Err(error(self.db, rc)) }
     }
 
-    fn int(&mut self, i: c_int, v: i64) -> Result<()> {
+    pub(super) fn int(&mut self, i: c_int, v: i64) -> Result<()> {
         // SAFETY: `raw` is a live statement of `db`.
         self.check(unsafe { ffi::sqlite3_bind_int64(self.raw, i, v) })
     }
 
-    fn real(&mut self, i: c_int, v: Option<f64>) -> Result<()> {
-        // SAFETY: as above.
-        self.check(unsafe {
-            match v {
-                Some(v) => ffi::sqlite3_bind_double(self.raw, i, v),
-                None => ffi::sqlite3_bind_null(self.raw, i),
-            }
-        })
-    }
-
     /// Binds without copying: the caller keeps `v` alive until the statement has been stepped
     /// (every call site binds and steps within one borrow).
-    fn text(&mut self, i: c_int, v: Option<&str>) -> Result<()> {
+    pub(super) fn text(&mut self, i: c_int, v: Option<&str>) -> Result<()> {
         let Some(v) = v else {
             // SAFETY: as above.
             return self.check(unsafe { ffi::sqlite3_bind_null(self.raw, i) });
@@ -264,7 +268,7 @@ impl Stmt {
         })
     }
 
-    fn blob(&mut self, i: c_int, v: &[u8]) -> Result<()> {
+    pub(super) fn blob(&mut self, i: c_int, v: &[u8]) -> Result<()> {
         let len = c_int::try_from(v.len()).map_err(|_| StoreError::Invalid("frame too long".into()))?;
         // SAFETY: as for `text`. A zero-length blob is bound as an empty blob, not NULL.
         self.check(unsafe {
@@ -277,7 +281,7 @@ impl Stmt {
     }
 
     /// Step a statement that returns no rows, then reset it for the next bindings.
-    fn exec(&mut self) -> Result<()> {
+    pub(super) fn exec(&mut self) -> Result<()> {
         // SAFETY: as above.
         let rc = unsafe { ffi::sqlite3_step(self.raw) };
         if rc == ffi::SQLITE_DONE || rc == ffi::SQLITE_ROW {
@@ -290,7 +294,7 @@ impl Stmt {
     }
 
     /// The next row, if any. After `false` or an error, [`Stmt::reset`] before binding again.
-    fn row(&mut self) -> Result<bool> {
+    pub(super) fn row(&mut self) -> Result<bool> {
         // SAFETY: as above.
         match unsafe { ffi::sqlite3_step(self.raw) } {
             ffi::SQLITE_ROW => Ok(true),
@@ -299,17 +303,29 @@ impl Stmt {
         }
     }
 
-    fn reset(&mut self) {
+    pub(super) fn reset(&mut self) {
         // SAFETY: as above. The error of a failed step is reported by that step.
         unsafe { ffi::sqlite3_reset(self.raw) };
     }
 
-    fn column_int(&self, i: c_int) -> i64 {
+    pub(super) fn column_int(&self, i: c_int) -> i64 {
         // SAFETY: called only while the statement is on a row.
         unsafe { ffi::sqlite3_column_int64(self.raw, i) }
     }
 
-    fn column_real(&self, i: c_int) -> Option<f64> {
+    /// The bytes of a BLOB column, valid until the next step or reset (empty for NULL).
+    pub(super) fn column_blob(&self, i: c_int) -> &[u8] {
+        // SAFETY: called only while the statement is on a row; the pointer and length describe
+        // SQLite's copy of the value, which lives until the statement moves, and `&self` keeps
+        // the statement from moving while the slice is borrowed.
+        unsafe {
+            let p = ffi::sqlite3_column_blob(self.raw, i);
+            let n = usize::try_from(ffi::sqlite3_column_bytes(self.raw, i)).unwrap_or(0);
+            if p.is_null() || n == 0 { &[] } else { std::slice::from_raw_parts(p.cast(), n) }
+        }
+    }
+
+    pub(super) fn column_real(&self, i: c_int) -> Option<f64> {
         // SAFETY: as above.
         unsafe {
             match ffi::sqlite3_column_type(self.raw, i) {
@@ -319,7 +335,7 @@ impl Stmt {
         }
     }
 
-    fn column_text(&self, i: c_int) -> Result<Option<String>> {
+    pub(super) fn column_text(&self, i: c_int) -> Result<Option<String>> {
         // SAFETY: as above; the text pointer is valid until the next step/reset, and is copied.
         unsafe {
             if ffi::sqlite3_column_type(self.raw, i) == ffi::SQLITE_NULL {
@@ -337,7 +353,7 @@ impl Stmt {
         }
     }
 
-    fn values_at(&self, at: c_int) -> Result<Values> {
+    pub(super) fn values_at(&self, at: c_int) -> Result<Values> {
         Ok(Values {
             rtd: self.column_real(at),
             min: self.column_real(at + 1),

@@ -90,7 +90,7 @@ pub(super) async fn mark_all_dirty(s: &SqliteStore) -> Result<u64> {
         .await?;
     // China-time day of each DataTime (UTC+8; DataTimes before 1970 floor correctly too).
     let marked = sqlx::query(
-        "INSERT INTO dirty_days (device_id, day_start, seq)          SELECT DISTINCT device_id,                 ((data_time + 28800000) - (((data_time + 28800000) % 86400000) + 86400000) % 86400000)                   - 28800000, ?          FROM measurements WHERE true          ON CONFLICT (device_id, day_start) DO UPDATE SET seq = excluded.seq",
+        "INSERT INTO dirty_days (device_id, day_start, seq)          SELECT DISTINCT device_id,                 ((data_time + 28800000) - (((data_time + 28800000) % 86400000) + 86400000) % 86400000)                   - 28800000, ?          FROM measurement_sets WHERE true          ON CONFLICT (device_id, day_start) DO UPDATE SET seq = excluded.seq",
     )
     .bind(seq)
     .execute(&mut *tx)

@@ -20,7 +20,7 @@ use fenhe_core::ShortText;
 use fenhe_core::compliance::{DataKind, Record, RuleNumber, RuleValues};
 use libsqlite3_sys as ffi;
 
-use super::SqliteStore;
+use super::{SqliteStore, packed};
 use crate::{Result, StoreError};
 
 /// A prepared statement on a raw connection handle.
@@ -101,11 +101,13 @@ impl Stmt {
         unsafe { ffi::sqlite3_column_int64(self.raw.as_ptr(), i) }
     }
 
-    fn f64(&self, i: c_int) -> Option<f64> {
-        // SAFETY: as `is_null`. SQLite gives 0.0 for NULL, so only a zero needs the type asked
-        // for: one API call instead of two for most values.
-        let v = unsafe { ffi::sqlite3_column_double(self.raw.as_ptr(), i) };
-        if v == 0.0 && self.is_null(i) { None } else { Some(v) }
+    fn blob(&self, i: c_int) -> &[u8] {
+        // SAFETY: as `text`: the bytes stay valid until the next step, which needs `&mut self`.
+        unsafe {
+            let p = ffi::sqlite3_column_blob(self.raw.as_ptr(), i);
+            let n = ffi::sqlite3_column_bytes(self.raw.as_ptr(), i);
+            if p.is_null() { &[][..] } else { std::slice::from_raw_parts(p.cast(), n.max(0) as usize) }
+        }
     }
 
     fn text(&self, i: c_int) -> Result<Option<&str>> {
@@ -139,10 +141,11 @@ impl Drop for Stmt {
 const KINDS: [(i64, DataKind); 4] =
     [(2011, DataKind::Realtime), (2051, DataKind::Minute), (2061, DataKind::Hour), (2031, DataKind::Day)];
 
-const COLUMNS: c_int = 10;
+const COLUMNS: c_int = 4;
 
-/// See `Store::compliance_records_into`. Rows come in primary-key order (CN, DataTime, factor id,
-/// revision), so the revisions of one record are adjacent with the latest last.
+/// See `Store::compliance_records_into`. Sets come in primary-key order (CN, DataTime, seq), so
+/// all revisions of one record are in adjacent sets; records are given per (CN, DataTime) in
+/// factor id order, each with its latest revision.
 ///
 /// The rows are stepped on a blocking thread of their own (with the read connection locked out
 /// of its worker), so the caller's task stays free: the engine saves one window's results while
@@ -203,51 +206,73 @@ unsafe fn read_rows(
         if st.step()? { Some(st.i64(0)) } else { None }
     };
     let Some(device) = device else { return Ok(()) };
-    // Only the fields the rules read (`compliance::RULE_FIELDS`): each column read costs, and
-    // this is the engine's largest step.
-    let sql = "SELECT m.cn, m.data_time, m.factor_id, m.received_at, m.rtd, m.avg, m.cou, \
-               m.zs_rtd, m.zs_avg, m.flag \
-               FROM measurements m WHERE m.device_id = ? AND m.cn IN (2011, 2051, 2061, 2031) \
-               AND m.data_time >= ? AND m.data_time < ? ORDER BY m.cn, m.data_time, m.factor_id, m.revision";
+    let sql = "SELECT m.cn, m.data_time, m.received_at, m.factors \
+               FROM measurement_sets m WHERE m.device_id = ? AND m.cn IN (2011, 2051, 2061, 2031) \
+               AND m.data_time >= ? AND m.data_time < ? ORDER BY m.cn, m.data_time, m.seq";
     let mut st = unsafe { Stmt::prepare(db, sql)? };
     if st.column_count() != COLUMNS {
-        return Err(StoreError::Corrupt("measurements: unexpected columns".into()));
+        return Err(StoreError::Corrupt("measurement_sets: unexpected columns".into()));
     }
     st.bind_i64(1, device)?;
     st.bind_i64(2, from)?;
     st.bind_i64(3, to)?;
-    let mut last: Option<(i64, i64, i64)> = None; // (cn, data_time, factor id) of out's last record
+    // The latest revision of each factor of the (CN, DataTime) being read:
+    // (factor id, revision, received at, values the rules read).
+    let mut group: Vec<(i64, u32, i64, RuleValues)> = Vec::new();
+    let mut at: Option<(i64, i64)> = None;
     let mut kind = (0i64, DataKind::Minute);
+    let flush = |group: &mut Vec<(i64, u32, i64, RuleValues)>,
+                 kind: DataKind,
+                 data_time: i64,
+                 out: &mut Vec<Record>|
+     -> Result<()> {
+        group.sort_unstable_by_key(|g| g.0);
+        for (factor_id, _, received_at, values) in group.drain(..) {
+            let code = usize::try_from(factor_id)
+                .ok()
+                .and_then(|i| codes.get(i))
+                .and_then(Option::as_ref)
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("measurement with unknown factor id {factor_id}"))
+                })?;
+            out.push(Record { kind, data_time, factor: code.clone(), values, received_at });
+        }
+        Ok(())
+    };
     while st.step()? {
-        let (cn, data_time, factor_id) = (st.i64(0), st.i64(1), st.i64(2));
-        if cn != kind.0 {
-            let Some(&k) = KINDS.iter().find(|(c, _)| *c == cn) else {
-                return Err(StoreError::Corrupt(format!("CN {cn} selected as a data command")));
-            };
-            kind = k;
+        let (cn, data_time, received_at) = (st.i64(0), st.i64(1), st.i64(2));
+        if at != Some((cn, data_time)) {
+            if let Some((_, t)) = at {
+                flush(&mut group, kind.1, t, out)?;
+            }
+            if cn != kind.0 {
+                let Some(&k) = KINDS.iter().find(|(c, _)| *c == cn) else {
+                    return Err(StoreError::Corrupt(format!("CN {cn} selected as a data command")));
+                };
+                kind = k;
+            }
+            at = Some((cn, data_time));
         }
-        let mut values = RuleValues::default();
-        values.set(RuleNumber::Rtd, st.f64(4));
-        values.set(RuleNumber::Avg, st.f64(5));
-        values.set(RuleNumber::Cou, st.f64(6));
-        values.set(RuleNumber::ZsRtd, st.f64(7));
-        values.set(RuleNumber::ZsAvg, st.f64(8));
-        values.set_flag(st.text(9)?.map(ShortText::new));
-        let received_at = st.i64(3);
-        if last == Some((cn, data_time, factor_id))
-            && let Some(prev) = out.last_mut()
-        {
-            // A later revision of the same record.
-            prev.values = values;
-            prev.received_at = received_at;
-            continue;
+        for e in packed::entries(st.blob(3)) {
+            let e = e?;
+            // Only the fields the rules read (`compliance::RULE_FIELDS`).
+            let mut values = RuleValues::default();
+            values.set(RuleNumber::Rtd, e.rtd());
+            values.set(RuleNumber::Avg, e.avg());
+            values.set(RuleNumber::Cou, e.cou());
+            values.set(RuleNumber::ZsRtd, e.zs_rtd());
+            values.set(RuleNumber::ZsAvg, e.zs_avg());
+            values.set_flag(e.flag.map(ShortText::new));
+            match group.iter_mut().find(|g| g.0 == e.factor_id) {
+                // A later revision of the same record.
+                Some(g) if e.revision > g.1 => *g = (e.factor_id, e.revision, received_at, values),
+                Some(_) => {}
+                None => group.push((e.factor_id, e.revision, received_at, values)),
+            }
         }
-        let code =
-            usize::try_from(factor_id).ok().and_then(|i| codes.get(i)).and_then(Option::as_ref).ok_or_else(
-                || StoreError::Corrupt(format!("measurement with unknown factor id {factor_id}")),
-            )?;
-        out.push(Record { kind: kind.1, data_time, factor: code.clone(), values, received_at });
-        last = Some((cn, data_time, factor_id));
+    }
+    if let Some((_, t)) = at {
+        flush(&mut group, kind.1, t, out)?;
     }
     Ok(())
 }
