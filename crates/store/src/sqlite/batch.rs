@@ -48,7 +48,7 @@ const UPSERT_TRAFFIC: &str = "INSERT INTO mn_traffic (mn, frames, last_frame_at)
                               last_frame_at = max(last_frame_at, excluded.last_frame_at)";
 
 /// One `measurement_sets` row to insert: the new factors and revisions one item brought for
-/// one (device, CN, DataTime), packed into `packed[range]`.
+/// one (device, CN, DataTime), packed into `packed_bytes[range]`.
 struct NewSet {
     key: (i64, i64, i64),
     seq: i64,
