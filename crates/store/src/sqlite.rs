@@ -66,6 +66,8 @@ pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
     ids: Mutex<Ids>,
+    /// Dirty marks written since the engine last took them (see `compliance::DirtyMarks`).
+    dirty: Mutex<compliance::DirtyMarks>,
     /// WAL checkpoints off the commit path (file databases only).
     checkpointer: Option<checkpoint::Checkpointer>,
 }
@@ -139,7 +141,13 @@ impl SqliteStore {
             let read_opts = base.pragma("query_only", "ON").pragma("cache_size", "-16384");
             SqlitePoolOptions::new().max_connections(READ_CONNECTIONS).connect_with(read_opts).await?
         };
-        Ok(SqliteStore { write, read, ids: Mutex::new(Ids::default()), checkpointer })
+        Ok(SqliteStore {
+            write,
+            read,
+            ids: Mutex::new(Ids::default()),
+            dirty: Mutex::new(compliance::DirtyMarks::default()),
+            checkpointer,
+        })
     }
 
     /// Close both pools, waiting for connections in use to be returned. Afterwards every call
@@ -650,11 +658,14 @@ impl Store for SqliteStore {
             }
             at += n;
         }
-        compliance::mark_dirty(conn, &changed).await?;
+        let marks = compliance::mark_dirty(conn, &changed, &self.dirty).await?;
         let phases = phases.lap("dirty");
 
         tx.commit().await?;
         phases.lap("commit");
+        if let Some(marks) = marks {
+            self.dirty.lock().expect("dirty marks lock").apply(marks);
+        }
         if let Some(factors) = new_factors {
             self.ids.lock().expect("ids lock").factors = factors;
         }

@@ -1121,6 +1121,20 @@ async fn dirty_days_follow_writes(store: Arc<dyn Store>) {
     let all = store.dirty_days(10).await.unwrap();
     let days: Vec<_> = all.iter().map(|d| (d.mn.as_str(), d.day_start)).collect();
     assert_eq!(days, vec![(MN1, D0), (MN2, D0), (MN1, D0 + DAY)]);
+
+    // A backend may skip re-marking a day it marked since the engine's last take; what a take
+    // read is still never cleared over newer data: the day written after the take stays dirty.
+    store.clear_dirty(&all).await.unwrap();
+    store.write_batch(&[upload(MN1, T0 + 6, T0, &[("a21026", 1.6)])]).await.unwrap();
+    store.write_batch(&[upload(MN1, T0 + 7, T0, &[("a21026", 1.7)])]).await.unwrap();
+    let read = store.dirty_days(10).await.unwrap();
+    assert_eq!(read.iter().map(|d| (d.mn.as_str(), d.day_start)).collect::<Vec<_>>(), vec![(MN1, D0)]);
+    store.write_batch(&[upload(MN1, T0 + 8, T0, &[("a21026", 1.8)])]).await.unwrap();
+    store.write_batch(&[upload(MN1, T0 + 9, T0, &[("a21026", 1.9)])]).await.unwrap();
+    store.clear_dirty(&read).await.unwrap();
+    let left = store.dirty_days(10).await.unwrap();
+    assert_eq!(left.iter().map(|d| (d.mn.as_str(), d.day_start)).collect::<Vec<_>>(), vec![(MN1, D0)]);
+    assert!(left[0].seq > read[0].seq, "{left:?} after {read:?}");
 }
 
 /// save_evaluation replaces a device's window and nothing else, and is idempotent.

@@ -29,12 +29,61 @@ use crate::{
 // ---------------------------------------------------------------------------------------------
 // Dirty days
 
+/// The dirty marks the writer knows to be in `dirty_days` and not yet taken by the engine, so
+/// that a batch re-marks only the device-days it is first to touch: a minute packet rewrote a
+/// `dirty_days` page for its device every batch, some 45 of the ~115 random pages a paced batch
+/// wrote (docs/BENCHMARKS.md, "Sixth pass").
+///
+/// Sound because every change of the counter by anyone else is seen: a batch takes the next
+/// counter value, and the engine takes its dirty days in a write transaction that also advances
+/// the counter ([`dirty_days`]), as does [`mark_all_dirty`]. When a batch finds the counter moved
+/// by more than its own step, the engine may have read (and will delete) any mark, so it forgets
+/// them all and marks every day it touches again, with a seq the engine has not seen. A skipped
+/// mark is therefore always one written after the engine's last take, which the engine will read
+/// with its newer data.
+#[derive(Debug, Default)]
+pub(super) struct DirtyMarks {
+    /// The counter value of the last batch applied; 0 before any.
+    last_seq: i64,
+    marked: FastSet<(i64, i64)>,
+}
+
+/// Beyond this many remembered marks (a backfill of many device-days with the engine off), start
+/// over rather than grow.
+const MAX_REMEMBERED: usize = 1 << 20;
+
+/// What a batch marked, to be remembered once its transaction has committed.
+#[derive(Debug)]
+pub(super) struct NewMarks {
+    seq: i64,
+    days: Vec<(i64, i64)>,
+}
+
+impl DirtyMarks {
+    /// Remember what a committed batch marked.
+    pub(super) fn apply(&mut self, new: NewMarks) {
+        if new.seq <= self.last_seq {
+            return; // applied out of order: the next batch sees a gap and starts over
+        }
+        if new.seq != self.last_seq + 1 || self.marked.len() > MAX_REMEMBERED {
+            self.marked.clear();
+        }
+        self.last_seq = new.seq;
+        self.marked.extend(new.days);
+    }
+}
+
 /// Mark every (device, China-time day) that `rows` ((device id, DataTime) of the new
-/// measurements and revisions of one batch) touch, with the next value of the global counter. Called once per batch, inside the
-/// batch's transaction.
-pub(super) async fn mark_dirty(conn: &mut SqliteConnection, rows: &[(i64, i64)]) -> Result<()> {
+/// measurements and revisions of one batch) touch and `known` does not hold as marked since the
+/// engine's last take, with the next value of the global counter. Called once per batch, inside
+/// the batch's transaction; the caller applies the result to `known` after committing.
+pub(super) async fn mark_dirty(
+    conn: &mut SqliteConnection,
+    rows: &[(i64, i64)],
+    known: &std::sync::Mutex<DirtyMarks>,
+) -> Result<Option<NewMarks>> {
     if rows.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let mut days = FastSet::with_capacity(8);
     let mut last = (i64::MIN, i64::MIN, i64::MIN); // (device, day start, day end)
@@ -46,38 +95,53 @@ pub(super) async fn mark_dirty(conn: &mut SqliteConnection, rows: &[(i64, i64)])
         last = (device, start, start + fenhe_core::compliance::time::DAY_MS);
         days.insert((device, start));
     }
-    let mut list = String::with_capacity(days.len() * 24 + 2);
-    list.push('[');
-    for (i, (device, start)) in days.iter().enumerate() {
-        if i > 0 {
-            list.push(',');
-        }
-        let _ = write!(list, "[{device},{start}]");
-    }
-    list.push(']');
     let seq: i64 = sqlx::query_scalar("UPDATE dirty_seq SET seq = seq + 1 WHERE id = 1 RETURNING seq")
         .fetch_one(&mut *conn)
         .await?;
-    sqlx::query(
-        "INSERT INTO dirty_days (device_id, day_start, seq) \
-         SELECT k.value ->> 0, k.value ->> 1, ? FROM json_each(?) AS k WHERE true \
-         ON CONFLICT (device_id, day_start) DO UPDATE SET seq = excluded.seq",
-    )
-    .bind(seq)
-    .bind(list)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    let days: Vec<(i64, i64)> = {
+        let known = known.lock().expect("dirty marks lock");
+        if seq == known.last_seq + 1 {
+            days.into_iter().filter(|d| !known.marked.contains(d)).collect()
+        } else {
+            days.into_iter().collect()
+        }
+    };
+    if !days.is_empty() {
+        let mut list = String::with_capacity(days.len() * 24 + 2);
+        list.push('[');
+        for (i, (device, start)) in days.iter().enumerate() {
+            if i > 0 {
+                list.push(',');
+            }
+            let _ = write!(list, "[{device},{start}]");
+        }
+        list.push(']');
+        sqlx::query(
+            "INSERT INTO dirty_days (device_id, day_start, seq) \
+             SELECT k.value ->> 0, k.value ->> 1, ? FROM json_each(?) AS k WHERE true \
+             ON CONFLICT (device_id, day_start) DO UPDATE SET seq = excluded.seq",
+        )
+        .bind(seq)
+        .bind(list)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(Some(NewMarks { seq, days }))
 }
 
+/// Up to `limit` dirty device-days, oldest first. Taken in a write transaction that advances the
+/// counter, so that batches after it mark again every day they touch (see [`DirtyMarks`]).
 pub(super) async fn dirty_days(s: &SqliteStore, limit: u32) -> Result<Vec<DirtyDay>> {
+    let mut tx = s.write.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query("UPDATE dirty_seq SET seq = seq + 1 WHERE id = 1").execute(&mut *tx).await?;
     let rows = sqlx::query(
         "SELECT d.mn, x.day_start, x.seq FROM dirty_days x JOIN devices d ON d.id = x.device_id \
          ORDER BY x.day_start, d.mn LIMIT ?",
     )
     .bind(i64::from(limit))
-    .fetch_all(&s.read)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     rows.iter()
         .map(|r| Ok(DirtyDay { mn: r.try_get(0)?, day_start: r.try_get(1)?, seq: r.try_get(2)? }))
         .collect()
