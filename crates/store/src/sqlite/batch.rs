@@ -39,7 +39,7 @@ const NEXT_FRAME_ID: &str = "SELECT COALESCE(MAX(id), 0) + 1 FROM frames";
 // rolls back the whole transaction.
 const INSERT_FRAME: &str = "INSERT OR FAIL INTO frames (id, received_at, peer, mn, cn, verdict, reason, \
                             deviations, bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-const INSERT_SET: &str = "INSERT OR FAIL INTO measurement_sets (device_id, cn, data_time, seq, frame_id, \
+pub(super) const INSERT_SET: &str = "INSERT OR FAIL INTO measurement_sets (device_id, cn, data_time, seq, frame_id, \
                           received_at, n, factors) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 const UPSERT_TALLY: &str = "INSERT INTO frame_tally (verdict, reason_kind, frames) VALUES (?1, ?2, ?3) \
                             ON CONFLICT (verdict, reason_kind) DO UPDATE SET frames = frames + excluded.frames";
@@ -193,15 +193,14 @@ pub(super) fn write(
     sets.sort_unstable_by_key(|s| (s.key, s.seq));
     let mut insert = Stmt::prepare(db, INSERT_SET)?;
     for s in &sets {
-        insert.int(1, s.key.0)?;
-        insert.int(2, s.key.1)?;
-        insert.int(3, s.key.2)?;
-        insert.int(4, s.seq)?;
-        insert.int(5, s.frame_id)?;
-        insert.int(6, s.received_at)?;
-        insert.int(7, s.n)?;
-        insert.blob(8, &packed_bytes[s.range.clone()])?;
-        insert.exec()?;
+        insert_set(
+            &mut insert,
+            s.key,
+            s.seq,
+            (s.frame_id, s.received_at),
+            s.n,
+            &packed_bytes[s.range.clone()],
+        )?;
     }
 
     let mut upsert = Stmt::prepare(db, UPSERT_TALLY)?;
@@ -219,6 +218,28 @@ pub(super) fn write(
         upsert.exec()?;
     }
     Ok(outcomes)
+}
+
+/// Insert one `measurement_sets` row with `insert`, a statement prepared from [`INSERT_SET`]:
+/// `key` (device id, CN, DataTime), `seq`, `frame` (frame id, received at), `n` factors packed in
+/// `factors`.
+pub(super) fn insert_set(
+    insert: &mut Stmt,
+    key: (i64, i64, i64),
+    seq: i64,
+    frame: (i64, i64),
+    n: i64,
+    factors: &[u8],
+) -> Result<()> {
+    insert.int(1, key.0)?;
+    insert.int(2, key.1)?;
+    insert.int(3, key.2)?;
+    insert.int(4, seq)?;
+    insert.int(5, frame.0)?;
+    insert.int(6, frame.1)?;
+    insert.int(7, n)?;
+    insert.blob(8, factors)?;
+    insert.exec()
 }
 
 /// A prepared statement of `db`, finalized on drop.

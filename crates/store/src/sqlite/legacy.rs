@@ -17,8 +17,6 @@ const READ: &str = "SELECT device_id, cn, data_time, frame_id, received_at, fact
                     rtd, min, avg, max, cou, zs_rtd, zs_min, zs_avg, zs_max, flag, eflag, sample_time \
                     FROM legacy_measurements \
                     ORDER BY device_id, cn, data_time, frame_id, factor_id, revision";
-const INSERT: &str = "INSERT INTO measurement_sets (device_id, cn, data_time, seq, frame_id, received_at, n, \
-                      factors) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
 /// Convert and drop `legacy_measurements` if it exists; the number of rows converted.
 pub(super) async fn convert(pool: &SqlitePool) -> Result<u64> {
@@ -56,20 +54,12 @@ struct Open {
 }
 
 fn flush(insert: &mut Stmt, s: &Open) -> Result<()> {
-    insert.int(1, s.key.0)?;
-    insert.int(2, s.key.1)?;
-    insert.int(3, s.key.2)?;
-    insert.int(4, s.seq)?;
-    insert.int(5, s.frame_id)?;
-    insert.int(6, s.received_at)?;
-    insert.int(7, s.n)?;
-    insert.blob(8, &s.bytes)?;
-    insert.exec()
+    batch::insert_set(insert, s.key, s.seq, (s.frame_id, s.received_at), s.n, &s.bytes)
 }
 
 fn convert_rows(db: *mut libsqlite3_sys::sqlite3) -> Result<u64> {
     let mut read = Stmt::prepare(db, READ)?;
-    let mut insert = Stmt::prepare(db, INSERT)?;
+    let mut insert = Stmt::prepare(db, batch::INSERT_SET)?;
     let mut open: Option<Open> = None;
     let mut rows = 0u64;
     while read.row()? {
