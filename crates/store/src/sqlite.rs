@@ -753,19 +753,6 @@ impl Store for SqliteStore {
                 ));
             }
         }
-        if q.latest_only {
-            let mut newest: HashMap<(&str, i64, i64, &str), u32> = HashMap::new();
-            for (cn, m) in &out {
-                let r = newest.entry((m.mn.as_str(), *cn, m.data_time, m.factor.as_str())).or_insert(0);
-                *r = (*r).max(m.revision);
-            }
-            let keep: Vec<bool> = out
-                .iter()
-                .map(|(cn, m)| newest[&(m.mn.as_str(), *cn, m.data_time, m.factor.as_str())] == m.revision)
-                .collect();
-            let mut keep = keep.into_iter();
-            out.retain(|_| keep.next().unwrap_or(false));
-        }
         out.sort_by(|(ca, a), (cb, b)| {
             (a.data_time, &a.mn, ca, &a.factor, a.revision).cmp(&(
                 b.data_time,
@@ -775,6 +762,18 @@ impl Store for SqliteStore {
                 b.revision,
             ))
         });
+        if q.latest_only {
+            // Sorted, the revisions of a factor of a record are adjacent, the latest last: keep
+            // that one in the slot of the first.
+            out.dedup_by(|(cn, m), (kept_cn, kept)| {
+                let same = (m.data_time, &m.mn, *cn, &m.factor)
+                    == (kept.data_time, &kept.mn, *kept_cn, &kept.factor);
+                if same {
+                    std::mem::swap(m, kept);
+                }
+                same
+            });
+        }
         if let Some(limit) = q.limit {
             out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         }

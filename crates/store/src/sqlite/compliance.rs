@@ -31,7 +31,7 @@ use crate::{
 
 /// The dirty marks the writer knows to be in `dirty_days` and not yet taken by the engine, so
 /// that a batch re-marks only the device-days it is first to touch: a minute packet rewrote a
-/// `dirty_days` page for its device every batch, some 45 of the ~115 random pages a paced batch
+/// `dirty_days` page for its device every batch, an estimated 45 of the ~400 pages a paced batch
 /// wrote (docs/BENCHMARKS.md, "Sixth pass").
 ///
 /// Sound because every change of the counter by anyone else is seen: a batch takes the next

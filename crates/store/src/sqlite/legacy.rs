@@ -5,8 +5,6 @@
 //! rows (the blob format is Rust code, so this cannot be SQL) and drops it, in one transaction:
 //! a database is either wholly converted or not at all, and a second run finds nothing to do.
 
-use std::ffi::c_int;
-
 use sqlx::SqlitePool;
 
 use super::batch::{self, Stmt};
@@ -81,7 +79,7 @@ fn convert_rows(db: *mut libsqlite3_sys::sqlite3) -> Result<u64> {
         let factor_id = read.column_int(5);
         let revision = super::small(read.column_int(6), "revision")?;
         let raw_code = read.column_text(7)?;
-        let values = read.values_at(8 as c_int)?;
+        let values = read.values_at(8)?;
         if let Some(s) = open.as_mut() {
             packed::push(&mut s.bytes, factor_id, revision, raw_code.as_deref(), &values);
             s.n += 1;
