@@ -1,6 +1,7 @@
 //! fenhe's domain model and pure rules. No I/O: the binary's jobs feed it rows and store its
 //! results, so everything here is deterministic and testable in isolation.
 
+pub mod access;
 pub mod compliance;
 pub mod demo;
 pub mod record;
