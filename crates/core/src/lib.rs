@@ -2,6 +2,7 @@
 //! results, so everything here is deterministic and testable in isolation.
 
 pub mod access;
+pub mod calendar;
 pub mod compliance;
 pub mod demo;
 pub mod record;
