@@ -16,6 +16,9 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/api/status", get(status))
 }
 
-async fn status(State(store): State<Arc<dyn Store>>, State(live): State<Live>) -> Result<Json<Status>, AppError> {
+async fn status(
+    State(store): State<Arc<dyn Store>>,
+    State(live): State<Live>,
+) -> Result<Json<Status>, AppError> {
     Ok(Json(gather(store.as_ref(), live.0.as_ref()).await?))
 }
