@@ -99,7 +99,17 @@ pub async fn start(opts: ServerOptions) -> Result<Running> {
         state = state.with_metrics(Arc::new(move || h.render()));
     }
     let web_cancel = cancel.clone();
-    let web = fenhe_web::start(opts.http_listen, state, async move { web_cancel.cancelled().await }).await?;
+    let web =
+        match fenhe_web::start(opts.http_listen, state, async move { web_cancel.cancelled().await }).await {
+            Ok(web) => web,
+            Err(e) => {
+                // Do not leave the gateway accepting (and acknowledging) for a server that failed to start.
+                cancel.cancel();
+                let _ = gateway_task.await;
+                writer.shutdown().await;
+                return Err(e.into());
+            }
+        };
     let http_addr = web.local_addr();
     let engine_task = opts.engine.map(|e| crate::compliance::engine::spawn(store.clone(), e, cancel.clone()));
     info!(hj212 = %hj212_addr, http = %http_addr, db = %opts.db, "fenhe is running");
@@ -161,5 +171,41 @@ pub async fn wait_for_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_web_listener_that_cannot_bind_stops_the_gateway_it_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("server.db");
+        // Held for the whole test, so the web listener cannot have it.
+        let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let http_listen = taken.local_addr().unwrap();
+        // The gateway's port must be known beforehand to see it closed again (a failed start
+        // returns no address); it is re-bound in this same process at once, not by a child.
+        let probe = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hj212_listen = probe.local_addr().unwrap();
+        drop(probe);
+        let err = start(ServerOptions {
+            db: db.to_str().unwrap().to_string(),
+            hj212_listen,
+            http_listen,
+            gateway: GatewayConfig::default(),
+            writer: WriterConfig::default(),
+            banner: vec![],
+            engine: None,
+        })
+        .await
+        .err()
+        .expect("the HTTP port is taken");
+        assert!(err.to_string().contains(&format!("cannot listen for HTTP on {http_listen}")), "{err:#}");
+        assert!(
+            tokio::net::TcpStream::connect(hj212_listen).await.is_err(),
+            "the gateway still accepts after a failed start"
+        );
     }
 }
