@@ -712,6 +712,15 @@ async fn run_serve(a: ServeArgs) -> Result<ExitCode> {
         engine: a.engine.options()?,
     })
     .await?;
+    // The machine-readable line first (stdout, flushed: a parent may be waiting for it). A closed
+    // stdout is no reason to stop serving.
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = writeln!(out, "{}", running.listening_line()).and_then(|()| out.flush()) {
+            tracing::warn!(error = %e, "cannot print the listening line");
+        }
+    }
     eprintln!(
         "fenhe serving: HJ 212 on {}, HTTP on http://{}/ (database {}); Ctrl-C stops",
         running.hj212_addr, running.http_addr, a.db.db

@@ -174,6 +174,7 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
         .map(|s| expected_packets(s, resume_from, now))
         .sum();
 
+    println!("{}", running.listening_line());
     println!("fenhe 演示 demo");
     println!("  HJ 212 网关 gateway : {}", running.hj212_addr);
     println!("  状态页 status page  : http://{}/", running.http_addr);

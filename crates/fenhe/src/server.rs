@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use fenhe_ingest::{Gateway, GatewayConfig, GatewayHandle};
 use fenhe_store::Store;
 use fenhe_store::writer::{Writer, WriterConfig, WriterHandle};
-use fenhe_web::{AppState, LiveSnapshot, LiveStatus, OnlineDevice};
+use fenhe_web::{AppState, LiveSnapshot, LiveStatus, OnlineDevice, WebConfig, WebServer};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -35,7 +35,7 @@ pub struct Running {
     writer: WriterHandle,
     cancel: CancellationToken,
     gateway_task: JoinHandle<fenhe_ingest::Result<()>>,
-    web_task: JoinHandle<std::io::Result<()>>,
+    web: WebServer,
     engine_task: Option<JoinHandle<()>>,
 }
 
@@ -92,25 +92,44 @@ pub async fn start(opts: ServerOptions) -> Result<Running> {
     let cancel = CancellationToken::new();
     let gateway_task = gateway.spawn(cancel.clone());
 
-    let listener = tokio::net::TcpListener::bind(opts.http_listen)
-        .await
-        .with_context(|| format!("cannot listen for HTTP on {}", opts.http_listen))?;
-    let http_addr = listener.local_addr()?;
-    let state = AppState {
-        store: store.clone(),
-        live: Arc::new(GatewayLive { gateway: handle.clone(), started_at: crate::timefmt::now_ms() }),
-        metrics: metrics.map(|h| Arc::new(move || h.render()) as fenhe_web::MetricsRender),
-        banner: Arc::new(opts.banner),
-    };
+    let live = GatewayLive { gateway: handle.clone(), started_at: crate::timefmt::now_ms() };
+    let mut state =
+        AppState::new(store.clone(), Arc::new(live)).with_config(WebConfig { banner: opts.banner });
+    if let Some(h) = metrics {
+        state = state.with_metrics(Arc::new(move || h.render()));
+    }
     let web_cancel = cancel.clone();
-    let web_task =
-        tokio::spawn(fenhe_web::serve(listener, state, async move { web_cancel.cancelled().await }));
+    let web =
+        match fenhe_web::start(opts.http_listen, state, async move { web_cancel.cancelled().await }).await {
+            Ok(web) => web,
+            Err(e) => {
+                // Do not leave the gateway accepting (and acknowledging) for a server that failed to start.
+                cancel.cancel();
+                let _ = gateway_task.await;
+                writer.shutdown().await;
+                return Err(e.into());
+            }
+        };
+    let http_addr = web.local_addr();
     let engine_task = opts.engine.map(|e| crate::compliance::engine::spawn(store.clone(), e, cancel.clone()));
     info!(hj212 = %hj212_addr, http = %http_addr, db = %opts.db, "fenhe is running");
-    Ok(Running { store, hj212_addr, http_addr, writer, cancel, gateway_task, web_task, engine_task })
+    Ok(Running { store, hj212_addr, http_addr, writer, cancel, gateway_task, web, engine_task })
 }
 
 impl Running {
+    /// The line `serve` and `demo` print on stdout once both listeners are bound, for a program
+    /// that started them on port 0 (tests, `fenhe bench ingest`) to learn the ports without a
+    /// race: `{"event":"listening","hj212":"127.0.0.1:40001","http":"127.0.0.1:40002"}`.
+    /// A stable contract (README, "Running"): fields may be added, none renamed.
+    pub fn listening_line(&self) -> String {
+        serde_json::json!({
+            "event": "listening",
+            "hj212": self.hj212_addr.to_string(),
+            "http": self.http_addr.to_string(),
+        })
+        .to_string()
+    }
+
     /// Stop accepting, let connections commit and acknowledge what they read, then stop the
     /// writer (which writes what is queued) and the web listener.
     pub async fn shutdown(self) -> Result<()> {
@@ -121,9 +140,9 @@ impl Running {
             let _ = e.await;
         }
         self.writer.shutdown().await;
-        let w = self.web_task.await;
+        let w = self.web.wait().await;
         g.context("gateway task failed")?.context("gateway")?;
-        w.context("web task failed")?.context("web listener")?;
+        w.context("web listener")?;
         Ok(())
     }
 
@@ -152,5 +171,41 @@ pub async fn wait_for_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_web_listener_that_cannot_bind_stops_the_gateway_it_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("server.db");
+        // Held for the whole test, so the web listener cannot have it.
+        let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let http_listen = taken.local_addr().unwrap();
+        // The gateway's port must be known beforehand to see it closed again (a failed start
+        // returns no address); it is re-bound in this same process at once, not by a child.
+        let probe = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hj212_listen = probe.local_addr().unwrap();
+        drop(probe);
+        let err = start(ServerOptions {
+            db: db.to_str().unwrap().to_string(),
+            hj212_listen,
+            http_listen,
+            gateway: GatewayConfig::default(),
+            writer: WriterConfig::default(),
+            banner: vec![],
+            engine: None,
+        })
+        .await
+        .err()
+        .expect("the HTTP port is taken");
+        assert!(err.to_string().contains(&format!("cannot listen for HTTP on {http_listen}")), "{err:#}");
+        assert!(
+            tokio::net::TcpStream::connect(hj212_listen).await.is_err(),
+            "the gateway still accepts after a failed start"
+        );
     }
 }

@@ -1,11 +1,11 @@
 //! A `fenhe serve` process killed with SIGKILL mid-stream and restarted has every packet it
 //! acknowledged, and a data logger re-sends the rest.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use fenhe_core::registry::{
@@ -61,25 +61,32 @@ fn registry() -> Registry {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn start_server(db: &Path, port: u16) -> Child {
-    let child = Command::new(bin())
-        .args(["serve", "--db", db.to_str().unwrap(), "--hj212-listen", &format!("127.0.0.1:{port}")])
+/// Start `fenhe serve` with its HJ 212 gateway on `hj212` (port 0 for any) and return it with
+/// the port it bound, read from the listening line it prints on stdout.
+fn start_server(db: &Path, hj212: &str) -> (Child, u16) {
+    let mut child = Command::new(bin())
+        .args(["serve", "--db", db.to_str().unwrap(), "--hj212-listen", hj212])
         .args(["--http-listen", "127.0.0.1:0", "--no-gap-requests", "--frame-rate", "100000"])
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn fenhe serve");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "server did not start listening");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child
+    let stdout = child.stdout.take().expect("a piped stdout");
+    let (tx, rx) = mpsc::channel();
+    // Reads stdout to its end, so the server never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if v["event"] == "listening"
+                && let Some(addr) = v["hj212"].as_str().and_then(|a| a.parse::<SocketAddr>().ok())
+            {
+                let _ = tx.send(addr);
+            }
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("the server reports the address it bound");
+    (child, addr.port())
 }
 
 /// Minute upload `i` minutes after `t0` (epoch ms).
@@ -126,8 +133,7 @@ fn sigkill_loses_nothing_acknowledged_and_the_logger_resends_the_rest() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
-    let port = free_port();
-    let mut server = start_server(&db, port);
+    let (mut server, port) = start_server(&db, "127.0.0.1:0");
 
     // Phase 1: stream uploads as fast as the socket takes them, collecting the QNs acknowledged.
     let now = fenhe_now();
@@ -191,7 +197,7 @@ fn sigkill_loses_nothing_acknowledged_and_the_logger_resends_the_rest() {
     }
 
     // Phase 2: a simulated logger backfilling two hours; the server dies under it and comes back.
-    let mut server = start_server(&db, port);
+    let (mut server, port) = start_server(&db, "127.0.0.1:0");
     let from = (now - 4 * 3_600_000) / 3_600_000 * 3_600_000;
     let to = from + 2 * 3_600_000;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
@@ -220,7 +226,10 @@ fn sigkill_loses_nothing_acknowledged_and_the_logger_resends_the_rest() {
     server.kill().unwrap();
     server.wait().unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    let mut server = start_server(&db, port);
+    // Back on the same port, as a logger reconnects to the address it knows: the port our own
+    // server held until the kill, not one handed over from a dropped listener.
+    let (mut server, again) = start_server(&db, &format!("127.0.0.1:{port}"));
+    assert_eq!(again, port);
     let expected: Vec<String> =
         (0..120).map(|i| iso(&DateTime::from_unix_millis_cst(from + i * 60_000).unwrap())).collect();
     let deadline = Instant::now() + Duration::from_secs(120);

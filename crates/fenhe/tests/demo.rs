@@ -1,16 +1,10 @@
 //! `fenhe demo` end to end: a demo city over real TCP into a fresh database, then the same
 //! database inspected by the CLI as an operator would.
 
-use std::net::TcpListener;
 use std::process::Command;
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_fenhe")
-}
-
-fn free_addr() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().to_string()
 }
 
 fn json_lines(args: &[&str]) -> Vec<serde_json::Value> {
@@ -27,7 +21,7 @@ fn demo_backfills_the_city_and_stops_cleanly() {
     let run = || {
         Command::new(bin())
             .args(["demo", "--db", db, "--hours", "5", "--backfill-only"])
-            .args(["--hj212-listen", &free_addr(), "--http-listen", &free_addr()])
+            .args(["--hj212-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
             .env("RUST_LOG", "error")
             .output()
             .unwrap()
@@ -40,6 +34,16 @@ fn demo_backfills_the_city_and_stops_cleanly() {
         "{stdout}"
     );
     assert!(stdout.contains("stopped cleanly"), "{stdout}");
+    // The listening line names the ports the demo bound in place of the 0s it was given.
+    let listening = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "listening")
+        .unwrap_or_else(|| panic!("no listening line in {stdout}"));
+    for side in ["hj212", "http"] {
+        let addr: std::net::SocketAddr = listening[side].as_str().unwrap().parse().unwrap();
+        assert_ne!(addr.port(), 0, "{listening}");
+    }
 
     // Every registered logger has minute data stored up to the end of the backfill.
     let devices = json_lines(&["device", "list", "--format", "json", "--db", db]);

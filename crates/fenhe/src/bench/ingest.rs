@@ -447,8 +447,15 @@ pub fn run(a: IngestArgs) -> Result<ExitCode> {
     })
 }
 
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// The addresses in `fenhe serve`'s listening line
+/// (`{"event":"listening","hj212":"…","http":"…"}`), if `line` is one.
+fn listening_line(line: &str) -> Option<(SocketAddr, SocketAddr)> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    if v["event"] != "listening" {
+        return None;
+    }
+    let addr = |k: &str| v[k].as_str().and_then(|a| a.parse().ok());
+    Some((addr("hj212")?, addr("http")?))
 }
 
 /// VmRSS and VmHWM of a process, KiB.
@@ -532,15 +539,14 @@ async fn start_server(
     time_check: bool,
     writer_args: &[String],
 ) -> Result<(Server, SocketAddr)> {
-    let hj212: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
-    let http: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
     let log = dir.join("server.log");
     let logf = std::fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
-    let child = std::process::Command::new(bin)
+    // Port 0 for both listeners: the server reports what it bound in its listening line.
+    let mut child = std::process::Command::new(bin)
         .arg("serve")
         .arg("--db")
         .arg(db)
-        .args(["--hj212-listen", &hj212.to_string(), "--http-listen", &http.to_string()])
+        .args(["--hj212-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
         .args(["--max-connections", &(devices + 100).to_string()])
         // Ingest alone: the compliance engine's cost is measured by `fenhe bench compliance`.
         .args(["--frame-rate", "100000", "--no-gap-requests", "--no-engine"])
@@ -549,22 +555,39 @@ async fn start_server(
         .env_remove("FENHE_DB")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
-        .stdout(logf.try_clone()?)
-        .stderr(logf)
+        .stdout(Stdio::piped())
+        .stderr(logf.try_clone()?)
         .spawn()
         .with_context(|| format!("cannot start {}", bin.display()))?;
+    let stdout = child.stdout.take().context("the server's stdout is not piped")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Copies stdout into the log to its end (so the server never blocks on a full pipe), and
+    // passes the listening line on.
+    std::thread::spawn(move || {
+        use std::io::{BufRead, Write};
+        let mut logf = logf;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addrs) = listening_line(&line) {
+                let _ = tx.send(addrs);
+            }
+            let _ = writeln!(logf, "{line}");
+        }
+    });
     let mut server = Server { child, log };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(status) = server.child.try_wait()? {
             bail!("the server exited at startup ({status}):\n{}", server.log_tail());
         }
-        if TcpStream::connect(http).await.is_ok() && TcpStream::connect(hj212).await.is_ok() {
+        if let Ok((hj212, _http)) = rx.try_recv() {
             return Ok((server, hj212));
         }
         if Instant::now() > deadline {
             let _ = server.child.kill();
-            bail!("the server did not listen within 60 s:\n{}", server.log_tail());
+            bail!(
+                "the server did not report its listening addresses within 60 s (a server binary older than its listening line?):\n{}",
+                server.log_tail()
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -912,6 +935,17 @@ fn print_table(r: &Report, a: &IngestArgs) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_listening_line_and_nothing_else() {
+        let line = r#"{"event":"listening","hj212":"127.0.0.1:40001","http":"127.0.0.1:40002"}"#;
+        let (hj212, http) = listening_line(line).unwrap();
+        assert_eq!((hj212.port(), http.port()), (40001, 40002));
+        assert!(listening_line("fenhe serving: HJ 212 on 127.0.0.1:9212").is_none());
+        assert!(
+            listening_line(r#"{"event":"stopped","hj212":"127.0.0.1:1","http":"127.0.0.1:2"}"#).is_none()
+        );
+    }
 
     #[test]
     fn packets_are_distinct_records_with_their_qn() {

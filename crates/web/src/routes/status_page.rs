@@ -1,11 +1,22 @@
-//! The plain status page: what is connected and what arrived, in Chinese with English labels.
+//! `/`: the plain status page — what is connected and what arrived, in Chinese with English labels.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::State;
 use axum::response::Html;
+use axum::routing::get;
+use fenhe_store::Store;
 
-use crate::{AppState, WebError, escape, gather, html};
+use crate::error::AppError;
+use crate::html::escape;
+use crate::state::{AppState, Live, WebConfig};
+use crate::status::gather;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route("/", get(page))
+}
 
 /// `YYYY-MM-DD hh:mm:ss` in China time.
 pub(crate) fn cst(ms: i64) -> String {
@@ -41,8 +52,12 @@ fn reason_zh(r: &str) -> &'static str {
     }
 }
 
-pub(crate) async fn page(State(state): State<AppState>) -> Result<Html<String>, WebError> {
-    let s = gather(&state).await?;
+async fn page(
+    State(store): State<Arc<dyn Store>>,
+    State(live): State<Live>,
+    State(config): State<Arc<WebConfig>>,
+) -> Result<Html<String>, AppError> {
+    let s = gather(store.as_ref(), live.0.as_ref()).await?;
     let mut b = String::new();
     b.push_str(concat!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">",
@@ -54,7 +69,7 @@ pub(crate) async fn page(State(state): State<AppState>) -> Result<Html<String>, 
         "</style></head><body>"
     ));
     b.push_str("<h1>fenhe 汾河 · 运行状态 <small>Status</small></h1>");
-    for line in state.banner.iter() {
+    for line in &config.banner {
         let _ = write!(b, "<p>{}</p>", escape(line));
     }
     let _ = write!(
@@ -116,7 +131,7 @@ pub(crate) async fn page(State(state): State<AppState>) -> Result<Html<String>, 
     b.push_str(
         "</table><p><a href=\"/api/status\">JSON</a> · <a href=\"/metrics\">/metrics</a></p></body></html>",
     );
-    Ok(html(b))
+    Ok(Html(b))
 }
 
 #[cfg(test)]

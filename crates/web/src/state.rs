@@ -1,0 +1,112 @@
+//! What every handler can reach: the store, the live gateway's counters, the Prometheus
+//! renderer and the web configuration. Handlers take the narrowest piece they need through
+//! axum's `FromRef` (e.g. `State<Arc<dyn Store>>`), so a route's signature says what it touches.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use fenhe_store::Store;
+use serde::Serialize;
+
+/// A device connected right now.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct OnlineDevice {
+    pub mn: String,
+    pub peer: String,
+    /// Epoch ms of the first authenticated frame on this connection.
+    pub since: i64,
+}
+
+/// What the running gateway knows that the store does not (live connections and counters).
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct LiveSnapshot {
+    pub started_at: i64,
+    pub connections: u64,
+    pub devices_online: Vec<OnlineDevice>,
+    /// Frames since start by verdict name.
+    pub frames_by_verdict: Vec<(String, u64)>,
+    /// Rejected frames since start by reason kind.
+    pub rejected_by_reason: Vec<(String, u64)>,
+}
+
+/// Source of [`LiveSnapshot`]s (implemented by the binary over the gateway's stats).
+pub trait LiveStatus: Send + Sync + 'static {
+    fn snapshot(&self) -> LiveSnapshot;
+}
+
+/// A fixed snapshot is a live status too: a web process without a gateway beside it, and tests,
+/// show it as it is.
+impl LiveStatus for LiveSnapshot {
+    fn snapshot(&self) -> LiveSnapshot {
+        self.clone()
+    }
+}
+
+/// Renders the Prometheus text exposition (the binary passes its exporter's handle).
+pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// The `/metrics` renderer, absent when no recorder could be installed.
+#[derive(Clone, Default)]
+pub struct Metrics(pub Option<MetricsRender>);
+
+/// The live gateway, as a sub-state.
+#[derive(Clone)]
+pub struct Live(pub Arc<dyn LiveStatus>);
+
+/// Settings of the web side that do not change while it runs.
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    /// Lines shown under the status page's title (addresses, demo notes).
+    pub banner: Vec<String>,
+}
+
+/// The state of the router; cheap to clone (every field is shared).
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub live: Live,
+    pub metrics: Metrics,
+    pub config: Arc<WebConfig>,
+}
+
+impl AppState {
+    /// State over a store and a live source, without metrics and with the default configuration.
+    pub fn new(store: Arc<dyn Store>, live: Arc<dyn LiveStatus>) -> Self {
+        Self { store, live: Live(live), metrics: Metrics(None), config: Arc::new(WebConfig::default()) }
+    }
+
+    /// Serve `/metrics` with this renderer.
+    pub fn with_metrics(mut self, render: MetricsRender) -> Self {
+        self.metrics = Metrics(Some(render));
+        self
+    }
+
+    pub fn with_config(mut self, config: WebConfig) -> Self {
+        self.config = Arc::new(config);
+        self
+    }
+}
+
+impl FromRef<AppState> for Arc<dyn Store> {
+    fn from_ref(s: &AppState) -> Self {
+        s.store.clone()
+    }
+}
+
+impl FromRef<AppState> for Live {
+    fn from_ref(s: &AppState) -> Self {
+        s.live.clone()
+    }
+}
+
+impl FromRef<AppState> for Metrics {
+    fn from_ref(s: &AppState) -> Self {
+        s.metrics.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<WebConfig> {
+    fn from_ref(s: &AppState) -> Self {
+        s.config.clone()
+    }
+}

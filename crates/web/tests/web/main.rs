@@ -1,0 +1,6 @@
+//! The web crate's one integration-test binary: every route driven through the router over a
+//! temporary SQLite store ([`app::TestApp`]), and the listener entry over real TCP.
+
+mod app;
+mod routes;
+mod tcp;

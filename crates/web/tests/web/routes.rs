@@ -1,0 +1,115 @@
+//! Every route of the router today, through [`TestApp`].
+
+use axum::http::{StatusCode, header};
+use fenhe_web::{LiveSnapshot, OnlineDevice};
+
+use crate::app::TestApp;
+
+const MN: &str = "14100020990100000000000A";
+
+fn live() -> LiveSnapshot {
+    LiveSnapshot {
+        // 2026-12-02 08:00:00 China time.
+        started_at: 1_796_169_600_000,
+        connections: 3,
+        devices_online: vec![OnlineDevice {
+            mn: MN.into(),
+            peer: "10.0.0.7:50123".into(),
+            since: 1_796_169_660_000,
+        }],
+        frames_by_verdict: vec![("accepted".into(), 120), ("rejected".into(), 4)],
+        rejected_by_reason: vec![("crc".into(), 3), ("length".into(), 1)],
+    }
+}
+
+#[tokio::test]
+async fn the_status_page_renders_live_and_stored_figures() {
+    let app = TestApp::builder()
+        .registry(fenhe_core::demo::city())
+        .live(live())
+        .banner("演示数据库 <demo.db>")
+        .build()
+        .await;
+    let r = app.get("/").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.content_type().starts_with("text/html"), "{}", r.content_type());
+    let page = r.text();
+    assert!(page.contains("<b id=\"connections\">3</b>"), "{page}");
+    assert!(page.contains("<b id=\"online\">1</b> / 登记设备 Registered: 40"), "{page}");
+    assert!(page.contains("启动时间 Started: 2026-12-02 08:00:00"), "{page}");
+    assert!(page.contains("CRC 校验错误 <small>crc</small></td><td class=\"num\">3</td>"), "{page}");
+    assert!(
+        page.contains(&format!("<td>{MN}</td><td>10.0.0.7:50123</td><td>2026-12-02 08:01:00</td>")),
+        "{page}"
+    );
+    // Banner lines are text, not markup.
+    assert!(page.contains("演示数据库 &lt;demo.db&gt;"), "{page}");
+}
+
+#[tokio::test]
+async fn api_status_reports_the_live_and_stored_sides() {
+    let app = TestApp::builder().registry(fenhe_core::demo::city()).live(live()).build().await;
+    let r = app.get("/api/status").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.content_type().starts_with("application/json"));
+    let v = r.json();
+    let registered = app.store.registry().await.unwrap().devices.len();
+    assert_eq!((registered, &v["registered_devices"]), (40, &40.into()));
+    assert_eq!(v["inbox"], 0);
+    assert_eq!(v["stored"], serde_json::json!([]), "a new database has no frames");
+    assert_eq!(v["live"]["connections"], 3);
+    assert_eq!(v["live"]["started_at"], 1_796_169_600_000i64);
+    assert_eq!(v["live"]["devices_online"][0]["mn"], MN);
+    assert_eq!(v["live"]["frames_by_verdict"], serde_json::json!([["accepted", 120], ["rejected", 4]]));
+    assert_eq!(v["live"]["rejected_by_reason"], serde_json::json!([["crc", 3], ["length", 1]]));
+}
+
+#[tokio::test]
+async fn healthz_answers_ok() {
+    let r = TestApp::builder().build().await.get("/healthz").await;
+    assert_eq!((r.status, r.text().as_str()), (StatusCode::OK, "ok"));
+}
+
+#[tokio::test]
+async fn metrics_serve_prometheus_text_when_enabled() {
+    let app = TestApp::builder()
+        .metrics(|| "# TYPE fenhe_frames_total counter\nfenhe_frames_total 7\n".into())
+        .build()
+        .await;
+    let r = app.get("/metrics").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.content_type(), "text/plain; version=0.0.4");
+    assert!(r.text().contains("fenhe_frames_total 7"));
+}
+
+#[tokio::test]
+async fn metrics_are_a_404_in_the_error_shape_when_disabled() {
+    let r = TestApp::builder().build().await.get("/metrics").await;
+    assert_eq!(r.error(StatusCode::NOT_FOUND, "not_found"), "metrics are not enabled");
+}
+
+#[tokio::test]
+async fn an_unknown_route_is_a_json_404() {
+    let r = TestApp::builder().build().await.get("/api/v1/enterprises/E99").await;
+    assert_eq!(r.error(StatusCode::NOT_FOUND, "not_found"), "no route for GET /api/v1/enterprises/E99");
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_a_json_405() {
+    let r = TestApp::builder().build().await.post_json("/api/status", &serde_json::json!({"x": 1})).await;
+    let message = r.error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    assert!(message.contains("/api/status"), "{message}");
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = TestApp::builder().build().await;
+    for path in ["/", "/api/status", "/healthz", "/metrics", "/nowhere"] {
+        let r = app.get(path).await;
+        assert_eq!(r.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+        assert_eq!(r.headers[header::X_FRAME_OPTIONS], "DENY", "{path}");
+        assert_eq!(r.headers[header::REFERRER_POLICY], "no-referrer", "{path}");
+        let csp = r.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'") && !csp.contains("'unsafe-eval'"), "{path}: {csp}");
+    }
+}
