@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::prepare::multiple;
-use super::time::{DAY_MS, HOUR_MS};
+use crate::china_time::{DAY_MS, HOUR_MS};
 use super::types::{Aggregate, Episode, Period, Source};
 use crate::registry::OutletKind;
 

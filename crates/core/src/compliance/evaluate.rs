@@ -15,7 +15,7 @@ use super::params::Params;
 use super::prepare::{Prepared, flow_factor, is_emitted, slice_in};
 use super::quality::findings;
 use super::rates::day_rate;
-use super::time::{DAY_MS, HOUR_MS, day_start, hour_start, month_start, next_month_start};
+use crate::china_time::{DAY_MS, HOUR_MS, day_start, hour_start, month_start, next_month_start};
 use super::types::{Aggregate, Emission, Evaluation, Finding, Period, Record, Source};
 
 /// The periods to evaluate.

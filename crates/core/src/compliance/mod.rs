@@ -6,7 +6,8 @@
 //! which periods to recompute and stores what comes back.
 //!
 //! Times are epoch milliseconds (UTC). Periods are China time (UTC+8, no DST since 1991):
-//! an hour starts at a multiple of 3 600 000 ms, a day at 16:00 UTC of the previous day.
+//! an hour starts at a multiple of 3 600 000 ms, a day at 16:00 UTC of the previous day
+//! (the arithmetic is [`crate::china_time`]).
 //!
 //! Modules: `hourly` and `daily` aggregates, `oxygen` conversion, [`episodes()`], `emissions`,
 //! data-`quality` findings, `rates`, [`monthly()`] results and [`permit_findings`], [`alarms()`],
@@ -45,7 +46,9 @@ mod rates;
 pub mod rollup;
 mod rule_values;
 mod text;
-pub mod time;
+/// The period arithmetic moved to [`crate::china_time`]; this path stays for the callers
+/// outside core that still name it.
+pub use crate::china_time as time;
 pub mod types;
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::time::{DAY_MS, HOUR_MS, MINUTE_MS, date_start};
+use crate::china_time::{DAY_MS, HOUR_MS, MINUTE_MS, date_start};
 use super::*;
 use crate::Limit;
 use crate::registry::OutletKind;
