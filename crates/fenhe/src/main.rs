@@ -8,15 +8,12 @@ use clap::Parser;
 mod bench;
 mod cli;
 mod cmd;
-mod compliance;
 mod demo;
 mod logging;
 mod packet;
-mod registry_io;
 mod server;
 mod simulate;
 mod text;
-mod timefmt;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

@@ -24,7 +24,7 @@ pub struct ServerOptions {
     /// Lines for the top of the status page.
     pub banner: Vec<String>,
     /// The compliance engine running in the background, if wanted.
-    pub engine: Option<crate::compliance::engine::EngineOptions>,
+    pub engine: Option<fenhe_app::engine::EngineOptions>,
 }
 
 /// A running server.
@@ -98,14 +98,14 @@ pub async fn start(opts: ServerOptions) -> Result<Running> {
     let http_addr = listener.local_addr()?;
     let state = AppState {
         store: store.clone(),
-        live: Arc::new(GatewayLive { gateway: handle.clone(), started_at: crate::timefmt::now_ms() }),
+        live: Arc::new(GatewayLive { gateway: handle.clone(), started_at: fenhe_core::china_time::now_ms() }),
         metrics: metrics.map(|h| Arc::new(move || h.render()) as fenhe_web::MetricsRender),
         banner: Arc::new(opts.banner),
     };
     let web_cancel = cancel.clone();
     let web_task =
         tokio::spawn(fenhe_web::serve(listener, state, async move { web_cancel.cancelled().await }));
-    let engine_task = opts.engine.map(|e| crate::compliance::engine::spawn(store.clone(), e, cancel.clone()));
+    let engine_task = opts.engine.map(|e| fenhe_app::engine::spawn(store.clone(), e, cancel.clone()));
     info!(hj212 = %hj212_addr, http = %http_addr, db = %opts.db, "fenhe is running");
     Ok(Running { store, hj212_addr, http_addr, writer, cancel, gateway_task, web_task, engine_task })
 }

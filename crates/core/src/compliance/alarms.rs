@@ -10,8 +10,8 @@
 
 use super::episodes::judged_period;
 use super::text::{factor_name_en, factor_name_zh, fmt_num, unit};
-use crate::china_time::minute_text;
 use super::types::{AlarmDraft, Episode, Finding, FindingKind, Period, Severity, Source, factor};
+use crate::china_time::minute_text;
 
 /// Severity of an exceedance with multiple `m`.
 pub fn episode_severity(m: f64) -> Severity {

@@ -15,8 +15,8 @@ use super::params::Params;
 use super::prepare::{Prepared, flow_factor, is_emitted, slice_in};
 use super::quality::findings;
 use super::rates::day_rate;
-use crate::china_time::{DAY_MS, HOUR_MS, day_start, hour_start, month_start, next_month_start};
 use super::types::{Aggregate, Emission, Evaluation, Finding, Period, Record, Source};
+use crate::china_time::{DAY_MS, HOUR_MS, day_start, hour_start, month_start, next_month_start};
 
 /// The periods to evaluate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

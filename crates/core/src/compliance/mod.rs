@@ -9,7 +9,7 @@
 //! an hour starts at a multiple of 3 600 000 ms, a day at 16:00 UTC of the previous day
 //! (the arithmetic is [`crate::china_time`]).
 //!
-//! Modules: `hourly` and `daily` aggregates, `oxygen` conversion, [`episodes()`], `emissions`,
+//! Modules: `sources` (the [`Source`] of each device), `hourly` and `daily` aggregates, `oxygen` conversion, [`episodes()`], `emissions`,
 //! data-`quality` findings, `rates`, [`monthly()`] results and [`permit_findings`], [`alarms()`],
 //! and [`evaluate()`] which runs them all over a window of whole days.
 //!
@@ -45,6 +45,7 @@ mod quality;
 mod rates;
 pub mod rollup;
 mod rule_values;
+pub mod sources;
 mod text;
 /// The period arithmetic moved to [`crate::china_time`]; this path stays for the callers
 /// outside core that still name it.
@@ -61,4 +62,5 @@ pub use monthly::{Monthly, monthly, permit_findings};
 pub use params::{ParamError, Params};
 pub use rollup::{GroupRate, Scope, rollup};
 pub use rule_values::{RuleNumber, RuleValues};
+pub use sources::{LimitArgError, Overrides};
 pub use types::*;

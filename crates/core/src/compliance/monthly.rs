@@ -8,10 +8,10 @@ use super::emissions::total;
 use super::params::Params;
 use super::rates::rate_from;
 use super::text::{factor_name_en, factor_name_zh, fmt_num};
-use crate::china_time::minute_text;
-use crate::china_time::{HOUR_MS, date_of, month_start as month_of, next_month_start};
 use super::types::{Aggregate, Emission, Finding, FindingKind, Period, Rate, Source};
 use crate::Enterprise;
+use crate::china_time::minute_text;
+use crate::china_time::{HOUR_MS, date_of, month_start as month_of, next_month_start};
 
 /// What [`monthly`] gives back for one device and month.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

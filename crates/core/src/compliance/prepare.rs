@@ -8,8 +8,8 @@ use foldhash::HashMap as FastMap;
 
 use super::params::Params;
 use super::rule_values::{RuleNumber, RuleValues};
-use crate::china_time::MINUTE_MS;
 use super::types::{DataKind, Record, Source, factor};
+use crate::china_time::MINUTE_MS;
 use crate::registry::OutletKind;
 
 /// The number a record carries: `Avg`, else `Rtd`; only finite numbers count.

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use super::params::Params;
 use super::prepare::{Prepared, flow_factor, is_emitted, negative_suspect, record_at, valid_value};
 use super::text::{factor_name_en, factor_name_zh, fmt_minutes, fmt_num, unit};
+use super::types::{Aggregate, Finding, FindingKind, Period, Record, Source};
 use crate::china_time::minute_text;
 use crate::china_time::{DAY_MS, HOUR_MS, MINUTE_MS, hour_start};
-use super::types::{Aggregate, Finding, FindingKind, Period, Record, Source};
 
 struct Ctx<'s, 'p, 'a> {
     src: &'s Source,
@@ -254,7 +254,8 @@ fn runs_of_suspects(cx: &Ctx<'_, '_, '_>, code: &str, recs: &[&Record], out: &mu
         for (s, e) in runs(recs, negative, |_, _| true) {
             let n = e - s + 1;
             let low = recs[s..=e].iter().filter_map(|r| valid_value(r, cx.params)).fold(f64::NAN, f64::min);
-            let (from, to, low) = (minute_text(recs[s].data_time), minute_text(recs[e].data_time), fmt_num(low));
+            let (from, to, low) =
+                (minute_text(recs[s].data_time), minute_text(recs[e].data_time), fmt_num(low));
             out.push(cx.finding(
                 Some(code),
                 FindingKind::NegativeValue,
