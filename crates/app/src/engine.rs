@@ -585,3 +585,7 @@ pub fn spawn(
         }
     })
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

@@ -138,3 +138,6 @@ fn report(
     }
     report
 }
+
+#[cfg(test)]
+mod tests;
