@@ -50,7 +50,7 @@ pub fn fleet_specs(r: &Registry, now_ms: i64) -> Vec<DeviceSpec> {
             };
             // Normal operation at about 45 % of the outlet's limits (the built-in levels would put
             // an ultra-low power unit over its NOx limit all day).
-            let today = fenhe_core::compliance::time::date_of(now_ms);
+            let today = fenhe_core::china_time::date_of(now_ms);
             spec = spec
                 .fit_to_limits(0.45, |code| outlet.and_then(|o| o.limit_at(code, today)).and_then(|l| l.max));
             spec.password = d.password.clone();

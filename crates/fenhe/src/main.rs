@@ -13,7 +13,7 @@ mod logging;
 mod packet;
 mod server;
 mod simulate;
-mod text;
+mod text_table;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::process::Command;
 
 use fenhe_core::Registry;
-use fenhe_core::compliance::time;
+use fenhe_core::china_time as time;
 use fenhe_sim::{DeviceSpec, Scenario};
 use hj212::Version;
 use serde_json::Value;

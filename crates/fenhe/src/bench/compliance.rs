@@ -19,7 +19,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use fenhe_core::compliance::{Params, time};
+use fenhe_core::china_time as time;
+use fenhe_core::compliance::Params;
 use fenhe_core::{CrcPolicy, Device, Limit, Measurement, OutletKind, Protocol, Registry, Values, Verdict};
 use fenhe_core::{FrameRecord, Outlet};
 use fenhe_ingest::capture::CaptureOptions;

@@ -8,7 +8,7 @@ use fenhe_core::compliance::Severity;
 use fenhe_store::{Alarm, AlarmQuery, AlarmStatus, Store};
 use serde_json::json;
 
-use crate::text::Table;
+use crate::text_table::Table;
 
 /// `alarms list`: newest first.
 pub async fn list(store: &dyn Store, q: &AlarmQuery, json_out: bool, out: &mut dyn Write) -> Result<()> {

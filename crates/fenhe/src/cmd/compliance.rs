@@ -10,7 +10,7 @@ use fenhe_core::compliance::Params;
 use fenhe_store::Store;
 use serde_json::json;
 
-use crate::text::Table;
+use crate::text_table::Table;
 
 /// `compliance rates`: stored device rates summed by `scope`.
 pub async fn rates(
