@@ -120,3 +120,44 @@ async fn aggregates(store: &dyn Store, period: Period) -> Vec<fenhe_core::compli
     let q = AggregateQuery { mn: Some(MN.into()), period: Some(period), ..Default::default() };
     store.aggregates(&q).await.unwrap()
 }
+
+/// The queries behind the CLI read what the engine and the gateway stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queries_read_what_was_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fenhe_store::open(dir.path().join("q.db").to_str().unwrap()).await.unwrap();
+    let reg = registry();
+    store.import_registry(&reg).await.unwrap();
+    store.write_batch(&uploads()).await.unwrap();
+    run_cycle(store.as_ref(), &reg, &Params::default(), day() + time::DAY_MS).await.unwrap();
+
+    let rates = crate::alarm_queries::rates(
+        store.as_ref(),
+        fenhe_core::compliance::Scope::Outlet,
+        Period::Day,
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(rates.len(), 1);
+    assert_eq!(rates[0].rate.key, reg.outlets[0].id);
+    assert_eq!(rates[0].name.as_deref(), Some(reg.outlets[0].name.as_str()));
+    assert_eq!((rates[0].rate.judged_hours, rates[0].rate.exceeding_hours), (24, 3));
+
+    let devices = crate::device_queries::devices(store.as_ref()).await.unwrap();
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0].frames, 144);
+    assert_eq!(devices[0].enterprise_id.as_deref(), Some(reg.enterprises[0].id.as_str()));
+    assert_eq!(devices[0].latest, [("2051".to_string(), day() + 143 * 10 * MINUTE_MS)]);
+
+    let filter = crate::measurement_queries::MeasurementFilter {
+        mn: MN.into(),
+        from: Some(day() + 9 * HOUR_MS),
+        to: Some(day() + 10 * HOUR_MS),
+        ..Default::default()
+    };
+    let ms = crate::measurement_queries::measurements(store.as_ref(), &filter).await.unwrap();
+    assert_eq!(ms.len(), 6);
+    assert!(ms.iter().all(|m| m.values.avg == Some(100.0)));
+}

@@ -48,3 +48,43 @@ pub async fn import(
         .await?;
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_attempt_is_on_record_and_only_a_valid_one_applies() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = fenhe_store::open(dir.path().join("import.db").to_str().unwrap()).await.unwrap();
+
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "[[devices]]\nmn = \"X\"\n").unwrap();
+        let problems = validate(&[bad.as_path()]).unwrap_err();
+        assert!(!problems.0.is_empty());
+        record_refusal(store.as_ref(), vec!["bad.toml".into()], &problems, 1_000).await.unwrap();
+        assert!(store.registry().await.unwrap().devices.is_empty());
+
+        let city = fenhe_core::demo::city();
+        let good = dir.path().join("city.toml");
+        std::fs::write(&good, registry_files::to_toml(&city).unwrap()).unwrap();
+        let registry = validate(&[good.as_path()]).unwrap();
+        let summary = import(store.as_ref(), &registry, vec!["city.toml".into()], 2_000).await.unwrap();
+        assert_eq!(
+            summary,
+            format!(
+                "imported {} enterprises, {} outlets, {} devices",
+                city.enterprises.len(),
+                city.outlets.len(),
+                city.devices.len()
+            )
+        );
+        assert_eq!(store.registry().await.unwrap().devices.len(), city.devices.len());
+
+        // Newest first: the import, then the refusal with its problems.
+        let imports = store.imports(10).await.unwrap();
+        let seen: Vec<(i64, bool, usize)> =
+            imports.iter().map(|i| (i.record.at, i.record.ok, i.record.problems.len())).collect();
+        assert_eq!(seen, [(2_000, true, 0), (1_000, false, problems.0.len())]);
+    }
+}

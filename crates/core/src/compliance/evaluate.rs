@@ -25,8 +25,8 @@ pub struct Window {
     pub from: i64,
     /// End (exclusive) of the last day (00:00 China time of the day after).
     pub to: i64,
-    /// The evaluation instant (live: the wall clock; replay: the last receipt time in the
-    /// capture). Only periods that ended by then are produced.
+    /// The evaluation instant (live: the wall clock; replay: the end of the last day the captures
+    /// touch, or `--as-of`). Only periods that ended by then are produced.
     pub now: i64,
 }
 
