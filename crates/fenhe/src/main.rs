@@ -1,5 +1,7 @@
 //! The `fenhe` binary. Argument parsing and dispatch live in [`cli`]; each command family has its
-//! own module. Errors reach this level as `anyhow::Error`, are printed once, and exit with 2.
+//! own module, which calls the use cases of `fenhe_app` and prints what they return (the binary
+//! itself keeps only wiring, demo, simulate, packet and bench). Errors reach this level as
+//! `anyhow::Error`, are printed once, and exit with 2.
 
 use std::process::ExitCode;
 
