@@ -1,8 +1,10 @@
 //! fenhe's domain model and pure rules. No I/O: the binary's jobs feed it rows and store its
-//! results, so everything here is deterministic and testable in isolation.
+//! results, so everything here is deterministic and testable in isolation (the clock is read in
+//! one place, [`china_time::now_ms`]).
 
 pub mod access;
 pub mod calendar;
+pub mod china_time;
 pub mod compliance;
 pub mod demo;
 pub mod record;

@@ -142,6 +142,11 @@ pub struct ReplayArgs {
     /// CRC computations accepted from devices the registry does not list.
     #[arg(long, value_enum, default_value_t = CrcArg::Standard)]
     pub crc: CrcArg,
+    /// Judge as of this instant: only the hours and days ended by then (China time unless an
+    /// offset is given). Default: the end of the last day the captures touch, so every hour and
+    /// day they touch is judged (a capture is taken as complete).
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<String>,
     /// The report: a JSON file, or a directory for --format csv.
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
@@ -217,9 +222,9 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
-    pub fn options(&self) -> Result<Option<crate::compliance::engine::EngineOptions>> {
+    pub fn options(&self) -> Result<Option<fenhe_app::engine::EngineOptions>> {
         let params = parse_params(&self.params)?;
-        Ok((!self.no_engine).then(|| crate::compliance::engine::EngineOptions {
+        Ok((!self.no_engine).then(|| fenhe_app::engine::EngineOptions {
             params,
             interval: std::time::Duration::from_secs(self.engine_interval_s.max(1)),
         }))
@@ -558,7 +563,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             crate::logging::init("warn");
             let write_capture = match (&a.write_capture, &a.from, &a.to) {
                 (Some(p), Some(f), Some(t)) => {
-                    Some((p.clone(), crate::timefmt::parse(f)?, crate::timefmt::parse(t)?))
+                    Some((p.clone(), fenhe_core::china_time::parse(f)?, fenhe_core::china_time::parse(t)?))
                 }
                 _ => None,
             };
@@ -583,12 +588,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Compliance(ComplianceCommand::Run { params, db }) => block_on(async move {
             let params = parse_params(&params)?;
             let store = open_store(&db).await?;
-            crate::cmd::alarms::run(store.as_ref(), &params, &mut io::stdout().lock()).await?;
+            crate::cmd::compliance::run(store.as_ref(), &params, &mut io::stdout().lock()).await?;
             Ok(ExitCode::SUCCESS)
         }),
         Command::Compliance(ComplianceCommand::Rates { by, period, from, to, format, db }) => {
-            let from = from.as_deref().map(crate::timefmt::parse).transpose()?;
-            let to = to.as_deref().map(crate::timefmt::parse).transpose()?;
+            let from = from.as_deref().map(fenhe_core::china_time::parse).transpose()?;
+            let to = to.as_deref().map(fenhe_core::china_time::parse).transpose()?;
             block_on(async move {
                 let store = open_store(&db).await?;
                 let scope = fenhe_core::compliance::Scope::parse(&by)
@@ -599,7 +604,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     fenhe_core::compliance::Period::Day
                 };
                 let json = format == ListFormat::Json;
-                crate::cmd::alarms::rates(
+                crate::cmd::compliance::rates(
                     store.as_ref(),
                     scope,
                     period,
@@ -636,12 +641,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn run_replay(a: ReplayArgs) -> Result<ExitCode> {
-    use crate::compliance::{replay, source};
+    use fenhe_app::replay;
+    use fenhe_core::compliance::Overrides;
     let params = parse_params(&a.params)?;
-    let mut overrides = source::Overrides { reference_o2: a.ref_o2, ..Default::default() };
+    let mut overrides = Overrides { reference_o2: a.ref_o2, ..Default::default() };
     for l in &a.limits {
-        overrides.limits.push(source::Overrides::parse_limit(l).map_err(anyhow::Error::msg)?);
+        overrides.limits.push(Overrides::parse_limit(l)?);
     }
+    let as_of = a.as_of.as_deref().map(fenhe_core::china_time::parse).transpose()?;
     if let Some(o2) = a.ref_o2
         && !(0.0..21.0).contains(&o2)
     {
@@ -649,7 +656,7 @@ fn run_replay(a: ReplayArgs) -> Result<ExitCode> {
     }
     let registry = match &a.registry {
         None => None,
-        Some(path) => match crate::registry_io::load_files(&[path.as_path()]) {
+        Some(path) => match fenhe_app::registry_files::load_files(&[path.as_path()]) {
             Ok(r) => Some(r),
             Err(problems) => {
                 eprint!("{problems}");
@@ -662,7 +669,7 @@ fn run_replay(a: ReplayArgs) -> Result<ExitCode> {
         trust_all: registry.is_none(),
         ..Default::default()
     };
-    let req = replay::ReplayRequest { registry, inputs: a.inputs, params, overrides, capture };
+    let req = replay::ReplayRequest { registry, inputs: a.inputs, params, overrides, capture, as_of };
     let report = replay::replay(&req)?;
     match a.format {
         ReportFormat::Json => report.write_json(&a.out)?,
@@ -749,21 +756,14 @@ async fn run_registry(cmd: RegistryCommand) -> Result<ExitCode> {
         RegistryCommand::Import { files, check, db } => {
             let paths: Vec<&std::path::Path> = files.iter().map(|p| p.as_path()).collect();
             let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
-            let registry = match crate::registry_io::load_files(&paths) {
+            let registry = match fenhe_app::registry_import::validate(&paths) {
                 Ok(r) => r,
                 Err(problems) => {
                     eprintln!("{problems}");
                     if !check {
-                        // A refused import is kept on record with every problem, not only printed.
                         let store = open_store(&db).await?;
-                        store
-                            .record_import(&fenhe_store::ImportRecord {
-                                at: crate::timefmt::now_ms(),
-                                files: names,
-                                ok: false,
-                                summary: format!("{} problem(s); nothing was imported", problems.0.len()),
-                                problems: problems.0.iter().map(|p| p.to_string()).collect(),
-                            })
+                        let now = fenhe_core::china_time::now_ms();
+                        fenhe_app::registry_import::record_refusal(store.as_ref(), names, &problems, now)
                             .await?;
                     }
                     return Ok(ExitCode::from(1));
@@ -779,20 +779,8 @@ async fn run_registry(cmd: RegistryCommand) -> Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let store = open_store(&db).await?;
-            let s = store.import_registry(&registry).await?;
-            let summary = format!(
-                "imported {} enterprises, {} outlets, {} devices",
-                s.enterprises, s.outlets, s.devices
-            );
-            store
-                .record_import(&fenhe_store::ImportRecord {
-                    at: crate::timefmt::now_ms(),
-                    files: names,
-                    ok: true,
-                    summary: summary.clone(),
-                    problems: vec![],
-                })
-                .await?;
+            let now = fenhe_core::china_time::now_ms();
+            let summary = fenhe_app::registry_import::import(store.as_ref(), &registry, names, now).await?;
             eprintln!("{summary} into {}", db.db);
             Ok(ExitCode::SUCCESS)
         }
@@ -803,7 +791,7 @@ async fn run_registry(cmd: RegistryCommand) -> Result<ExitCode> {
                 let r = &i.record;
                 if format == ListFormat::Json {
                     let line = serde_json::json!({
-                        "id": i.id, "at": crate::timefmt::iso(r.at), "files": r.files, "ok": r.ok,
+                        "id": i.id, "at": fenhe_core::china_time::iso(r.at), "files": r.files, "ok": r.ok,
                         "summary": r.summary, "problems": r.problems,
                     });
                     writeln!(out, "{line}")?;
@@ -813,7 +801,7 @@ async fn run_registry(cmd: RegistryCommand) -> Result<ExitCode> {
                         out,
                         "#{} {} {verdict} [{}] {}",
                         i.id,
-                        crate::timefmt::iso(r.at),
+                        fenhe_core::china_time::iso(r.at),
                         r.files.join(" "),
                         r.summary
                     )?;
@@ -830,14 +818,16 @@ async fn run_registry(cmd: RegistryCommand) -> Result<ExitCode> {
             let r = store.registry().await?;
             let mut stdout = io::stdout().lock();
             match format {
-                RegistryFormat::Toml => stdout.write_all(crate::registry_io::to_toml(&r)?.as_bytes())?,
-                RegistryFormat::Json => writeln!(stdout, "{}", crate::registry_io::to_json(&r)?)?,
+                RegistryFormat::Toml => {
+                    stdout.write_all(fenhe_app::registry_files::to_toml(&r)?.as_bytes())?
+                }
+                RegistryFormat::Json => writeln!(stdout, "{}", fenhe_app::registry_files::to_json(&r)?)?,
                 RegistryFormat::Csv => {
                     let dir =
                         out.context("--format csv writes three files: give the directory with --out DIR")?;
                     std::fs::create_dir_all(&dir)
                         .with_context(|| format!("cannot create {}", dir.display()))?;
-                    for (name, text) in crate::registry_io::to_csv(&r)? {
+                    for (name, text) in fenhe_app::registry_files::to_csv(&r)? {
                         let p = dir.join(name);
                         std::fs::write(&p, text).with_context(|| format!("cannot write {}", p.display()))?;
                         eprintln!("wrote {}", p.display());
@@ -853,11 +843,13 @@ async fn run_data(cmd: DataCommand) -> Result<ExitCode> {
     match cmd {
         DataCommand::Export { mn, cn, factor, from, to, format, db } => {
             let args = crate::cmd::data::ExportArgs {
-                mn,
-                cn,
-                factor,
-                from: from.as_deref().map(crate::timefmt::parse).transpose()?,
-                to: to.as_deref().map(crate::timefmt::parse).transpose()?,
+                filter: fenhe_app::measurement_queries::MeasurementFilter {
+                    mn,
+                    cn,
+                    factor,
+                    from: from.as_deref().map(fenhe_core::china_time::parse).transpose()?,
+                    to: to.as_deref().map(fenhe_core::china_time::parse).transpose()?,
+                },
                 format: match format {
                     OutFormat::Json => crate::cmd::data::Format::Json,
                     OutFormat::Csv => crate::cmd::data::Format::Csv,

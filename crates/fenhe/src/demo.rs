@@ -12,7 +12,7 @@ use fenhe_sim::{Backfill, DeviceSpec, Fleet, FleetConfig, Kind, Scenario, SimCon
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::server::{self, ServerOptions};
-use crate::timefmt;
+use fenhe_core::china_time;
 
 pub struct DemoOptions {
     pub db: String,
@@ -50,7 +50,7 @@ pub fn fleet_specs(r: &Registry, now_ms: i64) -> Vec<DeviceSpec> {
             };
             // Normal operation at about 45 % of the outlet's limits (the built-in levels would put
             // an ultra-low power unit over its NOx limit all day).
-            let today = fenhe_core::compliance::time::date_of(now_ms);
+            let today = fenhe_core::china_time::date_of(now_ms);
             spec = spec
                 .fit_to_limits(0.45, |code| outlet.and_then(|o| o.limit_at(code, today)).and_then(|l| l.max));
             spec.password = d.password.clone();
@@ -129,7 +129,7 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
         let store = fenhe_store::open(&opts.db).await.with_context(|| format!("cannot open {}", opts.db))?;
         store.import_registry(&city).await?;
     }
-    let now = timefmt::now_ms();
+    let now = china_time::now_ms();
     let backfill_start = now - i64::from(opts.backfill_hours) * HOUR_MS;
     let banner = vec![
         format!("演示数据库 Demo database: {}", opts.db),
@@ -145,7 +145,7 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
         gateway,
         writer: Default::default(),
         banner,
-        engine: Some(crate::compliance::engine::EngineOptions {
+        engine: Some(fenhe_app::engine::EngineOptions {
             params: Default::default(),
             interval: std::time::Duration::from_secs(15),
         }),
@@ -187,7 +187,7 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
         city.devices.len()
     );
     println!("  登录 logins         : none yet — the web application with per-role logins is not built yet");
-    println!("  回填 backfill       : {} → {}", timefmt::iso(resume_from), timefmt::iso(now));
+    println!("  回填 backfill       : {} → {}", china_time::iso(resume_from), china_time::iso(now));
 
     let cfg = FleetConfig {
         addr: running.hj212_addr.to_string(),
@@ -259,7 +259,7 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
         // Judge the backfilled week now rather than at the engine's next tick, so the results and
         // alarms are there as soon as the addresses are printed.
         let mut out = Vec::new();
-        crate::cmd::alarms::run(running.store.as_ref(), &Default::default(), &mut out).await?;
+        crate::cmd::compliance::run(running.store.as_ref(), &Default::default(), &mut out).await?;
         let open = running
             .store
             .alarms(&fenhe_store::AlarmQuery {

@@ -1,5 +1,7 @@
 //! The `fenhe` binary. Argument parsing and dispatch live in [`cli`]; each command family has its
-//! own module. Errors reach this level as `anyhow::Error`, are printed once, and exit with 2.
+//! own module, which calls the use cases of `fenhe_app` and prints what they return (the binary
+//! itself keeps only wiring, demo, simulate, packet and bench). Errors reach this level as
+//! `anyhow::Error`, are printed once, and exit with 2.
 
 use std::process::ExitCode;
 
@@ -8,15 +10,12 @@ use clap::Parser;
 mod bench;
 mod cli;
 mod cmd;
-mod compliance;
 mod demo;
 mod logging;
 mod packet;
-mod registry_io;
 mod server;
 mod simulate;
-mod text;
-mod timefmt;
+mod text_table;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

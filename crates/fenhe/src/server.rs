@@ -24,7 +24,7 @@ pub struct ServerOptions {
     /// Lines for the top of the status page.
     pub banner: Vec<String>,
     /// The compliance engine running in the background, if wanted.
-    pub engine: Option<crate::compliance::engine::EngineOptions>,
+    pub engine: Option<fenhe_app::engine::EngineOptions>,
 }
 
 /// A running server.
@@ -92,7 +92,7 @@ pub async fn start(opts: ServerOptions) -> Result<Running> {
     let cancel = CancellationToken::new();
     let gateway_task = gateway.spawn(cancel.clone());
 
-    let live = GatewayLive { gateway: handle.clone(), started_at: crate::timefmt::now_ms() };
+    let live = GatewayLive { gateway: handle.clone(), started_at: fenhe_core::china_time::now_ms() };
     let mut state =
         AppState::new(store.clone(), Arc::new(live)).with_config(WebConfig { banner: opts.banner });
     if let Some(h) = metrics {
@@ -111,7 +111,7 @@ pub async fn start(opts: ServerOptions) -> Result<Running> {
             }
         };
     let http_addr = web.local_addr();
-    let engine_task = opts.engine.map(|e| crate::compliance::engine::spawn(store.clone(), e, cancel.clone()));
+    let engine_task = opts.engine.map(|e| fenhe_app::engine::spawn(store.clone(), e, cancel.clone()));
     info!(hj212 = %hj212_addr, http = %http_addr, db = %opts.db, "fenhe is running");
     Ok(Running { store, hj212_addr, http_addr, writer, cancel, gateway_task, web, engine_task })
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use fenhe_sim::{Backfill, Clock, DeviceSpec, Fleet, FleetConfig, Scenario, SimConfig};
 
-use crate::timefmt;
+use fenhe_core::china_time;
 
 pub struct SimulateOptions {
     pub server: String,
@@ -24,7 +24,7 @@ pub struct SimulateOptions {
 }
 
 pub async fn run(o: SimulateOptions) -> Result<()> {
-    let now = timefmt::now_ms();
+    let now = china_time::now_ms();
     let mut specs: Vec<DeviceSpec> = match &o.db {
         Some(db) => {
             let store = fenhe_store::open(db).await.with_context(|| format!("cannot open {db}"))?;
@@ -58,8 +58,8 @@ pub async fn run(o: SimulateOptions) -> Result<()> {
         eprintln!(
             "wrote {} bytes of uploads of {n} data loggers from {} to {} into {}",
             bytes.len(),
-            timefmt::iso(*from),
-            timefmt::iso(*to),
+            china_time::iso(*from),
+            china_time::iso(*to),
             path.display()
         );
         return Ok(());

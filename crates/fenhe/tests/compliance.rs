@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use fenhe_core::Registry;
-use fenhe_core::compliance::{Period, time};
+use fenhe_core::china_time as time;
+use fenhe_core::compliance::Period;
 use fenhe_ingest::capture::{CaptureOptions, judge_capture};
 use fenhe_sim::{DeviceSpec, Scenario};
 use fenhe_store::{

@@ -2,13 +2,14 @@
 //! against the registry, must give the report stored under tests/snapshots/. The snapshots are
 //! condensed for review: every day, episode, finding and rate, the hours that are invalid or
 //! exceed, and what was not counted. A change to a rule shows here as a reviewable diff
-//! (`cargo insta review`, or INSTA_UPDATE=always).
+//! (`cargo insta review`, or INSTA_UPDATE=always). A partial day shows how replay takes a capture as
+//! complete, and what `--as-of` keeps.
 
 use std::fmt::Write as _;
 use std::process::Command;
 
 use fenhe_core::Registry;
-use fenhe_core::compliance::time;
+use fenhe_core::china_time as time;
 use fenhe_sim::{DeviceSpec, Scenario};
 use hj212::Version;
 use serde_json::Value;
@@ -235,4 +236,60 @@ fn scenario_reports() {
         let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
         insta::assert_snapshot!(*name, condensed(name, &r));
     }
+}
+
+/// A capture is complete: eight hours of a day report the day (not valid, from eight valid
+/// hours) with every hour of it; `--as-of` keeps only the periods ended by then.
+#[test]
+fn a_partial_day_and_as_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let specs = &scenarios()[..1];
+    let reg_file = dir.path().join("registry.toml");
+    std::fs::write(&reg_file, toml::to_string(&registry(specs)).unwrap()).unwrap();
+    let capture = dir.path().join("eight-hours.hj212");
+    let (from, to) = (at(8, 0), at(16, 0));
+    std::fs::write(&capture, fenhe_sim::capture(&specs[0].1, from, to)).unwrap();
+    let replay = |extra: &[&str]| {
+        let report = dir.path().join("report.json");
+        let out = Command::new(bin())
+            .args(["replay", "--registry", reg_file.to_str().unwrap(), "--input", capture.to_str().unwrap()])
+            .args(["--out", report.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_str::<Value>(&std::fs::read_to_string(&report).unwrap()).unwrap()
+    };
+    let hours_of = |r: &Value, factor: &str| -> Vec<(String, bool)> {
+        r["hours"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["factor"] == factor)
+            .map(|h| (h["hour_start"].as_str().unwrap()[11..13].to_string(), h["valid"] == true))
+            .collect()
+    };
+
+    let whole = replay(&[]);
+    let hours = hours_of(&whole, "a21026");
+    assert_eq!(hours.len(), 24);
+    let valid: Vec<&str> = hours.iter().filter(|(_, v)| *v).map(|(h, _)| h.as_str()).collect();
+    assert_eq!(valid, ["08", "09", "10", "11", "12", "13", "14", "15"]);
+    let day = whole["days"].as_array().unwrap().iter().find(|d| d["factor"] == "a21026").unwrap();
+    assert_eq!((day["valid_hours"].as_u64(), day["valid"].as_bool()), (Some(8), Some(false)));
+    assert_eq!(whole["devices"][0]["as_of"], "2026-03-03T00:00:00+08:00");
+
+    let noon = replay(&["--as-of", "2026-03-02 12:00"]);
+    let hours = hours_of(&noon, "a21026");
+    assert_eq!(hours.first().map(|h| h.0.as_str()), Some("00"));
+    assert_eq!(hours.last().map(|h| h.0.as_str()), Some("11"));
+    assert!(noon["days"].as_array().unwrap().is_empty());
+
+    let out = Command::new(bin())
+        .args(["replay", "--input", capture.to_str().unwrap(), "--as-of", "noon", "--out"])
+        .arg(dir.path().join("x.json"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"noon\" is not a time"));
 }

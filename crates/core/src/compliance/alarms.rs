@@ -9,8 +9,9 @@
 //! stopped / manual periods → info.
 
 use super::episodes::judged_period;
-use super::text::{factor_name_en, factor_name_zh, fmt_num, fmt_time, unit};
+use super::text::{factor_name_en, factor_name_zh, fmt_num, unit};
 use super::types::{AlarmDraft, Episode, Finding, FindingKind, Period, Severity, Source, factor};
+use crate::china_time::minute_text;
 
 /// Severity of an exceedance with multiple `m`.
 pub fn episode_severity(m: f64) -> Severity {
@@ -65,7 +66,7 @@ fn episode_alarm(src: &Source, e: &Episode) -> AlarmDraft {
         if converted { ("折算浓度", "converted concentration") } else { ("浓度", "concentration") };
     let below = e.max_converted < e.limit;
     let (v, l, m) = (fmt_num(e.max_converted), fmt_num(e.limit), fmt_num(e.max_multiple));
-    let (from, to, n) = (fmt_time(e.start), fmt_time(e.end), e.periods);
+    let (from, to, n) = (minute_text(e.start), minute_text(e.end), e.periods);
     let (title_zh, title_en, verdict_zh, verdict_en) = if e.factor == factor::PH || below {
         (
             format!("{zh}{p_zh}超出范围"),

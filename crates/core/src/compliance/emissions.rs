@@ -9,8 +9,8 @@
 
 use super::params::Params;
 use super::prepare::{Prepared, flow_factor, record_at, valid_value};
-use super::time::HOUR_MS;
 use super::types::{Emission, Period, Source};
+use crate::china_time::HOUR_MS;
 
 /// The emission of pollutant `code` in the hour starting at `start`, when any record
 /// contributed.

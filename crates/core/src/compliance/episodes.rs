@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::prepare::multiple;
-use super::time::{DAY_MS, HOUR_MS};
 use super::types::{Aggregate, Episode, Period, Source};
+use crate::china_time::{DAY_MS, HOUR_MS};
 use crate::registry::OutletKind;
 
 /// The period on which an outlet kind is judged.

@@ -15,8 +15,8 @@ use super::params::Params;
 use super::prepare::{Prepared, flow_factor, is_emitted, slice_in};
 use super::quality::findings;
 use super::rates::day_rate;
-use super::time::{DAY_MS, HOUR_MS, day_start, hour_start, month_start, next_month_start};
 use super::types::{Aggregate, Emission, Evaluation, Finding, Period, Record, Source};
+use crate::china_time::{DAY_MS, HOUR_MS, day_start, hour_start, month_start, next_month_start};
 
 /// The periods to evaluate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,8 +25,8 @@ pub struct Window {
     pub from: i64,
     /// End (exclusive) of the last day (00:00 China time of the day after).
     pub to: i64,
-    /// The evaluation instant (live: the wall clock; replay: the last receipt time in the
-    /// capture). Only periods that ended by then are produced.
+    /// The evaluation instant (live: the wall clock; replay: the end of the last day the captures
+    /// touch, or `--as-of`). Only periods that ended by then are produced.
     pub now: i64,
 }
 

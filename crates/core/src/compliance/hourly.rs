@@ -4,8 +4,8 @@
 use super::oxygen::convert_hour;
 use super::params::Params;
 use super::prepare::{Prepared, limit_at, outside, valid_value};
-use super::time::HOUR_MS;
 use super::types::{Aggregate, Invalidity, Period, Record, Source};
+use crate::china_time::HOUR_MS;
 use crate::registry::OutletKind;
 
 /// The aggregate of factor `code` over the clock hour starting at `start`.

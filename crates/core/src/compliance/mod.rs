@@ -6,9 +6,10 @@
 //! which periods to recompute and stores what comes back.
 //!
 //! Times are epoch milliseconds (UTC). Periods are China time (UTC+8, no DST since 1991):
-//! an hour starts at a multiple of 3 600 000 ms, a day at 16:00 UTC of the previous day.
+//! an hour starts at a multiple of 3 600 000 ms, a day at 16:00 UTC of the previous day
+//! (the arithmetic is [`crate::china_time`]).
 //!
-//! Modules: `hourly` and `daily` aggregates, `oxygen` conversion, [`episodes()`], `emissions`,
+//! Modules: `sources` (the [`Source`] of each device), `hourly` and `daily` aggregates, `oxygen` conversion, [`episodes()`], `emissions`,
 //! data-`quality` findings, `rates`, [`monthly()`] results and [`permit_findings`], [`alarms()`],
 //! and [`evaluate()`] which runs them all over a window of whole days.
 //!
@@ -44,8 +45,11 @@ mod quality;
 mod rates;
 pub mod rollup;
 mod rule_values;
+pub mod sources;
 mod text;
-pub mod time;
+/// The period arithmetic moved to [`crate::china_time`]; this path stays for the callers
+/// outside core that still name it.
+pub use crate::china_time as time;
 pub mod types;
 
 #[cfg(test)]
@@ -58,4 +62,5 @@ pub use monthly::{Monthly, monthly, permit_findings};
 pub use params::{ParamError, Params};
 pub use rollup::{GroupRate, Scope, rollup};
 pub use rule_values::{RuleNumber, RuleValues};
+pub use sources::{LimitArgError, Overrides};
 pub use types::*;

@@ -7,10 +7,11 @@ use serde::{Deserialize, Serialize};
 use super::emissions::total;
 use super::params::Params;
 use super::rates::rate_from;
-use super::text::{factor_name_en, factor_name_zh, fmt_num, fmt_time};
-use super::time::{HOUR_MS, date_of, month_start as month_of, next_month_start};
+use super::text::{factor_name_en, factor_name_zh, fmt_num};
 use super::types::{Aggregate, Emission, Finding, FindingKind, Period, Rate, Source};
 use crate::Enterprise;
+use crate::china_time::minute_text;
+use crate::china_time::{HOUR_MS, date_of, month_start as month_of, next_month_start};
 
 /// What [`monthly`] gives back for one device and month.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -123,7 +124,7 @@ pub fn monthly(
 
 /// Start of the China-time year containing `t` and of the next one.
 fn year_bounds(t: i64) -> (i64, i64) {
-    (super::time::year_start(t), super::time::next_year_start(t))
+    (crate::china_time::year_start(t), crate::china_time::next_year_start(t))
 }
 
 /// Findings for year-to-date emissions (`kg_by_factor`, kg since `year_start`) that reached a
@@ -165,7 +166,7 @@ pub fn permit_findings(
                 "{}: {} kg emitted since {} is {} % of the permitted {} kg per year (warning at {} %)",
                 factor_name_en(f),
                 fmt_num(kg),
-                fmt_time(start),
+                minute_text(start),
                 pct(share),
                 fmt_num(permitted),
                 pct(reached),
@@ -173,7 +174,7 @@ pub fn permit_findings(
             detail_zh: format!(
                 "{}：自 {} 起累计排放 {} kg，占年许可排放量 {} kg 的 {} %（预警线 {} %）",
                 factor_name_zh(f),
-                fmt_time(start),
+                minute_text(start),
                 fmt_num(kg),
                 fmt_num(permitted),
                 pct(share),

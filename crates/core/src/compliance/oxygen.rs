@@ -18,8 +18,8 @@
 
 use super::params::Params;
 use super::prepare::{Prepared, is_converted, mean, record_at, valid_value, zs_value};
-use super::time::HOUR_MS;
 use super::types::{Invalidity, Record, Source, factor};
+use crate::china_time::HOUR_MS;
 
 /// The converted hourly mean of `code` for the hour starting at `start`, given the hour's valid
 /// minute records and their mean.

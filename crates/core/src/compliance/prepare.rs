@@ -8,8 +8,8 @@ use foldhash::HashMap as FastMap;
 
 use super::params::Params;
 use super::rule_values::{RuleNumber, RuleValues};
-use super::time::MINUTE_MS;
 use super::types::{DataKind, Record, Source, factor};
+use crate::china_time::MINUTE_MS;
 use crate::registry::OutletKind;
 
 /// The number a record carries: `Avg`, else `Rtd`; only finite numbers count.
@@ -184,7 +184,7 @@ pub(crate) fn slice_in<'s, 'a>(v: &'s [&'a Record], from: i64, to: i64) -> &'s [
 /// Upper and lower limit of `factor` in force at `t` (the China-time date of `t`, as
 /// [`crate::Outlet::limit_at`] decides).
 pub(crate) fn limit_at(src: &Source, code: &str, t: i64) -> (Option<f64>, Option<f64>) {
-    let day = super::time::date_of(t);
+    let day = crate::china_time::date_of(t);
     src.limits
         .iter()
         .filter(|l| l.factor == code && l.effective_from <= day)

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use super::params::Params;
 use super::prepare::{Prepared, flow_factor, is_emitted, negative_suspect, record_at, valid_value};
-use super::text::{factor_name_en, factor_name_zh, fmt_minutes, fmt_num, fmt_time, unit};
-use super::time::{DAY_MS, HOUR_MS, MINUTE_MS, hour_start};
+use super::text::{factor_name_en, factor_name_zh, fmt_minutes, fmt_num, unit};
 use super::types::{Aggregate, Finding, FindingKind, Period, Record, Source};
+use crate::china_time::minute_text;
+use crate::china_time::{DAY_MS, HOUR_MS, MINUTE_MS, hour_start};
 
 struct Ctx<'s, 'p, 'a> {
     src: &'s Source,
@@ -86,7 +87,7 @@ fn offline(cx: &Ctx<'_, '_, '_>, out: &mut Vec<Finding>) {
         let (a, b) = (w[0], w[1]);
         let gap = b.saturating_sub(a);
         if gap > threshold {
-            let (m, from, to) = (fmt_minutes(gap), fmt_time(a), fmt_time(b));
+            let (m, from, to) = (fmt_minutes(gap), minute_text(a), minute_text(b));
             out.push(cx.finding(
                 None,
                 FindingKind::Offline,
@@ -103,7 +104,7 @@ fn offline(cx: &Ctx<'_, '_, '_>, out: &mut Vec<Finding>) {
     if let Some(&last) = times.last() {
         let silence = cx.now.saturating_sub(last);
         if silence > threshold {
-            let (m, from, now) = (fmt_minutes(silence), fmt_time(last), fmt_time(cx.now));
+            let (m, from, now) = (fmt_minutes(silence), minute_text(last), minute_text(cx.now));
             out.push(cx.finding(
                 None,
                 FindingKind::Offline,
@@ -199,7 +200,7 @@ fn constant(cx: &Ctx<'_, '_, '_>, code: &str, recs: &[&Record], period: Period, 
             continue;
         }
         let v = valid_value(recs[s], cx.params).unwrap_or(0.0);
-        let (from, to) = (fmt_time(recs[s].data_time), fmt_time(recs[e].data_time));
+        let (from, to) = (minute_text(recs[s].data_time), minute_text(recs[e].data_time));
         let (v, u, thr) = (fmt_num(v), unit(code), min_len);
         out.push(cx.finding(
             Some(code),
@@ -236,7 +237,7 @@ fn runs_of_suspects(cx: &Ctx<'_, '_, '_>, code: &str, recs: &[&Record], out: &mu
             let n = e - s + 1;
             let q = recs[s..=e].iter().filter_map(|r| flow_at(r)).fold(f64::NAN, f64::max);
             let (from, to, q, fu) =
-                (fmt_time(recs[s].data_time), fmt_time(recs[e].data_time), fmt_num(q), unit(flow));
+                (minute_text(recs[s].data_time), minute_text(recs[e].data_time), fmt_num(q), unit(flow));
             out.push(cx.finding(
                 Some(code),
                 FindingKind::ZeroWhileFlow,
@@ -253,7 +254,8 @@ fn runs_of_suspects(cx: &Ctx<'_, '_, '_>, code: &str, recs: &[&Record], out: &mu
         for (s, e) in runs(recs, negative, |_, _| true) {
             let n = e - s + 1;
             let low = recs[s..=e].iter().filter_map(|r| valid_value(r, cx.params)).fold(f64::NAN, f64::min);
-            let (from, to, low) = (fmt_time(recs[s].data_time), fmt_time(recs[e].data_time), fmt_num(low));
+            let (from, to, low) =
+                (minute_text(recs[s].data_time), minute_text(recs[e].data_time), fmt_num(low));
             out.push(cx.finding(
                 Some(code),
                 FindingKind::NegativeValue,
@@ -305,7 +307,7 @@ fn flag_periods(cx: &Ctx<'_, '_, '_>, code: &str, recs: &[&Record], out: &mut Ve
         let zh: Vec<String> =
             flags.iter().filter_map(|f| flag_kind(f).map(|k| format!("{f}（{}）", k.2))).collect();
         let n = j - i + 1;
-        let (from, to) = (fmt_time(recs[i].data_time), fmt_time(recs[j].data_time));
+        let (from, to) = (minute_text(recs[i].data_time), minute_text(recs[j].data_time));
         out.push(cx.finding(
             Some(code),
             kind,
@@ -361,7 +363,7 @@ fn timing(cx: &Ctx<'_, '_, '_>, out: &mut Vec<Finding>) {
                 j += 1;
             }
             let n = j - i + 1;
-            let (from, to) = (fmt_time(groups[i].0), fmt_time(groups[j].0));
+            let (from, to) = (minute_text(groups[i].0), minute_text(groups[j].0));
             let (detail, detail_zh) = if kind == FindingKind::ClockSkew {
                 let (w, tol) = (fmt_minutes(worst), fmt_minutes(tolerance));
                 (
@@ -418,7 +420,7 @@ fn mismatch(cx: &Ctx<'_, '_, '_>, hours: &[Aggregate], out: &mut Vec<Finding>) {
             if diff.is_nan() || diff <= tolerance {
                 continue;
             }
-            let (t, u) = (fmt_time(h), unit(code));
+            let (t, u) = (minute_text(h), unit(code));
             let (d, rc, df, tl) = (fmt_num(device), fmt_num(recomputed), fmt_num(diff), fmt_num(tolerance));
             out.push(cx.finding(
                 Some(code),

@@ -15,8 +15,8 @@ use std::collections::BTreeSet;
 use super::episodes::judged_period;
 use super::params::Params;
 use super::prepare::{Prepared, valid_value};
-use super::time::DAY_MS;
 use super::types::{Aggregate, Period, Rate, Source};
+use crate::china_time::DAY_MS;
 
 /// Judged and exceeding periods among `aggs` (only the period `src.kind` is judged on).
 pub(crate) fn judged(src: &Source, aggs: &[&Aggregate]) -> (u32, u32) {

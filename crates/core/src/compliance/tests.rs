@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use super::time::{DAY_MS, HOUR_MS, MINUTE_MS, date_start};
 use super::*;
 use crate::Limit;
+use crate::china_time::{DAY_MS, HOUR_MS, MINUTE_MS, date_start};
 use crate::registry::OutletKind;
 
 const SO2: &str = "a21026";

@@ -1,4 +1,4 @@
-//! Names, numbers and times in finding and alarm texts.
+//! Names and numbers in finding and alarm texts (their times come from `crate::china_time`).
 
 use hj212::codes::{Lang, factor};
 
@@ -32,14 +32,6 @@ pub(crate) fn fmt_num(x: f64) -> String {
     if s == "-0" { "0".to_string() } else { s }
 }
 
-/// An instant as China time, `YYYY-MM-DD HH:MM`.
-pub(crate) fn fmt_time(t: i64) -> String {
-    match jiff::Timestamp::from_millisecond(t) {
-        Ok(ts) => jiff::tz::offset(8).to_datetime(ts).strftime("%Y-%m-%d %H:%M").to_string(),
-        Err(_) => format!("@{t}ms"),
-    }
-}
-
 /// Minutes, for durations in texts.
 pub(crate) fn fmt_minutes(ms: i64) -> String {
     fmt_num(ms as f64 / 60_000.0)
@@ -50,16 +42,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers_and_times() {
+    fn numbers_and_names() {
         assert_eq!(fmt_num(52.3), "52.3");
         assert_eq!(fmt_num(35.0), "35");
         assert_eq!(fmt_num(0.494), "0.49");
         assert_eq!(fmt_num(0.01234), "0.0123");
         assert_eq!(fmt_num(-0.0), "0");
         assert_eq!(fmt_num(f64::NAN), "NaN");
-        // 2026-11-29 08:30 China time.
-        assert_eq!(fmt_time(1_795_912_200_000), "2026-11-29 08:30");
-        assert_eq!(fmt_time(i64::MAX), format!("@{}ms", i64::MAX));
         assert_eq!(factor_name_zh("a21026"), "二氧化硫");
         assert_eq!(unit("a21026"), " mg/m³");
         assert_eq!(unit("w01001"), "");

@@ -19,7 +19,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use fenhe_core::compliance::{Params, time};
+use fenhe_core::china_time as time;
+use fenhe_core::compliance::Params;
 use fenhe_core::{CrcPolicy, Device, Limit, Measurement, OutletKind, Protocol, Registry, Values, Verdict};
 use fenhe_core::{FrameRecord, Outlet};
 use fenhe_ingest::capture::CaptureOptions;
@@ -27,9 +28,9 @@ use fenhe_store::{IngestItem, Store};
 use serde::Serialize;
 
 use super::ComplianceArgs;
-use crate::compliance::engine::{self, CycleReport};
-use crate::compliance::replay::{self, ReplayRequest};
-use crate::compliance::source::Overrides;
+use fenhe_app::engine::{self, CycleReport};
+use fenhe_app::replay::{self, ReplayRequest};
+use fenhe_core::compliance::Overrides;
 
 /// Factors of the generated outlets, in order: `--factors K` takes the first K.
 const FACTORS: [&str; 10] = [
@@ -172,7 +173,7 @@ pub fn run(a: ComplianceArgs) -> Result<ExitCode> {
         None => std::env::temp_dir().join(format!(
             "fenhe-bench-compliance-{}-{}",
             std::process::id(),
-            crate::timefmt::now_ms()
+            fenhe_core::china_time::now_ms()
         )),
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -359,7 +360,7 @@ async fn generate(store: &dyn Store, r: &Registry, codes: &[&str], from: i64, to
         values += flush(store, &mut batch).await?;
         eprintln!(
             "    {} written: {values} values, {:.0} values/s",
-            crate::timefmt::iso(day),
+            fenhe_core::china_time::iso(day),
             values as f64 / started.elapsed().as_secs_f64()
         );
         day = day_end;
@@ -544,7 +545,7 @@ fn replay_bench(a: &ComplianceArgs, dir: &Path) -> Result<ReplayReport> {
     }
     // Beside the captures, so `fenhe replay --registry` can replay them by hand (profiling).
     let reg_path = dir.join("registry.json");
-    std::fs::write(&reg_path, crate::registry_io::to_json(&reg)?)
+    std::fs::write(&reg_path, fenhe_app::registry_files::to_json(&reg)?)
         .with_context(|| format!("writing {}", reg_path.display()))?;
     let generate_s = t.elapsed().as_secs_f64();
     eprintln!("  captures: {:.1} MB in {generate_s:.1} s; replaying", capture_bytes as f64 / 1e6);
@@ -554,6 +555,7 @@ fn replay_bench(a: &ComplianceArgs, dir: &Path) -> Result<ReplayReport> {
         params: Params::default(),
         overrides: Overrides::default(),
         capture: CaptureOptions::default(),
+        as_of: None,
     };
     let out = dir.join("replay-report.json");
     let t = Instant::now();

@@ -348,7 +348,7 @@ async fn device_loop(
                         }
                         // The clock check on connect: answer as a data logger does.
                         "1011" => {
-                            let now = DateTime::from_unix_millis_cst(crate::timefmt::now_ms());
+                            let now = DateTime::from_unix_millis_cst(fenhe_core::china_time::now_ms());
                             replies.extend(hj212::builder::device::request_reply(&p, 1).build());
                             if let Some(t) = now {
                                 replies.extend(hj212::builder::device::time_upload(&p, &t).build());
@@ -705,8 +705,11 @@ async fn bench(a: &IngestArgs) -> Result<Report> {
         t.packet(0, &mut s, &mut o, &mut q);
         o.len()
     };
-    let dir =
-        std::env::temp_dir().join(format!("fenhe-bench-{}-{}", std::process::id(), crate::timefmt::now_ms()));
+    let dir = std::env::temp_dir().join(format!(
+        "fenhe-bench-{}-{}",
+        std::process::id(),
+        fenhe_core::china_time::now_ms()
+    ));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let db = a.db.clone().unwrap_or_else(|| dir.join("bench.db"));
     if db.exists() {

@@ -3,10 +3,11 @@
 use std::io::Write;
 
 use anyhow::Result;
-use fenhe_store::{MeasurementQuery, Store, StoredMeasurement};
+use fenhe_app::measurement_queries::{self, MeasurementFilter};
+use fenhe_store::{Store, StoredMeasurement};
 use serde_json::{Map, Value, json};
 
-use crate::timefmt;
+use fenhe_core::china_time;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,11 +17,7 @@ pub enum Format {
 }
 
 pub struct ExportArgs {
-    pub mn: String,
-    pub cn: Option<String>,
-    pub factor: Option<String>,
-    pub from: Option<i64>,
-    pub to: Option<i64>,
+    pub filter: MeasurementFilter,
     pub format: Format,
 }
 
@@ -37,27 +34,18 @@ fn fields(m: &StoredMeasurement) -> Map<String, Value> {
 
 /// Write the measurements; returns how many were written.
 pub async fn export(store: &dyn Store, args: &ExportArgs, out: &mut dyn Write) -> Result<usize> {
-    let q = MeasurementQuery {
-        mn: Some(args.mn.clone()),
-        cn: args.cn.clone(),
-        factor: args.factor.clone(),
-        from: args.from,
-        to: args.to,
-        latest_only: false,
-        limit: None,
-    };
-    let rows = store.measurements(&q).await?;
+    let rows = measurement_queries::measurements(store, &args.filter).await?;
     match args.format {
         Format::Json => {
             for m in &rows {
                 let line = json!({
                     "mn": m.mn,
                     "cn": m.cn,
-                    "data_time": timefmt::iso(m.data_time),
+                    "data_time": china_time::iso(m.data_time),
                     "factor": m.factor,
                     "raw_code": m.raw_code,
                     "fields": fields(m),
-                    "received_at": timefmt::iso(m.received_at),
+                    "received_at": china_time::iso(m.received_at),
                     "revision": m.revision,
                 });
                 writeln!(out, "{line}")?;
@@ -95,11 +83,11 @@ pub async fn export(store: &dyn Store, args: &ExportArgs, out: &mut dyn Write) -
                 w.write_record([
                     m.mn.clone(),
                     m.cn.clone(),
-                    timefmt::iso(m.data_time),
+                    china_time::iso(m.data_time),
                     m.factor.clone(),
                     m.raw_code.clone(),
                     m.revision.to_string(),
-                    timefmt::iso(m.received_at),
+                    china_time::iso(m.received_at),
                     n(v.rtd),
                     n(v.min),
                     n(v.avg),

@@ -2,16 +2,16 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result, bail};
-use fenhe_store::{NewCommand, Store};
+use anyhow::Result;
+use fenhe_app::device_queries;
+use fenhe_store::Store;
 use serde_json::json;
 
-use crate::timefmt;
+use fenhe_core::china_time;
 
 /// `device list`: registered devices with their outlet and traffic.
 pub async fn list(store: &dyn Store, json_out: bool, out: &mut dyn Write) -> Result<()> {
-    let reg = store.registry().await?;
-    let activity = store.device_activity().await?;
+    let devices = device_queries::devices(store).await?;
     if !json_out {
         writeln!(
             out,
@@ -19,25 +19,22 @@ pub async fn list(store: &dyn Store, json_out: bool, out: &mut dyn Write) -> Res
             "MN", "排口 outlet", "企业", "版本", "报文数", "最近报文 last frame"
         )?;
     }
-    for d in &reg.devices {
-        let outlet = reg.outlet(&d.outlet);
-        let ent = outlet.and_then(|o| reg.enterprise(&o.enterprise));
-        let act = activity.iter().find(|a| a.mn == d.mn);
-        let last = act.and_then(|a| a.last_frame_at);
-        let latest: Vec<(String, String)> = act
-            .map(|a| a.latest.iter().map(|(cn, t)| (cn.clone(), timefmt::iso(*t))).collect())
-            .unwrap_or_default();
+    for o in &devices {
+        let d = &o.device;
+        let last = o.last_frame_at;
+        let latest: Vec<(String, String)> =
+            o.latest.iter().map(|(cn, t)| (cn.clone(), china_time::iso(*t))).collect();
         if json_out {
             let line = json!({
                 "mn": d.mn,
                 "outlet": d.outlet,
-                "outlet_name": outlet.map(|o| o.name.clone()),
-                "enterprise": ent.map(|e| e.id.clone()),
-                "enterprise_name": ent.map(|e| e.name.clone()),
+                "outlet_name": o.outlet_name,
+                "enterprise": o.enterprise_id,
+                "enterprise_name": o.enterprise_name,
                 "protocol": d.protocol.name(),
                 "crc": d.crc.name(),
-                "frames": act.map(|a| a.frames).unwrap_or(0),
-                "last_frame_at": last.map(timefmt::iso),
+                "frames": o.frames,
+                "last_frame_at": last.map(china_time::iso),
                 "latest": latest.iter().map(|(cn, t)| json!({"cn": cn, "data_time": t})).collect::<Vec<_>>(),
             });
             writeln!(out, "{line}")?;
@@ -48,10 +45,10 @@ pub async fn list(store: &dyn Store, json_out: bool, out: &mut dyn Write) -> Res
                 "{:<26} {:<14} {:<10} {:<6} {:>9}  {:<25}  {}",
                 d.mn,
                 d.outlet,
-                ent.map(|e| e.id.as_str()).unwrap_or("?"),
+                o.enterprise_id.as_deref().unwrap_or("?"),
                 d.protocol.name(),
-                act.map(|a| a.frames).unwrap_or(0),
-                last.map(timefmt::iso).unwrap_or_else(|| "-".into()),
+                o.frames,
+                last.map(china_time::iso).unwrap_or_else(|| "-".into()),
                 latest_s.join(" ")
             )?;
         }
@@ -61,7 +58,7 @@ pub async fn list(store: &dyn Store, json_out: bool, out: &mut dyn Write) -> Res
 
 /// `device inbox`: frames from unknown devices or with wrong passwords.
 pub async fn inbox(store: &dyn Store, json_out: bool, out: &mut dyn Write) -> Result<()> {
-    let entries = store.inbox().await?;
+    let entries = device_queries::inbox(store).await?;
     if !json_out && entries.is_empty() {
         writeln!(out, "收件箱为空 (no frames from unregistered devices or with wrong passwords)")?;
     }
@@ -72,8 +69,8 @@ pub async fn inbox(store: &dyn Store, json_out: bool, out: &mut dyn Write) -> Re
                 "mn": e.mn,
                 "verdict": e.verdict.name(),
                 "count": e.count,
-                "first_seen": timefmt::iso(e.first_seen),
-                "last_seen": timefmt::iso(e.last_seen),
+                "first_seen": china_time::iso(e.first_seen),
+                "last_seen": china_time::iso(e.last_seen),
                 "last_peer": e.last_peer,
                 "last_frame": last,
             });
@@ -85,8 +82,8 @@ pub async fn inbox(store: &dyn Store, json_out: bool, out: &mut dyn Write) -> Re
                 e.mn.as_deref().unwrap_or("(no MN)"),
                 e.verdict.name(),
                 e.count,
-                timefmt::iso(e.first_seen),
-                timefmt::iso(e.last_seen),
+                china_time::iso(e.first_seen),
+                china_time::iso(e.last_seen),
                 e.last_peer,
                 last
             )?;
@@ -104,28 +101,8 @@ pub async fn send(
     items: &[String],
     out: &mut dyn Write,
 ) -> Result<i64> {
-    let reg = store.registry().await?;
-    if reg.device(mn).is_none() {
-        bail!("no registered device has MN {mn}");
-    }
-    if cn.len() != 4 || !cn.bytes().all(|b| b.is_ascii_digit()) {
-        bail!("command code {cn:?} is not four digits (e.g. 1011, 2051, 3011)");
-    }
-    for it in items {
-        let (k, v) = it.split_once('=').with_context(|| format!("{it:?} is not KEY=VALUE"))?;
-        if k.is_empty() || k.contains([';', '&', ',']) || v.contains([';', '&']) {
-            bail!("{it:?} cannot be sent in CP (no ; & in keys or values)");
-        }
-    }
-    let id = store
-        .enqueue_command(&NewCommand {
-            mn: mn.into(),
-            cn: cn.into(),
-            cp: items.join(";"),
-            origin: format!("operator:{}", std::env::var("USER").unwrap_or_else(|_| "cli".into())),
-            created_at: timefmt::now_ms(),
-        })
-        .await?;
+    let origin = format!("operator:{}", std::env::var("USER").unwrap_or_else(|_| "cli".into()));
+    let id = device_queries::send(store, mn, cn, items, &origin, china_time::now_ms()).await?;
     writeln!(
         out,
         "queued command {id}: CN={cn} for {mn}; `fenhe device commands --mn {mn}` shows its outcome"
@@ -140,12 +117,12 @@ pub async fn commands(
     json_out: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
-    for c in store.commands(mn, 200).await? {
+    for c in device_queries::commands(store, mn).await? {
         if json_out {
             let line = json!({
                 "id": c.id, "mn": c.new.mn, "cn": c.new.cn, "cp": c.new.cp, "origin": c.new.origin,
-                "created_at": timefmt::iso(c.new.created_at), "qn": c.qn, "status": c.status.name(),
-                "attempts": c.attempts, "updated_at": timefmt::iso(c.updated_at), "detail": c.detail,
+                "created_at": china_time::iso(c.new.created_at), "qn": c.qn, "status": c.status.name(),
+                "attempts": c.attempts, "updated_at": china_time::iso(c.updated_at), "detail": c.detail,
             });
             writeln!(out, "{line}")?;
         } else {
@@ -157,7 +134,7 @@ pub async fn commands(
                 c.new.cn,
                 c.status.name(),
                 c.attempts,
-                timefmt::iso(c.updated_at),
+                china_time::iso(c.updated_at),
                 c.new.origin,
                 c.detail.as_deref().unwrap_or("")
             )?;

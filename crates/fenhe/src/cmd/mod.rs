@@ -1,5 +1,7 @@
-//! Commands that work on the store.
+//! The terminal side of the commands that work on the store: each calls a `fenhe_app` use case
+//! and prints what it returns, as text for people or JSON lines.
 
 pub mod alarms;
+pub mod compliance;
 pub mod data;
 pub mod device;

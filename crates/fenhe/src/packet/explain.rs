@@ -9,7 +9,7 @@ use hj212::{CrcMode, Field, Version};
 
 use super::report::kind_zh;
 use super::{DecodeOptions, FactorReport, FieldReport, Input, PacketError, PacketReport, Report, Summary};
-use crate::text::Table;
+use crate::text_table::Table;
 
 /// Explain every frame of `input`, then a one-line summary.
 pub fn run(

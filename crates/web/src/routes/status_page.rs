@@ -7,6 +7,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::Html;
 use axum::routing::get;
+use fenhe_core::china_time::seconds_text;
 use fenhe_store::Store;
 
 use crate::error::AppError;
@@ -16,15 +17,6 @@ use crate::status::gather;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/", get(page))
-}
-
-/// `YYYY-MM-DD hh:mm:ss` in China time.
-pub(crate) fn cst(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .ok()
-        .and_then(|t| jiff::tz::TimeZone::get("Asia/Shanghai").ok().map(|z| t.to_zoned_datetime(z)))
-        .map(|z| z.strftime("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_else(|| ms.to_string())
 }
 
 fn verdict_zh(v: &str) -> &'static str {
@@ -75,7 +67,7 @@ async fn page(
     let _ = write!(
         b,
         "<p>启动时间 Started: {} · 当前连接 Connections: <b id=\"connections\">{}</b> · 在线设备 Online: <b id=\"online\">{}</b> / 登记设备 Registered: {} · 待处理未登记设备 Inbox: {}</p>",
-        cst(s.live.started_at),
+        seconds_text(s.live.started_at),
         s.live.connections,
         s.live.devices_online.len(),
         s.registered_devices,
@@ -125,21 +117,11 @@ async fn page(
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&d.mn),
             escape(&d.peer),
-            cst(d.since)
+            seconds_text(d.since)
         );
     }
     b.push_str(
         "</table><p><a href=\"/api/status\">JSON</a> · <a href=\"/metrics\">/metrics</a></p></body></html>",
     );
     Ok(Html(b))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn china_time() {
-        assert_eq!(cst(0), "1970-01-01 08:00:00");
-    }
 }

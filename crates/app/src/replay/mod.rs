@@ -1,17 +1,24 @@
 //! `fenhe replay`: the engine's rules over captured byte streams, offline.
+//!
+//! A capture is taken as complete: what a device did not send in it, it did not send. So every
+//! hour and day the captures touch is judged — as of the end of the last day they touch, or as of
+//! `as_of` when given (then only the periods ended by that instant) — and a capture that ends
+//! mid-day reports its day, not valid, from the hours it has.
+
+pub mod capture_records;
+pub mod replay_report;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
 use fenhe_core::Registry;
-use fenhe_core::compliance::{self, DataKind, Params, Record, Source, Window, time};
+use fenhe_core::china_time::{self as time, iso};
+use fenhe_core::compliance::{self, DataKind, Overrides, Params, Record, Source, Window, sources as source};
 use fenhe_ingest::capture::CaptureOptions;
 
-use super::capture::{self, Captured};
-use super::report::{DeviceRow, InputSummary, LimitRow, Report};
-use super::source::{self, Overrides};
-use crate::timefmt::iso;
+use crate::{AppError, Result};
+use capture_records::Captured;
+use replay_report::{DeviceRow, InputSummary, LimitRow, Report};
 
 /// What `fenhe replay` was asked.
 #[derive(Debug, Clone)]
@@ -21,10 +28,13 @@ pub struct ReplayRequest {
     pub params: Params,
     pub overrides: Overrides,
     pub capture: CaptureOptions,
+    /// Judge as of this instant (epoch ms): only the periods ended by then. `None`: as of the end
+    /// of the last day the captures touch, so every period they touch is judged.
+    pub as_of: Option<i64>,
 }
 
 /// The instant up to which a device's data speaks: the end of the interval its latest record
-/// covers. Periods ending later are incomplete and not judged.
+/// covers (reported beside the instant it was judged as of).
 pub fn data_until(src: &Source, records: &[Record]) -> Option<i64> {
     records
         .iter()
@@ -46,10 +56,16 @@ pub fn days_of(records: &[Record]) -> Option<(i64, i64)> {
     Some((time::day_start(first), time::day_start(last) + time::DAY_MS))
 }
 
+/// The instant a device's window `[.., to)` is judged as of: the window's end, or `as_of` when it
+/// comes earlier (a later one has nothing more to judge: the captures say nothing past `to`).
+fn judged_as_of(to: i64, as_of: Option<i64>) -> i64 {
+    as_of.map_or(to, |t| t.min(to))
+}
+
 /// Where a replay spent its time (for `fenhe bench compliance`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ReplayTimings {
-    pub read: capture::ReadTimings,
+    pub read: capture_records::ReadTimings,
     /// `compliance::evaluate` over every device.
     pub evaluate: Duration,
     /// Turning the evaluations into report rows.
@@ -64,12 +80,12 @@ pub fn replay(req: &ReplayRequest) -> Result<Report> {
 /// [`replay`], with the time of each step.
 pub fn replay_timed(req: &ReplayRequest) -> Result<(Report, ReplayTimings)> {
     if req.inputs.is_empty() {
-        bail!("no --input given");
+        return Err(AppError::NoInput);
     }
     let empty = Registry::default();
     let registry = req.registry.as_ref().unwrap_or(&empty);
     let (captured, read) =
-        capture::read_timed(&req.inputs, registry, &req.capture).context("reading the captures")?;
+        capture_records::read_timed(&req.inputs, registry, &req.capture).map_err(AppError::Captures)?;
     let mut timings = ReplayTimings { read, ..Default::default() };
     let report = report(req, registry, captured, &mut timings);
     Ok((report, timings))
@@ -91,8 +107,9 @@ fn report(
             None => (source::from_data(mn, recs, &req.overrides), "command line"),
         };
         let (Some((from, to)), Some(until)) = (days_of(recs), data_until(&src, recs)) else { continue };
+        let as_of = judged_as_of(to, req.as_of);
         let t = Instant::now();
-        let ev = compliance::evaluate(&src, recs, Window { from, to, now: until }, &req.params);
+        let ev = compliance::evaluate(&src, recs, Window { from, to, now: as_of }, &req.params);
         timings.evaluate += t.elapsed();
         let t = Instant::now();
         report.devices.push(DeviceRow {
@@ -102,6 +119,7 @@ fn report(
             from: iso(from),
             to: iso(to),
             until: iso(until),
+            as_of: iso(as_of),
             reference_o2: src.reference_o2,
             minute_interval_min: src.minute_interval_min,
             limits: src
@@ -120,3 +138,6 @@ fn report(
     }
     report
 }
+
+#[cfg(test)]
+mod tests;

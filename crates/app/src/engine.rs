@@ -13,13 +13,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fenhe_core::compliance::{self, Aggregate, Evaluation, Params, Period, Source, Window, time};
+use fenhe_core::china_time as time;
+use fenhe_core::compliance::{
+    self, Aggregate, Evaluation, Params, Period, Source, Window, sources as source,
+};
 use fenhe_core::{OutletKind, Registry};
 use fenhe_store::{
     AggregateQuery, AlarmSync, DirtyDay, EmissionQuery, EpisodeQuery, FindingQuery, RateQuery, Store,
 };
-
-use super::source;
 
 /// How far back stored episodes are looked for when a window's first hours exceed: an episode
 /// longer than this is split at the limit (a month of continuous exceedance is long past what
@@ -556,7 +557,7 @@ pub fn spawn(
         loop {
             let cycle = async {
                 let registry = store.registry().await?;
-                run_cycle(store.as_ref(), &registry, &opts.params, crate::timefmt::now_ms()).await
+                run_cycle(store.as_ref(), &registry, &opts.params, time::now_ms()).await
             };
             match cycle.await {
                 Ok(r) if r.device_days > 0 => {
@@ -584,3 +585,7 @@ pub fn spawn(
         }
     })
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

@@ -1,10 +1,19 @@
-//! What the rules need to know about each device, from the registry (live engine and replay with
-//! `--registry`) or from the command line (replay of a log with only a permit at hand).
+//! What the rules need to know about each device ([`Source`]), from the registry (live engine and
+//! replay with `--registry`) or from the command line (replay of a log with only a permit at hand).
 
 use std::collections::HashMap;
 
-use fenhe_core::compliance::{Record, Source};
-use fenhe_core::{Limit, OutletKind, Registry};
+use super::types::{DataKind, Record, Source};
+use crate::{Limit, OutletKind, Registry};
+
+/// A `--limit FACTOR=VALUE` that cannot be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LimitArgError {
+    #[error("--limit {0:?}: expected FACTOR=VALUE, e.g. a21026=35")]
+    Shape(String),
+    #[error("--limit {arg:?}: {value:?} is not a positive number")]
+    NotPositive { arg: String, value: String },
+}
 
 /// The rule source of every registered device whose outlet is known, by MN.
 pub fn from_registry(r: &Registry) -> HashMap<String, Source> {
@@ -41,9 +50,9 @@ pub struct Overrides {
 
 impl Overrides {
     /// Parse one `--limit FACTOR=VALUE` (a 2005 code is normalised to its 2017 code).
-    pub fn parse_limit(s: &str) -> Result<(String, f64), String> {
+    pub fn parse_limit(s: &str) -> Result<(String, f64), LimitArgError> {
         let Some((f, v)) = s.split_once('=') else {
-            return Err(format!("--limit {s:?}: expected FACTOR=VALUE, e.g. a21026=35"));
+            return Err(LimitArgError::Shape(s.to_string()));
         };
         let f = f.trim();
         let code = if hj212::codes::looks_2017(f) {
@@ -53,7 +62,7 @@ impl Overrides {
         };
         match v.trim().parse::<f64>() {
             Ok(v) if v.is_finite() && v > 0.0 => Ok((code, v)),
-            _ => Err(format!("--limit {s:?}: {v:?} is not a positive number")),
+            _ => Err(LimitArgError::NotPositive { arg: s.to_string(), value: v.trim().to_string() }),
         }
     }
 }
@@ -64,11 +73,8 @@ impl Overrides {
 pub fn from_data(mn: &str, records: &[Record], o: &Overrides) -> Source {
     let water = records.iter().any(|r| r.factor.starts_with('w'))
         && !records.iter().any(|r| r.factor.starts_with('a'));
-    let mut minute_times: Vec<i64> = records
-        .iter()
-        .filter(|r| r.kind == fenhe_core::compliance::DataKind::Minute)
-        .map(|r| r.data_time)
-        .collect();
+    let mut minute_times: Vec<i64> =
+        records.iter().filter(|r| r.kind == DataKind::Minute).map(|r| r.data_time).collect();
     minute_times.sort_unstable();
     minute_times.dedup();
     let step_min = minute_times
@@ -94,7 +100,30 @@ pub fn from_data(mn: &str, records: &[Record], o: &Overrides) -> Source {
             .map(|(f, v)| Limit { factor: f.clone(), max: Some(*v), min: None, effective_from: epoch })
             .collect(),
         minute_interval_min: step_min,
-        hourly: records.iter().any(|r| r.kind == fenhe_core::compliance::DataKind::Hour),
+        hourly: records.iter().any(|r| r.kind == DataKind::Hour),
         factors,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_on_the_command_line() {
+        assert_eq!(Overrides::parse_limit("a21026=35"), Ok(("a21026".into(), 35.0)));
+        // The 2005 code of SO2 is normalised to its 2017 code.
+        assert_eq!(Overrides::parse_limit("02=35"), Ok(("a21026".into(), 35.0)));
+        assert_eq!(Overrides::parse_limit("a21026"), Err(LimitArgError::Shape("a21026".into())));
+        assert!(matches!(Overrides::parse_limit("a21026=-1"), Err(LimitArgError::NotPositive { .. })));
+    }
+
+    #[test]
+    fn registered_devices_only() {
+        let r = crate::demo::city();
+        let sources = from_registry(&r);
+        assert_eq!(sources.len(), r.devices.iter().filter(|d| r.outlet(&d.outlet).is_some()).count());
+        let d = &r.devices[0];
+        assert_eq!(sources[&d.mn].outlet, d.outlet);
     }
 }

@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use fenhe_core::compliance::{Aggregate, Emission, Episode, Evaluation, Finding, Params, Rate, time};
+use fenhe_core::china_time::{self as time, iso};
+use fenhe_core::compliance::{Aggregate, Emission, Episode, Evaluation, Finding, Params, Rate};
 use serde::Serialize;
 
-use super::capture::{FileSummary, NotCounted};
-use crate::timefmt::iso;
+use super::capture_records::{FileSummary, NotCounted};
+use crate::{AppError, Result};
 
 #[derive(Debug, Serialize)]
 pub struct HourRow {
@@ -112,8 +112,10 @@ pub struct DeviceRow {
     pub described_by: &'static str,
     pub from: String,
     pub to: String,
-    /// Data up to this instant was judged; later periods are incomplete.
+    /// The end of the interval the device's latest record covers.
     pub until: String,
+    /// The instant the device was judged as of: periods ending later are not reported.
+    pub as_of: String,
     pub reference_o2: Option<f64>,
     pub minute_interval_min: u32,
     pub limits: Vec<LimitRow>,
@@ -180,13 +182,13 @@ impl Report {
     pub fn write_json(&self, path: &Path) -> Result<()> {
         let mut text = serde_json::to_string_pretty(self)?;
         text.push('\n');
-        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+        std::fs::write(path, text).map_err(AppError::file(path))
     }
 
     /// One CSV file per table in `dir` (created if missing), UTF-8 with a BOM so spreadsheet
     /// programs read the Chinese right; the parameters as `name,value` rows.
     pub fn write_csv(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(AppError::file(dir))?;
         write_table(dir, "hours", &self.hours)?;
         write_table(dir, "days", &self.days)?;
         write_table(dir, "episodes", &self.episodes)?;
@@ -228,13 +230,13 @@ fn plain(v: &serde_json::Value) -> String {
 
 fn write_table<T: Serialize>(dir: &Path, name: &str, rows: &[T]) -> Result<()> {
     let path = dir.join(format!("{name}.csv"));
-    let mut file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-    std::io::Write::write_all(&mut file, "\u{feff}".as_bytes())?;
+    let mut file = std::fs::File::create(&path).map_err(AppError::file(&path))?;
+    std::io::Write::write_all(&mut file, "\u{feff}".as_bytes()).map_err(AppError::file(&path))?;
     let mut w = csv::Writer::from_writer(file);
     for r in rows {
-        w.serialize(r).with_context(|| format!("writing {}", path.display()))?;
+        w.serialize(r).map_err(|source| AppError::Csv { path: path.clone(), source })?;
     }
-    w.flush()?;
+    w.flush().map_err(AppError::file(&path))?;
     Ok(())
 }
 

@@ -1,0 +1,24 @@
+//! fenhe's use cases: what a command, a web handler, a background job or a second process asks of
+//! the platform, over the store's traits and core's pure rules. No terminal or HTTP here: each
+//! function returns typed results, and its callers (the `fenhe` binary, soon the web application)
+//! print or serve them.
+//!
+//! - [`engine`]: the live compliance engine's cycle and its background job; [`compliance_run`]
+//!   runs cycles until nothing is left to judge.
+//! - [`replay`]: the same rules over captured byte streams, offline, with the report tables.
+//! - [`registry_files`] and [`registry_import`]: registry files read, validated and exported;
+//!   imports validated, recorded and applied.
+//! - [`alarm_queries`], [`measurement_queries`], [`device_queries`]: what the store holds, as
+//!   operators ask for it; [`device_queries::send`] queues a command for a device.
+
+pub mod alarm_queries;
+pub mod compliance_run;
+pub mod device_queries;
+pub mod engine;
+mod error;
+pub mod measurement_queries;
+pub mod registry_files;
+pub mod registry_import;
+pub mod replay;
+
+pub use error::{AppError, Result};
