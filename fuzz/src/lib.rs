@@ -7,10 +7,10 @@ use hj212::{CrcMode, Event, FrameConfig, Framer, Packet, PacketBuilder, ParseOpt
 
 /// The parse options every segment is tried with.
 pub const OPTIONS: [ParseOptions; 4] = [
-    ParseOptions { version: VersionMode::Auto },
-    ParseOptions { version: VersionMode::Force(Version::V2005) },
-    ParseOptions { version: VersionMode::Force(Version::V2017) },
-    ParseOptions { version: VersionMode::Force(Version::V2025) },
+    ParseOptions { version: VersionMode::Auto, ..Default::default() },
+    ParseOptions { version: VersionMode::Force(Version::V2005), ..Default::default() },
+    ParseOptions { version: VersionMode::Force(Version::V2017), ..Default::default() },
+    ParseOptions { version: VersionMode::Force(Version::V2025), ..Default::default() },
 ];
 
 /// The framing configurations the stream targets pick from.
