@@ -880,7 +880,13 @@ mod tests {
         let e = parse(seg.as_bytes(), &strict).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("PNUM"));
         // Half the split fields is still an error, strict or not.
-        assert!(parse(b"QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=7;PNO=1;CP=&&DataTime=20160801085857&&", &ParseOptions::default()).is_err());
+        assert!(
+            parse(
+                b"QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=7;PNO=1;CP=&&DataTime=20160801085857&&",
+                &ParseOptions::default()
+            )
+            .is_err()
+        );
         // A real split part is not affected.
         let part = ok("QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=7;PNUM=2;PNO=1;CP=&&DataTime=20160801085857&&");
         assert!(part.is_split() && !part.deviations.contains(Deviation::SplitBitWithoutParts));

@@ -55,7 +55,14 @@ enum Job {
 /// A command write, done by the writer task in queue order.
 enum CommandWrite {
     Enqueue(NewCommand),
-    Update { id: i64, status: CommandStatus, qn: Option<String>, attempts: u32, detail: Option<String>, at: i64 },
+    Update {
+        id: i64,
+        status: CommandStatus,
+        qn: Option<String>,
+        attempts: u32,
+        detail: Option<String>,
+        at: i64,
+    },
 }
 
 /// The claim on one queued item's outcome: resolves once the item's batch has committed (or
@@ -286,7 +293,10 @@ async fn write_command(store: &dyn Store, write: CommandWrite) -> Result<Option<
 }
 
 /// Write `batch` and answer its submitters; returns the items, for the caller to free.
-async fn commit(store: &dyn Store, batch: Vec<(IngestItem, oneshot::Sender<Result<ItemOutcome>>)>) -> Vec<IngestItem> {
+async fn commit(
+    store: &dyn Store,
+    batch: Vec<(IngestItem, oneshot::Sender<Result<ItemOutcome>>)>,
+) -> Vec<IngestItem> {
     let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
     metrics::histogram!("fenhe_store_batch_size").record(items.len() as f64);
     let started = Instant::now();
@@ -367,7 +377,8 @@ mod tests {
     #[tokio::test]
     async fn tickets_resolve_in_order_with_each_items_outcome() {
         let (_dir, store, mn) = store().await;
-        let w = Writer::spawn(store, WriterConfig { max_wait: Duration::from_millis(20), ..Default::default() });
+        let w =
+            Writer::spawn(store, WriterConfig { max_wait: Duration::from_millis(20), ..Default::default() });
         // The same reading twice, then a changed one: inserted, duplicate, revision.
         let mut tickets = Vec::new();
         for (at, avg) in [(1, 12.5), (2, 12.5), (3, 13.0)] {
@@ -388,17 +399,29 @@ mod tests {
     #[tokio::test]
     async fn command_writes_are_sequenced_with_batches() {
         let (_dir, store, mn) = store().await;
-        let w = Writer::spawn(store.clone(), WriterConfig { max_wait: Duration::from_millis(50), ..Default::default() });
+        let w = Writer::spawn(
+            store.clone(),
+            WriterConfig { max_wait: Duration::from_millis(50), ..Default::default() },
+        );
         // The frame waits for its batch to fill; the command queued after it must not overtake it.
         let ticket = w.enqueue(upload(&mn, 1, 12.5)).await.unwrap();
-        let new = NewCommand { mn: mn.clone(), cn: "1011".into(), cp: String::new(), origin: "test".into(), created_at: 5 };
+        let new = NewCommand {
+            mn: mn.clone(),
+            cn: "1011".into(),
+            cp: String::new(),
+            origin: "test".into(),
+            created_at: 5,
+        };
         let id = w.enqueue_command(new).await.unwrap();
         let written = store.frames(&crate::FrameQuery::default()).await.unwrap();
         assert_eq!(written.len(), 1, "the frame queued first was written before the command");
         assert!(ticket.await.unwrap().inserted == 1);
         w.update_command(id, CommandStatus::Sent, Some("QN1"), 1, None, 6).await.unwrap();
         let open = store.open_commands(&mn).await.unwrap();
-        assert_eq!((open[0].id, open[0].status, open[0].qn.as_deref()), (id, CommandStatus::Sent, Some("QN1")));
+        assert_eq!(
+            (open[0].id, open[0].status, open[0].qn.as_deref()),
+            (id, CommandStatus::Sent, Some("QN1"))
+        );
         assert!(matches!(
             w.update_command(id + 100, CommandStatus::Done, None, 1, None, 7).await,
             Err(StoreError::NotFound(_))
