@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fenhe_core::Verdict;
-use fenhe_store::IngestItem;
 use fenhe_store::writer::Ticket;
+use fenhe_store::{IngestItem, StoreError};
 use hj212::FrameConfig;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -37,7 +37,7 @@ const MAX_DEVICES_PER_CONNECTION: usize = 16;
 
 /// A frame queued with the writer, on its way to the write loop.
 struct Pending {
-    ticket: Ticket,
+    ticket: Result<Ticket, StoreError>,
     reply: Option<Vec<u8>>,
     received: Instant,
     verdict: Verdict,
@@ -222,15 +222,9 @@ impl Session {
         let verdict = j.record.verdict;
         let has_measurements = !j.measurements.is_empty();
         let item = IngestItem { frame: j.record, measurements: j.measurements };
-        // Waits only while the writer's queue is full: backpressure reaches the socket.
-        let ticket = match self.shared.writer.enqueue(item).await {
-            Ok(t) => t,
-            Err(e) => {
-                self.shared.stats.store_error();
-                warn!(error = %e, "writer is gone; closing");
-                return false;
-            }
-        };
+        // Waits only while the writer's queue is full: backpressure reaches the socket. A writer
+        // that is gone fails the frame in the write loop like a failed commit (no ack).
+        let ticket = self.shared.writer.enqueue(item).await;
         let p = Pending {
             ticket,
             reply: j.reply,
@@ -393,7 +387,10 @@ async fn write_loop(
 /// Wait for a frame's ticket and do what follows its commit; returns the reply to send, if one
 /// is owed.
 async fn committed(shared: &Arc<Shared>, p: Pending) -> Option<Vec<u8>> {
-    let result = p.ticket.await;
+    let result = match p.ticket {
+        Ok(ticket) => ticket.await,
+        Err(e) => Err(e),
+    };
     // The driver follows replies whether or not their frame could be stored.
     if let (Some(link), Some((_, info))) = (&p.link, p.device.as_deref())
         && link.listening.load(std::sync::atomic::Ordering::Acquire)

@@ -21,16 +21,6 @@ pub struct Located<'f> {
     pub event: Event<'f>,
 }
 
-impl Located<'_> {
-    /// Stream offset of the event's first byte (leading whitespace of a rejected run included).
-    pub fn start(&self) -> u64 {
-        match &self.event {
-            Event::Frame(raw) => raw.offset,
-            Event::Rejected { bytes, .. } => self.end - bytes.len() as u64,
-        }
-    }
-}
-
 /// What [`JudgeLoop::next_fast`] hands over.
 pub(crate) enum Fast<'a> {
     /// A whole frame the gateway accepts, as parsed (see [`accepted_whole`]).
@@ -47,9 +37,7 @@ impl JudgeLoop {
 
     /// A loop over a whole byte stream, taken without copying and already finished.
     pub fn over(frame: FrameConfig, max_pending_splits: usize, bytes: Vec<u8>) -> Self {
-        let mut framer = Framer::over(frame, bytes);
-        framer.finish();
-        JudgeLoop { framer, merger: Merger::new(max_pending_splits) }
+        JudgeLoop { framer: Framer::over(frame, bytes), merger: Merger::new(max_pending_splits) }
     }
 
     /// More bytes of the stream.
@@ -119,5 +107,64 @@ impl JudgeLoop {
                 Fast::Judged { offset: start, judged: Box::new(judge_rejected(&error, bytes, start, ctx)) }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DevicePolicy;
+    use crate::directory::DeviceDirectory;
+    use fenhe_core::Verdict;
+    use hj212::builder::{Peer, device};
+    use hj212::{DateTime, Version};
+
+    fn upload(minute: u8) -> Vec<u8> {
+        let peer = Peer { mn: "M1", pw: "pw", st: "31", version: Version::V2017 };
+        let t = DateTime::new(2024, 5, 1, 10, minute, 0).unwrap();
+        device::upload(&peer, &t, "2051", &t, true).factor("a21026", [("Avg", "1.5".to_string())]).build()
+    }
+
+    const FRAME: FrameConfig = FrameConfig { crc_mode: hj212::CrcMode::Any, max_segment_len: 9999 };
+
+    #[test]
+    fn read_by_read_judges_as_all_at_once() {
+        let stream = [upload(0), b"  garbage\r\n".to_vec(), upload(1), b"##00".to_vec()].concat();
+        let dir = DeviceDirectory::from_registry(&fenhe_core::Registry::default());
+        let ctx =
+            JudgeCtx { directory: &dir, default_policy: DevicePolicy::default(), peer: "p", received_at: 0 };
+        let seen = |l: &mut JudgeLoop| {
+            std::iter::from_fn(|| l.next_judged(&ctx, || true, 1.0))
+                .map(|(at, j)| (at, j.record.verdict, j.reason_kind))
+                .collect::<Vec<_>>()
+        };
+        let whole = seen(&mut JudgeLoop::over(FRAME, 4, stream.clone()));
+        let mut pieces = JudgeLoop::new(FRAME, 4, 16);
+        let mut got = Vec::new();
+        for chunk in stream.chunks(7) {
+            pieces.push(chunk);
+            got.extend(seen(&mut pieces));
+        }
+        pieces.finish();
+        got.extend(seen(&mut pieces));
+        assert_eq!(got, whole);
+        let starts: Vec<u64> = whole.iter().map(|w| w.0).collect();
+        let first = upload(0).len() as u64;
+        let second = first + "  garbage\r\n".len() as u64;
+        // Whitespace between frames is skipped, not part of the rejected run.
+        assert_eq!(starts, [0, first + 2, second, second + upload(1).len() as u64]);
+        assert_eq!(whole[0].1, Verdict::Unregistered);
+        assert_eq!(whole[1].2, Some("header"));
+    }
+
+    #[test]
+    fn located_events_end_where_the_next_begins() {
+        let stream = [b"junk".to_vec(), upload(0)].concat();
+        let mut l = JudgeLoop::over(FRAME, 4, stream.clone());
+        let mut ends = Vec::new();
+        while let Some(located) = l.next_event() {
+            ends.push(located.end);
+        }
+        assert_eq!(ends, [4, stream.len() as u64]);
     }
 }
