@@ -520,7 +520,7 @@ impl DecodeArgs {
         };
         DecodeOptions {
             frame: hj212::FrameConfig { max_segment_len: usize::from(self.max_len), crc_mode },
-            parse: hj212::ParseOptions { version },
+            parse: hj212::ParseOptions { version, ..Default::default() },
         }
     }
 }

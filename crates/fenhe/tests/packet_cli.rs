@@ -372,6 +372,20 @@ fn check_field_error_names_the_field() {
 }
 
 #[test]
+fn check_split_bit_without_pnum_is_one_packet_with_a_deviation() {
+    // Flag=7: version 2017, ack wanted, split bit D, but no PNUM/PNO.
+    let seg = MINUTE.replace("Flag=5", "Flag=7");
+    let file = tmp("split_bit.txt", &framed(&seg));
+    let run = fenhe(&["packet", "check", file.to_str().unwrap()], None);
+    assert_eq!(run.code, 0, "{}", run.text());
+    let l = &run.json()[0];
+    assert_eq!(l["ok"], true);
+    assert_eq!(l["deviations"], json!(["split_bit_without_pnum"]));
+    assert!(l["pnum"].is_null() && l["pno"].is_null());
+    assert_eq!(l["factors"].as_object().map(|f| f.len()), Some(6));
+}
+
+#[test]
 fn check_max_len_and_forced_version() {
     let long: String = (0..60).map(|i| format!(";e101{:02}-Rtd=1{i}.5", i % 100)).collect();
     let seg = format!("{}{long}&&", MINUTE.trim_end_matches("&&"));

@@ -72,6 +72,10 @@ deviations! {
     /// A `;` between two fields of one factor (`a21026-Avg=1;a21026-Flag=N`), where the standard
     /// puts `,`.
     SemicolonWithinFactor = 20, "semicolon_within_factor", "同一因子的字段之间用分号分隔", "semicolon between fields of one factor";
+    /// Flag sets the split bit D but the packet carries neither PNUM nor PNO: a whole packet from
+    /// a logger that sets the bit carelessly, taken as one packet (refused under
+    /// [`ParseOptions::strict`](crate::ParseOptions::strict)).
+    SplitBitWithoutParts = 21, "split_bit_without_pnum", "Flag 含拆分位 D 但无 PNUM/PNO", "split bit D set without PNUM/PNO";
 }
 
 impl fmt::Display for Deviation {

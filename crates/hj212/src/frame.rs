@@ -419,60 +419,83 @@ impl Framer {
 
     /// The next frame or rejection, or `None` when more input is needed.
     #[allow(clippy::should_implement_trait)]
+    #[inline]
     pub fn next(&mut self) -> Option<Event<'_>> {
-        // Borrow the fields apart: frames borrow `buf` while `pos` advances.
+        self.next_located().map(|(_, event)| event)
+    }
+
+    /// [`Framer::next`] with the stream offset just past the event: a rejected run of `n` bytes
+    /// started `n` bytes before it (a frame says where it starts itself, in
+    /// [`RawFrame::offset`]).
+    #[inline]
+    pub fn next_located(&mut self) -> Option<(u64, Event<'_>)> {
+        // Borrow the fields apart: events borrow `buf` while `pos` advances.
         let Framer { cfg, buf, pos, base, eof, open_terminator, held } = self;
-        let buf: &[u8] = buf;
-        if *held > 0 && !*eof {
-            // Held garbage: only the new bytes need a look. With no '#' among them the run goes
-            // on, and there is no need to scan it all again (which, read a byte at a time, would
-            // be quadratic).
-            let pending = buf.len() - *pos;
-            if memchr::memchr(b'#', &buf[*pos + *held..]).is_none() && pending < MAX_GARBAGE {
-                *held = pending;
-                return None;
-            }
+        let event = next_event(cfg, buf, pos, base, eof, open_terminator, held)?;
+        Some((*base + *pos as u64, event))
+    }
+}
+
+/// The body of [`Framer::next_located`], over the framer's fields borrowed apart.
+#[inline]
+fn next_event<'b>(
+    cfg: &FrameConfig,
+    buf: &'b [u8],
+    pos: &mut usize,
+    base: &u64,
+    eof: &bool,
+    open_terminator: &mut bool,
+    held: &mut usize,
+) -> Option<Event<'b>> {
+    if *held > 0 && !*eof {
+        // Held garbage: only the new bytes need a look. With no '#' among them the run goes
+        // on, and there is no need to scan it all again (which, read a byte at a time, would
+        // be quadratic).
+        let pending = buf.len() - *pos;
+        if memchr::memchr(b'#', &buf[*pos + *held..]).is_none() && pending < MAX_GARBAGE {
+            *held = pending;
+            return None;
         }
-        *held = 0;
-        loop {
-            let start = *pos;
-            let rest = &buf[start..];
-            if *open_terminator && !rest.is_empty() {
-                // The `**` of the previous frame, cut off by the read boundary.
-                match rest {
-                    [b'*'] if !*eof => return None,
-                    [b'*', b'*', ..] => *pos += 2,
-                    _ => {}
-                }
-                *open_terminator = false;
-                continue;
+    }
+    *held = 0;
+    loop {
+        let start = *pos;
+        let rest = &buf[start..];
+        if *open_terminator && !rest.is_empty() {
+            // The `**` of the previous frame, cut off by the read boundary.
+            match rest {
+                [b'*'] if !*eof => return None,
+                [b'*', b'*', ..] => *pos += 2,
+                _ => {}
             }
-            match scan(rest, *base + start as u64, cfg, *eof) {
-                Scan::Incomplete => return None,
-                Scan::Skip { consumed } => *pos += consumed,
-                Scan::Frame { frame, consumed } => {
-                    *pos += consumed;
-                    *open_terminator = !*eof && *pos == buf.len() && buf[*pos - 1].is_ascii_hexdigit();
-                    return Some(Event::Frame(frame));
+            *open_terminator = false;
+            continue;
+        }
+        match scan(rest, *base + start as u64, cfg, *eof) {
+            Scan::Incomplete => return None,
+            Scan::Skip { consumed } => *pos += consumed,
+            Scan::Frame { frame, consumed } => {
+                *pos += consumed;
+                *open_terminator = !*eof && *pos == buf.len() && buf[*pos - 1].is_ascii_hexdigit();
+                return Some(Event::Frame(frame));
+            }
+            Scan::Reject { error, consumed } => {
+                let end = start + consumed;
+                // Garbage that reaches the end of what has arrived may go on in the next read:
+                // wait for the rest of the run (scan cuts runs at MAX_GARBAGE bytes). So may
+                // garbage before a `##` that ends the read: a further '#' would make that
+                // `##` part of the run (the header is the last two of a run of '#').
+                let to_end = buf[end..].iter().all(|&b| b == b'#');
+                if error.kind == ErrorKind::Header && !*eof && to_end && consumed < MAX_GARBAGE {
+                    *held = consumed;
+                    return None;
                 }
-                Scan::Reject { error, consumed } => {
-                    let end = start + consumed;
-                    // Garbage that reaches the end of what has arrived may go on in the next read:
-                    // wait for the rest of the run (scan cuts runs at MAX_GARBAGE bytes). So may
-                    // garbage before a `##` that ends the read: a further '#' would make that
-                    // `##` part of the run (the header is the last two of a run of '#').
-                    let to_end = buf[end..].iter().all(|&b| b == b'#');
-                    if error.kind == ErrorKind::Header && !*eof && to_end && consumed < MAX_GARBAGE {
-                        *held = consumed;
-                        return None;
-                    }
-                    *pos = end;
-                    *open_terminator = error.kind == ErrorKind::TooLong
-                        && !*eof
-                        && end == buf.len()
-                        && buf[end - 1].is_ascii_hexdigit();
-                    return Some(Event::Rejected { error, bytes: &buf[start..end] });
-                }
+                *pos = end;
+                *open_terminator = error.kind == ErrorKind::TooLong
+                    && !*eof
+                    && end == buf.len()
+                    && buf[end - 1].is_ascii_hexdigit();
+                return Some(Event::Rejected { error, bytes: &buf[start..end] });
             }
         }
     }

@@ -469,9 +469,10 @@ impl<'a> Packet<'a> {
         self.flag.is_some_and(|f| f & FLAG_ACK != 0)
     }
 
-    /// Whether this is one part of a split packet (Flag bit D).
+    /// Whether this is one part of a split packet: Flag bit D with PNUM/PNO. (Bit D alone is a
+    /// whole packet with [`crate::Deviation::SplitBitWithoutParts`].)
     pub fn is_split(&self) -> bool {
-        self.flag.is_some_and(|f| f & FLAG_SPLIT != 0)
+        self.flag.is_some_and(|f| f & FLAG_SPLIT != 0) && (self.pnum.is_some() || self.pno.is_some())
     }
 
     /// CP items in the order sent.

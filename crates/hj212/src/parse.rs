@@ -15,6 +15,10 @@ use crate::packet::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ParseOptions {
     pub version: VersionMode,
+    /// Refuse harmless departures that are otherwise accepted with a named deviation (today: the
+    /// split bit D without PNUM/PNO, [`Deviation::SplitBitWithoutParts`]). Off by default: the
+    /// gateway and the tools take what careless loggers send, and say so.
+    pub strict: bool,
 }
 
 const CP_OPEN: &[u8] = b"CP=&&";
@@ -723,6 +727,8 @@ fn check_packet(p: &mut Packet<'_>, opts: &ParseOptions) -> Result<(), Error> {
                 return Err(Error::field(0, "PNO", format!("packet number {i} of {n} is out of range")));
             }
         }
+        // A careless logger's whole packet: nothing to merge, so it is one packet.
+        (true, None, None) if !opts.strict => p.deviations.insert(Deviation::SplitBitWithoutParts),
         (true, _, _) => {
             return Err(Error::field(0, "PNUM", "Flag has the split bit D but PNUM or PNO is missing"));
         }
@@ -809,7 +815,7 @@ mod tests {
         assert_eq!(e.offset as usize, seg.find('\0').unwrap());
         // The fuzzer's input, forced to HJ/T 212-2005.
         let input = b"AN=20160801085857223;;CN=3014;PW=123456;MN=010000A890001DC0;Flag=5;CP=&=5;CP=&&QN=\x00\x00\x00\x000801023;ST=\x00\x00\x00PW=123456;MN=010000Pol&&PolId=w01018&&A8900;Flag=5;CP=&&&&";
-        let opts = ParseOptions { version: VersionMode::Force(Version::V2005) };
+        let opts = ParseOptions { version: VersionMode::Force(Version::V2005), ..Default::default() };
         assert_eq!(parse(input, &opts).unwrap_err().field.as_deref(), Some("QN"));
     }
 
@@ -856,15 +862,39 @@ mod tests {
         );
         assert_eq!(err("QN=1;ST=32;PW=1;MN=1;CP=&&&&").field.as_deref(), Some("CN"));
         assert_eq!(err("QN=1;ST=32;CN=2011;MN=1;CP=&&DataTime=1").kind, ErrorKind::Syntax);
-        assert_eq!(err("QN=1;CN=2011;MN=1;Flag=7;CP=&&&&").field.as_deref(), Some("PNUM"));
+        assert_eq!(err("QN=1;CN=2011;MN=1;Flag=7;PNUM=2;CP=&&&&").field.as_deref(), Some("PNUM"));
         assert_eq!(err("QN=1;CN=2011;MN=1;Flag=255;CP=&&&&").field.as_deref(), Some("Flag"));
         assert_eq!(err("QN=1;CN=2011;MN=1;Flag=4;CP=&&w01018-Rtd=1&&").field.as_deref(), Some("DataTime"));
         assert_eq!(parse(b"CN=\xff", &ParseOptions::default()).unwrap_err().kind, ErrorKind::Syntax);
     }
 
     #[test]
+    fn split_bit_without_parts_is_one_packet_unless_strict() {
+        let seg = "QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=7;CP=&&DataTime=20160801085857;w01018-Rtd=1.5&&";
+        let p = ok(seg);
+        assert!(p.deviations.contains(Deviation::SplitBitWithoutParts), "{:?}", p.deviations);
+        assert!(!p.is_split());
+        assert_eq!((p.pnum, p.pno), (None, None));
+        assert_eq!(p.factors().count(), 1);
+        let strict = ParseOptions { strict: true, ..Default::default() };
+        let e = parse(seg.as_bytes(), &strict).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("PNUM"));
+        // Half the split fields is still an error, strict or not.
+        assert!(
+            parse(
+                b"QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=7;PNO=1;CP=&&DataTime=20160801085857&&",
+                &ParseOptions::default()
+            )
+            .is_err()
+        );
+        // A real split part is not affected.
+        let part = ok("QN=1;ST=32;CN=2011;PW=1;MN=1;Flag=7;PNUM=2;PNO=1;CP=&&DataTime=20160801085857&&");
+        assert!(part.is_split() && !part.deviations.contains(Deviation::SplitBitWithoutParts));
+    }
+
+    #[test]
     fn forced_version() {
-        let opts = ParseOptions { version: VersionMode::Force(Version::V2025) };
+        let opts = ParseOptions { version: VersionMode::Force(Version::V2025), ..Default::default() };
         let p = parse(b"QN=1;ST=32;CN=9014;PW=1;MN=1;Flag=4;CP=&&&&", &opts).unwrap();
         assert_eq!(p.version, Version::V2025);
         assert!(p.deviations.contains(Deviation::VersionOverridden));

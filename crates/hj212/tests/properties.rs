@@ -13,10 +13,10 @@ use proptest::prelude::*;
 use proptest::sample::subsequence;
 
 const OPTIONS: [ParseOptions; 4] = [
-    ParseOptions { version: VersionMode::Auto },
-    ParseOptions { version: VersionMode::Force(Version::V2005) },
-    ParseOptions { version: VersionMode::Force(Version::V2017) },
-    ParseOptions { version: VersionMode::Force(Version::V2025) },
+    ParseOptions { version: VersionMode::Auto, strict: false },
+    ParseOptions { version: VersionMode::Force(Version::V2005), strict: false },
+    ParseOptions { version: VersionMode::Force(Version::V2017), strict: false },
+    ParseOptions { version: VersionMode::Force(Version::V2025), strict: false },
 ];
 
 const CONFIGS: [FrameConfig; 3] = [

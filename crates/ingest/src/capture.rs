@@ -1,15 +1,15 @@
 //! Judging a captured byte stream offline exactly as a live connection judges it: the same
 //! framer settings, the same dialect policies, the same authentication and split merging. This is
 //! what `fenhe replay` reads captures with, so an auditor's replay accepts and refuses the same
-//! frames the gateway did.
+//! frames the gateway did: both go through the same [`JudgeLoop`].
 
 use fenhe_core::{CrcPolicy, Device, FrameRecord, Measurement, Protocol, Registry, Verdict};
-use hj212::split::Merger;
 use hj212::{Event, FrameConfig, Framer};
 
 use crate::config::DevicePolicy;
 use crate::directory::DeviceDirectory;
-use crate::judge::{JudgeCtx, accepted_whole, judge_frame, judge_rejected};
+use crate::judge::JudgeCtx;
+use crate::judge_loop::{Fast, JudgeLoop};
 
 /// How to judge a capture.
 #[derive(Debug, Clone)]
@@ -109,29 +109,11 @@ pub fn judge_capture_each(
     mut each: impl FnMut(CaptureFrame),
 ) {
     let directory = directory(bytes, registry, opts);
-    let mut merger = Merger::new(opts.max_pending_splits);
-    let mut f = framer(opts);
-    f.push(bytes);
-    f.finish();
-    let total = bytes.len() as u64;
-    while let Some(ev) = f.next() {
-        let mut ctx = JudgeCtx {
-            directory: &directory,
-            default_policy: opts.default_policy,
-            merger: &mut merger,
-            peer: "capture",
-            received_at: 0,
-        };
-        let (offset, judged) = match ev {
-            Event::Frame(raw) => (raw.offset, judge_frame(&raw, &mut ctx)),
-            Event::Rejected { error, bytes } => {
-                let (error, bytes) = (error, bytes.to_vec());
-                // Everything was pushed at once, so the rejected run ends where the unread rest starts.
-                let start = total - f.pending() as u64 - bytes.len() as u64;
-                (start, judge_rejected(&error, &bytes, start, &ctx))
-            }
-        };
-        each(CaptureFrame { offset, record: judged.record, measurements: judged.measurements });
+    let ctx = capture_ctx(&directory, opts);
+    let mut frames = JudgeLoop::over(frame_config(opts), opts.max_pending_splits, bytes.to_vec());
+    // Nothing is over a rate offline.
+    while let Some((offset, j)) = frames.next_judged(&ctx, || true, f64::INFINITY) {
+        each(CaptureFrame { offset, record: j.record, measurements: j.measurements });
     }
 }
 
@@ -155,43 +137,27 @@ pub fn judge_capture_fast(
     mut each: impl FnMut(CaptureEvent<'_, '_>),
 ) {
     let directory = directory(&bytes, registry, opts);
-    let mut merger = Merger::new(opts.max_pending_splits);
-    let total = bytes.len() as u64;
-    let mut f = Framer::over(frame_config(opts), bytes);
-    let parse_opts = hj212::ParseOptions::default();
+    let ctx = capture_ctx(&directory, opts);
+    let mut frames = JudgeLoop::over(frame_config(opts), opts.max_pending_splits, bytes);
     let mut items = Vec::new();
-    while let Some(ev) = f.next() {
-        let mut ctx = JudgeCtx {
-            directory: &directory,
-            default_policy: opts.default_policy,
-            merger: &mut merger,
-            peer: "capture",
-            received_at: 0,
-        };
-        let (offset, judged) = match ev {
-            Event::Frame(raw) => {
-                if raw.crc.variant.is_some() {
-                    if let Ok(p) = hj212::parse_into(raw.segment, &parse_opts, &mut items) {
-                        if accepted_whole(&raw, &p, &ctx) {
-                            each(CaptureEvent::Accepted { offset: raw.offset, packet: &p });
-                            continue;
-                        }
-                    }
-                }
-                (raw.offset, judge_frame(&raw, &mut ctx))
+    while let Some(fast) = frames.next_fast(&ctx, &mut items) {
+        match fast {
+            Fast::Accepted { offset, packet } => each(CaptureEvent::Accepted { offset, packet: &packet }),
+            Fast::Judged { offset, judged } => {
+                let j = *judged;
+                each(CaptureEvent::Judged(CaptureFrame {
+                    offset,
+                    record: j.record,
+                    measurements: j.measurements,
+                }))
             }
-            Event::Rejected { error, bytes } => {
-                let (error, bytes) = (error, bytes.to_vec());
-                let start = total - f.pending() as u64 - bytes.len() as u64;
-                (start, judge_rejected(&error, &bytes, start, &ctx))
-            }
-        };
-        each(CaptureEvent::Judged(CaptureFrame {
-            offset,
-            record: judged.record,
-            measurements: judged.measurements,
-        }));
+        }
     }
+}
+
+/// A capture is judged as if received at time 0 from peer `capture`.
+fn capture_ctx<'d>(directory: &'d DeviceDirectory, opts: &CaptureOptions) -> JudgeCtx<'d> {
+    JudgeCtx { directory, default_policy: opts.default_policy, peer: "capture", received_at: 0 }
 }
 
 fn directory(bytes: &[u8], registry: &Registry, opts: &CaptureOptions) -> DeviceDirectory {

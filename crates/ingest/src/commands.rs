@@ -1,11 +1,14 @@
 //! The platform talking back: commands to devices (operator-queued, clock checks, history requests
 //! after gaps), sent over a device's open connection and followed through 9011/9012 with the
-//! standard's timeouts and retries. Every step is written to the store.
+//! standard's timeouts and retries. Every step is written to the store through the single writer,
+//! in order with the frames' batches; only an operator's command from another process
+//! ([`queue_command`]) goes to the store directly.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use fenhe_store::writer::WriterHandle;
 use fenhe_store::{Command, CommandStatus, NewCommand, Store};
 use hj212::codes::{Lang, exe_rtn_meaning, qn_rtn_meaning};
 use hj212::{DateTime, PacketBuilder, Version};
@@ -126,6 +129,22 @@ pub async fn queue_command_from(
     cp_items: &[(&str, &str)],
     origin: &str,
 ) -> Result<i64, Error> {
+    Ok(store.enqueue_command(&new_command(mn, cn, cp_items, origin)?).await?)
+}
+
+/// [`queue_command_from`] through the gateway's writer, after what it has queued already.
+pub(crate) async fn queue_command_via(
+    writer: &WriterHandle,
+    mn: &str,
+    cn: &str,
+    cp_items: &[(&str, &str)],
+    origin: &str,
+) -> Result<i64, Error> {
+    Ok(writer.enqueue_command(new_command(mn, cn, cp_items, origin)?).await?)
+}
+
+/// A command checked for what can be sent: a four-digit request CN to a well-formed MN.
+fn new_command(mn: &str, cn: &str, cp_items: &[(&str, &str)], origin: &str) -> Result<NewCommand, Error> {
     if cn.len() != 4 || !cn.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::InvalidCommand(format!("CN {cn:?} is not a four-digit command code")));
     }
@@ -136,8 +155,7 @@ pub async fn queue_command_from(
         return Err(Error::InvalidCommand(format!("MN {mn:?} is not a device identifier")));
     }
     let cp = cp_string(cp_items)?;
-    let new = NewCommand { mn: mn.into(), cn: cn.into(), cp, origin: origin.into(), created_at: now_ms() };
-    Ok(store.enqueue_command(&new).await?)
+    Ok(NewCommand { mn: mn.into(), cn: cn.into(), cp, origin: origin.into(), created_at: now_ms() })
 }
 
 /// Split a stored CP string back into builder groups (`;` between groups, `,` inside one).
@@ -278,7 +296,9 @@ impl Pacer {
 pub(crate) struct Driver {
     /// Paces connect-time clock checks across the gateway.
     pub clock_pacer: Arc<Pacer>,
+    /// For reading open commands and the registry; command writes go through `writer`.
     pub store: Arc<dyn Store>,
+    pub writer: WriterHandle,
     /// The gateway's device cache (a confirmed 1072 changes a password in it).
     pub directory: crate::directory::DeviceDirectory,
     pub cfg: Arc<GatewayConfig>,
@@ -385,7 +405,7 @@ impl Driver {
         if open.iter().any(|c| c.new.cn == "1011" && c.new.origin == ORIGIN_CLOCK) {
             return;
         }
-        match queue_command_from(&*self.store, &self.to.mn, "1011", &[], ORIGIN_CLOCK).await {
+        match queue_command_via(&self.writer, &self.to.mn, "1011", &[], ORIGIN_CLOCK).await {
             Ok(id) => debug!(command = id, "queued time request 1011"),
             Err(e) => warn!(error = %e, "cannot queue time request"),
         }
@@ -400,7 +420,7 @@ impl Driver {
         detail: Option<&str>,
     ) -> bool {
         self.stats.command(status.name());
-        match self.store.update_command(cmd.id, status, Some(qn), attempts, detail, now_ms()).await {
+        match self.writer.update_command(cmd.id, status, Some(qn), attempts, detail, now_ms()).await {
             Ok(()) => true,
             Err(e) => {
                 warn!(command = cmd.id, status = status.name(), error = %e, "cannot update command");

@@ -1,29 +1,32 @@
-//! One device connection: a reader that frames, judges and submits what arrives, and a writer
-//! that sends each acknowledgement once its frame committed (in arrival order) and the platform's
-//! commands in between.
+//! One device connection, as two types (mini-redis's `Connection`/`Handler` split):
+//! [`Connection`] reads the socket and frames and judges what arrives (the shared
+//! [`JudgeLoop`]); [`Session`] holds the rest of the connection's state (its devices, their
+//! command drivers, the way to the write loop) and handles each judged frame: it queues it with
+//! the writer and passes the writer's ticket on. The write loop awaits the tickets in arrival
+//! order and sends each acknowledgement once its frame committed, and the platform's commands in
+//! between.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::task::Poll;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use fenhe_core::Verdict;
-use fenhe_store::{IngestItem, ItemOutcome, StoreError};
-use hj212::split::Merger;
-use hj212::{Event, FrameConfig, Framer};
+use fenhe_store::writer::Ticket;
+use fenhe_store::{IngestItem, StoreError};
+use hj212::FrameConfig;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Notify, mpsc};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, Span, debug, info, info_span, warn};
 
 use crate::commands::{self, Addressee, Driver, ORIGIN_CLOCK, ORIGIN_GAP, now_ms, server_time};
 use crate::directory::DeviceEntry;
-use crate::judge::{JudgeCtx, Judged, PacketInfo, judge_frame, judge_rate_limited, judge_rejected};
+use crate::judge::{JudgeCtx, Judged, PacketInfo};
+use crate::judge_loop::JudgeLoop;
 use crate::ratelimit::TokenBucket;
 use crate::stats::names;
 use crate::{Online, Shared};
@@ -32,9 +35,9 @@ use crate::{Online, Shared};
 /// frames are still ingested but no commands are sent.
 const MAX_DEVICES_PER_CONNECTION: usize = 16;
 
-/// A frame on its way to the store.
+/// A frame queued with the writer, on its way to the write loop.
 struct Pending {
-    commit: JoinHandle<Result<ItemOutcome, StoreError>>,
+    ticket: Result<Ticket, StoreError>,
     reply: Option<Vec<u8>>,
     received: Instant,
     verdict: Verdict,
@@ -66,26 +69,22 @@ pub(crate) async fn serve(
     async {
         debug!("connected");
         let _ = stream.set_nodelay(true);
-        let peer_s = peer.to_string();
         let (rd, wr) = stream.into_split();
         let (pending_tx, pending_rx) = mpsc::channel(shared.cfg.max_in_flight.max(1));
         let (out_tx, out_rx) = mpsc::channel(16);
         let writer = tokio::spawn(write_loop(shared.clone(), wr, pending_rx, out_rx).in_current_span());
-        let devices = CancellationToken::new();
-        let mut links: HashMap<String, Link> = HashMap::new();
-        read_loop(&shared, rd, &peer_s, &pending_tx, &out_tx, &devices, &mut links, &shutdown).await;
-        // Stop the command drivers; let the writer finish what was submitted.
-        devices.cancel();
-        drop(pending_tx);
-        drop(out_tx);
+        let mut session = Session {
+            shared: shared.clone(),
+            peer: peer.to_string(),
+            pending: pending_tx,
+            outbox: out_tx,
+            devices: CancellationToken::new(),
+            links: HashMap::new(),
+        };
+        session.run(Connection::new(rd, &shared), &shutdown).await;
+        // Stop the command drivers; let the write loop finish what was queued.
+        session.close();
         let _ = writer.await;
-        let mut online = shared.online.lock().unwrap_or_else(|e| e.into_inner());
-        for mn in links.keys() {
-            if online.get(mn).is_some_and(|o| o.peer == peer_s) {
-                online.remove(mn);
-            }
-            shared.stats.device_offline(mn, &peer_s);
-        }
         debug!("closed");
     }
     .instrument(span)
@@ -93,122 +92,217 @@ pub(crate) async fn serve(
     shared.stats.connection_closed();
 }
 
-/// What a framer event became, with the framer's borrow released.
-enum Owned {
-    Judged(Box<Judged>),
-    Rejected(hj212::Error, Vec<u8>),
+/// The reading side: the socket, the framer and split merger, the frame-rate bucket.
+struct Connection {
+    rd: OwnedReadHalf,
+    frames: JudgeLoop,
+    bucket: TokenBucket,
+    read_len: usize,
+    idle_timeout: Duration,
+    frame_rate: f64,
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn read_loop(
-    shared: &Arc<Shared>,
-    mut rd: tokio::net::tcp::OwnedReadHalf,
-    peer: &str,
-    pending: &mpsc::Sender<Pending>,
-    outbox: &mpsc::Sender<Vec<u8>>,
-    devices: &CancellationToken,
-    links: &mut HashMap<String, Link>,
-    shutdown: &CancellationToken,
-) {
-    let cfg = &shared.cfg;
-    // Frame permissively; each frame is then judged by its device's own policy.
-    let frame_cfg =
-        FrameConfig { crc_mode: hj212::CrcMode::Any, max_segment_len: cfg.max_segment_len.clamp(1, 9999) };
-    // Small at first: most connections are idle most of the time; frames grow it when needed.
-    let mut framer = Framer::with_capacity(frame_cfg, 2048);
-    let mut merger = Merger::new(cfg.max_pending_splits);
-    let mut bucket = TokenBucket::new(cfg.frame_rate, cfg.frame_burst, Instant::now());
-    let mut pushed: u64 = 0;
-    let mut eof = false;
-    while !eof {
-        let n = tokio::select! {
+/// What one read came to.
+enum Read {
+    /// Bytes were framed.
+    Data(usize),
+    /// The stream ended (or failed): what is buffered has been framed as the last events.
+    End,
+    /// Nothing arrived within the idle timeout, or the gateway is stopping.
+    Stop,
+}
+
+impl Connection {
+    fn new(rd: OwnedReadHalf, shared: &Shared) -> Self {
+        let cfg = &shared.cfg;
+        // Frame permissively; each frame is then judged by its device's own policy.
+        let frame = FrameConfig {
+            crc_mode: hj212::CrcMode::Any,
+            max_segment_len: cfg.max_segment_len.clamp(1, 9999),
+        };
+        Connection {
+            rd,
+            // Small at first: most connections are idle most of the time; frames grow it when needed.
+            frames: JudgeLoop::new(frame, cfg.max_pending_splits, 2048),
+            bucket: TokenBucket::new(cfg.frame_rate, cfg.frame_burst, Instant::now()),
+            read_len: cfg.read_buffer.max(64),
+            idle_timeout: cfg.idle_timeout,
+            frame_rate: cfg.frame_rate,
+        }
+    }
+
+    /// Read once into the framer.
+    async fn read(&mut self, shutdown: &CancellationToken) -> Read {
+        let r = tokio::select! {
             biased;
             _ = shutdown.cancelled() => {
                 debug!("shutting down: no more reads");
-                return;
+                return Read::Stop;
             }
-            r = tokio::time::timeout(cfg.idle_timeout, read_into(&mut rd, &mut framer, cfg.read_buffer.max(64))) => match r {
-                Err(_) => {
-                    info!(idle_s = cfg.idle_timeout.as_secs_f64(), "idle; closing");
-                    return;
-                }
-                Ok(Err(e)) => {
-                    debug!(error = %e, "read failed");
-                    0
-                }
-                Ok(Ok(n)) => n,
-            },
+            r = tokio::time::timeout(self.idle_timeout, read_into(&mut self.rd, &mut self.frames, self.read_len)) => r,
         };
-        if n == 0 {
-            eof = true;
-            framer.finish();
-        } else {
-            pushed += n as u64;
-            shared.stats.bytes(n);
+        match r {
+            Err(_) => {
+                info!(idle_s = self.idle_timeout.as_secs_f64(), "idle; closing");
+                Read::Stop
+            }
+            Ok(Ok(n)) if n > 0 => Read::Data(n),
+            Ok(r) => {
+                if let Err(e) = r {
+                    debug!(error = %e, "read failed");
+                }
+                self.frames.finish();
+                Read::End
+            }
         }
-        let received = Instant::now();
-        let received_at = now_ms();
+    }
+
+    /// The next framed event, judged (over the frame rate: kept, not parsed).
+    fn next_judged(&mut self, ctx: &JudgeCtx<'_>, received: Instant) -> Option<Judged> {
+        let bucket = &mut self.bucket;
+        self.frames.next_judged(ctx, || bucket.allow(received), self.frame_rate).map(|(_, j)| j)
+    }
+}
+
+/// The per-connection state and the handling of each judged frame.
+struct Session {
+    shared: Arc<Shared>,
+    peer: String,
+    /// To the write loop: frames in arrival order, with their tickets.
+    pending: mpsc::Sender<Pending>,
+    /// To the write loop: the command drivers' packets.
+    outbox: mpsc::Sender<Vec<u8>>,
+    /// Cancels the command drivers of this connection's devices.
+    devices: CancellationToken,
+    links: HashMap<String, Link>,
+}
+
+impl Session {
+    /// Read, judge and hand on until the stream ends, goes idle, or the gateway stops.
+    async fn run(&mut self, mut conn: Connection, shutdown: &CancellationToken) {
         let mut judged = Vec::new();
         loop {
-            let mut ctx = JudgeCtx {
-                directory: &shared.directory,
-                default_policy: cfg.default_policy,
-                merger: &mut merger,
-                peer,
-                received_at,
-            };
-            let owned = match framer.next() {
-                None => break,
-                Some(Event::Frame(raw)) => {
-                    if bucket.allow(received) {
-                        Owned::Judged(Box::new(judge_frame(&raw, &mut ctx)))
-                    } else {
-                        Owned::Judged(Box::new(judge_rate_limited(raw.bytes, cfg.frame_rate, &ctx)))
-                    }
+            let last = match conn.read(shutdown).await {
+                Read::Stop => return,
+                Read::Data(n) => {
+                    self.shared.stats.bytes(n);
+                    false
                 }
-                Some(Event::Rejected { error, bytes }) => {
-                    if bucket.allow(received) {
-                        Owned::Rejected(error, bytes.to_vec())
-                    } else {
-                        Owned::Judged(Box::new(judge_rate_limited(bytes, cfg.frame_rate, &ctx)))
-                    }
-                }
+                Read::End => true,
             };
-            let j = match owned {
-                Owned::Judged(j) => *j,
-                Owned::Rejected(error, bytes) => {
-                    let start = pushed - framer.pending() as u64 - bytes.len() as u64;
-                    judge_rejected(&error, &bytes, start, &ctx)
-                }
+            let received = Instant::now();
+            let ctx = JudgeCtx {
+                directory: &self.shared.directory,
+                default_policy: self.shared.cfg.default_policy,
+                peer: &self.peer,
+                received_at: now_ms(),
             };
-            judged.push(j);
-        }
-        for j in judged {
-            if let Some(reason) = &j.record.reason {
-                debug!(mn = j.record.mn.as_deref().unwrap_or(""), reason = %reason, "frame not accepted");
+            judged.extend(std::iter::from_fn(|| conn.next_judged(&ctx, received)));
+            for j in judged.drain(..) {
+                if !self.handle(j, received).await {
+                    return;
+                }
             }
-            let link = match &j.device {
-                Some((dev, info)) => link_for(shared, dev, info, peer, outbox, devices, links),
-                None => None,
-            };
-            let verdict = j.record.verdict;
-            let has_measurements = !j.measurements.is_empty();
-            let item = IngestItem { frame: j.record, measurements: j.measurements };
-            let commit = submit_in_order(shared, item).await;
-            let p = Pending {
-                commit,
-                reply: j.reply,
-                received,
-                verdict,
-                reason_kind: j.reason_kind,
-                device: j.device.map(Box::new),
-                has_measurements,
-                link,
-            };
-            if pending.send(p).await.is_err() {
+            if last {
                 return;
             }
         }
+    }
+
+    /// Queue one judged frame with the writer and pass its ticket to the write loop; false once
+    /// the write loop is gone.
+    async fn handle(&mut self, j: Judged, received: Instant) -> bool {
+        if let Some(reason) = &j.record.reason {
+            debug!(mn = j.record.mn.as_deref().unwrap_or(""), reason = %reason, "frame not accepted");
+        }
+        let link = match &j.device {
+            Some((dev, info)) => self.link_for(dev, info),
+            None => None,
+        };
+        let verdict = j.record.verdict;
+        let has_measurements = !j.measurements.is_empty();
+        let item = IngestItem { frame: j.record, measurements: j.measurements };
+        // Waits only while the writer's queue is full: backpressure reaches the socket. A writer
+        // that is gone fails the frame in the write loop like a failed commit (no ack).
+        let ticket = self.shared.writer.enqueue(item).await;
+        let p = Pending {
+            ticket,
+            reply: j.reply,
+            received,
+            verdict,
+            reason_kind: j.reason_kind,
+            device: j.device.map(Box::new),
+            has_measurements,
+            link,
+        };
+        self.pending.send(p).await.is_ok()
+    }
+
+    /// Stop the command drivers and mark this connection's devices offline.
+    fn close(self) {
+        self.devices.cancel();
+        let shared = &self.shared;
+        let mut online = shared.online.lock().unwrap_or_else(|e| e.into_inner());
+        for mn in self.links.keys() {
+            if online.get(mn).is_some_and(|o| o.peer == self.peer) {
+                online.remove(mn);
+            }
+            shared.stats.device_offline(mn, &self.peer);
+        }
+    }
+
+    /// The command link of an authenticated device on this connection, started on its first frame.
+    fn link_for(&mut self, dev: &Arc<DeviceEntry>, info: &PacketInfo) -> Option<Link> {
+        let (shared, peer, links) = (&self.shared, self.peer.as_str(), &mut self.links);
+        if let Some(l) = links.get(&info.mn) {
+            return Some(l.clone());
+        }
+        if links.len() >= MAX_DEVICES_PER_CONNECTION {
+            return None;
+        }
+        if links.is_empty() {
+            Span::current().record("mn", info.mn.as_str());
+        }
+        let since = now_ms();
+        info!(mn = %info.mn, "device online");
+        shared.stats.device_online(&info.mn, peer, since);
+        let (tx, rx) = mpsc::channel(64);
+        let wake = Arc::new(Notify::new());
+        let listening = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let cancel = self.devices.child_token();
+        {
+            let mut online = shared.online.lock().unwrap_or_else(|e| e.into_inner());
+            // The newest connection of a device is the one commands go to.
+            if let Some(old) = online.insert(
+                info.mn.clone(),
+                Online { peer: peer.to_string(), wake: wake.clone(), cancel: cancel.clone() },
+            ) {
+                old.cancel.cancel();
+            }
+        }
+        let driver = Driver {
+            clock_pacer: shared.clock_pacer.clone(),
+            store: shared.store.clone(),
+            writer: shared.writer.clone(),
+            directory: shared.directory.clone(),
+            cfg: shared.cfg.clone(),
+            stats: shared.stats.clone(),
+            to: Addressee {
+                mn: info.mn.clone(),
+                pw: dev.password.clone(),
+                st: info.st.clone().filter(|s| s != "91").unwrap_or_else(|| "32".into()),
+                version: dev.version,
+            },
+            outbox: self.outbox.clone(),
+            replies: rx,
+            listening: listening.clone(),
+            wake,
+            cancel,
+        };
+        tokio::spawn(driver.run().instrument(info_span!("device", mn = %info.mn)));
+        let link = Link { replies: tx, listening };
+        links.insert(info.mn.clone(), link.clone());
+        Some(link)
     }
 }
 
@@ -221,12 +315,8 @@ thread_local! {
 }
 
 /// Wait until the socket is readable, then read once (at most `len` bytes) into this thread's
-/// read buffer and push what came into `framer`.
-async fn read_into(
-    rd: &mut tokio::net::tcp::OwnedReadHalf,
-    framer: &mut Framer,
-    len: usize,
-) -> std::io::Result<usize> {
+/// read buffer and push what came into `frames`.
+async fn read_into(rd: &mut OwnedReadHalf, frames: &mut JudgeLoop, len: usize) -> std::io::Result<usize> {
     loop {
         rd.readable().await?;
         let read: std::io::Result<usize> = READ_BUF.with_borrow_mut(|buf| {
@@ -234,7 +324,7 @@ async fn read_into(
                 buf.resize(len, 0);
             }
             let n = rd.try_read(&mut buf[..len])?;
-            framer.push(&buf[..n]);
+            frames.push(&buf[..n]);
             Ok(n)
         });
         match read {
@@ -243,77 +333,6 @@ async fn read_into(
             Err(e) => return Err(e),
         }
     }
-}
-
-/// Start a submission so that the writer queues it before any later one of this connection:
-/// the first poll enqueues it (or takes a place in the queue's fair wait list when it is full),
-/// then a task waits for the commit while the connection reads on.
-async fn submit_in_order(shared: &Shared, item: IngestItem) -> JoinHandle<Result<ItemOutcome, StoreError>> {
-    let mut fut = shared.sink.submit(item);
-    match std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
-        Poll::Ready(r) => tokio::spawn(std::future::ready(r)),
-        Poll::Pending => tokio::spawn(fut),
-    }
-}
-
-/// The command link of an authenticated device on this connection, started on its first frame.
-fn link_for(
-    shared: &Arc<Shared>,
-    dev: &Arc<DeviceEntry>,
-    info: &PacketInfo,
-    peer: &str,
-    outbox: &mpsc::Sender<Vec<u8>>,
-    devices: &CancellationToken,
-    links: &mut HashMap<String, Link>,
-) -> Option<Link> {
-    if let Some(l) = links.get(&info.mn) {
-        return Some(l.clone());
-    }
-    if links.len() >= MAX_DEVICES_PER_CONNECTION {
-        return None;
-    }
-    if links.is_empty() {
-        Span::current().record("mn", info.mn.as_str());
-    }
-    let since = now_ms();
-    info!(mn = %info.mn, "device online");
-    shared.stats.device_online(&info.mn, peer, since);
-    let (tx, rx) = mpsc::channel(64);
-    let wake = Arc::new(Notify::new());
-    let listening = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let cancel = devices.child_token();
-    {
-        let mut online = shared.online.lock().unwrap_or_else(|e| e.into_inner());
-        // The newest connection of a device is the one commands go to.
-        if let Some(old) = online.insert(
-            info.mn.clone(),
-            Online { peer: peer.to_string(), wake: wake.clone(), cancel: cancel.clone() },
-        ) {
-            old.cancel.cancel();
-        }
-    }
-    let driver = Driver {
-        clock_pacer: shared.clock_pacer.clone(),
-        store: shared.store.clone(),
-        directory: shared.directory.clone(),
-        cfg: shared.cfg.clone(),
-        stats: shared.stats.clone(),
-        to: Addressee {
-            mn: info.mn.clone(),
-            pw: dev.password.clone(),
-            st: info.st.clone().filter(|s| s != "91").unwrap_or_else(|| "32".into()),
-            version: dev.version,
-        },
-        outbox: outbox.clone(),
-        replies: rx,
-        listening: listening.clone(),
-        wake,
-        cancel,
-    };
-    tokio::spawn(driver.run().instrument(info_span!("device", mn = %info.mn)));
-    let link = Link { replies: tx, listening };
-    links.insert(info.mn.clone(), link.clone());
-    Some(link)
 }
 
 async fn write_all(wr: &mut OwnedWriteHalf, bytes: &[u8], shared: &Shared) -> bool {
@@ -365,11 +384,12 @@ async fn write_loop(
     }
 }
 
-/// Wait for a frame's commit and do what follows it; returns the reply to send, if one is owed.
+/// Wait for a frame's ticket and do what follows its commit; returns the reply to send, if one
+/// is owed.
 async fn committed(shared: &Arc<Shared>, p: Pending) -> Option<Vec<u8>> {
-    let result = match p.commit.await {
-        Ok(r) => r,
-        Err(e) => Err(StoreError::Corrupt(format!("submission task failed: {e}"))),
+    let result = match p.ticket {
+        Ok(ticket) => ticket.await,
+        Err(e) => Err(e),
     };
     // The driver follows replies whether or not their frame could be stored.
     if let (Some(link), Some((_, info))) = (&p.link, p.device.as_deref())
@@ -385,15 +405,9 @@ async fn committed(shared: &Arc<Shared>, p: Pending) -> Option<Vec<u8>> {
             return None;
         }
     };
-    let verdict = if p.verdict == Verdict::Accepted
-        && outcome.duplicates > 0
-        && outcome.inserted == 0
-        && outcome.revisions == 0
-    {
-        Verdict::Duplicate
-    } else {
-        p.verdict
-    };
+    // The store knows whether the data was new; its outcome is the duplicate verdict.
+    let verdict =
+        if p.verdict == Verdict::Accepted && outcome.is_duplicate() { Verdict::Duplicate } else { p.verdict };
     shared.stats.frame(verdict, p.reason_kind);
     if let Some((dev, info)) = p.device.as_deref() {
         after_commit(shared, dev, info, p.has_measurements);
@@ -446,7 +460,8 @@ fn queue_set_time(shared: &Arc<Shared>, info: &PacketInfo) {
     queue_and_wake(shared, &info.mn, "1012", items, ORIGIN_CLOCK, Some("1012"));
 }
 
-/// Queue a platform command off the writer's path and wake the device's driver. With `unless`,
+/// Queue a platform command through the writer (after the frame that prompted it), off the
+/// write loop's path, and wake the device's driver. With `unless`,
 /// nothing is queued while a command of that CN and origin is still open.
 fn queue_and_wake(
     shared: &Arc<Shared>,
@@ -467,7 +482,7 @@ fn queue_and_wake(
                 }
             }
             let refs: Vec<(&str, &str)> = items.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            match commands::queue_command_from(&*shared.store, &mn, &cn, &refs, origin).await {
+            match commands::queue_command_via(&shared.writer, &mn, &cn, &refs, origin).await {
                 Ok(id) => {
                     info!(command = id, cn = %cn, origin, "command queued");
                     shared.wake(&mn);

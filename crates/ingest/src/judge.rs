@@ -13,11 +13,11 @@ use hj212::{DateTime, Deviations, ParseOptions, RawFrame, Version};
 use crate::config::DevicePolicy;
 use crate::directory::{Auth, DeviceDirectory, DeviceEntry};
 
-/// What a connection knows while judging.
+/// What a connection knows while judging (the split packets waiting to be merged are the
+/// [`JudgeLoop`](crate::judge_loop::JudgeLoop)'s).
 pub(crate) struct JudgeCtx<'a> {
     pub directory: &'a DeviceDirectory,
     pub default_policy: DevicePolicy,
-    pub merger: &'a mut Merger,
     pub peer: &'a str,
     pub received_at: i64,
 }
@@ -131,16 +131,21 @@ thread_local! {
     static ITEMS: RefCell<Vec<hj212::Item>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A complete frame.
-pub(crate) fn judge_frame(raw: &RawFrame<'_>, ctx: &mut JudgeCtx<'_>) -> Judged {
+/// A complete frame; a split part goes to `merger`.
+pub(crate) fn judge_frame(raw: &RawFrame<'_>, ctx: &JudgeCtx<'_>, merger: &mut Merger) -> Judged {
     ITEMS.with(|items| match items.try_borrow_mut() {
-        Ok(mut items) => judge_frame_into(raw, ctx, &mut items),
+        Ok(mut items) => judge_frame_into(raw, ctx, merger, &mut items),
         // Only if judging ever came to call itself.
-        Err(_) => judge_frame_into(raw, ctx, &mut Vec::new()),
+        Err(_) => judge_frame_into(raw, ctx, merger, &mut Vec::new()),
     })
 }
 
-fn judge_frame_into(raw: &RawFrame<'_>, ctx: &mut JudgeCtx<'_>, items: &mut Vec<hj212::Item>) -> Judged {
+fn judge_frame_into(
+    raw: &RawFrame<'_>,
+    ctx: &JudgeCtx<'_>,
+    merger: &mut Merger,
+    items: &mut Vec<hj212::Item>,
+) -> Judged {
     let mut record = base_record(raw.bytes, ctx);
     record.deviations = deviation_text(raw.deviations);
     // A CRC that matches no computation at all: nothing in the frame can be trusted.
@@ -206,7 +211,7 @@ fn judge_frame_into(raw: &RawFrame<'_>, ctx: &mut JudgeCtx<'_>, items: &mut Vec<
 
     // Split packets: each part is stored raw; the measurements go with the part that completes
     // the merge.
-    let (measurements, complete) = match ctx.merger.push(&p) {
+    let (measurements, complete) = match merger.push(&p) {
         MergeOutcome::NotSplit => (measurements(&p), true),
         MergeOutcome::Pending { .. } | MergeOutcome::Duplicate { .. } => (Vec::new(), false),
         MergeOutcome::Complete { segment } => {
@@ -259,9 +264,10 @@ fn cp_text(segment: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::judge_loop::JudgeLoop;
     use fenhe_core::{CrcPolicy, Device, Protocol, Registry};
+    use hj212::FrameConfig;
     use hj212::builder::{Peer, device};
-    use hj212::{Event, FrameConfig, Framer};
 
     fn registry() -> DeviceDirectory {
         let dev = |mn: &str, crc| Device {
@@ -284,25 +290,33 @@ mod tests {
     }
 
     fn judge_bytes(bytes: &[u8], dir: &DeviceDirectory) -> Vec<Judged> {
-        let mut merger = Merger::new(4);
-        let mut f = Framer::new(FrameConfig { crc_mode: hj212::CrcMode::Any, max_segment_len: 9999 });
-        f.push(bytes);
-        f.finish();
+        let frame = FrameConfig { crc_mode: hj212::CrcMode::Any, max_segment_len: 9999 };
+        let mut frames = JudgeLoop::over(frame, 4, bytes.to_vec());
+        let ctx = JudgeCtx {
+            directory: dir,
+            default_policy: DevicePolicy::default(),
+            peer: "1.2.3.4:5",
+            received_at: 1,
+        };
         let mut out = Vec::new();
-        while let Some(ev) = f.next() {
-            let mut ctx = JudgeCtx {
-                directory: dir,
-                default_policy: DevicePolicy::default(),
-                merger: &mut merger,
-                peer: "1.2.3.4:5",
-                received_at: 1,
-            };
-            out.push(match ev {
-                Event::Frame(raw) => judge_frame(&raw, &mut ctx),
-                Event::Rejected { error, bytes } => judge_rejected(&error, bytes, 0, &ctx),
-            });
+        while let Some((_, j)) = frames.next_judged(&ctx, || true, 1.0) {
+            out.push(j);
         }
         out
+    }
+
+    #[test]
+    fn frames_over_the_rate_are_kept_unparsed() {
+        let bytes = [upload("STD", "123456").build(), b"junk\r\n".to_vec()].concat();
+        let frame = FrameConfig { crc_mode: hj212::CrcMode::Any, max_segment_len: 9999 };
+        let mut frames = JudgeLoop::over(frame, 4, bytes);
+        let dir = registry();
+        let ctx =
+            JudgeCtx { directory: &dir, default_policy: DevicePolicy::default(), peer: "p", received_at: 1 };
+        let kinds: Vec<_> = std::iter::from_fn(|| frames.next_judged(&ctx, || false, 2.0))
+            .map(|(_, j)| (j.reason_kind, j.measurements.len(), j.device.is_some()))
+            .collect();
+        assert_eq!(kinds, [(Some("rate"), 0, false), (Some("rate"), 0, false)]);
     }
 
     fn upload(mn: &str, pw: &str) -> hj212::PacketBuilder {

@@ -2,9 +2,11 @@
 //!
 //! Data loggers connect over TCP and upload HJ 212 packets. For each connection the gateway
 //! frames the byte stream (permissively), judges every frame by its device's dialect policy and
-//! credentials, and submits it — raw bytes, verdict, reason and the measurements it carries — to
-//! the store's single writer. A frame that asks for an acknowledgement gets its 9014 (or 9013)
-//! only after the store committed it, so a device whose data was not stored sends it again.
+//! credentials (in the [`judge_loop`] that replay and `fenhe packet check` share), and submits
+//! it — raw bytes, verdict, reason and the measurements it carries — to the store's single
+//! writer, which hands back a ticket per frame. A frame that asks for an acknowledgement gets its
+//! 9014 (or 9013) only when its ticket says the store committed it, so a device whose data was
+//! not stored sends it again.
 //!
 //! What each frame gets:
 //!
@@ -43,7 +45,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use fenhe_store::writer::WriterHandle;
-use fenhe_store::{IngestItem, ItemOutcome, Store, StoreError};
+use fenhe_store::{Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
@@ -56,6 +58,7 @@ mod config;
 mod connection;
 mod directory;
 mod judge;
+pub mod judge_loop;
 mod ratelimit;
 mod stats;
 
@@ -77,24 +80,6 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Where frames go to be committed. The store's writer in production.
-pub(crate) trait Sink: Send + Sync + 'static {
-    fn submit(
-        &self,
-        item: IngestItem,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<ItemOutcome, StoreError>> + Send + 'static>>;
-}
-
-impl Sink for WriterHandle {
-    fn submit(
-        &self,
-        item: IngestItem,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<ItemOutcome, StoreError>> + Send + 'static>> {
-        let w = self.clone();
-        Box::pin(async move { w.submit(item).await })
-    }
-}
-
 /// A device's current connection, for waking its command driver.
 pub(crate) struct Online {
     pub peer: String,
@@ -106,7 +91,8 @@ pub(crate) struct Online {
 pub(crate) struct Shared {
     pub cfg: Arc<GatewayConfig>,
     pub store: Arc<dyn Store>,
-    pub sink: Arc<dyn Sink>,
+    /// The store's single writer: frames, and the gateway's command bookkeeping.
+    pub writer: WriterHandle,
     pub directory: DeviceDirectory,
     pub stats: Arc<stats::Stats>,
     pub latest: commands::LatestTimes,
@@ -139,14 +125,6 @@ pub struct GatewayHandle {
 impl Gateway {
     /// Bind the listener, load the device registry and seed gap detection from the store.
     pub async fn bind(cfg: GatewayConfig, store: Arc<dyn Store>, writer: WriterHandle) -> Result<Gateway> {
-        Self::bind_with_sink(cfg, store, Arc::new(writer)).await
-    }
-
-    pub(crate) async fn bind_with_sink(
-        cfg: GatewayConfig,
-        store: Arc<dyn Store>,
-        sink: Arc<dyn Sink>,
-    ) -> Result<Gateway> {
         let directory = DeviceDirectory::load(&*store).await?;
         let latest = commands::LatestTimes::default();
         for a in store.device_activity().await? {
@@ -164,7 +142,7 @@ impl Gateway {
         let shared = Arc::new(Shared {
             cfg: Arc::new(cfg),
             store,
-            sink,
+            writer,
             directory,
             stats: Arc::default(),
             latest,
@@ -269,9 +247,10 @@ impl GatewayHandle {
         &self.shared.directory
     }
 
-    /// Queue an operator command and send it at once if the device is connected.
+    /// Queue an operator command (through the writer) and send it at once if the device is
+    /// connected.
     pub async fn queue_command(&self, mn: &str, cn: &str, cp_items: &[(&str, &str)]) -> Result<i64> {
-        let id = queue_command(&*self.shared.store, mn, cn, cp_items).await?;
+        let id = commands::queue_command_via(&self.shared.writer, mn, cn, cp_items, ORIGIN_OPERATOR).await?;
         self.shared.wake(mn);
         Ok(id)
     }

@@ -1,8 +1,9 @@
 //! `fenhe packet …`: check, explain and build HJ 212 packets.
 //!
-//! `check` and `explain` share one reading loop ([`for_each_report`]): the input is fed to the
-//! real [`hj212::Framer`] in 64 KiB chunks, so files with one packet per line, raw captures and
-//! streams without CR LF all frame the same way as the TCP gateway frames them. Each framer event
+//! `check` and `explain` share one reading loop ([`for_each_report`]): the input is fed in 64 KiB
+//! chunks to the gateway's own [`JudgeLoop`] (the one replay uses too), so files with one packet
+//! per line, raw captures and streams without CR LF all frame the same way as the TCP gateway
+//! frames them. Each framer event
 //! becomes an owned [`Report`], which the two commands render as JSON or as text.
 
 pub mod build;
@@ -14,6 +15,8 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use fenhe_ingest::judge_loop::JudgeLoop;
 
 pub use report::{FactorReport, FieldReport, PacketReport, Report};
 
@@ -122,15 +125,14 @@ pub fn for_each_report<W: Write>(
             Err(source) => return Err(PacketError::Read { name: input.name(), source }),
         }
     };
-    let mut framer = hj212::Framer::new(opts.frame);
+    // No registry here, so no split merging: the loop's events are decoded, not judged.
+    let mut frames = JudgeLoop::new(opts.frame, 0, CHUNK);
     let mut chunk = vec![0u8; CHUNK];
     let mut ahead = vec![0u8; if look_ahead { CHUNK } else { 0 }];
     let mut n = read(&mut chunk)?;
-    let mut total: u64 = 0;
     let mut summary = Summary::default();
     loop {
-        framer.push(&chunk[..n]);
-        total += n as u64;
+        frames.push(&chunk[..n]);
         // The size of the chunk after this one, when it has been read already.
         let ahead_len = match (n, look_ahead) {
             (0, _) => Some(0),
@@ -138,13 +140,12 @@ pub fn for_each_report<W: Write>(
             (_, false) => None,
         };
         if ahead_len == Some(0) {
-            framer.finish();
+            frames.finish();
         }
-        while let Some(event) = framer.next() {
-            let mut report = Report::from_event(event, opts);
-            // The framer does not say where rejected bytes started; they end where the
-            // unconsumed input begins.
-            let end = total - framer.pending() as u64;
+        while let Some(located) = frames.next_event() {
+            let end = located.end;
+            let mut report = Report::from_event(located.event, opts);
+            // `length` leaves out leading whitespace, which `start` does too.
             report.start = end - report.length;
             summary.frames += 1;
             if !report.ok() {

@@ -1,11 +1,9 @@
 //! The platform talking back: history after an outage, clock checks, operator commands,
 //! refusals and timeouts.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use fenhe_ingest::{ORIGIN_CLOCK, ORIGIN_GAP, queue_command};
 use fenhe_store::{Command, CommandStatus};
 use hj212::DateTime;
@@ -250,18 +248,36 @@ async fn password_change_is_adopted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_wait_for_the_device_to_connect() {
     let h = start(config()).await;
+    // Queued by another process (`fenhe device send`): the gateway learns of it by polling.
     let id = queue_command(&*h.store, OTHER, "1062", &[("RtdInterval", "30")]).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Another device is connected and uploading through several command polls: the gateway is
+    // live and acknowledging, yet the command is not sent to it, nor marked as sent.
+    let mut std_dev = h.device(STD).await;
+    for m in 0..4 {
+        let (bytes, qn) = std_dev.upload("2051", &t(10, m), 1.0);
+        std_dev.send(&bytes).await;
+        std_dev.expect_ack(&qn).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    std_dev
+        .expect_none("OTHER's command on STD's connection", Duration::from_millis(300), |g| g.cn() == "1062")
+        .await;
     let c = h.store.commands(Some(OTHER), 10).await.unwrap();
-    assert_eq!(c[0].status, CommandStatus::Queued);
+    assert_eq!((c[0].id, c[0].status, c[0].attempts), (id, CommandStatus::Queued, 0));
+    // Its own device connects: the command goes out to it, once.
     let mut d = h.device(OTHER).await;
     let (bytes, _) = d.upload("2011", &t(10, 0), 1.0);
     d.send(&bytes).await;
     let req = d.expect("the queued command", |g| g.cn() == "1062").await;
+    assert_eq!(req.packet().mn, OTHER);
     d.request_reply(&req, 1).await;
     d.exe_result(&req, 1).await;
     let c = command_where(&h, OTHER, |c| c.id == id).await;
-    assert_eq!(c.status, CommandStatus::Done);
+    assert_eq!((c.status, c.attempts), (CommandStatus::Done, 1));
+    d.expect_none("the command a second time", Duration::from_millis(400), |g| g.cn() == "1062").await;
+    std_dev
+        .expect_none("the command on STD's connection", Duration::from_millis(1), |g| g.cn() == "1062")
+        .await;
     assert!(queue_command(&*h.store, OTHER, "9011", &[]).await.is_err());
     assert!(queue_command(&*h.store, OTHER, "1062", &[("a;b", "1")]).await.is_err());
     h.stop().await;

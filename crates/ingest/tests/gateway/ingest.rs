@@ -1,12 +1,10 @@
 //! Ingest over real TCP: acknowledgement after commit, split packets, duplicates and revisions,
 //! authentication, garbage, dialect policy, limits and shutdown.
 
-mod common;
-
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use fenhe_core::Verdict;
 use fenhe_store::{FrameQuery, MeasurementQuery};
 use hj212::builder::device;

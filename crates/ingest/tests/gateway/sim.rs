@@ -1,11 +1,9 @@
 //! Interoperability with the simulated data loggers of fenhe-sim: a device that goes offline
 //! for a while is asked for the missing minutes when it comes back, and answers them.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use fenhe_sim::{Clock, DeviceSpec, MINUTE_MS, Scenario, SimConfig, SimDevice};
 use fenhe_store::MeasurementQuery;
 use tokio_util::sync::CancellationToken;
