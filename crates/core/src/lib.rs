@@ -1,10 +1,13 @@
 //! fenhe's domain model and pure rules. No I/O: the binary's jobs feed it rows and store its
 //! results, so everything here is deterministic and testable in isolation.
 
+pub mod alarm;
+pub mod command;
 pub mod compliance;
 pub mod demo;
 pub mod record;
 pub mod registry;
+pub mod revision;
 pub mod text;
 pub mod uscc;
 

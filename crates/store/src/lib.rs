@@ -18,6 +18,10 @@ pub mod sqlite;
 pub mod writer;
 
 pub use error::StoreError;
+// The alarm and command lifecycles are decisions of the domain (fenhe_core); re-exported here
+// because every caller of the store handles them.
+pub use fenhe_core::alarm::{Alarm, AlarmStatus, AlarmSync, RESOLUTION_CLEARED, RESOLUTION_WITHDRAWN};
+pub use fenhe_core::command::CommandStatus;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -124,56 +128,6 @@ pub struct DeviceActivity {
     pub frames: u64,
     /// Latest DataTime stored per data command, by CN.
     pub latest: Vec<(String, i64)>,
-}
-
-/// Lifecycle of a platform-initiated command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CommandStatus {
-    /// Waiting for the device to be online.
-    Queued,
-    /// Sent; waiting for 9011 (or the data/notify reply).
-    Sent,
-    /// 9011 QnRtn=1 received; waiting for 9012.
-    Accepted,
-    /// Finished: 9012 ExeRtn=1, or the expected reply arrived.
-    Done,
-    /// Refused or failed (QnRtn ≠ 1, ExeRtn ≠ 1).
-    Failed,
-    /// No answer after the retries.
-    TimedOut,
-    Cancelled,
-}
-
-impl CommandStatus {
-    pub const ALL: [CommandStatus; 7] = [
-        CommandStatus::Queued,
-        CommandStatus::Sent,
-        CommandStatus::Accepted,
-        CommandStatus::Done,
-        CommandStatus::Failed,
-        CommandStatus::TimedOut,
-        CommandStatus::Cancelled,
-    ];
-    pub fn name(self) -> &'static str {
-        match self {
-            CommandStatus::Queued => "queued",
-            CommandStatus::Sent => "sent",
-            CommandStatus::Accepted => "accepted",
-            CommandStatus::Done => "done",
-            CommandStatus::Failed => "failed",
-            CommandStatus::TimedOut => "timed_out",
-            CommandStatus::Cancelled => "cancelled",
-        }
-    }
-    pub fn parse(s: &str) -> Option<CommandStatus> {
-        CommandStatus::ALL.into_iter().find(|c| c.name() == s)
-    }
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            CommandStatus::Done | CommandStatus::Failed | CommandStatus::TimedOut | CommandStatus::Cancelled
-        )
-    }
 }
 
 /// A command for a device, queued by an operator or by the platform itself.
@@ -319,47 +273,6 @@ pub struct RateQuery {
     pub limit: Option<u32>,
 }
 
-/// Whether an alarm still needs attention.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AlarmStatus {
-    Open,
-    Resolved,
-}
-
-impl AlarmStatus {
-    pub fn name(self) -> &'static str {
-        match self {
-            AlarmStatus::Open => "open",
-            AlarmStatus::Resolved => "resolved",
-        }
-    }
-    pub fn parse(s: &str) -> Option<AlarmStatus> {
-        [AlarmStatus::Open, AlarmStatus::Resolved].into_iter().find(|v| v.name() == s)
-    }
-}
-
-/// [`Alarm::resolution`] of an alarm whose condition cleared (its draft turned inactive).
-pub const RESOLUTION_CLEARED: &str = "cleared";
-/// [`Alarm::resolution`] of an alarm whose raising data was revised away: the engine no longer
-/// produces its key.
-pub const RESOLUTION_WITHDRAWN: &str = "withdrawn";
-
-/// A stored alarm: the latest draft for its key and its lifecycle. Alarms are never deleted.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Alarm {
-    pub id: i64,
-    /// The latest draft synced for this key (`active` is false once resolved).
-    pub draft: AlarmDraft,
-    pub status: AlarmStatus,
-    /// Why it was resolved ([`RESOLUTION_CLEARED`], [`RESOLUTION_WITHDRAWN`]); `None` while open.
-    pub resolution: Option<String>,
-    pub raised_at: i64,
-    /// Last time anything about it changed (equal to `raised_at` until then).
-    pub updated_at: i64,
-    /// When it was (last) resolved; `None` while open.
-    pub resolved_at: Option<i64>,
-}
-
 /// Filter for [`Store::alarms`]. Results are newest first (by `raised_at`, then id).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AlarmQuery {
@@ -370,26 +283,6 @@ pub struct AlarmQuery {
     /// Only alarms at least this severe.
     pub min_severity: Option<Severity>,
     pub limit: Option<u32>,
-}
-
-/// What [`Store::sync_alarms`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct AlarmSync {
-    /// New keys, and resolved alarms whose draft became active again (re-opened).
-    pub raised: u32,
-    /// Alarms whose severity, end, titles or details changed without a change of status.
-    pub updated: u32,
-    /// Alarms resolved: cleared (draft inactive) or withdrawn (key no longer produced).
-    pub resolved: u32,
-}
-
-impl std::ops::AddAssign for AlarmSync {
-    /// Totals over several syncs (a cycle's windows, several cycles).
-    fn add_assign(&mut self, o: AlarmSync) {
-        self.raised += o.raised;
-        self.updated += o.updated;
-        self.resolved += o.resolved;
-    }
 }
 
 /// Everything fenhe persists. Implementations must make [`Store::write_batch`] atomic: when it

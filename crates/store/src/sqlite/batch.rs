@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::ffi::{CStr, c_int};
 use std::ptr::{self, NonNull};
 
+use fenhe_core::revision::{self, Decision, Latest};
 use fenhe_core::{ShortText, Values, Verdict};
 use foldhash::{HashMap as FastMap, HashMapExt as _, HashSet as FastSet, HashSetExt as _};
 use libsqlite3_sys as ffi;
@@ -122,18 +123,20 @@ pub(super) fn write(
         let mut open: Option<NewSet> = None;
         for m in &item.measurements {
             let key = keys.next().expect("one key per measurement");
-            let revision = match latest.get(&key) {
-                None => {
+            let stored =
+                latest.get(&key).map(|(rev, v)| Latest { revision: *rev, same_values: v.same_as(&m.values) });
+            let revision = match revision::decide(stored) {
+                Decision::New => {
                     out.inserted += 1;
                     0
                 }
-                Some((_, v)) if v.same_as(&m.values) => {
+                Decision::Duplicate => {
                     out.duplicates += 1;
                     continue;
                 }
-                Some((rev, _)) => {
+                Decision::Revision(n) => {
                     out.revisions += 1;
-                    rev + 1
+                    n
                 }
             };
             latest.insert(key, (revision, &m.values));
@@ -161,9 +164,8 @@ pub(super) fn write(
             set.range.end = packed_bytes.len();
         }
         sets.extend(open);
-        let all_duplicates =
-            !item.measurements.is_empty() && out.duplicates as usize == item.measurements.len();
-        let verdict = if all_duplicates { Verdict::Duplicate } else { item.frame.verdict };
+        let verdict =
+            revision::frame_verdict(item.frame.verdict, item.measurements.len(), out.duplicates as usize);
         *tally.entry((verdict, reason_kind(item.frame.reason.as_deref()))).or_default() += 1;
         if let Some(mn) = &item.frame.mn {
             let t = traffic.entry(mn).or_insert((0, i64::MIN));
