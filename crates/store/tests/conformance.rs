@@ -30,7 +30,7 @@ use fenhe_store::{
 };
 use fenhe_store::{
     Command, CommandStatus, DeviceActivity, FrameCount, FrameQuery, ImportSummary, IngestItem, ItemOutcome,
-    MeasurementQuery, NewCommand, Result, Store, StoreError, StoredFrame,
+    Lease, MeasurementQuery, NewCommand, Result, Store, StoreError, StoredCounts, StoredFrame,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -229,6 +229,10 @@ stories![
     alarm_lifecycle,
     engine_state_round_trip,
     compliance_records_latest,
+    alarm_changes_check_what_they_were_decided_from,
+    leases_grant_renew_expire_and_release,
+    two_holders_racing_for_a_lease,
+    stored_counts_follow_writes,
 ];
 
 /// Refused and successful imports are both on record, newest first, with every problem.
@@ -1709,6 +1713,128 @@ async fn compliance_records_latest(store: Arc<dyn Store>) {
     assert!(store.compliance_records(MN1, T0 + 2 * HOUR, T0 + DAY).await.unwrap().is_empty());
 }
 
+/// Changes decided from a state another writer has since moved are refused whole; a sync
+/// decides again on what that writer stored.
+async fn alarm_changes_check_what_they_were_decided_from(store: Arc<dyn Store>) {
+    use fenhe_core::alarm::{AlarmWindow, reconcile};
+    fresh(&store).await;
+    let window = AlarmWindow { mn: MN1, from: D0, to: D0 + DAY };
+    let a = draft("episode:a", Severity::Serious, D0 + HOUR, D0 + 2 * HOUR, true);
+    let b = draft("episode:b", Severity::Warning, D0 + 3 * HOUR, D0 + 4 * HOUR, true);
+    store.sync_alarms(MN1, D0, D0 + DAY, &[a.clone()], 100).await.unwrap();
+
+    // Two syncs decide from the same load; the first applies, the second is stale.
+    let loaded = store.alarms_to_reconcile(window, &["episode:a", "episode:b"]).await.unwrap();
+    assert_eq!(loaded.len(), 1);
+    let over = AlarmDraft { active: false, ..a.clone() };
+    let first = reconcile(&loaded, &[over.clone()], window, 200);
+    let grown = AlarmDraft { end: D0 + 3 * HOUR, ..a.clone() };
+    let second = reconcile(&loaded, &[grown, b.clone()], window, 201);
+    assert_eq!(second.len(), 2, "an update of a and the raise of b");
+    store.apply_alarm_changes(&first).await.unwrap();
+    match store.apply_alarm_changes(&second).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("episode:a"), "{m}"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    // Nothing of the refused call was stored: b was not raised, a stays as the first left it.
+    let all = store.alarms(&AlarmQuery::default()).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!((all[0].status, all[0].updated_at), (AlarmStatus::Resolved, 200));
+    // Raising a key someone raised meanwhile conflicts too.
+    let raise_b = reconcile(&[], &[b.clone()], window, 202);
+    store.apply_alarm_changes(&raise_b).await.unwrap();
+    assert!(matches!(store.apply_alarm_changes(&raise_b).await, Err(StoreError::Conflict(_))));
+    // sync_alarms reloads: a re-opens, b is unchanged.
+    let sync = store.sync_alarms(MN1, D0, D0 + DAY, &[a, b], 300).await.unwrap();
+    assert_eq!(sync, AlarmSync { raised: 1, updated: 0, resolved: 0 });
+    // Drafts of another device are refused before anything is read.
+    let stranger = AlarmDraft { mn: MN2.into(), ..draft("episode:c", Severity::Info, D0, D0 + HOUR, true) };
+    assert!(matches!(
+        store.sync_alarms(MN1, D0, D0 + DAY, &[stranger], 400).await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+/// A lease is granted when free, renewed by its holder, refused to others until it expires,
+/// then taken over; releasing frees it only for its holder.
+async fn leases_grant_renew_expire_and_release(store: Arc<dyn Store>) {
+    let (job, a, b) = ("compliance-cycle", "node-a", "node-b");
+    let got = store.try_lease(job, a, 1_000, 500).await.unwrap().unwrap();
+    assert_eq!(got, Lease { name: job.into(), holder: a.into(), acquired_at: 1_000, expires_at: 1_500 });
+    assert_eq!(store.try_lease(job, b, 1_499, 500).await.unwrap(), None, "held until it expires");
+    // Renewal extends it and keeps when it was taken.
+    let renewed = store.try_lease(job, a, 1_400, 500).await.unwrap().unwrap();
+    assert_eq!((renewed.acquired_at, renewed.expires_at), (1_000, 1_900));
+    assert_eq!(store.try_lease(job, b, 1_899, 500).await.unwrap(), None);
+    // Expired: taken over, and the old holder can neither renew nor release it.
+    let taken = store.try_lease(job, b, 1_900, 500).await.unwrap().unwrap();
+    assert_eq!((taken.holder.as_str(), taken.acquired_at, taken.expires_at), (b, 1_900, 2_400));
+    assert_eq!(store.try_lease(job, a, 2_000, 500).await.unwrap(), None);
+    assert!(!store.release_lease(job, a).await.unwrap());
+    // Other names are independent.
+    assert!(store.try_lease("silent-devices", a, 2_000, 500).await.unwrap().is_some());
+    // Released: free for anyone at once.
+    assert!(store.release_lease(job, b).await.unwrap());
+    assert!(!store.release_lease(job, b).await.unwrap());
+    let again = store.try_lease(job, a, 2_001, 500).await.unwrap().unwrap();
+    assert_eq!((again.holder.as_str(), again.acquired_at), (a, 2_001));
+    // A holder that re-takes its own expired lease starts a new term.
+    let later = store.try_lease(job, a, 9_000, 500).await.unwrap().unwrap();
+    assert_eq!((later.acquired_at, later.expires_at), (9_000, 9_500));
+    assert!(matches!(store.try_lease(job, a, 9_000, 0).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(store.try_lease(job, a, i64::MAX, 1).await, Err(StoreError::Invalid(_))));
+}
+
+/// Of many holders asking for a free lease at once, exactly one gets it.
+async fn two_holders_racing_for_a_lease(store: Arc<dyn Store>) {
+    for round in 0..20i64 {
+        let name = format!("job-{round}");
+        let tasks: Vec<_> = ["node-a", "node-b"]
+            .into_iter()
+            .map(|holder| {
+                let (store, name) = (store.clone(), name.clone());
+                tokio::spawn(async move { store.try_lease(&name, holder, 1_000, 60_000).await.unwrap() })
+            })
+            .collect();
+        let mut granted = Vec::new();
+        for t in tasks {
+            granted.extend(t.await.unwrap());
+        }
+        assert_eq!(granted.len(), 1, "round {round}: {granted:?}");
+        // And the loser still sees it held.
+        let loser = if granted[0].holder == "node-a" { "node-b" } else { "node-a" };
+        assert_eq!(store.try_lease(&name, loser, 1_001, 60_000).await.unwrap(), None);
+    }
+}
+
+/// Accepted frames and stored measurement values, in all and per command.
+async fn stored_counts_follow_writes(store: Arc<dyn Store>) {
+    fresh(&store).await;
+    assert_eq!(store.stored_counts(None).await.unwrap(), StoredCounts::default());
+    store
+        .write_batch(&[
+            upload(MN1, T0, T0, &[("a21026", 1.0), ("a19001", 2.0)]),
+            upload(MN1, T0 + 1, T0, &[("a21026", 1.0), ("a19001", 2.0)]), // duplicates
+            upload(MN1, T0 + 2, T0, &[("a21026", 1.5)]),                  // a revision
+            IngestItem {
+                frame: frame(T0 + 3, Some(MN1), Verdict::Rejected, Some("crc")),
+                measurements: vec![],
+            },
+        ])
+        .await
+        .unwrap();
+    let mut hourly = upload(MN1, T0 + 4, T0, &[("a21026", 9.0)]);
+    hourly.measurements[0].cn = "2061".into();
+    hourly.frame.cn = Some("2061".into());
+    store.write_batch(&[hourly]).await.unwrap();
+    let all = store.stored_counts(None).await.unwrap();
+    assert_eq!(all, StoredCounts { accepted_frames: 3, measurement_values: 4 });
+    let minute = store.stored_counts(Some("2051")).await.unwrap();
+    assert_eq!(minute, StoredCounts { accepted_frames: 2, measurement_values: 3 });
+    assert_eq!(store.stored_counts(Some("9999")).await.unwrap(), StoredCounts::default());
+    assert_eq!(store.stored_counts(Some("20x1")).await.unwrap(), StoredCounts::default());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Backends
 
@@ -1820,6 +1946,47 @@ async fn sqlite_open_forms_and_pragmas() {
             .unwrap();
     assert!(strict.len() >= 10, "{strict:?}");
     assert!(strict.iter().all(|(_, s)| *s == 1), "not STRICT: {strict:?}");
+}
+
+/// Two stores on one file (as two processes would be) racing for the same leases: one wins each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_two_stores_share_leases() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Arc::new(sqlite_file(&dir, "shared").await);
+    let b = Arc::new(sqlite_file(&dir, "shared").await);
+    for round in 0..20i64 {
+        let name = format!("job-{round}");
+        let (ta, tb) = {
+            let (a, b, n1, n2) = (a.clone(), b.clone(), name.clone(), name.clone());
+            (
+                tokio::spawn(async move { a.try_lease(&n1, "node-a", 1_000, 60_000).await.unwrap() }),
+                tokio::spawn(async move { b.try_lease(&n2, "node-b", 1_000, 60_000).await.unwrap() }),
+            )
+        };
+        let (ga, gb) = (ta.await.unwrap(), tb.await.unwrap());
+        assert!(ga.is_some() != gb.is_some(), "round {round}: {ga:?} {gb:?}");
+    }
+    a.close().await;
+    b.close().await;
+}
+
+/// A database in a directory that does not exist: the error names the directory, once.
+#[tokio::test]
+async fn sqlite_open_names_a_missing_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no/such");
+    let db = missing.join("x.db");
+    match SqliteStore::open(db.to_str().unwrap()).await {
+        Err(e @ StoreError::Open { .. }) => {
+            let want =
+                format!("the directory {} does not exist; create it or pass another --db", missing.display());
+            assert_eq!(e.to_string(), want);
+            assert!(std::error::Error::source(&e).is_none());
+        }
+        Err(other) => panic!("expected Open, got {other:?}"),
+        Ok(_) => panic!("opened a database in a missing directory"),
+    }
+    assert!(!missing.exists(), "nothing was created");
 }
 
 /// A store whose pool was closed fails the batch, and every submitter of it hears so.
