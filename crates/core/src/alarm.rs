@@ -349,7 +349,7 @@ mod tests {
     fn an_inactive_draft_clears_an_open_alarm() {
         let d = draft("k1", 1_100, true);
         let over = draft("k1", 1_100, false);
-        let changes = reconcile(&[open(7, d)], &[over.clone()], W, NOW);
+        let changes = reconcile(&[open(7, d)], std::slice::from_ref(&over), W, NOW);
         let a = &changes[0].after;
         assert_eq!(
             (a.id, a.status, a.resolution.as_deref()),

@@ -1721,13 +1721,13 @@ async fn alarm_changes_check_what_they_were_decided_from(store: Arc<dyn Store>) 
     let window = AlarmWindow { mn: MN1, from: D0, to: D0 + DAY };
     let a = draft("episode:a", Severity::Serious, D0 + HOUR, D0 + 2 * HOUR, true);
     let b = draft("episode:b", Severity::Warning, D0 + 3 * HOUR, D0 + 4 * HOUR, true);
-    store.sync_alarms(MN1, D0, D0 + DAY, &[a.clone()], 100).await.unwrap();
+    store.sync_alarms(MN1, D0, D0 + DAY, std::slice::from_ref(&a), 100).await.unwrap();
 
     // Two syncs decide from the same load; the first applies, the second is stale.
     let loaded = store.alarms_to_reconcile(window, &["episode:a", "episode:b"]).await.unwrap();
     assert_eq!(loaded.len(), 1);
     let over = AlarmDraft { active: false, ..a.clone() };
-    let first = reconcile(&loaded, &[over.clone()], window, 200);
+    let first = reconcile(&loaded, std::slice::from_ref(&over), window, 200);
     let grown = AlarmDraft { end: D0 + 3 * HOUR, ..a.clone() };
     let second = reconcile(&loaded, &[grown, b.clone()], window, 201);
     assert_eq!(second.len(), 2, "an update of a and the raise of b");
@@ -1741,7 +1741,7 @@ async fn alarm_changes_check_what_they_were_decided_from(store: Arc<dyn Store>) 
     assert_eq!(all.len(), 1);
     assert_eq!((all[0].status, all[0].updated_at), (AlarmStatus::Resolved, 200));
     // Raising a key someone raised meanwhile conflicts too.
-    let raise_b = reconcile(&[], &[b.clone()], window, 202);
+    let raise_b = reconcile(&[], std::slice::from_ref(&b), window, 202);
     store.apply_alarm_changes(&raise_b).await.unwrap();
     assert!(matches!(store.apply_alarm_changes(&raise_b).await, Err(StoreError::Conflict(_))));
     // sync_alarms reloads: a re-opens, b is unchanged.

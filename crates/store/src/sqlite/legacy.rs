@@ -96,6 +96,25 @@ fn convert_rows(db: std::ptr::NonNull<libsqlite3_sys::sqlite3>) -> Result<u64> {
     Ok(rows)
 }
 
+/// The twelve value columns of the old `measurements` row, starting at column `at`.
+fn values_at(st: &Stmt, at: std::ffi::c_int) -> Result<Values> {
+    let text = |i| -> Result<Option<ShortText>> { Ok(st.column_text(at + i)?.map(ShortText::from)) };
+    Ok(Values {
+        rtd: st.column_real(at),
+        min: st.column_real(at + 1),
+        avg: st.column_real(at + 2),
+        max: st.column_real(at + 3),
+        cou: st.column_real(at + 4),
+        zs_rtd: st.column_real(at + 5),
+        zs_min: st.column_real(at + 6),
+        zs_avg: st.column_real(at + 7),
+        zs_max: st.column_real(at + 8),
+        flag: text(9)?,
+        eflag: text(10)?,
+        sample_time: text(11)?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -202,23 +221,4 @@ mod tests {
         store.migrate().await.unwrap();
         store.close().await;
     }
-}
-
-/// The twelve value columns of the old `measurements` row, starting at column `at`.
-fn values_at(st: &Stmt, at: std::ffi::c_int) -> Result<Values> {
-    let text = |i| -> Result<Option<ShortText>> { Ok(st.column_text(at + i)?.map(ShortText::from)) };
-    Ok(Values {
-        rtd: st.column_real(at),
-        min: st.column_real(at + 1),
-        avg: st.column_real(at + 2),
-        max: st.column_real(at + 3),
-        cou: st.column_real(at + 4),
-        zs_rtd: st.column_real(at + 5),
-        zs_min: st.column_real(at + 6),
-        zs_avg: st.column_real(at + 7),
-        zs_max: st.column_real(at + 8),
-        flag: text(9)?,
-        eflag: text(10)?,
-        sample_time: text(11)?,
-    })
 }
