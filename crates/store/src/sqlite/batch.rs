@@ -3,7 +3,7 @@
 //! Through `sqlx`, every statement of a batch was a round trip to the connection's worker thread
 //! and every bound value an argument object built on the Tokio side; a batch of 2,048 packets
 //! bound some 400,000 of them. Here the write transaction (begun and committed by
-//! [`super::SqliteStore::write_batch`] through `sqlx`) is borrowed for the middle of the batch:
+//! `ingest_write::write_batch` through `sqlx`) is borrowed for the middle of the batch:
 //! the look-up of what is stored, the revision decisions and all inserts run on one thread in one
 //! call, with values bound straight from the items (`SQLITE_STATIC`, no copies).
 //!

@@ -29,7 +29,7 @@ const KINDS: [(i64, DataKind); 4] =
 
 const COLUMNS: c_int = 4;
 
-/// See `Store::compliance_records_into`. Sets come in primary-key order (CN, DataTime, seq), so
+/// See `ResultStore::compliance_records_into`. Sets come in primary-key order (CN, DataTime, seq), so
 /// all revisions of one record are in adjacent sets; records are given per (CN, DataTime) in
 /// factor id order, each with its latest revision.
 ///
