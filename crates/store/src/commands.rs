@@ -39,7 +39,9 @@ pub trait CommandStore: Send + Sync {
     /// Commands of `mn` that are not final, oldest first.
     async fn open_commands(&self, mn: &str) -> Result<Vec<Command>>;
     /// Record progress of a command. `qn` and `detail` keep their stored value when `None`.
-    /// Fails with [`crate::StoreError::NotFound`] for an unknown id.
+    /// Fails with [`crate::StoreError::NotFound`] for an unknown id, and with
+    /// [`crate::StoreError::Conflict`] (changing nothing) when the command's stored status cannot
+    /// become `status` ([`CommandStatus::can_become`]: a final status is kept).
     async fn update_command(
         &self,
         id: i64,

@@ -759,6 +759,15 @@ async fn commands_lifecycle(store: Arc<dyn Store>) {
     assert_eq!(store.commands(Some(MN1), 1).await.unwrap()[0].id, b);
     assert_eq!(store.commands(Some(MN2), 10).await.unwrap().len(), 1);
 
+    // A finished command keeps its status; nothing goes back to the queue.
+    match store.update_command(a, CommandStatus::Sent, Some("Q9"), 2, None, T0 + 60).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("done"), "{m}"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    assert!(matches!(
+        store.update_command(c, CommandStatus::Queued, None, 0, None, T0 + 60).await,
+        Err(StoreError::Conflict(_))
+    ));
     match store.update_command(9999, CommandStatus::Done, None, 0, None, T0).await {
         Err(StoreError::NotFound(_)) => {}
         other => panic!("expected NotFound, got {other:?}"),

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 
 use super::SqliteStore;
-use super::convert::small;
+use super::convert::{name_list, small};
 use crate::{Command, CommandStatus, CommandStore, NewCommand, Result, StoreError};
 
 const COMMAND_COLUMNS: &str = "id, mn, cn, cp, origin, created_at, qn, status, attempts, updated_at, detail";
@@ -80,10 +80,15 @@ impl CommandStore for SqliteStore {
         detail: Option<&str>,
         at: i64,
     ) -> Result<()> {
-        let done = sqlx::query(
+        // Only from a status that may become `status` (core's rule), decided in the statement
+        // itself so that two writers of one command cannot both pass the check.
+        let from = name_list(
+            CommandStatus::ALL.into_iter().filter(|s| s.can_become(status)).map(CommandStatus::name),
+        );
+        let done = sqlx::query(AssertSqlSafe(format!(
             "UPDATE commands SET status = ?, qn = COALESCE(?, qn), attempts = ?, \
-             detail = COALESCE(?, detail), updated_at = ? WHERE id = ?",
-        )
+             detail = COALESCE(?, detail), updated_at = ? WHERE id = ? AND status IN ({from})"
+        )))
         .bind(status.name())
         .bind(qn)
         .bind(i64::from(attempts))
@@ -92,10 +97,20 @@ impl CommandStore for SqliteStore {
         .bind(id)
         .execute(&self.write)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("command {id}")));
+        if done.rows_affected() == 1 {
+            return Ok(());
         }
-        Ok(())
+        let now: Option<String> = sqlx::query_scalar("SELECT status FROM commands WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.write)
+            .await?;
+        match now {
+            None => Err(StoreError::NotFound(format!("command {id}"))),
+            Some(now) => Err(StoreError::Conflict(format!(
+                "command {id} is {now} and cannot become {}",
+                status.name()
+            ))),
+        }
     }
 
     async fn commands(&self, mn: Option<&str>, limit: u32) -> Result<Vec<Command>> {
