@@ -3,12 +3,15 @@
 //! one place, [`china_time::now_ms`]).
 
 pub mod access;
+pub mod alarm;
 pub mod calendar;
 pub mod china_time;
+pub mod command;
 pub mod compliance;
 pub mod demo;
 pub mod record;
 pub mod registry;
+pub mod revision;
 pub mod text;
 pub mod uscc;
 

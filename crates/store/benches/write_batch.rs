@@ -17,9 +17,10 @@ use fenhe_core::{
     CrcPolicy, Device, Enterprise, FrameRecord, Measurement, Outlet, OutletKind, Ownership, Protocol,
     Registry, Values, Verdict,
 };
+use fenhe_store::IngestItem;
+use fenhe_store::prelude::*;
 use fenhe_store::sqlite::SqliteStore;
 use fenhe_store::writer::{Writer, WriterConfig};
-use fenhe_store::{IngestItem, Store};
 
 const DEVICES: usize = 1000;
 const FACTORS: [&str; 10] =

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use fenhe_core::compliance as cpl;
 use fenhe_core::compliance::{
     Aggregate, AlarmDraft, DataKind, Emission, Episode, Evaluation, Finding, FindingKind, Invalidity, Period,
     Rate, Severity, time,
@@ -20,6 +21,7 @@ use fenhe_core::{
     Contact, CrcPolicy, Device, Enterprise, FrameRecord, Limit, Measurement, Outlet, OutletKind, Ownership,
     Protocol, Registry, Values, Verdict,
 };
+use fenhe_store::prelude::*;
 use fenhe_store::sqlite::SqliteStore;
 use fenhe_store::writer::{Writer, WriterConfig};
 use fenhe_store::{
@@ -28,7 +30,7 @@ use fenhe_store::{
 };
 use fenhe_store::{
     Command, CommandStatus, DeviceActivity, FrameCount, FrameQuery, ImportSummary, IngestItem, ItemOutcome,
-    MeasurementQuery, NewCommand, Result, Store, StoreError, StoredFrame,
+    Lease, MeasurementQuery, NewCommand, Result, Store, StoreError, StoredCounts, StoredFrame,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -227,6 +229,10 @@ stories![
     alarm_lifecycle,
     engine_state_round_trip,
     compliance_records_latest,
+    alarm_changes_check_what_they_were_decided_from,
+    leases_grant_renew_expire_and_release,
+    two_holders_racing_for_a_lease,
+    stored_counts_follow_writes,
 ];
 
 /// Refused and successful imports are both on record, newest first, with every problem.
@@ -753,6 +759,15 @@ async fn commands_lifecycle(store: Arc<dyn Store>) {
     assert_eq!(store.commands(Some(MN1), 1).await.unwrap()[0].id, b);
     assert_eq!(store.commands(Some(MN2), 10).await.unwrap().len(), 1);
 
+    // A finished command keeps its status; nothing goes back to the queue.
+    match store.update_command(a, CommandStatus::Sent, Some("Q9"), 2, None, T0 + 60).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("done"), "{m}"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    assert!(matches!(
+        store.update_command(c, CommandStatus::Queued, None, 0, None, T0 + 60).await,
+        Err(StoreError::Conflict(_))
+    ));
     match store.update_command(9999, CommandStatus::Done, None, 0, None, T0).await {
         Err(StoreError::NotFound(_)) => {}
         other => panic!("expected NotFound, got {other:?}"),
@@ -885,25 +900,7 @@ struct Failing {
 }
 
 #[async_trait]
-impl Store for Failing {
-    async fn set_device_password(&self, mn: &str, password: &str) -> Result<bool> {
-        self.inner.set_device_password(mn, password).await
-    }
-    async fn record_import(&self, r: &fenhe_store::ImportRecord) -> Result<i64> {
-        self.inner.record_import(r).await
-    }
-    async fn imports(&self, limit: u32) -> Result<Vec<fenhe_store::StoredImport>> {
-        self.inner.imports(limit).await
-    }
-    async fn migrate(&self) -> Result<()> {
-        self.inner.migrate().await
-    }
-    async fn import_registry(&self, r: &Registry) -> Result<ImportSummary> {
-        self.inner.import_registry(r).await
-    }
-    async fn registry(&self) -> Result<Registry> {
-        self.inner.registry().await
-    }
+impl fenhe_store::IngestStore for Failing {
     async fn write_batch(&self, items: &[IngestItem]) -> Result<Vec<ItemOutcome>> {
         if self.fail.load(Ordering::SeqCst) {
             return Err(StoreError::Unsupported("disk on fire".into()));
@@ -928,6 +925,32 @@ impl Store for Failing {
     async fn data_times(&self, mn: &str, cn: &str, from: i64, to: i64) -> Result<Vec<i64>> {
         self.inner.data_times(mn, cn, from, to).await
     }
+    async fn stored_counts(&self, cn: Option<&str>) -> Result<fenhe_store::StoredCounts> {
+        self.inner.stored_counts(cn).await
+    }
+}
+
+#[async_trait]
+impl fenhe_store::RegistryStore for Failing {
+    async fn import_registry(&self, r: &Registry) -> Result<ImportSummary> {
+        self.inner.import_registry(r).await
+    }
+    async fn registry(&self) -> Result<Registry> {
+        self.inner.registry().await
+    }
+    async fn record_import(&self, r: &fenhe_store::ImportRecord) -> Result<i64> {
+        self.inner.record_import(r).await
+    }
+    async fn imports(&self, limit: u32) -> Result<Vec<fenhe_store::StoredImport>> {
+        self.inner.imports(limit).await
+    }
+    async fn set_device_password(&self, mn: &str, password: &str) -> Result<bool> {
+        self.inner.set_device_password(mn, password).await
+    }
+}
+
+#[async_trait]
+impl fenhe_store::CommandStore for Failing {
     async fn enqueue_command(&self, c: &NewCommand) -> Result<i64> {
         self.inner.enqueue_command(c).await
     }
@@ -947,6 +970,109 @@ impl Store for Failing {
     }
     async fn commands(&self, mn: Option<&str>, limit: u32) -> Result<Vec<Command>> {
         self.inner.commands(mn, limit).await
+    }
+}
+
+#[async_trait]
+impl fenhe_store::ResultStore for Failing {
+    async fn dirty_days(&self, limit: u32) -> Result<Vec<fenhe_store::DirtyDay>> {
+        self.inner.dirty_days(limit).await
+    }
+    async fn clear_dirty(&self, done: &[fenhe_store::DirtyDay]) -> Result<()> {
+        self.inner.clear_dirty(done).await
+    }
+    async fn mark_all_dirty(&self) -> Result<u64> {
+        self.inner.mark_all_dirty().await
+    }
+    async fn save_evaluation(&self, mn: &str, from: i64, to: i64, ev: &cpl::Evaluation) -> Result<()> {
+        self.inner.save_evaluation(mn, from, to, ev).await
+    }
+    async fn replace_episodes(&self, mn: &str, from: i64, to: i64, e: &[cpl::Episode]) -> Result<()> {
+        self.inner.replace_episodes(mn, from, to, e).await
+    }
+    async fn replace_findings(
+        &self,
+        mn: &str,
+        from: i64,
+        to: i64,
+        kinds: Option<&[cpl::FindingKind]>,
+        findings: &[cpl::Finding],
+    ) -> Result<()> {
+        self.inner.replace_findings(mn, from, to, kinds, findings).await
+    }
+    async fn save_monthly(
+        &self,
+        mn: &str,
+        month_start: i64,
+        emissions: &[cpl::Emission],
+        rates: &[cpl::Rate],
+        findings: &[cpl::Finding],
+    ) -> Result<()> {
+        self.inner.save_monthly(mn, month_start, emissions, rates, findings).await
+    }
+    async fn aggregates(&self, q: &fenhe_store::AggregateQuery) -> Result<Vec<cpl::Aggregate>> {
+        self.inner.aggregates(q).await
+    }
+    async fn episodes(&self, q: &fenhe_store::EpisodeQuery) -> Result<Vec<cpl::Episode>> {
+        self.inner.episodes(q).await
+    }
+    async fn findings(&self, q: &fenhe_store::FindingQuery) -> Result<Vec<cpl::Finding>> {
+        self.inner.findings(q).await
+    }
+    async fn emissions(&self, q: &fenhe_store::EmissionQuery) -> Result<Vec<cpl::Emission>> {
+        self.inner.emissions(q).await
+    }
+    async fn rates(&self, q: &fenhe_store::RateQuery) -> Result<Vec<cpl::Rate>> {
+        self.inner.rates(q).await
+    }
+    async fn engine_state(&self, name: &str) -> Result<Option<String>> {
+        self.inner.engine_state(name).await
+    }
+    async fn set_engine_state(&self, name: &str, value: &str) -> Result<()> {
+        self.inner.set_engine_state(name, value).await
+    }
+    async fn compliance_records(&self, mn: &str, from: i64, to: i64) -> Result<Vec<cpl::Record>> {
+        self.inner.compliance_records(mn, from, to).await
+    }
+}
+
+#[async_trait]
+impl fenhe_store::AlarmStore for Failing {
+    async fn alarms_to_reconcile(
+        &self,
+        window: fenhe_core::alarm::AlarmWindow<'_>,
+        keys: &[&str],
+    ) -> Result<Vec<fenhe_store::Alarm>> {
+        self.inner.alarms_to_reconcile(window, keys).await
+    }
+    async fn apply_alarm_changes(&self, changes: &[fenhe_core::alarm::AlarmChange]) -> Result<()> {
+        self.inner.apply_alarm_changes(changes).await
+    }
+    async fn alarms(&self, q: &fenhe_store::AlarmQuery) -> Result<Vec<fenhe_store::Alarm>> {
+        self.inner.alarms(q).await
+    }
+}
+
+#[async_trait]
+impl fenhe_store::LeaseStore for Failing {
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<Option<fenhe_store::Lease>> {
+        self.inner.try_lease(name, holder, now, ttl_ms).await
+    }
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool> {
+        self.inner.release_lease(name, holder).await
+    }
+}
+
+#[async_trait]
+impl fenhe_store::Migrate for Failing {
+    async fn migrate(&self) -> Result<()> {
+        self.inner.migrate().await
     }
 }
 
@@ -1596,6 +1722,128 @@ async fn compliance_records_latest(store: Arc<dyn Store>) {
     assert!(store.compliance_records(MN1, T0 + 2 * HOUR, T0 + DAY).await.unwrap().is_empty());
 }
 
+/// Changes decided from a state another writer has since moved are refused whole; a sync
+/// decides again on what that writer stored.
+async fn alarm_changes_check_what_they_were_decided_from(store: Arc<dyn Store>) {
+    use fenhe_core::alarm::{AlarmWindow, reconcile};
+    fresh(&store).await;
+    let window = AlarmWindow { mn: MN1, from: D0, to: D0 + DAY };
+    let a = draft("episode:a", Severity::Serious, D0 + HOUR, D0 + 2 * HOUR, true);
+    let b = draft("episode:b", Severity::Warning, D0 + 3 * HOUR, D0 + 4 * HOUR, true);
+    store.sync_alarms(MN1, D0, D0 + DAY, std::slice::from_ref(&a), 100).await.unwrap();
+
+    // Two syncs decide from the same load; the first applies, the second is stale.
+    let loaded = store.alarms_to_reconcile(window, &["episode:a", "episode:b"]).await.unwrap();
+    assert_eq!(loaded.len(), 1);
+    let over = AlarmDraft { active: false, ..a.clone() };
+    let first = reconcile(&loaded, std::slice::from_ref(&over), window, 200);
+    let grown = AlarmDraft { end: D0 + 3 * HOUR, ..a.clone() };
+    let second = reconcile(&loaded, &[grown, b.clone()], window, 201);
+    assert_eq!(second.len(), 2, "an update of a and the raise of b");
+    store.apply_alarm_changes(&first).await.unwrap();
+    match store.apply_alarm_changes(&second).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("episode:a"), "{m}"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    // Nothing of the refused call was stored: b was not raised, a stays as the first left it.
+    let all = store.alarms(&AlarmQuery::default()).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!((all[0].status, all[0].updated_at), (AlarmStatus::Resolved, 200));
+    // Raising a key someone raised meanwhile conflicts too.
+    let raise_b = reconcile(&[], std::slice::from_ref(&b), window, 202);
+    store.apply_alarm_changes(&raise_b).await.unwrap();
+    assert!(matches!(store.apply_alarm_changes(&raise_b).await, Err(StoreError::Conflict(_))));
+    // sync_alarms reloads: a re-opens, b is unchanged.
+    let sync = store.sync_alarms(MN1, D0, D0 + DAY, &[a, b], 300).await.unwrap();
+    assert_eq!(sync, AlarmSync { raised: 1, updated: 0, resolved: 0 });
+    // Drafts of another device are refused before anything is read.
+    let stranger = AlarmDraft { mn: MN2.into(), ..draft("episode:c", Severity::Info, D0, D0 + HOUR, true) };
+    assert!(matches!(
+        store.sync_alarms(MN1, D0, D0 + DAY, &[stranger], 400).await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+/// A lease is granted when free, renewed by its holder, refused to others until it expires,
+/// then taken over; releasing frees it only for its holder.
+async fn leases_grant_renew_expire_and_release(store: Arc<dyn Store>) {
+    let (job, a, b) = ("compliance-cycle", "node-a", "node-b");
+    let got = store.try_lease(job, a, 1_000, 500).await.unwrap().unwrap();
+    assert_eq!(got, Lease { name: job.into(), holder: a.into(), acquired_at: 1_000, expires_at: 1_500 });
+    assert_eq!(store.try_lease(job, b, 1_499, 500).await.unwrap(), None, "held until it expires");
+    // Renewal extends it and keeps when it was taken.
+    let renewed = store.try_lease(job, a, 1_400, 500).await.unwrap().unwrap();
+    assert_eq!((renewed.acquired_at, renewed.expires_at), (1_000, 1_900));
+    assert_eq!(store.try_lease(job, b, 1_899, 500).await.unwrap(), None);
+    // Expired: taken over, and the old holder can neither renew nor release it.
+    let taken = store.try_lease(job, b, 1_900, 500).await.unwrap().unwrap();
+    assert_eq!((taken.holder.as_str(), taken.acquired_at, taken.expires_at), (b, 1_900, 2_400));
+    assert_eq!(store.try_lease(job, a, 2_000, 500).await.unwrap(), None);
+    assert!(!store.release_lease(job, a).await.unwrap());
+    // Other names are independent.
+    assert!(store.try_lease("silent-devices", a, 2_000, 500).await.unwrap().is_some());
+    // Released: free for anyone at once.
+    assert!(store.release_lease(job, b).await.unwrap());
+    assert!(!store.release_lease(job, b).await.unwrap());
+    let again = store.try_lease(job, a, 2_001, 500).await.unwrap().unwrap();
+    assert_eq!((again.holder.as_str(), again.acquired_at), (a, 2_001));
+    // A holder that re-takes its own expired lease starts a new term.
+    let later = store.try_lease(job, a, 9_000, 500).await.unwrap().unwrap();
+    assert_eq!((later.acquired_at, later.expires_at), (9_000, 9_500));
+    assert!(matches!(store.try_lease(job, a, 9_000, 0).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(store.try_lease(job, a, i64::MAX, 1).await, Err(StoreError::Invalid(_))));
+}
+
+/// Of many holders asking for a free lease at once, exactly one gets it.
+async fn two_holders_racing_for_a_lease(store: Arc<dyn Store>) {
+    for round in 0..20i64 {
+        let name = format!("job-{round}");
+        let tasks: Vec<_> = ["node-a", "node-b"]
+            .into_iter()
+            .map(|holder| {
+                let (store, name) = (store.clone(), name.clone());
+                tokio::spawn(async move { store.try_lease(&name, holder, 1_000, 60_000).await.unwrap() })
+            })
+            .collect();
+        let mut granted = Vec::new();
+        for t in tasks {
+            granted.extend(t.await.unwrap());
+        }
+        assert_eq!(granted.len(), 1, "round {round}: {granted:?}");
+        // And the loser still sees it held.
+        let loser = if granted[0].holder == "node-a" { "node-b" } else { "node-a" };
+        assert_eq!(store.try_lease(&name, loser, 1_001, 60_000).await.unwrap(), None);
+    }
+}
+
+/// Accepted frames and stored measurement values, in all and per command.
+async fn stored_counts_follow_writes(store: Arc<dyn Store>) {
+    fresh(&store).await;
+    assert_eq!(store.stored_counts(None).await.unwrap(), StoredCounts::default());
+    store
+        .write_batch(&[
+            upload(MN1, T0, T0, &[("a21026", 1.0), ("a19001", 2.0)]),
+            upload(MN1, T0 + 1, T0, &[("a21026", 1.0), ("a19001", 2.0)]), // duplicates
+            upload(MN1, T0 + 2, T0, &[("a21026", 1.5)]),                  // a revision
+            IngestItem {
+                frame: frame(T0 + 3, Some(MN1), Verdict::Rejected, Some("crc")),
+                measurements: vec![],
+            },
+        ])
+        .await
+        .unwrap();
+    let mut hourly = upload(MN1, T0 + 4, T0, &[("a21026", 9.0)]);
+    hourly.measurements[0].cn = "2061".into();
+    hourly.frame.cn = Some("2061".into());
+    store.write_batch(&[hourly]).await.unwrap();
+    let all = store.stored_counts(None).await.unwrap();
+    assert_eq!(all, StoredCounts { accepted_frames: 3, measurement_values: 4 });
+    let minute = store.stored_counts(Some("2051")).await.unwrap();
+    assert_eq!(minute, StoredCounts { accepted_frames: 2, measurement_values: 3 });
+    assert_eq!(store.stored_counts(Some("9999")).await.unwrap(), StoredCounts::default());
+    assert_eq!(store.stored_counts(Some("20x1")).await.unwrap(), StoredCounts::default());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Backends
 
@@ -1709,6 +1957,47 @@ async fn sqlite_open_forms_and_pragmas() {
     assert!(strict.iter().all(|(_, s)| *s == 1), "not STRICT: {strict:?}");
 }
 
+/// Two stores on one file (as two processes would be) racing for the same leases: one wins each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_two_stores_share_leases() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Arc::new(sqlite_file(&dir, "shared").await);
+    let b = Arc::new(sqlite_file(&dir, "shared").await);
+    for round in 0..20i64 {
+        let name = format!("job-{round}");
+        let (ta, tb) = {
+            let (a, b, n1, n2) = (a.clone(), b.clone(), name.clone(), name.clone());
+            (
+                tokio::spawn(async move { a.try_lease(&n1, "node-a", 1_000, 60_000).await.unwrap() }),
+                tokio::spawn(async move { b.try_lease(&n2, "node-b", 1_000, 60_000).await.unwrap() }),
+            )
+        };
+        let (ga, gb) = (ta.await.unwrap(), tb.await.unwrap());
+        assert!(ga.is_some() != gb.is_some(), "round {round}: {ga:?} {gb:?}");
+    }
+    a.close().await;
+    b.close().await;
+}
+
+/// A database in a directory that does not exist: the error names the directory, once.
+#[tokio::test]
+async fn sqlite_open_names_a_missing_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no/such");
+    let db = missing.join("x.db");
+    match SqliteStore::open(db.to_str().unwrap()).await {
+        Err(e @ StoreError::Open { .. }) => {
+            let want =
+                format!("the directory {} does not exist; create it or pass another --db", missing.display());
+            assert_eq!(e.to_string(), want);
+            assert!(std::error::Error::source(&e).is_none());
+        }
+        Err(other) => panic!("expected Open, got {other:?}"),
+        Ok(_) => panic!("opened a database in a missing directory"),
+    }
+    assert!(!missing.exists(), "nothing was created");
+}
+
 /// A store whose pool was closed fails the batch, and every submitter of it hears so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_writer_reports_a_closed_pool() {
@@ -1729,7 +2018,7 @@ async fn sqlite_writer_reports_a_closed_pool() {
     for t in tasks {
         match t.await.unwrap() {
             Err(StoreError::BatchFailed(e)) => {
-                assert!(matches!(*e, StoreError::Database(sqlx::Error::PoolClosed)), "{e}")
+                assert!(matches!(*e, StoreError::Closed), "{e}")
             }
             other => panic!("expected BatchFailed, got {other:?}"),
         }

@@ -679,20 +679,12 @@ fn phase_report(
     }
 }
 
+/// Measurement values and accepted minute frames stored in `db`, counted by the store.
 async fn count_rows(db: &Path) -> Result<(u64, u64)> {
-    use sqlx::Connection;
-    let url = format!("sqlite://{}?mode=ro", db.display());
-    let mut conn = sqlx::SqliteConnection::connect(&url)
-        .await
-        .with_context(|| format!("cannot open {}", db.display()))?;
-    let (m,): (i64,) =
-        sqlx::query_as("SELECT COALESCE(SUM(n), 0) FROM measurement_sets").fetch_one(&mut conn).await?;
-    let (f,): (i64,) =
-        sqlx::query_as("SELECT count(*) FROM frames WHERE cn = '2051' AND verdict = 'accepted'")
-            .fetch_one(&mut conn)
-            .await?;
-    conn.close().await?;
-    Ok((m as u64, f as u64))
+    let db = db.to_str().with_context(|| format!("{} is not UTF-8", db.display()))?;
+    let store = fenhe_store::open(db).await.with_context(|| format!("cannot open the database {db}"))?;
+    let counts = store.stored_counts(Some("2051")).await?;
+    Ok((counts.measurement_values, counts.accepted_frames))
 }
 
 async fn bench(a: &IngestArgs) -> Result<Report> {

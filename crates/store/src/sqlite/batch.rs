@@ -3,34 +3,26 @@
 //! Through `sqlx`, every statement of a batch was a round trip to the connection's worker thread
 //! and every bound value an argument object built on the Tokio side; a batch of 2,048 packets
 //! bound some 400,000 of them. Here the write transaction (begun and committed by
-//! [`super::SqliteStore::write_batch`] through `sqlx`) is borrowed for the middle of the batch:
+//! `ingest_write::write_batch` through `sqlx`) is borrowed for the middle of the batch:
 //! the look-up of what is stored, the revision decisions and all inserts run on one thread in one
 //! call, with values bound straight from the items (`SQLITE_STATIC`, no copies).
 //!
-//! Statements are prepared per batch and finalized before the handle is given back (a few
+//! Statements (`raw::Stmt`) are prepared per batch and finalized before the handle is given back (a few
 //! microseconds each), so nothing here outlives the borrow of the connection.
 
 use std::collections::BTreeMap;
-use std::ffi::{CStr, c_int};
-use std::ptr::{self, NonNull};
+use std::ptr::NonNull;
 
-use fenhe_core::{ShortText, Values, Verdict};
+use fenhe_core::revision::{self, Decision, Latest};
+use fenhe_core::{Values, Verdict};
 use foldhash::{HashMap as FastMap, HashMapExt as _, HashSet as FastSet, HashSetExt as _};
 use libsqlite3_sys as ffi;
 
-use super::{Key, packed, reason_kind};
+use super::convert::reason_kind;
+use super::ids::Key;
+use super::packed;
+use super::raw::Stmt;
 use crate::{IngestItem, ItemOutcome, Result, StoreError};
-
-/// Run `f`, which blocks on SQLite, without stalling the other tasks of a multi-threaded
-/// runtime's worker.
-pub(super) fn blocking<R>(f: impl FnOnce() -> R) -> R {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
-    }
-}
 
 const LOOKUP: &str = "SELECT seq, factors FROM measurement_sets \
                       WHERE device_id = ?1 AND cn = ?2 AND data_time = ?3";
@@ -65,14 +57,12 @@ pub(super) fn write(
     items: &[IngestItem],
     keys: &[Key],
 ) -> Result<Vec<ItemOutcome>> {
-    let db = db.as_ptr();
-
     // Everything already stored for the (device, CN, DataTime)s of this batch: the newest
     // revision of each factor, and the next `seq` of each (device, CN, DataTime).
     let mut stored: FastMap<Key, (u32, Values)> = FastMap::new();
     let mut next_seq: FastMap<(i64, i64, i64), i64> = FastMap::new();
     if !keys.is_empty() {
-        let mut lookup = Stmt::prepare(db, LOOKUP)?;
+        let mut lookup = prepare(db, LOOKUP)?;
         let mut seen = FastSet::with_capacity(keys.len() / 4);
         for k in keys {
             if !seen.insert((k.0, k.1, k.2)) {
@@ -100,7 +90,7 @@ pub(super) fn write(
     latest.extend(stored.iter().map(|(k, (rev, v))| (*k, (*rev, v))));
 
     let first_id = {
-        let mut next = Stmt::prepare(db, NEXT_FRAME_ID)?;
+        let mut next = prepare(db, NEXT_FRAME_ID)?;
         if !next.row()? {
             return Err(StoreError::Corrupt("no next frame id".into()));
         }
@@ -122,18 +112,20 @@ pub(super) fn write(
         let mut open: Option<NewSet> = None;
         for m in &item.measurements {
             let key = keys.next().expect("one key per measurement");
-            let revision = match latest.get(&key) {
-                None => {
+            let stored =
+                latest.get(&key).map(|(rev, v)| Latest { revision: *rev, same_values: v.same_as(&m.values) });
+            let revision = match revision::decide(stored) {
+                Decision::New => {
                     out.inserted += 1;
                     0
                 }
-                Some((_, v)) if v.same_as(&m.values) => {
+                Decision::Duplicate => {
                     out.duplicates += 1;
                     continue;
                 }
-                Some((rev, _)) => {
+                Decision::Revision(n) => {
                     out.revisions += 1;
-                    rev + 1
+                    n
                 }
             };
             latest.insert(key, (revision, &m.values));
@@ -161,9 +153,8 @@ pub(super) fn write(
             set.range.end = packed_bytes.len();
         }
         sets.extend(open);
-        let all_duplicates =
-            !item.measurements.is_empty() && out.duplicates as usize == item.measurements.len();
-        let verdict = if all_duplicates { Verdict::Duplicate } else { item.frame.verdict };
+        let verdict =
+            revision::frame_verdict(item.frame.verdict, item.measurements.len(), out.duplicates as usize);
         *tally.entry((verdict, reason_kind(item.frame.reason.as_deref()))).or_default() += 1;
         if let Some(mn) = &item.frame.mn {
             let t = traffic.entry(mn).or_insert((0, i64::MIN));
@@ -174,7 +165,7 @@ pub(super) fn write(
         outcomes.push(out);
     }
 
-    let mut insert = Stmt::prepare(db, INSERT_FRAME)?;
+    let mut insert = prepare(db, INSERT_FRAME)?;
     for ((item, verdict), out) in items.iter().zip(&verdicts).zip(&outcomes) {
         let r = &item.frame;
         insert.int(1, out.frame_id)?;
@@ -191,7 +182,7 @@ pub(super) fn write(
 
     // In key order: consecutive inserts land on the same or neighbouring pages.
     sets.sort_unstable_by_key(|s| (s.key, s.seq));
-    let mut insert = Stmt::prepare(db, INSERT_SET)?;
+    let mut insert = prepare(db, INSERT_SET)?;
     for s in &sets {
         insert_set(
             &mut insert,
@@ -203,14 +194,14 @@ pub(super) fn write(
         )?;
     }
 
-    let mut upsert = Stmt::prepare(db, UPSERT_TALLY)?;
+    let mut upsert = prepare(db, UPSERT_TALLY)?;
     for ((v, kind), n) in tally {
         upsert.text(1, Some(v.name()))?;
         upsert.text(2, Some(kind))?;
         upsert.int(3, n)?;
         upsert.exec()?;
     }
-    let mut upsert = Stmt::prepare(db, UPSERT_TRAFFIC)?;
+    let mut upsert = prepare(db, UPSERT_TRAFFIC)?;
     for (mn, (n, at)) in traffic {
         upsert.text(1, Some(mn))?;
         upsert.int(2, n)?;
@@ -242,159 +233,10 @@ pub(super) fn insert_set(
     insert.exec()
 }
 
-/// A prepared statement of `db`, finalized on drop.
-pub(super) struct Stmt {
-    db: *mut ffi::sqlite3,
-    raw: *mut ffi::sqlite3_stmt,
-}
-
-fn error(db: *mut ffi::sqlite3, code: c_int) -> StoreError {
-    // SAFETY: `db` is a valid connection handle; the message is copied before any other call.
-    let message = unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(db)) }.to_string_lossy().into_owned();
-    StoreError::Sqlite { code, message }
-}
-
-impl Stmt {
-    pub(super) fn prepare(db: *mut ffi::sqlite3, sql: &str) -> Result<Stmt> {
-        let mut raw = ptr::null_mut();
-        let len = c_int::try_from(sql.len()).expect("short SQL");
-        // SAFETY: `db` is a valid, locked connection handle; `sql` outlives the call.
-        let rc = unsafe { ffi::sqlite3_prepare_v2(db, sql.as_ptr().cast(), len, &mut raw, ptr::null_mut()) };
-        if rc != ffi::SQLITE_OK || raw.is_null() {
-            return Err(error(db, rc));
-        }
-        Ok(Stmt { db, raw })
-    }
-
-    fn check(&self, rc: c_int) -> Result<()> {
-        if rc == ffi::SQLITE_OK { Ok(()) } else { Err(error(self.db, rc)) }
-    }
-
-    pub(super) fn int(&mut self, i: c_int, v: i64) -> Result<()> {
-        // SAFETY: `raw` is a live statement of `db`.
-        self.check(unsafe { ffi::sqlite3_bind_int64(self.raw, i, v) })
-    }
-
-    /// Binds without copying: the caller keeps `v` alive until the statement has been stepped
-    /// (every call site binds and steps within one borrow).
-    pub(super) fn text(&mut self, i: c_int, v: Option<&str>) -> Result<()> {
-        let Some(v) = v else {
-            // SAFETY: as above.
-            return self.check(unsafe { ffi::sqlite3_bind_null(self.raw, i) });
-        };
-        let len = c_int::try_from(v.len()).map_err(|_| StoreError::Invalid("text too long".into()))?;
-        // SAFETY: as above; SQLITE_STATIC because `v` outlives the step that reads it.
-        self.check(unsafe {
-            ffi::sqlite3_bind_text(self.raw, i, v.as_ptr().cast(), len, ffi::SQLITE_STATIC())
-        })
-    }
-
-    pub(super) fn blob(&mut self, i: c_int, v: &[u8]) -> Result<()> {
-        let len = c_int::try_from(v.len()).map_err(|_| StoreError::Invalid("frame too long".into()))?;
-        // SAFETY: as for `text`. A zero-length blob is bound as an empty blob, not NULL.
-        self.check(unsafe {
-            if v.is_empty() {
-                ffi::sqlite3_bind_zeroblob(self.raw, i, 0)
-            } else {
-                ffi::sqlite3_bind_blob(self.raw, i, v.as_ptr().cast(), len, ffi::SQLITE_STATIC())
-            }
-        })
-    }
-
-    /// Step a statement that returns no rows, then reset it for the next bindings.
-    pub(super) fn exec(&mut self) -> Result<()> {
-        // SAFETY: as above.
-        let rc = unsafe { ffi::sqlite3_step(self.raw) };
-        if rc == ffi::SQLITE_DONE || rc == ffi::SQLITE_ROW {
-            self.reset();
-            return Ok(());
-        }
-        let e = error(self.db, rc);
-        self.reset();
-        Err(e)
-    }
-
-    /// The next row, if any. After `false` or an error, [`Stmt::reset`] before binding again.
-    pub(super) fn row(&mut self) -> Result<bool> {
-        // SAFETY: as above.
-        match unsafe { ffi::sqlite3_step(self.raw) } {
-            ffi::SQLITE_ROW => Ok(true),
-            ffi::SQLITE_DONE => Ok(false),
-            rc => Err(error(self.db, rc)),
-        }
-    }
-
-    pub(super) fn reset(&mut self) {
-        // SAFETY: as above. The error of a failed step is reported by that step.
-        unsafe { ffi::sqlite3_reset(self.raw) };
-    }
-
-    pub(super) fn column_int(&self, i: c_int) -> i64 {
-        // SAFETY: called only while the statement is on a row.
-        unsafe { ffi::sqlite3_column_int64(self.raw, i) }
-    }
-
-    /// The bytes of a BLOB column, valid until the next step or reset (empty for NULL).
-    pub(super) fn column_blob(&self, i: c_int) -> &[u8] {
-        // SAFETY: called only while the statement is on a row; the pointer and length describe
-        // SQLite's copy of the value, which lives until the statement moves, and `&self` keeps
-        // the statement from moving while the slice is borrowed.
-        unsafe {
-            let p = ffi::sqlite3_column_blob(self.raw, i);
-            let n = usize::try_from(ffi::sqlite3_column_bytes(self.raw, i)).unwrap_or(0);
-            if p.is_null() || n == 0 { &[] } else { std::slice::from_raw_parts(p.cast(), n) }
-        }
-    }
-
-    pub(super) fn column_real(&self, i: c_int) -> Option<f64> {
-        // SAFETY: as above.
-        unsafe {
-            match ffi::sqlite3_column_type(self.raw, i) {
-                ffi::SQLITE_NULL => None,
-                _ => Some(ffi::sqlite3_column_double(self.raw, i)),
-            }
-        }
-    }
-
-    pub(super) fn column_text(&self, i: c_int) -> Result<Option<String>> {
-        // SAFETY: as above; the text pointer is valid until the next step/reset, and is copied.
-        unsafe {
-            if ffi::sqlite3_column_type(self.raw, i) == ffi::SQLITE_NULL {
-                return Ok(None);
-            }
-            let p = ffi::sqlite3_column_text(self.raw, i);
-            let n = usize::try_from(ffi::sqlite3_column_bytes(self.raw, i)).unwrap_or(0);
-            if p.is_null() {
-                return Ok(Some(String::new()));
-            }
-            let bytes = std::slice::from_raw_parts(p, n);
-            String::from_utf8(bytes.to_vec())
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt(format!("measurement text: {e}")))
-        }
-    }
-
-    pub(super) fn values_at(&self, at: c_int) -> Result<Values> {
-        Ok(Values {
-            rtd: self.column_real(at),
-            min: self.column_real(at + 1),
-            avg: self.column_real(at + 2),
-            max: self.column_real(at + 3),
-            cou: self.column_real(at + 4),
-            zs_rtd: self.column_real(at + 5),
-            zs_min: self.column_real(at + 6),
-            zs_avg: self.column_real(at + 7),
-            zs_max: self.column_real(at + 8),
-            flag: self.column_text(at + 9)?.map(ShortText::from),
-            eflag: self.column_text(at + 10)?.map(ShortText::from),
-            sample_time: self.column_text(at + 11)?.map(ShortText::from),
-        })
-    }
-}
-
-impl Drop for Stmt {
-    fn drop(&mut self) {
-        // SAFETY: `raw` was prepared on `db` and is finalized exactly once.
-        unsafe { ffi::sqlite3_finalize(self.raw) };
-    }
+/// Prepare `sql` on `db`, the write connection's handle that [`write`] holds locked for the
+/// whole batch.
+fn prepare(db: NonNull<ffi::sqlite3>, sql: &str) -> Result<Stmt> {
+    // SAFETY: `write`'s caller hands a handle locked out of its worker for the whole call, and
+    // every statement is dropped before `write` returns.
+    unsafe { Stmt::prepare(db, sql) }
 }

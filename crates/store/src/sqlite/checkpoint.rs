@@ -95,7 +95,7 @@ impl Checkpointer {
         // The connection above created the file if it was missing.
         let path = opts.get_filename().display().to_string();
         let file = open_for_sync(opts.get_filename())
-            .map_err(|source| crate::StoreError::File { path: path.clone(), source })?;
+            .map_err(|source| crate::StoreError::Io { path: path.clone(), source })?;
         let file = std::sync::Arc::new(file);
         // Its own thread: the pass on the write connection pauses the writer, and must not be
         // stretched by waiting in the shared runtime's run queue (see `own_thread`).
@@ -119,7 +119,7 @@ impl Checkpointer {
                         if copied > 0 {
                             sync_database(&file)
                                 .await
-                                .map_err(|source| crate::StoreError::File { path: path.clone(), source })?;
+                                .map_err(|source| crate::StoreError::Io { path: path.clone(), source })?;
                         }
                         if copied <= SMALL_PASS {
                             break;

@@ -7,8 +7,11 @@
 
 use sqlx::SqlitePool;
 
-use super::batch::{self, Stmt};
+use super::batch;
 use super::packed;
+use super::raw::{Stmt, blocking};
+use fenhe_core::{ShortText, Values};
+
 use crate::Result;
 
 const READ: &str = "SELECT device_id, cn, data_time, frame_id, received_at, factor_id, revision, raw_code, \
@@ -31,7 +34,7 @@ pub(super) async fn convert(pool: &SqlitePool) -> Result<u64> {
     let rows = {
         let mut handle = tx.lock_handle().await?;
         let db = handle.as_raw_handle();
-        batch::blocking(|| convert_rows(db.as_ptr()))?
+        blocking(|| convert_rows(db))?
     };
     sqlx::query("DROP TABLE legacy_measurements").execute(&mut *tx).await?;
     tx.commit().await?;
@@ -55,9 +58,10 @@ fn flush(insert: &mut Stmt, s: &Open) -> Result<()> {
     batch::insert_set(insert, s.key, s.seq, (s.frame_id, s.received_at), s.n, &s.bytes)
 }
 
-fn convert_rows(db: *mut libsqlite3_sys::sqlite3) -> Result<u64> {
-    let mut read = Stmt::prepare(db, READ)?;
-    let mut insert = Stmt::prepare(db, batch::INSERT_SET)?;
+fn convert_rows(db: std::ptr::NonNull<libsqlite3_sys::sqlite3>) -> Result<u64> {
+    // SAFETY: the caller holds the handle locked for the whole call; both statements are
+    // dropped before it returns.
+    let (mut read, mut insert) = unsafe { (Stmt::prepare(db, READ)?, Stmt::prepare(db, batch::INSERT_SET)?) };
     let mut open: Option<Open> = None;
     let mut rows = 0u64;
     while read.row()? {
@@ -77,9 +81,9 @@ fn convert_rows(db: *mut libsqlite3_sys::sqlite3) -> Result<u64> {
                 Some(Open { key, frame_id, seq, received_at: read.column_int(4), n: 0, bytes: Vec::new() });
         }
         let factor_id = read.column_int(5);
-        let revision = super::small(read.column_int(6), "revision")?;
-        let raw_code = read.column_text(7)?;
-        let values = read.values_at(8)?;
+        let revision = super::convert::small(read.column_int(6), "revision")?;
+        let raw_code = read.column_text(7)?.map(str::to_string);
+        let values = values_at(&read, 8)?;
         if let Some(s) = open.as_mut() {
             packed::push(&mut s.bytes, factor_id, revision, raw_code.as_deref(), &values);
             s.n += 1;
@@ -92,14 +96,34 @@ fn convert_rows(db: *mut libsqlite3_sys::sqlite3) -> Result<u64> {
     Ok(rows)
 }
 
+/// The twelve value columns of the old `measurements` row, starting at column `at`.
+fn values_at(st: &Stmt, at: std::ffi::c_int) -> Result<Values> {
+    let text = |i| -> Result<Option<ShortText>> { Ok(st.column_text(at + i)?.map(ShortText::from)) };
+    Ok(Values {
+        rtd: st.column_real(at),
+        min: st.column_real(at + 1),
+        avg: st.column_real(at + 2),
+        max: st.column_real(at + 3),
+        cou: st.column_real(at + 4),
+        zs_rtd: st.column_real(at + 5),
+        zs_min: st.column_real(at + 6),
+        zs_avg: st.column_real(at + 7),
+        zs_max: st.column_real(at + 8),
+        flag: text(9)?,
+        eflag: text(10)?,
+        sample_time: text(11)?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
 
     use fenhe_core::ShortText;
 
+    use crate::MeasurementQuery;
+    use crate::prelude::*;
     use crate::sqlite::SqliteStore;
-    use crate::{MeasurementQuery, Store};
 
     /// A database at migration 0003 with per-factor rows (two factors of one packet, a revision
     /// of one of them from a later frame, a 2005 raw code, another record), migrated to 0004 by

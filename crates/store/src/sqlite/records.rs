@@ -8,134 +8,20 @@
 //! (`LockedSqliteHandle`, sqlx's documented way to call the C API), and each row is decoded
 //! straight into a [`Record`].
 //!
-//! The `unsafe` is confined to [`Stmt`]: a statement prepared on the locked handle, finalized on
-//! drop, read only between a `SQLITE_ROW` step and the next step, column indexes within the
-//! statement's column count.
+//! Statements are `raw::Stmt`s prepared on the locked handle; column indexes are checked against
+//! each statement's column count once.
 
-use std::ffi::{CStr, c_int};
-use std::ptr::{self, NonNull};
+use std::ffi::c_int;
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 use fenhe_core::ShortText;
 use fenhe_core::compliance::{DataKind, Record, RuleNumber, RuleValues};
 use libsqlite3_sys as ffi;
 
+use super::raw::Stmt;
 use super::{SqliteStore, packed};
 use crate::{Result, StoreError};
-
-/// A prepared statement on a raw connection handle.
-struct Stmt {
-    db: NonNull<ffi::sqlite3>,
-    raw: NonNull<ffi::sqlite3_stmt>,
-}
-
-fn error(db: NonNull<ffi::sqlite3>, rc: c_int, what: &str) -> StoreError {
-    // SAFETY: `db` is a live connection handle; sqlite3_errmsg returns a NUL-terminated string
-    // owned by SQLite, copied before any further call on the handle.
-    let msg = unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(db.as_ptr())) }.to_string_lossy().into_owned();
-    StoreError::Corrupt(format!("sqlite error {rc} in {what}: {msg}"))
-}
-
-impl Stmt {
-    /// # Safety
-    /// `db` must be a live connection handle that nothing else uses until the statement is
-    /// dropped.
-    unsafe fn prepare(db: NonNull<ffi::sqlite3>, sql: &str) -> Result<Stmt> {
-        let mut raw = ptr::null_mut();
-        let len = c_int::try_from(sql.len()).map_err(|_| StoreError::Invalid("statement too long".into()))?;
-        // SAFETY: the SQL pointer and length describe a valid buffer; `raw` receives the handle.
-        let rc = unsafe {
-            ffi::sqlite3_prepare_v2(db.as_ptr(), sql.as_ptr().cast(), len, &mut raw, ptr::null_mut())
-        };
-        if rc != ffi::SQLITE_OK {
-            return Err(error(db, rc, "prepare"));
-        }
-        let raw = NonNull::new(raw).ok_or_else(|| StoreError::Invalid("empty statement".into()))?;
-        Ok(Stmt { db, raw })
-    }
-
-    fn bind_i64(&mut self, idx: c_int, v: i64) -> Result<()> {
-        // SAFETY: a live statement; an out-of-range index is reported as an error code.
-        let rc = unsafe { ffi::sqlite3_bind_int64(self.raw.as_ptr(), idx, v) };
-        if rc != ffi::SQLITE_OK {
-            return Err(error(self.db, rc, "bind"));
-        }
-        Ok(())
-    }
-
-    fn bind_text(&mut self, idx: c_int, v: &str) -> Result<()> {
-        let len = c_int::try_from(v.len()).map_err(|_| StoreError::Invalid("text too long".into()))?;
-        // SAFETY: SQLITE_TRANSIENT makes SQLite copy the text before returning.
-        let rc = unsafe {
-            ffi::sqlite3_bind_text(self.raw.as_ptr(), idx, v.as_ptr().cast(), len, ffi::SQLITE_TRANSIENT())
-        };
-        if rc != ffi::SQLITE_OK {
-            return Err(error(self.db, rc, "bind"));
-        }
-        Ok(())
-    }
-
-    /// Advance; `true` while a row is available.
-    fn step(&mut self) -> Result<bool> {
-        // SAFETY: a live statement.
-        match unsafe { ffi::sqlite3_step(self.raw.as_ptr()) } {
-            ffi::SQLITE_ROW => Ok(true),
-            ffi::SQLITE_DONE => Ok(false),
-            rc => Err(error(self.db, rc, "step")),
-        }
-    }
-
-    fn column_count(&self) -> c_int {
-        // SAFETY: a live statement.
-        unsafe { ffi::sqlite3_column_count(self.raw.as_ptr()) }
-    }
-
-    fn is_null(&self, i: c_int) -> bool {
-        // SAFETY: called after `step` returned a row, `i` below the column count (checked by the
-        // callers against `column_count` once per statement).
-        unsafe { ffi::sqlite3_column_type(self.raw.as_ptr(), i) == ffi::SQLITE_NULL }
-    }
-
-    fn i64(&self, i: c_int) -> i64 {
-        // SAFETY: as `is_null`.
-        unsafe { ffi::sqlite3_column_int64(self.raw.as_ptr(), i) }
-    }
-
-    fn blob(&self, i: c_int) -> &[u8] {
-        // SAFETY: as `text`: the bytes stay valid until the next step, which needs `&mut self`.
-        unsafe {
-            let p = ffi::sqlite3_column_blob(self.raw.as_ptr(), i);
-            let n = ffi::sqlite3_column_bytes(self.raw.as_ptr(), i);
-            if p.is_null() { &[][..] } else { std::slice::from_raw_parts(p.cast(), n.max(0) as usize) }
-        }
-    }
-
-    fn text(&self, i: c_int) -> Result<Option<&str>> {
-        if self.is_null(i) {
-            return Ok(None);
-        }
-        // SAFETY: as `is_null`; sqlite3_column_text then sqlite3_column_bytes is the order the
-        // SQLite documentation prescribes, and the pointer stays valid until the next step,
-        // which needs `&mut self` while the returned borrow holds `&self`.
-        let bytes = unsafe {
-            let p = ffi::sqlite3_column_text(self.raw.as_ptr(), i);
-            let n = ffi::sqlite3_column_bytes(self.raw.as_ptr(), i);
-            if p.is_null() { &[][..] } else { std::slice::from_raw_parts(p, n.max(0) as usize) }
-        };
-        std::str::from_utf8(bytes)
-            .map(Some)
-            .map_err(|_| StoreError::Corrupt(format!("column {i} is not UTF-8 text")))
-    }
-}
-
-impl Drop for Stmt {
-    fn drop(&mut self) {
-        // SAFETY: the statement was prepared on `db` and is finalized exactly once.
-        unsafe {
-            ffi::sqlite3_finalize(self.raw.as_ptr());
-        }
-    }
-}
 
 /// The data commands the rules read (numeric CN as stored).
 const KINDS: [(i64, DataKind); 4] =
@@ -143,7 +29,7 @@ const KINDS: [(i64, DataKind); 4] =
 
 const COLUMNS: c_int = 4;
 
-/// See `Store::compliance_records_into`. Sets come in primary-key order (CN, DataTime, seq), so
+/// See `ResultStore::compliance_records_into`. Sets come in primary-key order (CN, DataTime, seq), so
 /// all revisions of one record are in adjacent sets; records are given per (CN, DataTime) in
 /// factor id order, each with its latest revision.
 ///
@@ -191,19 +77,19 @@ unsafe fn read_rows(
         if st.column_count() != 2 {
             return Err(StoreError::Corrupt("factors: unexpected columns".into()));
         }
-        while st.step()? {
-            let id =
-                usize::try_from(st.i64(0)).map_err(|_| StoreError::Corrupt("negative factor id".into()))?;
+        while st.row()? {
+            let id = usize::try_from(st.column_int(0))
+                .map_err(|_| StoreError::Corrupt("negative factor id".into()))?;
             if id >= codes.len() {
                 codes.resize(id + 1, None);
             }
-            codes[id] = st.text(1)?.map(Arc::from);
+            codes[id] = st.column_text(1)?.map(Arc::from);
         }
     }
     let device: Option<i64> = {
         let mut st = unsafe { Stmt::prepare(db, "SELECT id FROM devices WHERE mn = ?")? };
-        st.bind_text(1, mn)?;
-        if st.step()? { Some(st.i64(0)) } else { None }
+        st.text(1, Some(mn))?;
+        if st.row()? { Some(st.column_int(0)) } else { None }
     };
     let Some(device) = device else { return Ok(()) };
     let sql = "SELECT m.cn, m.data_time, m.received_at, m.factors \
@@ -213,9 +99,9 @@ unsafe fn read_rows(
     if st.column_count() != COLUMNS {
         return Err(StoreError::Corrupt("measurement_sets: unexpected columns".into()));
     }
-    st.bind_i64(1, device)?;
-    st.bind_i64(2, from)?;
-    st.bind_i64(3, to)?;
+    st.int(1, device)?;
+    st.int(2, from)?;
+    st.int(3, to)?;
     // The latest revision of each factor of the (CN, DataTime) being read:
     // (factor id, revision, received at, values the rules read).
     let mut group: Vec<(i64, u32, i64, RuleValues)> = Vec::new();
@@ -239,8 +125,8 @@ unsafe fn read_rows(
         }
         Ok(())
     };
-    while st.step()? {
-        let (cn, data_time, received_at) = (st.i64(0), st.i64(1), st.i64(2));
+    while st.row()? {
+        let (cn, data_time, received_at) = (st.column_int(0), st.column_int(1), st.column_int(2));
         if at != Some((cn, data_time)) {
             if let Some((_, t)) = at {
                 flush(&mut group, kind.1, t, out)?;
@@ -253,7 +139,7 @@ unsafe fn read_rows(
             }
             at = Some((cn, data_time));
         }
-        for e in packed::entries(st.blob(3)) {
+        for e in packed::entries(st.column_blob(3)) {
             let e = e?;
             // Only the fields the rules read (`compliance::RULE_FIELDS`).
             let mut values = RuleValues::default();

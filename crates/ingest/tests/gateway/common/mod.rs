@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use fenhe_core::compliance as cpl;
 use fenhe_core::{CrcPolicy, Device, Protocol, Registry};
 use fenhe_ingest::{Gateway, GatewayConfig, GatewayHandle};
 use fenhe_store::sqlite::SqliteStore;
@@ -97,25 +98,7 @@ impl Gate {
 }
 
 #[async_trait]
-impl Store for Gate {
-    async fn set_device_password(&self, mn: &str, password: &str) -> Result<bool> {
-        self.inner.set_device_password(mn, password).await
-    }
-    async fn record_import(&self, r: &fenhe_store::ImportRecord) -> Result<i64> {
-        self.inner.record_import(r).await
-    }
-    async fn imports(&self, limit: u32) -> Result<Vec<fenhe_store::StoredImport>> {
-        self.inner.imports(limit).await
-    }
-    async fn migrate(&self) -> Result<()> {
-        self.inner.migrate().await
-    }
-    async fn import_registry(&self, r: &Registry) -> Result<ImportSummary> {
-        self.inner.import_registry(r).await
-    }
-    async fn registry(&self) -> Result<Registry> {
-        self.inner.registry().await
-    }
+impl fenhe_store::IngestStore for Gate {
     async fn write_batch(&self, items: &[IngestItem]) -> Result<Vec<ItemOutcome>> {
         if self.hold.load(Ordering::SeqCst) {
             self.waiting.fetch_add(1, Ordering::SeqCst);
@@ -133,7 +116,7 @@ impl Store for Gate {
         }
         self.inner.write_batch(items).await
     }
-    async fn measurements(&self, q: &MeasurementQuery) -> Result<Vec<StoredMeasurement>> {
+    async fn measurements(&self, q: &MeasurementQuery) -> Result<Vec<fenhe_store::StoredMeasurement>> {
         self.inner.measurements(q).await
     }
     async fn frames(&self, q: &FrameQuery) -> Result<Vec<StoredFrame>> {
@@ -142,7 +125,7 @@ impl Store for Gate {
     async fn frame_counts(&self) -> Result<Vec<FrameCount>> {
         self.inner.frame_counts().await
     }
-    async fn inbox(&self) -> Result<Vec<InboxEntry>> {
+    async fn inbox(&self) -> Result<Vec<fenhe_store::InboxEntry>> {
         self.inner.inbox().await
     }
     async fn device_activity(&self) -> Result<Vec<DeviceActivity>> {
@@ -151,6 +134,32 @@ impl Store for Gate {
     async fn data_times(&self, mn: &str, cn: &str, from: i64, to: i64) -> Result<Vec<i64>> {
         self.inner.data_times(mn, cn, from, to).await
     }
+    async fn stored_counts(&self, cn: Option<&str>) -> Result<fenhe_store::StoredCounts> {
+        self.inner.stored_counts(cn).await
+    }
+}
+
+#[async_trait]
+impl fenhe_store::RegistryStore for Gate {
+    async fn import_registry(&self, r: &Registry) -> Result<ImportSummary> {
+        self.inner.import_registry(r).await
+    }
+    async fn registry(&self) -> Result<Registry> {
+        self.inner.registry().await
+    }
+    async fn record_import(&self, r: &fenhe_store::ImportRecord) -> Result<i64> {
+        self.inner.record_import(r).await
+    }
+    async fn imports(&self, limit: u32) -> Result<Vec<fenhe_store::StoredImport>> {
+        self.inner.imports(limit).await
+    }
+    async fn set_device_password(&self, mn: &str, password: &str) -> Result<bool> {
+        self.inner.set_device_password(mn, password).await
+    }
+}
+
+#[async_trait]
+impl fenhe_store::CommandStore for Gate {
     async fn enqueue_command(&self, c: &NewCommand) -> Result<i64> {
         self.inner.enqueue_command(c).await
     }
@@ -170,6 +179,109 @@ impl Store for Gate {
     }
     async fn commands(&self, mn: Option<&str>, limit: u32) -> Result<Vec<Command>> {
         self.inner.commands(mn, limit).await
+    }
+}
+
+#[async_trait]
+impl fenhe_store::ResultStore for Gate {
+    async fn dirty_days(&self, limit: u32) -> Result<Vec<fenhe_store::DirtyDay>> {
+        self.inner.dirty_days(limit).await
+    }
+    async fn clear_dirty(&self, done: &[fenhe_store::DirtyDay]) -> Result<()> {
+        self.inner.clear_dirty(done).await
+    }
+    async fn mark_all_dirty(&self) -> Result<u64> {
+        self.inner.mark_all_dirty().await
+    }
+    async fn save_evaluation(&self, mn: &str, from: i64, to: i64, ev: &cpl::Evaluation) -> Result<()> {
+        self.inner.save_evaluation(mn, from, to, ev).await
+    }
+    async fn replace_episodes(&self, mn: &str, from: i64, to: i64, e: &[cpl::Episode]) -> Result<()> {
+        self.inner.replace_episodes(mn, from, to, e).await
+    }
+    async fn replace_findings(
+        &self,
+        mn: &str,
+        from: i64,
+        to: i64,
+        kinds: Option<&[cpl::FindingKind]>,
+        findings: &[cpl::Finding],
+    ) -> Result<()> {
+        self.inner.replace_findings(mn, from, to, kinds, findings).await
+    }
+    async fn save_monthly(
+        &self,
+        mn: &str,
+        month_start: i64,
+        emissions: &[cpl::Emission],
+        rates: &[cpl::Rate],
+        findings: &[cpl::Finding],
+    ) -> Result<()> {
+        self.inner.save_monthly(mn, month_start, emissions, rates, findings).await
+    }
+    async fn aggregates(&self, q: &fenhe_store::AggregateQuery) -> Result<Vec<cpl::Aggregate>> {
+        self.inner.aggregates(q).await
+    }
+    async fn episodes(&self, q: &fenhe_store::EpisodeQuery) -> Result<Vec<cpl::Episode>> {
+        self.inner.episodes(q).await
+    }
+    async fn findings(&self, q: &fenhe_store::FindingQuery) -> Result<Vec<cpl::Finding>> {
+        self.inner.findings(q).await
+    }
+    async fn emissions(&self, q: &fenhe_store::EmissionQuery) -> Result<Vec<cpl::Emission>> {
+        self.inner.emissions(q).await
+    }
+    async fn rates(&self, q: &fenhe_store::RateQuery) -> Result<Vec<cpl::Rate>> {
+        self.inner.rates(q).await
+    }
+    async fn engine_state(&self, name: &str) -> Result<Option<String>> {
+        self.inner.engine_state(name).await
+    }
+    async fn set_engine_state(&self, name: &str, value: &str) -> Result<()> {
+        self.inner.set_engine_state(name, value).await
+    }
+    async fn compliance_records(&self, mn: &str, from: i64, to: i64) -> Result<Vec<cpl::Record>> {
+        self.inner.compliance_records(mn, from, to).await
+    }
+}
+
+#[async_trait]
+impl fenhe_store::AlarmStore for Gate {
+    async fn alarms_to_reconcile(
+        &self,
+        window: fenhe_core::alarm::AlarmWindow<'_>,
+        keys: &[&str],
+    ) -> Result<Vec<fenhe_store::Alarm>> {
+        self.inner.alarms_to_reconcile(window, keys).await
+    }
+    async fn apply_alarm_changes(&self, changes: &[fenhe_core::alarm::AlarmChange]) -> Result<()> {
+        self.inner.apply_alarm_changes(changes).await
+    }
+    async fn alarms(&self, q: &fenhe_store::AlarmQuery) -> Result<Vec<fenhe_store::Alarm>> {
+        self.inner.alarms(q).await
+    }
+}
+
+#[async_trait]
+impl fenhe_store::LeaseStore for Gate {
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<Option<fenhe_store::Lease>> {
+        self.inner.try_lease(name, holder, now, ttl_ms).await
+    }
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<bool> {
+        self.inner.release_lease(name, holder).await
+    }
+}
+
+#[async_trait]
+impl fenhe_store::Migrate for Gate {
+    async fn migrate(&self) -> Result<()> {
+        self.inner.migrate().await
     }
 }
 

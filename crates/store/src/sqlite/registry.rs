@@ -1,0 +1,338 @@
+//! The registry on SQLite: enterprises (with permits), outlets (with limits) and devices, imported
+//! in one transaction and read back as one snapshot; and the [`RegistryStore`] implementation.
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use fenhe_core::{
+    Contact, CrcPolicy, Device, Enterprise, Limit, Outlet, OutletKind, Ownership, Protocol, Registry,
+};
+
+use super::convert::{from_json, json, small};
+use super::{SqliteStore, imports};
+use crate::{ImportRecord, ImportSummary, RegistryStore, Result, StoreError, StoredImport};
+
+#[derive(sqlx::FromRow)]
+struct PermitRow {
+    enterprise_id: i64,
+    factor: String,
+    kg_per_year: f64,
+}
+
+#[derive(sqlx::FromRow)]
+struct EnterpriseRow {
+    id: i64,
+    code: String,
+    name: String,
+    uscc: String,
+    ownership: String,
+    industry: String,
+    category: Option<String>,
+    address: String,
+    longitude: Option<f64>,
+    latitude: Option<f64>,
+    contacts: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct LimitRow {
+    outlet_id: i64,
+    factor: String,
+    effective_from: String,
+    max_value: Option<f64>,
+    min_value: Option<f64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct OutletRow {
+    id: i64,
+    code: String,
+    enterprise: String,
+    name: String,
+    kind: String,
+    source_type: String,
+    reference_o2: Option<f64>,
+    standard: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct DeviceRow {
+    mn: String,
+    password: String,
+    outlet: String,
+    protocol: String,
+    crc: String,
+    max_segment_len: i64,
+    rtd_interval_s: i64,
+    minute_interval_min: i64,
+    hourly: bool,
+    factors: String,
+}
+
+#[async_trait]
+impl RegistryStore for SqliteStore {
+    async fn import_registry(&self, r: &Registry) -> Result<ImportSummary> {
+        let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let mut ent_ids: HashMap<&str, i64> = HashMap::new();
+        for e in &r.enterprises {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO enterprises (code, name, uscc, ownership, industry, category, address, \
+                 longitude, latitude, contacts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, uscc = excluded.uscc, \
+                 ownership = excluded.ownership, industry = excluded.industry, \
+                 category = excluded.category, address = excluded.address, \
+                 longitude = excluded.longitude, latitude = excluded.latitude, \
+                 contacts = excluded.contacts \
+                 RETURNING id",
+            )
+            .bind(&e.id)
+            .bind(&e.name)
+            .bind(&e.uscc)
+            .bind(e.ownership.name())
+            .bind(&e.industry)
+            .bind(e.category.as_deref())
+            .bind(&e.address)
+            .bind(e.longitude)
+            .bind(e.latitude)
+            .bind(json(&e.contacts)?)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM enterprise_permits WHERE enterprise_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            for (factor, kg) in &e.permitted_kg_per_year {
+                sqlx::query(
+                    "INSERT INTO enterprise_permits (enterprise_id, factor, kg_per_year) VALUES (?, ?, ?)",
+                )
+                .bind(id)
+                .bind(factor)
+                .bind(kg)
+                .execute(&mut *tx)
+                .await?;
+            }
+            ent_ids.insert(&e.id, id);
+        }
+
+        let mut outlet_ids: HashMap<&str, i64> = HashMap::new();
+        for (i, o) in r.outlets.iter().enumerate() {
+            let ent = match ent_ids.get(o.enterprise.as_str()) {
+                Some(id) => Some(*id),
+                None => {
+                    sqlx::query_scalar("SELECT id FROM enterprises WHERE code = ?")
+                        .bind(&o.enterprise)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                }
+            };
+            let Some(ent) = ent else {
+                return Err(StoreError::Invalid(format!(
+                    "outlets[{i}].enterprise: no enterprise has id {:?}",
+                    o.enterprise
+                )));
+            };
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO outlets (code, enterprise_id, name, kind, source_type, reference_o2, standard) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (code) DO UPDATE SET enterprise_id = excluded.enterprise_id, \
+                 name = excluded.name, kind = excluded.kind, source_type = excluded.source_type, \
+                 reference_o2 = excluded.reference_o2, standard = excluded.standard \
+                 RETURNING id",
+            )
+            .bind(&o.id)
+            .bind(ent)
+            .bind(&o.name)
+            .bind(o.kind.name())
+            .bind(&o.source_type)
+            .bind(o.reference_o2)
+            .bind(&o.standard)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM limits WHERE outlet_id = ?").bind(id).execute(&mut *tx).await?;
+            for (pos, l) in o.limits.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO limits (outlet_id, position, factor, effective_from, max_value, min_value) \
+                     VALUES (?, ?, ?, ?, ?, ?)",
+                )
+                .bind(id)
+                .bind(pos as i64)
+                .bind(&l.factor)
+                .bind(l.effective_from.to_string())
+                .bind(l.max)
+                .bind(l.min)
+                .execute(&mut *tx)
+                .await?;
+            }
+            outlet_ids.insert(&o.id, id);
+        }
+
+        for (i, d) in r.devices.iter().enumerate() {
+            let outlet = match outlet_ids.get(d.outlet.as_str()) {
+                Some(id) => Some(*id),
+                None => {
+                    sqlx::query_scalar("SELECT id FROM outlets WHERE code = ?")
+                        .bind(&d.outlet)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                }
+            };
+            let Some(outlet) = outlet else {
+                return Err(StoreError::Invalid(format!(
+                    "devices[{i}].outlet: no outlet has id {:?}",
+                    d.outlet
+                )));
+            };
+            sqlx::query(
+                "INSERT INTO devices (mn, password, outlet_id, protocol, crc, max_segment_len, \
+                 rtd_interval_s, minute_interval_min, hourly, factors) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (mn) DO UPDATE SET password = excluded.password, \
+                 outlet_id = excluded.outlet_id, protocol = excluded.protocol, crc = excluded.crc, \
+                 max_segment_len = excluded.max_segment_len, rtd_interval_s = excluded.rtd_interval_s, \
+                 minute_interval_min = excluded.minute_interval_min, hourly = excluded.hourly, \
+                 factors = excluded.factors",
+            )
+            .bind(&d.mn)
+            .bind(&d.password)
+            .bind(outlet)
+            .bind(d.protocol.name())
+            .bind(d.crc.name())
+            .bind(i64::from(d.max_segment_len))
+            .bind(i64::from(d.rtd_interval_s))
+            .bind(i64::from(d.minute_interval_min))
+            .bind(d.hourly)
+            .bind(json(&d.factors)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        // Re-read the MN → id map at the next batch: imported devices may be new.
+        self.ids.lock().expect("ids lock").devices = None;
+        Ok(ImportSummary {
+            enterprises: r.enterprises.len() as u32,
+            outlets: r.outlets.len() as u32,
+            devices: r.devices.len() as u32,
+        })
+    }
+
+    async fn registry(&self) -> Result<Registry> {
+        // One read transaction: a consistent snapshot across the queries.
+        let mut tx = self.read.begin().await?;
+
+        let mut permits: HashMap<i64, BTreeMap<String, f64>> = HashMap::new();
+        let rows: Vec<PermitRow> =
+            sqlx::query_as("SELECT enterprise_id, factor, kg_per_year FROM enterprise_permits")
+                .fetch_all(&mut *tx)
+                .await?;
+        for r in rows {
+            permits.entry(r.enterprise_id).or_default().insert(r.factor, r.kg_per_year);
+        }
+        let rows: Vec<EnterpriseRow> = sqlx::query_as(
+            "SELECT id, code, name, uscc, ownership, industry, category, address, longitude, latitude, \
+             contacts FROM enterprises ORDER BY code",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut enterprises = Vec::with_capacity(rows.len());
+        for r in rows {
+            enterprises.push(Enterprise {
+                id: r.code,
+                name: r.name,
+                uscc: r.uscc,
+                ownership: Ownership::parse(&r.ownership)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown ownership {:?}", r.ownership)))?,
+                industry: r.industry,
+                category: r.category,
+                address: r.address,
+                longitude: r.longitude,
+                latitude: r.latitude,
+                contacts: from_json::<Vec<Contact>>(&r.contacts, "enterprises.contacts")?,
+                permitted_kg_per_year: permits.remove(&r.id).unwrap_or_default(),
+            });
+        }
+
+        let mut limits: HashMap<i64, Vec<Limit>> = HashMap::new();
+        let rows: Vec<LimitRow> = sqlx::query_as(
+            "SELECT outlet_id, factor, effective_from, max_value, min_value FROM limits \
+             ORDER BY outlet_id, position",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in rows {
+            let effective_from = r.effective_from.parse().map_err(|e| {
+                StoreError::Corrupt(format!("limits.effective_from {:?}: {e}", r.effective_from))
+            })?;
+            limits.entry(r.outlet_id).or_default().push(Limit {
+                factor: r.factor,
+                max: r.max_value,
+                min: r.min_value,
+                effective_from,
+            });
+        }
+        let rows: Vec<OutletRow> = sqlx::query_as(
+            "SELECT o.id, o.code, e.code AS enterprise, o.name, o.kind, o.source_type, o.reference_o2, \
+             o.standard FROM outlets o JOIN enterprises e ON e.id = o.enterprise_id ORDER BY o.code",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut outlets = Vec::with_capacity(rows.len());
+        for r in rows {
+            outlets.push(Outlet {
+                id: r.code,
+                enterprise: r.enterprise,
+                name: r.name,
+                kind: OutletKind::parse(&r.kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown outlet kind {:?}", r.kind)))?,
+                source_type: r.source_type,
+                reference_o2: r.reference_o2,
+                standard: r.standard,
+                limits: limits.remove(&r.id).unwrap_or_default(),
+            });
+        }
+
+        let rows: Vec<DeviceRow> = sqlx::query_as(
+            "SELECT d.mn, d.password, o.code AS outlet, d.protocol, d.crc, d.max_segment_len, \
+             d.rtd_interval_s, d.minute_interval_min, d.hourly, d.factors \
+             FROM devices d JOIN outlets o ON o.id = d.outlet_id ORDER BY d.mn",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut devices = Vec::with_capacity(rows.len());
+        for r in rows {
+            devices.push(Device {
+                protocol: Protocol::parse(&r.protocol)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown protocol {:?}", r.protocol)))?,
+                crc: CrcPolicy::parse(&r.crc)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown CRC policy {:?}", r.crc)))?,
+                max_segment_len: small(r.max_segment_len, "max_segment_len")?,
+                rtd_interval_s: small(r.rtd_interval_s, "rtd_interval_s")?,
+                minute_interval_min: small(r.minute_interval_min, "minute_interval_min")?,
+                factors: from_json(&r.factors, "devices.factors")?,
+                mn: r.mn,
+                password: r.password,
+                outlet: r.outlet,
+                hourly: r.hourly,
+            });
+        }
+        tx.rollback().await?;
+        Ok(Registry { enterprises, outlets, devices })
+    }
+
+    async fn record_import(&self, r: &ImportRecord) -> Result<i64> {
+        imports::record(self, r).await
+    }
+
+    async fn imports(&self, limit: u32) -> Result<Vec<StoredImport>> {
+        imports::list(self, limit).await
+    }
+
+    async fn set_device_password(&self, mn: &str, password: &str) -> Result<bool> {
+        let n = sqlx::query("UPDATE devices SET password = ? WHERE mn = ?")
+            .bind(password)
+            .bind(mn)
+            .execute(&self.write)
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+}
