@@ -4,12 +4,17 @@
 use async_trait::async_trait;
 use fenhe_core::alarm::{AlarmChange, AlarmWindow};
 use fenhe_core::compliance::{AlarmDraft, Severity};
-use sqlx::{AssertSqlSafe, FromRow, SqliteConnection};
+use sqlx::query::Query;
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{AssertSqlSafe, FromRow, Row, Sqlite, SqliteConnection};
 
 use super::SqliteStore;
-use super::convert::{json, name_list};
+use super::convert::{json, name_list, parsed};
 use super::result_queries::Filter;
 use crate::{Alarm, AlarmQuery, AlarmStatus, AlarmStore, Result, StoreError};
+
+/// A statement whose arguments borrow from the alarm it writes.
+type SqliteQuery<'q> = Query<'q, Sqlite, SqliteArguments>;
 
 const ALARM_COLUMNS: &str = "id, key, mn, outlet, factor, kind, severity, start_at, end_at, active, title_zh, \
                              title_en, detail_zh, detail_en, status, resolution, raised_at, updated_at, resolved_at";
@@ -42,8 +47,7 @@ impl AlarmRow {
         Ok(Alarm {
             id: self.id,
             draft: AlarmDraft {
-                severity: Severity::parse(&self.severity)
-                    .ok_or_else(|| StoreError::Corrupt(format!("unknown severity {:?}", self.severity)))?,
+                severity: parsed(Severity::parse, &self.severity, "severity")?,
                 key: self.key,
                 mn: self.mn,
                 outlet: self.outlet,
@@ -57,8 +61,7 @@ impl AlarmRow {
                 detail_zh: self.detail_zh,
                 detail_en: self.detail_en,
             },
-            status: AlarmStatus::parse(&self.status)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown alarm status {:?}", self.status)))?,
+            status: parsed(AlarmStatus::parse, &self.status, "alarm status")?,
             resolution: self.resolution,
             raised_at: self.raised_at,
             updated_at: self.updated_at,
@@ -67,69 +70,61 @@ impl AlarmRow {
     }
 }
 
+/// Binds the columns a stored alarm may change, in this order: `outlet, factor, kind, severity,
+/// start_at, end_at, active, title_zh, title_en, detail_zh, detail_en, status, resolution,
+/// updated_at, resolved_at`. [`insert`] writes them after the ones fixed at raising, [`update`]
+/// overwrites them, so both statements list the columns in this order.
+fn bind_changeable<'q>(q: SqliteQuery<'q>, a: &'q Alarm) -> SqliteQuery<'q> {
+    let d = &a.draft;
+    q.bind(d.outlet.as_str())
+        .bind(d.factor.as_deref())
+        .bind(d.kind.as_str())
+        .bind(d.severity.name())
+        .bind(d.start)
+        .bind(d.end)
+        .bind(d.active)
+        .bind(d.title_zh.as_str())
+        .bind(d.title_en.as_str())
+        .bind(d.detail_zh.as_str())
+        .bind(d.detail_en.as_str())
+        .bind(a.status.name())
+        .bind(a.resolution.as_deref())
+        .bind(a.updated_at)
+        .bind(a.resolved_at)
+}
+
 /// Insert a new key; `None` when the key exists already (another writer raised it meanwhile).
 async fn insert(conn: &mut SqliteConnection, a: &Alarm) -> Result<Option<i64>> {
-    let d = &a.draft;
-    Ok(sqlx::query_scalar(
-        "INSERT INTO alarms (key, mn, outlet, factor, kind, severity, start_at, end_at, active, title_zh, \
-         title_en, detail_zh, detail_en, status, resolution, raised_at, updated_at, resolved_at) \
+    let q = sqlx::query(
+        "INSERT INTO alarms (key, mn, raised_at, outlet, factor, kind, severity, start_at, end_at, active, \
+         title_zh, title_en, detail_zh, detail_en, status, resolution, updated_at, resolved_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (key) DO NOTHING RETURNING id",
     )
-    .bind(d.key.as_str())
-    .bind(d.mn.as_str())
-    .bind(d.outlet.as_str())
-    .bind(d.factor.as_deref())
-    .bind(d.kind.as_str())
-    .bind(d.severity.name())
-    .bind(d.start)
-    .bind(d.end)
-    .bind(d.active)
-    .bind(d.title_zh.as_str())
-    .bind(d.title_en.as_str())
-    .bind(d.detail_zh.as_str())
-    .bind(d.detail_en.as_str())
-    .bind(a.status.name())
-    .bind(a.resolution.as_deref())
-    .bind(a.raised_at)
-    .bind(a.updated_at)
-    .bind(a.resolved_at)
-    .fetch_optional(conn)
-    .await?)
+    .bind(a.draft.key.as_str())
+    .bind(a.draft.mn.as_str())
+    .bind(a.raised_at);
+    let row = bind_changeable(q, a).fetch_optional(conn).await?;
+    Ok(row.map(|r| r.try_get("id")).transpose()?)
 }
 
 /// Write `after` over the row of `before` if that row's lifecycle is still `before`'s (the
 /// columns [`AlarmChange::conflicts_with`] compares); `false` when it moved.
 async fn update(conn: &mut SqliteConnection, before: &Alarm, after: &Alarm) -> Result<bool> {
-    let d = &after.draft;
-    let done = sqlx::query(
+    let q = sqlx::query(
         "UPDATE alarms SET outlet = ?, factor = ?, kind = ?, severity = ?, start_at = ?, end_at = ?, active = ?, \
          title_zh = ?, title_en = ?, detail_zh = ?, detail_en = ?, status = ?, resolution = ?, \
          updated_at = ?, resolved_at = ? \
          WHERE id = ? AND status = ? AND resolution IS ? AND updated_at = ? AND active = ?",
-    )
-    .bind(d.outlet.as_str())
-    .bind(d.factor.as_deref())
-    .bind(d.kind.as_str())
-    .bind(d.severity.name())
-    .bind(d.start)
-    .bind(d.end)
-    .bind(d.active)
-    .bind(d.title_zh.as_str())
-    .bind(d.title_en.as_str())
-    .bind(d.detail_zh.as_str())
-    .bind(d.detail_en.as_str())
-    .bind(after.status.name())
-    .bind(after.resolution.as_deref())
-    .bind(after.updated_at)
-    .bind(after.resolved_at)
-    .bind(before.id)
-    .bind(before.status.name())
-    .bind(before.resolution.as_deref())
-    .bind(before.updated_at)
-    .bind(before.draft.active)
-    .execute(conn)
-    .await?;
+    );
+    let done = bind_changeable(q, after)
+        .bind(before.id)
+        .bind(before.status.name())
+        .bind(before.resolution.as_deref())
+        .bind(before.updated_at)
+        .bind(before.draft.active)
+        .execute(conn)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 

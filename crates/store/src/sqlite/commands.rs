@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 
 use super::SqliteStore;
-use super::convert::{name_list, small};
+use super::convert::{name_list, parsed, small};
 use crate::{Command, CommandStatus, CommandStore, NewCommand, Result, StoreError};
 
 const COMMAND_COLUMNS: &str = "id, mn, cn, cp, origin, created_at, qn, status, attempts, updated_at, detail";
@@ -36,8 +36,7 @@ impl CommandRow {
                 created_at: self.created_at,
             },
             qn: self.qn,
-            status: CommandStatus::parse(&self.status)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown command status {:?}", self.status)))?,
+            status: parsed(CommandStatus::parse, &self.status, "command status")?,
             attempts: small(self.attempts, "attempts")?,
             updated_at: self.updated_at,
             detail: self.detail,

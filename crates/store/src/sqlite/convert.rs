@@ -8,8 +8,14 @@ use fenhe_core::compliance::Period;
 
 use crate::{Result, StoreError};
 
+/// A stored name read back with its enumeration's own `parse`; a name it does not know means the
+/// row was not written by this program (`what` names the enumeration in the error).
+pub(super) fn parsed<T>(parse: impl FnOnce(&str) -> Option<T>, s: &str, what: &str) -> Result<T> {
+    parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown {what} {s:?}")))
+}
+
 pub(super) fn verdict(s: &str) -> Result<Verdict> {
-    Verdict::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown verdict {s:?}")))
+    parsed(Verdict::parse, s, "verdict")
 }
 
 pub(super) fn count(n: i64) -> Result<u64> {

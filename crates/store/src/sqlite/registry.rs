@@ -8,7 +8,9 @@ use fenhe_core::{
     Contact, CrcPolicy, Device, Enterprise, Limit, Outlet, OutletKind, Ownership, Protocol, Registry,
 };
 
-use super::convert::{from_json, json, small};
+use sqlx::{AssertSqlSafe, SqliteConnection};
+
+use super::convert::{from_json, json, parsed, small};
 use super::{SqliteStore, imports};
 use crate::{ImportRecord, ImportSummary, RegistryStore, Result, StoreError, StoredImport};
 
@@ -69,6 +71,21 @@ struct DeviceRow {
     factors: String,
 }
 
+/// The row id of the enterprise or outlet (`table`) whose code is `code`: one this import wrote
+/// (`written`, code → id) or, failing that, one stored before; `None` when there is neither.
+async fn parent_id(
+    conn: &mut SqliteConnection,
+    written: &HashMap<&str, i64>,
+    table: &'static str,
+    code: &str,
+) -> Result<Option<i64>> {
+    if let Some(id) = written.get(code) {
+        return Ok(Some(*id));
+    }
+    let sql = format!("SELECT id FROM {table} WHERE code = ?");
+    Ok(sqlx::query_scalar(AssertSqlSafe(sql)).bind(code).fetch_optional(conn).await?)
+}
+
 #[async_trait]
 impl RegistryStore for SqliteStore {
     async fn import_registry(&self, r: &Registry) -> Result<ImportSummary> {
@@ -116,16 +133,7 @@ impl RegistryStore for SqliteStore {
 
         let mut outlet_ids: HashMap<&str, i64> = HashMap::new();
         for (i, o) in r.outlets.iter().enumerate() {
-            let ent = match ent_ids.get(o.enterprise.as_str()) {
-                Some(id) => Some(*id),
-                None => {
-                    sqlx::query_scalar("SELECT id FROM enterprises WHERE code = ?")
-                        .bind(&o.enterprise)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                }
-            };
-            let Some(ent) = ent else {
+            let Some(ent) = parent_id(&mut tx, &ent_ids, "enterprises", &o.enterprise).await? else {
                 return Err(StoreError::Invalid(format!(
                     "outlets[{i}].enterprise: no enterprise has id {:?}",
                     o.enterprise
@@ -167,16 +175,7 @@ impl RegistryStore for SqliteStore {
         }
 
         for (i, d) in r.devices.iter().enumerate() {
-            let outlet = match outlet_ids.get(d.outlet.as_str()) {
-                Some(id) => Some(*id),
-                None => {
-                    sqlx::query_scalar("SELECT id FROM outlets WHERE code = ?")
-                        .bind(&d.outlet)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                }
-            };
-            let Some(outlet) = outlet else {
+            let Some(outlet) = parent_id(&mut tx, &outlet_ids, "outlets", &d.outlet).await? else {
                 return Err(StoreError::Invalid(format!(
                     "devices[{i}].outlet: no outlet has id {:?}",
                     d.outlet
@@ -239,8 +238,7 @@ impl RegistryStore for SqliteStore {
                 id: r.code,
                 name: r.name,
                 uscc: r.uscc,
-                ownership: Ownership::parse(&r.ownership)
-                    .ok_or_else(|| StoreError::Corrupt(format!("unknown ownership {:?}", r.ownership)))?,
+                ownership: parsed(Ownership::parse, &r.ownership, "ownership")?,
                 industry: r.industry,
                 category: r.category,
                 address: r.address,
@@ -281,8 +279,7 @@ impl RegistryStore for SqliteStore {
                 id: r.code,
                 enterprise: r.enterprise,
                 name: r.name,
-                kind: OutletKind::parse(&r.kind)
-                    .ok_or_else(|| StoreError::Corrupt(format!("unknown outlet kind {:?}", r.kind)))?,
+                kind: parsed(OutletKind::parse, &r.kind, "outlet kind")?,
                 source_type: r.source_type,
                 reference_o2: r.reference_o2,
                 standard: r.standard,
@@ -300,10 +297,8 @@ impl RegistryStore for SqliteStore {
         let mut devices = Vec::with_capacity(rows.len());
         for r in rows {
             devices.push(Device {
-                protocol: Protocol::parse(&r.protocol)
-                    .ok_or_else(|| StoreError::Corrupt(format!("unknown protocol {:?}", r.protocol)))?,
-                crc: CrcPolicy::parse(&r.crc)
-                    .ok_or_else(|| StoreError::Corrupt(format!("unknown CRC policy {:?}", r.crc)))?,
+                protocol: parsed(Protocol::parse, &r.protocol, "protocol")?,
+                crc: parsed(CrcPolicy::parse, &r.crc, "CRC policy")?,
                 max_segment_len: small(r.max_segment_len, "max_segment_len")?,
                 rtd_interval_s: small(r.rtd_interval_s, "rtd_interval_s")?,
                 minute_interval_min: small(r.minute_interval_min, "minute_interval_min")?,
