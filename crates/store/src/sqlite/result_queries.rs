@@ -38,6 +38,12 @@ impl<'a> Filter<'a> {
             self.args.push(Arg::Int(v));
         }
     }
+    /// Rows whose `start_at` is within `[from, to)`, each bound optional: the window every
+    /// result table is read by.
+    pub(super) fn starts_within(&mut self, from: Option<i64>, to: Option<i64>) {
+        self.int("start_at >= ?", from);
+        self.int("start_at < ?", to);
+    }
     pub(super) fn raw(&mut self, cond: &str) {
         let _ = write!(self.sql, " AND {cond}");
     }
@@ -148,8 +154,7 @@ pub(super) async fn aggregates(s: &SqliteStore, q: &AggregateQuery) -> Result<Ve
     f.text("outlet = ?", q.outlet.as_deref());
     f.text("factor = ?", q.factor.as_deref());
     f.text("period = ?", q.period.map(Period::name));
-    f.int("start_at >= ?", q.from);
-    f.int("start_at < ?", q.to);
+    f.starts_within(q.from, q.to);
     if q.exceeds_only {
         f.raw("exceeds = 1");
     }
@@ -188,8 +193,7 @@ pub(super) async fn episodes(s: &SqliteStore, q: &EpisodeQuery) -> Result<Vec<Ep
     f.text("outlet = ?", q.outlet.as_deref());
     f.text("factor = ?", q.factor.as_deref());
     f.text("period = ?", q.period.map(Period::name));
-    f.int("start_at >= ?", q.from);
-    f.int("start_at < ?", q.to);
+    f.starts_within(q.from, q.to);
     let rows: Vec<EpisodeRow> = f.fetch(s, "mn, factor, start_at, id", q.limit).await?;
     rows.into_iter()
         .map(|r| {
@@ -221,8 +225,7 @@ pub(super) async fn findings(s: &SqliteStore, q: &FindingQuery) -> Result<Vec<Fi
     f.text("factor = ?", q.factor.as_deref());
     f.text("kind = ?", q.kind.map(FindingKind::name));
     f.int("open = ?", q.open.map(i64::from));
-    f.int("start_at >= ?", q.from);
-    f.int("start_at < ?", q.to);
+    f.starts_within(q.from, q.to);
     let rows: Vec<FindingRow> = f.fetch(s, "mn, factor, start_at, kind, id", q.limit).await?;
     rows.into_iter()
         .map(|r| {
@@ -247,8 +250,7 @@ pub(super) async fn emissions(s: &SqliteStore, q: &EmissionQuery) -> Result<Vec<
     f.text("outlet = ?", q.outlet.as_deref());
     f.text("factor = ?", q.factor.as_deref());
     f.text("period = ?", q.period.map(Period::name));
-    f.int("start_at >= ?", q.from);
-    f.int("start_at < ?", q.to);
+    f.starts_within(q.from, q.to);
     let rows: Vec<EmissionRow> =
         f.fetch(s, &format!("mn, factor, start_at, {PERIOD_ORDER}"), q.limit).await?;
     rows.into_iter()
@@ -275,8 +277,7 @@ pub(super) async fn rates(s: &SqliteStore, q: &RateQuery) -> Result<Vec<Rate>> {
     f.text("mn = ?", q.mn.as_deref());
     f.text("outlet = ?", q.outlet.as_deref());
     f.text("period = ?", q.period.map(Period::name));
-    f.int("start_at >= ?", q.from);
-    f.int("start_at < ?", q.to);
+    f.starts_within(q.from, q.to);
     let rows: Vec<RateRow> = f.fetch(s, &format!("mn, start_at, {PERIOD_ORDER}"), q.limit).await?;
     rows.into_iter()
         .map(|r| {

@@ -48,6 +48,14 @@ fn check_in(what: &str, start: i64, from: i64, to: i64) -> Result<()> {
     Ok(())
 }
 
+/// A row of [`save_monthly`] must be the month row starting at `month_start`.
+fn check_month(what: &str, period: Period, start: i64, month_start: i64) -> Result<()> {
+    if period != Period::Month || start != month_start {
+        return Err(invalid(format!("{what} of {} at {start} is not of month {month_start}", period.name())));
+    }
+    Ok(())
+}
+
 /// `'a', 'b'` for an SQL `IN` list of names that come from this program's own enums.
 const ALL_FINDING_KINDS: [FindingKind; 15] = [
     FindingKind::Offline,
@@ -329,23 +337,11 @@ pub(super) async fn save_monthly(
     let end = next_month_start(start);
     for e in emissions {
         check_mn("an emission", &e.mn, mn)?;
-        if e.period != Period::Month || e.start != start {
-            return Err(invalid(format!(
-                "emission of {} at {} is not of month {start}",
-                e.period.name(),
-                e.start
-            )));
-        }
+        check_month("emission", e.period, e.start, start)?;
     }
     for r in rates {
         check_mn("a rate", &r.mn, mn)?;
-        if r.period != Period::Month || r.start != start {
-            return Err(invalid(format!(
-                "rate of {} at {} is not of month {start}",
-                r.period.name(),
-                r.start
-            )));
-        }
+        check_month("rate", r.period, r.start, start)?;
     }
     for f in findings {
         check_mn("a finding", &f.mn, mn)?;
