@@ -328,6 +328,18 @@ impl fmt::Display for Problem {
 
 const MINUTE_INTERVALS: [u32; 11] = [1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30];
 
+/// What is wrong with a row's `id`, if anything: it must not be blank, nor the id of an earlier
+/// row of its section (`seen`, to which it is added; `noun` names those rows).
+fn id_problem<'a>(seen: &mut HashSet<&'a str>, id: &'a str, noun: &str) -> Option<String> {
+    if id.trim().is_empty() {
+        Some("is empty".into())
+    } else if !seen.insert(id) {
+        Some(format!("{id:?} is used by another {noun}"))
+    } else {
+        None
+    }
+}
+
 impl Registry {
     /// Every problem in the registry, in order. Empty means it is sound.
     pub fn validate(&self) -> Vec<Problem> {
@@ -340,10 +352,8 @@ impl Registry {
         let mut usccs = HashSet::new();
         for (i, e) in self.enterprises.iter().enumerate() {
             let s = Section::Enterprises;
-            if e.id.trim().is_empty() {
-                push(s, i, "id", "is empty".into());
-            } else if !ent_ids.insert(e.id.as_str()) {
-                push(s, i, "id", format!("{:?} is used by another enterprise", e.id));
+            if let Some(m) = id_problem(&mut ent_ids, &e.id, "enterprise") {
+                push(s, i, "id", m);
             }
             if e.name.trim().is_empty() {
                 push(s, i, "name", "is empty".into());
@@ -379,10 +389,8 @@ impl Registry {
         let mut outlet_ids = HashSet::new();
         for (i, o) in self.outlets.iter().enumerate() {
             let s = Section::Outlets;
-            if o.id.trim().is_empty() {
-                push(s, i, "id", "is empty".into());
-            } else if !outlet_ids.insert(o.id.as_str()) {
-                push(s, i, "id", format!("{:?} is used by another outlet", o.id));
+            if let Some(m) = id_problem(&mut outlet_ids, &o.id, "outlet") {
+                push(s, i, "id", m);
             }
             if !ent_ids.contains(o.enterprise.as_str()) {
                 push(s, i, "enterprise", format!("no enterprise has id {:?}", o.enterprise));
