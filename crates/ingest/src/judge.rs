@@ -98,8 +98,13 @@ fn base_record(bytes: &[u8], ctx: &JudgeCtx<'_>) -> FrameRecord {
     }
 }
 
-fn rejected(mut record: FrameRecord, kind: &'static str, message: String) -> Judged {
-    record.verdict = Verdict::Rejected;
+fn rejected(record: FrameRecord, kind: &'static str, message: String) -> Judged {
+    refused(record, Verdict::Rejected, kind, message)
+}
+
+/// A frame kept with `verdict` and the reason `kind: message`, carrying nothing further.
+fn refused(mut record: FrameRecord, verdict: Verdict, kind: &'static str, message: String) -> Judged {
+    record.verdict = verdict;
     record.reason = Some(format!("{kind}: {message}"));
     Judged { record, measurements: Vec::new(), reply: None, device: None, reason_kind: Some(kind) }
 }
@@ -185,27 +190,12 @@ fn judge_frame_into(
     let device = match auth {
         Auth::Ok(d) => d,
         Auth::Unregistered => {
-            record.verdict = Verdict::Unregistered;
-            record.reason = Some(format!("auth: MN {} is not registered", p.mn));
-            return Judged {
-                record,
-                measurements: Vec::new(),
-                reply: None,
-                device: None,
-                reason_kind: Some("auth"),
-            };
+            let message = format!("MN {} is not registered", p.mn);
+            return refused(record, Verdict::Unregistered, "auth", message);
         }
         Auth::WrongPassword(_) => {
-            record.verdict = Verdict::WrongPassword;
             let sent = if p.pw.is_some() { "a wrong PW" } else { "no PW" };
-            record.reason = Some(format!("auth: MN {} sent {sent}", p.mn));
-            return Judged {
-                record,
-                measurements: Vec::new(),
-                reply: None,
-                device: None,
-                reason_kind: Some("auth"),
-            };
+            return refused(record, Verdict::WrongPassword, "auth", format!("MN {} sent {sent}", p.mn));
         }
     };
 
