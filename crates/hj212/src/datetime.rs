@@ -41,6 +41,11 @@ fn digits(b: &[u8]) -> Option<u32> {
 }
 
 impl DateTime {
+    /// 2000-01-01 00:00:00.000: a valid time to send where a clock reads outside the years
+    /// 0–9999 that [`DateTime::from_unix_millis_cst`] can express.
+    pub const Y2000: DateTime =
+        DateTime { year: 2000, month: 1, day: 1, hour: 0, minute: 0, second: 0, millis: 0 };
+
     /// Parse `YYYYMMDDhhmmss` or `YYYYMMDDhhmmsszzz`. Returns the value and whether milliseconds
     /// were present, or a message saying what is wrong.
     pub fn parse(s: &str) -> Result<(DateTime, bool), String> {
@@ -168,6 +173,13 @@ impl fmt::Display for DateTime {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn y2000_is_a_valid_time_that_round_trips() {
+        assert_eq!(DateTime::new(2000, 1, 1, 0, 0, 0), Ok(DateTime::Y2000));
+        assert_eq!(DateTime::from_unix_millis_cst(DateTime::Y2000.unix_millis_cst()), Some(DateTime::Y2000));
+        assert_eq!(DateTime::Y2000.qn(), "20000101000000000");
+    }
 
     #[test]
     fn parses_and_formats() {

@@ -40,15 +40,7 @@ pub(crate) fn now_ms() -> i64 {
 
 /// Server time as a device expects it (UTC+8).
 pub(crate) fn server_time(ms: i64) -> DateTime {
-    DateTime::from_unix_millis_cst(ms).unwrap_or(DateTime {
-        year: 2000,
-        month: 1,
-        day: 1,
-        hour: 0,
-        minute: 0,
-        second: 0,
-        millis: 0,
-    })
+    DateTime::from_unix_millis_cst(ms).unwrap_or(DateTime::Y2000)
 }
 
 static LAST_QN: AtomicI64 = AtomicI64::new(0);

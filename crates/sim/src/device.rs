@@ -317,15 +317,7 @@ impl SimDevice {
     fn next_qn(&mut self) -> DateTime {
         let t = self.now_dev().max(self.last_qn + 1);
         self.last_qn = t;
-        DateTime::from_unix_millis_cst(t).unwrap_or(DateTime {
-            year: 2000,
-            month: 1,
-            day: 1,
-            hour: 0,
-            minute: 0,
-            second: 0,
-            millis: 0,
-        })
+        DateTime::from_unix_millis_cst(t).unwrap_or(DateTime::Y2000)
     }
 
     fn on_disconnect(&mut self) {
