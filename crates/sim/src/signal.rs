@@ -206,7 +206,6 @@ pub fn readings(spec: &DeviceSpec, period: Period, t_ms: i64) -> Vec<Reading> {
 
 /// Real-time data at `t_ms`: the minute samples interpolated, with a little jitter.
 pub fn realtime_at(spec: &DeviceSpec, t_ms: i64) -> Vec<Reading> {
-    let tab = table(spec.kind);
     let m = t_ms.div_euclid(MINUTE_MS);
     let frac = t_ms.rem_euclid(MINUTE_MS) as f64 / MINUTE_MS as f64;
     let a = minute(spec, m);
@@ -221,21 +220,32 @@ pub fn realtime_at(spec: &DeviceSpec, t_ms: i64) -> Vec<Reading> {
             x + signed(spec.seed, 90 + i as u64, sec) * (a.hi[i] - a.lo[i]) * 0.25
         }
     });
-    (0..N)
-        .map(|i| {
-            let d = usize::from(tab.decimals[i]);
-            Reading {
-                code: tab.codes[i],
-                avg: round(v[i], d),
-                min: round(v[i], d),
-                max: round(v[i], d),
-                zs: converted(spec.kind, i, v[i], v[O2]).map(|z| round(z, d)),
-                cou: None,
-                flag: a.flag[i],
-                decimals: tab.decimals[i],
-            }
-        })
-        .collect()
+    // An instant has one value: it is the mean, low and high alike.
+    (0..N).map(|i| reading(spec.kind, i, [v[i]; 3], v[O2], None, a.flag[i])).collect()
+}
+
+/// Factor `i`'s reading from its unrounded mean, low and high (`[avg, min, max]`) and the mean O2:
+/// each value written with the factor's decimals, the converted one computed before rounding.
+fn reading(
+    kind: Kind,
+    i: usize,
+    [avg, min, max]: [f64; 3],
+    o2: f64,
+    cou: Option<f64>,
+    flag: char,
+) -> Reading {
+    let tab = table(kind);
+    let d = usize::from(tab.decimals[i]);
+    Reading {
+        code: tab.codes[i],
+        avg: round(avg, d),
+        min: round(min, d),
+        max: round(max, d),
+        zs: converted(kind, i, avg, o2).map(|z| round(z, d)),
+        cou,
+        flag,
+        decimals: tab.decimals[i],
+    }
 }
 
 /// The converted value of factor `i`, for flue-gas concentrations.
@@ -279,17 +289,8 @@ fn aggregate(spec: &DeviceSpec, m0: i64, n: i64) -> Vec<Reading> {
     let avg: Vec<f64> = sum.iter().map(|s| s / n as f64).collect();
     (0..N)
         .map(|i| {
-            let d = usize::from(tab.decimals[i]);
-            Reading {
-                code: tab.codes[i],
-                avg: round(avg[i], d),
-                min: round(lo[i], d),
-                max: round(hi[i], d),
-                zs: converted(spec.kind, i, avg[i], avg[O2]).map(|z| round(z, d)),
-                cou: (tab.mass[i] || i == FLOW).then(|| round(cou[i], cou_decimals(tab.codes[i]))),
-                flag: majority(&flags[i]),
-                decimals: tab.decimals[i],
-            }
+            let cou = (tab.mass[i] || i == FLOW).then(|| round(cou[i], cou_decimals(tab.codes[i])));
+            reading(spec.kind, i, [avg[i], lo[i], hi[i]], avg[O2], cou, majority(&flags[i]))
         })
         .collect()
 }
