@@ -81,8 +81,8 @@ pub struct Values {
 }
 
 impl Values {
-    /// `(field name, number)` pairs present, in the standard's order.
-    pub fn numbers(&self) -> impl Iterator<Item = (&'static str, f64)> + '_ {
+    /// Every numeric field by name, present or not, in the standard's order.
+    pub fn number_fields(&self) -> [(&'static str, Option<f64>); 9] {
         [
             ("Rtd", self.rtd),
             ("Min", self.min),
@@ -94,15 +94,34 @@ impl Values {
             ("ZsAvg", self.zs_avg),
             ("ZsMax", self.zs_max),
         ]
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k, v)))
+    }
+
+    /// Every text field by name, present or not, in the standard's order.
+    pub fn text_fields(&self) -> [(&'static str, Option<&str>); 3] {
+        [
+            ("Flag", self.flag.as_deref()),
+            ("EFlag", self.eflag.as_deref()),
+            ("SampleTime", self.sample_time.as_deref()),
+        ]
+    }
+
+    /// The names of [`Values::number_fields`] then [`Values::text_fields`]: the columns of a
+    /// table with one column per field.
+    pub fn field_names() -> impl Iterator<Item = &'static str> {
+        let blank = Values::default();
+        let numbers = blank.number_fields().map(|(k, _)| k);
+        let texts = blank.text_fields().map(|(k, _)| k);
+        numbers.into_iter().chain(texts)
+    }
+
+    /// `(field name, number)` pairs present, in the standard's order.
+    pub fn numbers(&self) -> impl Iterator<Item = (&'static str, f64)> + '_ {
+        self.number_fields().into_iter().filter_map(|(k, v)| v.map(|v| (k, v)))
     }
 
     /// `(field name, text)` pairs present.
     pub fn texts(&self) -> impl Iterator<Item = (&'static str, &str)> + '_ {
-        [("Flag", &self.flag), ("EFlag", &self.eflag), ("SampleTime", &self.sample_time)]
-            .into_iter()
-            .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+        self.text_fields().into_iter().filter_map(|(k, v)| v.map(|v| (k, v)))
     }
 
     /// Whether two value sets are the same upload (numbers compared exactly).

@@ -7,6 +7,7 @@ use fenhe_app::measurement_queries::{self, MeasurementFilter};
 use fenhe_store::{Store, StoredMeasurement};
 use serde_json::{Map, Value, json};
 
+use fenhe_core::Values;
 use fenhe_core::china_time;
 
 /// Output format.
@@ -51,59 +52,68 @@ pub async fn export(store: &dyn Store, args: &ExportArgs, out: &mut dyn Write) -
                 writeln!(out, "{line}")?;
             }
         }
-        Format::Csv => {
-            // UTF-8 with BOM so spreadsheet programs read the Chinese right.
-            out.write_all("\u{feff}".as_bytes())?;
-            let mut w = csv::Writer::from_writer(out);
-            w.write_record([
-                "mn",
-                "cn",
-                "data_time",
-                "factor",
-                "raw_code",
-                "revision",
-                "received_at",
-                "Rtd",
-                "Min",
-                "Avg",
-                "Max",
-                "Cou",
-                "ZsRtd",
-                "ZsMin",
-                "ZsAvg",
-                "ZsMax",
-                "Flag",
-                "EFlag",
-                "SampleTime",
-            ])?;
-            for m in &rows {
-                let v = &m.values;
-                let n = |x: Option<f64>| x.map(|x| x.to_string()).unwrap_or_default();
-                let t = |x: &Option<fenhe_core::ShortText>| x.as_deref().unwrap_or_default().to_string();
-                w.write_record([
-                    m.mn.clone(),
-                    m.cn.clone(),
-                    china_time::iso(m.data_time),
-                    m.factor.clone(),
-                    m.raw_code.clone(),
-                    m.revision.to_string(),
-                    china_time::iso(m.received_at),
-                    n(v.rtd),
-                    n(v.min),
-                    n(v.avg),
-                    n(v.max),
-                    n(v.cou),
-                    n(v.zs_rtd),
-                    n(v.zs_min),
-                    n(v.zs_avg),
-                    n(v.zs_max),
-                    t(&v.flag),
-                    t(&v.eflag),
-                    t(&v.sample_time),
-                ])?;
-            }
-            w.flush()?;
-        }
+        Format::Csv => write_csv(&rows, out)?,
     }
     Ok(rows.len())
+}
+
+/// One row per measurement, one column per field (empty when absent), UTF-8 with a BOM so
+/// spreadsheet programs read the Chinese right.
+fn write_csv(rows: &[StoredMeasurement], out: &mut dyn Write) -> Result<()> {
+    out.write_all("\u{feff}".as_bytes())?;
+    let mut w = csv::Writer::from_writer(out);
+    let columns = ["mn", "cn", "data_time", "factor", "raw_code", "revision", "received_at"];
+    w.write_record(columns.into_iter().chain(Values::field_names()))?;
+    for m in rows {
+        let v = &m.values;
+        let numbers = v.number_fields().map(|(_, x)| x.map(|x| x.to_string()).unwrap_or_default());
+        let texts = v.text_fields().map(|(_, t)| t.unwrap_or_default().to_string());
+        let record = [
+            m.mn.clone(),
+            m.cn.clone(),
+            china_time::iso(m.data_time),
+            m.factor.clone(),
+            m.raw_code.clone(),
+            m.revision.to_string(),
+            china_time::iso(m.received_at),
+        ];
+        w.write_record(record.into_iter().chain(numbers).chain(texts))?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_has_a_column_per_field_in_the_standards_order() {
+        let m = StoredMeasurement {
+            mn: "M1".into(),
+            cn: "2051".into(),
+            data_time: 1_714_528_800_000,
+            factor: "a21026".into(),
+            raw_code: "a21026".into(),
+            values: Values {
+                avg: Some(12.5),
+                zs_max: Some(-0.25),
+                flag: Some("N".into()),
+                sample_time: Some("20240501100000".into()),
+                ..Default::default()
+            },
+            revision: 1,
+            received_at: 1_714_528_860_000,
+            frame_id: 9,
+        };
+        let mut out = Vec::new();
+        write_csv(&[m], &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\u{feff}mn,cn,data_time,factor,raw_code,revision,received_at,\
+             Rtd,Min,Avg,Max,Cou,ZsRtd,ZsMin,ZsAvg,ZsMax,Flag,EFlag,SampleTime\n\
+             M1,2051,2024-05-01T10:00:00+08:00,a21026,a21026,1,2024-05-01T10:01:00+08:00,\
+             ,,12.5,,,,,,-0.25,N,,20240501100000\n"
+        );
+    }
 }
