@@ -567,12 +567,17 @@ pub fn to_json(r: &Registry) -> serde_json::Result<String> {
 
 /// Write the three CSV lists (enterprises, outlets, devices), UTF-8 with BOM for spreadsheets.
 pub fn to_csv(r: &Registry) -> Result<[(String, String); 3], csv::Error> {
+    /// A list in memory, its header row written.
+    fn start(header: &[&str]) -> Result<csv::Writer<Vec<u8>>, csv::Error> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(header)?;
+        Ok(w)
+    }
     fn finish(w: csv::Writer<Vec<u8>>) -> Result<String, csv::Error> {
         let bytes = w.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
         Ok(format!("\u{feff}{}", String::from_utf8_lossy(&bytes)))
     }
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
+    let mut w = start(&[
         "id",
         "name",
         "uscc",
@@ -605,17 +610,8 @@ pub fn to_csv(r: &Registry) -> Result<[(String, String); 3], csv::Error> {
         ])?;
     }
     let enterprises = finish(w)?;
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "id",
-        "enterprise",
-        "name",
-        "kind",
-        "source_type",
-        "reference_o2",
-        "standard",
-        "limits",
-    ])?;
+    let mut w =
+        start(&["id", "enterprise", "name", "kind", "source_type", "reference_o2", "standard", "limits"])?;
     for o in &r.outlets {
         let limits: Vec<String> = o.limits.iter().map(format_limit).collect();
         w.write_record([
@@ -630,8 +626,7 @@ pub fn to_csv(r: &Registry) -> Result<[(String, String); 3], csv::Error> {
         ])?;
     }
     let outlets = finish(w)?;
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
+    let mut w = start(&[
         "mn",
         "password",
         "outlet",
