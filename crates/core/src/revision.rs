@@ -5,7 +5,7 @@
 //! sent. A re-send identical to the latest stored revision is a duplicate and is not stored
 //! again; a different value is kept as the next revision, so nothing a device ever sent is lost
 //! and the rules read the latest. Backends decide with [`decide`] and label frames with
-//! [`frame_verdict`].
+//! [`frame_verdict`]; replay, which keeps only each record's latest values, with [`arrival`].
 
 use crate::Verdict;
 
@@ -41,14 +41,36 @@ impl Decision {
     }
 }
 
-/// Decide from what is stored for the record (`None`: nothing yet).
+/// How an incoming measurement relates to what is stored for its record, for a caller that does
+/// not number revisions (replay keeps only the latest values of each record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// Nothing stored for the record yet.
+    New,
+    /// Identical to the latest stored revision.
+    Duplicate,
+    /// Different from the latest stored revision: it becomes the latest.
+    Revision,
+}
+
+/// The rule itself, from whether the record is stored and, if so, whether the incoming values
+/// equal its latest revision (`None`: nothing stored yet).
+pub fn arrival(same_as_latest: Option<bool>) -> Arrival {
+    match same_as_latest {
+        None => Arrival::New,
+        Some(true) => Arrival::Duplicate,
+        Some(false) => Arrival::Revision,
+    }
+}
+
+/// Decide from what is stored for the record (`None`: nothing yet), numbering the revision.
 pub fn decide(latest: Option<Latest>) -> Decision {
-    match latest {
-        None => Decision::New,
-        Some(l) if l.same_values => Decision::Duplicate,
+    match (arrival(latest.map(|l| l.same_values)), latest) {
+        (Arrival::New, _) | (_, None) => Decision::New,
+        (Arrival::Duplicate, _) => Decision::Duplicate,
         // Saturating: a record revised four billion times keeps its last slot rather than
         // wrapping to 0 and posing as the first version.
-        Some(l) => Decision::Revision(l.revision.saturating_add(1)),
+        (Arrival::Revision, Some(l)) => Decision::Revision(l.revision.saturating_add(1)),
     }
 }
 
@@ -63,6 +85,13 @@ pub fn frame_verdict(received: Verdict, measurements: usize, duplicates: usize) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arrivals() {
+        assert_eq!(arrival(None), Arrival::New);
+        assert_eq!(arrival(Some(true)), Arrival::Duplicate);
+        assert_eq!(arrival(Some(false)), Arrival::Revision);
+    }
 
     #[test]
     fn nothing_stored_is_new() {

@@ -1,6 +1,6 @@
 //! Captured HJ 212 byte streams turned into the records the rules read: judged exactly as the
-//! gateway judges them, then de-duplicated the way the store does (an identical re-send is a
-//! duplicate; a different one is a revision and the latest revision counts).
+//! gateway judges them, then de-duplicated by the store's rule (`fenhe_core::revision`: an
+//! identical re-send is a duplicate; a different one is a revision and the latest revision counts).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use fenhe_core::compliance::{DataKind, Record, RuleValues};
 use fenhe_core::record::values;
+use fenhe_core::revision::{self, Arrival};
 use fenhe_core::{Registry, Values, Verdict};
 use fenhe_ingest::capture::{CaptureEvent, CaptureFrame, CaptureOptions, judge_capture_fast};
 use foldhash::HashMap as FastMap;
@@ -306,7 +307,8 @@ fn keep(
     match index.entry(key) {
         std::collections::hash_map::Entry::Occupied(e) => {
             let i = *e.get();
-            if list[i].values == values && fingerprints[i] == others {
+            let same = list[i].values == values && fingerprints[i] == others;
+            if revision::arrival(Some(same)) == Arrival::Duplicate {
                 out.duplicates += 1;
             } else {
                 out.revisions += 1;
