@@ -16,12 +16,11 @@ use fenhe_store::{
 };
 use serde_json::Value;
 
+use crate::common::{self, bin};
+
 const GAS: &str = "CMPGAS000000000000000001";
 const WATER: &str = "CMPWATER0000000000000001";
 const GAS2: &str = "CMPGAS000000000000000002";
-
-mod common;
-use common::bin;
 
 /// 2026-11-01 00:00 China time.
 fn day1() -> i64 {
