@@ -618,6 +618,8 @@ async fn frames_inbox_and_counts(store: Arc<dyn Store>) {
         measurements: vec![],
     });
     let out = store.write_batch(&items).await.unwrap();
+    // One outcome per item (an empty list would pass the check below vacuously).
+    assert_eq!(out.len(), items.len());
     assert!(out.iter().all(|o| outcome(o) == (0, 0, 0)));
 
     let inbox = store.inbox().await.unwrap();
