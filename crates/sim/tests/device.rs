@@ -108,8 +108,9 @@ async fn unacknowledged_packet_is_resent_after_reconnect() {
     let spec = minute_device(DeviceSpec::wastewater(MN, 2));
     let dev = start(spec, cfg(Clock::accelerated(600.0, T0)), &srv.addr);
     let first = srv.frame_cn("2051").await;
-    // Stop-and-wait: nothing else comes while the first waits for its 9014.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Stop-and-wait: nothing else comes while the first waits for its 9014, though at 600× four
+    // more minutes fall due meanwhile.
+    srv.no_frame_for(Duration::from_millis(400), "the first upload is not acknowledged").await;
     srv.close();
     // The platform "crashed" before acknowledging; it comes back acknowledging.
     srv.set_auto_ack(true);

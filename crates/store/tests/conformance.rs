@@ -618,6 +618,8 @@ async fn frames_inbox_and_counts(store: Arc<dyn Store>) {
         measurements: vec![],
     });
     let out = store.write_batch(&items).await.unwrap();
+    // One outcome per item (an empty list would pass the check below vacuously).
+    assert_eq!(out.len(), items.len());
     assert!(out.iter().all(|o| outcome(o) == (0, 0, 0)));
 
     let inbox = store.inbox().await.unwrap();
@@ -1936,7 +1938,9 @@ async fn sqlite_open_forms_and_pragmas() {
     let url = format!("sqlite://{}", dir.path().join("url.db").display());
     let s = fenhe_store::open(&url).await.unwrap();
     assert!(s.registry().await.unwrap().devices.is_empty());
-    assert!(fenhe_store::open("sqlite::memory:").await.is_ok());
+    // An in-memory database opens migrated: it reads back an empty registry.
+    let mem = fenhe_store::open("sqlite::memory:").await.unwrap();
+    assert_eq!(mem.registry().await.unwrap(), Registry::default());
     assert!(matches!(SqliteStore::open("").await, Err(StoreError::Invalid(_))));
     assert!(matches!(fenhe_store::open("postgres://x/y").await, Err(StoreError::Unsupported(_))));
 

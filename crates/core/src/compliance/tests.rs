@@ -914,30 +914,3 @@ mod props {
         }
     }
 }
-
-/// Rough throughput of `evaluate` (run in release: `cargo test --release -p fenhe-core
-/// evaluate_throughput -- --ignored --nocapture`); the figures of record are `fenhe bench`'s.
-#[test]
-#[ignore]
-fn evaluate_throughput() {
-    let mut s = air();
-    let factors = [SO2, O2, FLOW, "a21002", "a34013", "a01012", "a01013", "a01014"];
-    s.factors = factors.map(String::from).to_vec();
-    let days = 30;
-    let mut r = Vec::new();
-    for m in 0..days * 1440 {
-        for (i, f) in factors.iter().enumerate() {
-            r.push(minute(at(m), f, 10.0 + ((m * 7 + i as i64 * 13) % 50) as f64));
-        }
-    }
-    let w = day_window(days);
-    let t = std::time::Instant::now();
-    let e = evaluate(&s, &r, w, &Params::default());
-    let secs = t.elapsed().as_secs_f64();
-    println!(
-        "{} records in {secs:.3} s: {:.0} records/s ({} hours)",
-        r.len(),
-        r.len() as f64 / secs,
-        e.hours.len()
-    );
-}

@@ -100,6 +100,20 @@ impl TestServer {
             .expect("server gone")
     }
 
+    /// Fails the test if a frame arrives within `d`: for what a device must not send. Other
+    /// events (connections, garbage) are passed over.
+    pub async fn no_frame_for(&mut self, d: Duration, what: &str) {
+        let deadline = tokio::time::Instant::now() + d;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Err(_) => return,
+                Ok(None) => panic!("server gone"),
+                Ok(Some(Ev::Frame(r))) => panic!("{what}, yet got {}", r.segment),
+                Ok(Some(_)) => {}
+            }
+        }
+    }
+
     /// The next frame, skipping other events.
     pub async fn frame(&mut self) -> Received {
         loop {

@@ -1,5 +1,5 @@
 //! Golden replay reports for the simulator's scenarios: each scenario's day of uploads, replayed
-//! against the registry, must give the report stored under tests/snapshots/. The snapshots are
+//! against the registry, must give the report stored under tests/cli/snapshots/. The snapshots are
 //! condensed for review: every day, episode, finding and rate, the hours that are invalid or
 //! exceed, and what was not counted. A change to a rule shows here as a reviewable diff
 //! (`cargo insta review`, or INSTA_UPDATE=always). A partial day shows how replay takes a capture as
@@ -14,8 +14,7 @@ use fenhe_sim::{DeviceSpec, Scenario};
 use hj212::Version;
 use serde_json::Value;
 
-mod common;
-use common::bin;
+use crate::common::{self, bin};
 
 /// 2026-03-02 00:00 China time, a Monday.
 fn day() -> i64 {

@@ -13,13 +13,11 @@ use fenhe_core::registry::{
 };
 use hj212::{DateTime, Event, FrameConfig, Framer, PacketBuilder, ParseOptions, Version};
 
+use crate::common::bin;
+
 const MN: &str = "141000209901000000000000";
 const PW: &str = "654321";
 const FACTORS: [&str; 4] = ["a21026", "a21002", "a34013", "a19001"];
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_fenhe")
-}
 
 fn registry() -> Registry {
     Registry {

@@ -1,7 +1,6 @@
-//! Shared by the compliance tests: a small registry cut from the demo city and devices matching
+//! Shared by the modules of this binary: the path of the `fenhe` executable, and (for the
+//! compliance and replay tests) a small registry cut from the demo city and devices matching
 //! simulated data loggers.
-
-#![allow(dead_code)]
 
 use fenhe_core::{Device, OutletKind, Protocol, Registry};
 use fenhe_sim::DeviceSpec;

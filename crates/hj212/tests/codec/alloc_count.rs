@@ -1,7 +1,12 @@
 //! Allocation count on the hot path: once a Framer's buffer is warm, framing and decoding a
 //! realistic minute upload (CN=2051, ~40 CP fields) allocates at most once per packet (the item
-//! vector), never once per field. Its own test binary, because it installs a counting global
-//! allocator; counts are per thread, so the test harness's other threads do not disturb them.
+//! vector), never once per field.
+//!
+//! The counting allocator is this module's but serves the whole test binary (a global allocator
+//! is per process). It needs no process of its own: counts are per thread, and the harness runs
+//! each test on a thread of its own (or, with `--test-threads=1`, one after another), so the
+//! other modules' tests add nothing to the counts taken here; to theirs it adds only a
+//! thread-local increment per allocation.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -3,9 +3,7 @@
 
 use std::process::Command;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_fenhe")
-}
+use crate::common::bin;
 
 fn json_lines(args: &[&str]) -> Vec<serde_json::Value> {
     let out = Command::new(bin()).args(args).output().unwrap();

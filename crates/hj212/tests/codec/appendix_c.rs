@@ -1,7 +1,8 @@
 //! Every example packet printed in HJ 212-2017 (the framed example of Appendix A and the 155
 //! packets of Appendix C) as a test vector: framed, pushed through the [`Framer`], decoded, and
-//! rebuilt. The vectors are in `vectors/appendix_c.txt`, exactly as printed; the standard's own
-//! oddities (`…`, typos, stray spaces, wrong separators) are listed in `vectors/README.md`.
+//! rebuilt. The vectors are in `tests/vectors/appendix_c.txt`, exactly as printed; the
+//! standard's own oddities (`…`, typos, stray spaces, wrong separators) are listed in
+//! `tests/vectors/README.md`.
 //!
 //! [`OUTCOMES`] says what each non-conformant record must give, so a change in the verdict on any
 //! vector fails a test; every record it does not name must be fully conformant.
@@ -16,7 +17,7 @@ use hj212::{
     Peer, Version, decode,
 };
 
-const VECTORS: &str = include_str!("vectors/appendix_c.txt");
+const VECTORS: &str = include_str!("../vectors/appendix_c.txt");
 /// `##` + four-digit length: a data segment starts this far into its frame.
 const HEADER: usize = 6;
 

@@ -16,12 +16,11 @@ use fenhe_store::{
 };
 use serde_json::Value;
 
+use crate::common::{self, bin};
+
 const GAS: &str = "CMPGAS000000000000000001";
 const WATER: &str = "CMPWATER0000000000000001";
 const GAS2: &str = "CMPGAS000000000000000002";
-
-mod common;
-use common::bin;
 
 /// 2026-11-01 00:00 China time.
 fn day1() -> i64 {
@@ -168,13 +167,15 @@ fn live_engine_equals_replay_and_is_idempotent() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(ingest(&db, &registry, &first));
     fenhe(&["compliance", "run", "--db", &db]);
-    let hour10 = rt.block_on(stored_hours(&db, GAS, late_from, late_to));
-    assert!(hour10.values().all(|v| v.contains("no_data")), "{hour10:?}");
+    let missing = rt.block_on(stored_hours(&db, GAS, late_from, late_to));
+    assert!(!missing.is_empty(), "the missing hour is judged, as without data");
+    assert!(missing.values().all(|v| v.contains("no_data")), "{missing:?}");
     rt.block_on(ingest(&db, &registry, &second));
     fenhe(&["compliance", "run", "--db", &db]);
-    // The late hour re-opened: it is judged now.
-    let hour10 = rt.block_on(stored_hours(&db, GAS, late_from, late_to));
-    assert!(hour10.values().all(|v| !v.contains("no_data")), "{hour10:?}");
+    // The late hour re-opened: it is judged now, for the same factors.
+    let late = rt.block_on(stored_hours(&db, GAS, late_from, late_to));
+    assert!(late.keys().eq(missing.keys()), "{missing:?} then {late:?}");
+    assert!(late.values().all(|v| !v.contains("no_data")), "{late:?}");
     rt.block_on(ingest(&db, &registry, &third));
     fenhe(&["compliance", "run", "--db", &db]);
 
@@ -269,6 +270,7 @@ fn live_engine_equals_replay_and_is_idempotent() {
     let out = fenhe(&["compliance", "run", "--db", &db, "--param", "hour_min_valid_minutes=61"]);
     assert!(out.contains("re-judging"), "{out}");
     let strict = rt.block_on(stored_hours(&db, GAS, d1, d1 + time::HOUR_MS));
+    assert!(!strict.is_empty(), "the first hour is judged again");
     assert!(strict.values().all(|v| v == "insufficient_coverage" || v == "no_data"), "{strict:?}");
     let out = fenhe(&["compliance", "run", "--db", &db]);
     assert!(out.contains("re-judging"), "{out}");
