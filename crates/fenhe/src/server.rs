@@ -150,8 +150,7 @@ impl Running {
         self.cancel.cancel();
         let g = self.gateway_task.await;
         for job in self.job_tasks {
-            // A run in progress is cut at its current store call; a cycle cut short leaves its
-            // dirty marks for the next run, here or in another process once the lease lapses.
+            // A run in progress finishes first (as the engine's cycle did before it was a job).
             let _ = job.await;
         }
         self.writer.shutdown().await;

@@ -7,10 +7,10 @@
 //! slot's end; another process that finds the lease held skips the slot. A run renews the lease
 //! while it works, so a run that outlasts its slot is not joined by another process's run of a
 //! later slot; when it ends, the lease is cut back to the end of the slot it ended in, so the next
-//! slot is free for anyone. A holder that dies leaves its lease to expire: that slot's run (and
-//! perhaps the next) is lost, which the jobs allow — each is cumulative (the compliance cycle
-//! judges everything dirty so far, the silent-device check looks at every device's latest data),
-//! so the next slot catches up.
+//! slot is free for anyone. A runner told to stop lets a run in progress finish first. A holder
+//! that dies leaves its lease to expire: that slot's run (and perhaps the next) is lost, which the
+//! jobs allow — each is cumulative (the compliance cycle judges everything dirty so far, the
+//! silent-device check looks at every device's latest data), so the next slot catches up.
 //!
 //! The jobs: [`ComplianceCycle`] and [`SilentDevices`], both `fenhe_app::engine` use cases.
 
@@ -34,7 +34,8 @@ pub trait Job: Send + Sync + 'static {
     /// How often it runs (its slot length); at least a millisecond.
     fn period(&self) -> Duration;
     /// One run for the slot entered at `now` (epoch ms). A run may be cut at any await point
-    /// (the runner stops it when told to stop), so it must leave the store consistent there.
+    /// (its process dies, or it finds its lease taken), so it must leave the store consistent
+    /// there; the next run catches up.
     async fn run(&self, now: i64) -> Result<JobReport, JobError>;
 }
 

@@ -46,9 +46,11 @@ impl Runner {
         &self.holder
     }
 
-    /// Start one task per job. They stop at `cancel`, cutting a run in progress at its current
-    /// await point; its lease is left to expire, so no other process starts the job before this
-    /// run's time is up.
+    /// Start one task per job. They stop at `cancel` once a run in progress has finished (still
+    /// renewing its lease meanwhile): a compliance cycle cut between clearing its dirty marks and
+    /// judging the permits would leave an enterprise's permit share stale. A task that dies
+    /// instead (aborted, or its process killed) leaves its lease to lapse, after which another
+    /// process takes the job over.
     pub fn spawn(self, cancel: CancellationToken) -> Vec<JoinHandle<()>> {
         let holder: Arc<str> = self.holder.into();
         self.jobs
@@ -94,8 +96,6 @@ enum Ran {
     /// Renewing found the lease taken by another holder: the run was stopped so as not to run
     /// beside theirs.
     LostLease,
-    /// The runner was told to stop.
-    Stopped,
 }
 
 async fn run_job(lease: LeaseHolder, job: Arc<dyn Job>, cancel: CancellationToken) {
@@ -113,11 +113,7 @@ async fn run_job(lease: LeaseHolder, job: Arc<dyn Job>, cancel: CancellationToke
             // Past the slot's end by a period: a run is renewed a third of a period at a time, so
             // the lease cannot lapse under it even when the slot is nearly over as it starts.
             match lease.hold_until(now, end.saturating_add(period)).await {
-                Ok(true) => {
-                    if let Ran::Stopped = run_slot(&lease, job.as_ref(), now, period, &cancel).await {
-                        break;
-                    }
-                }
+                Ok(true) => run_slot(&lease, job.as_ref(), now, period, &cancel).await,
                 Ok(false) => {
                     metrics::counter!("fenhe_job_runs_total", "job" => name, "outcome" => "skipped")
                         .increment(1);
@@ -141,15 +137,10 @@ async fn run_job(lease: LeaseHolder, job: Arc<dyn Job>, cancel: CancellationToke
     }
 }
 
-/// Run the job for the slot entered at `now`, renewing the lease while it runs; then cut the
-/// lease back to the end of the slot the run ended in, which the run stands for.
-async fn run_slot(
-    lease: &LeaseHolder,
-    job: &dyn Job,
-    now: i64,
-    period: i64,
-    cancel: &CancellationToken,
-) -> Ran {
+/// Run the job for the slot entered at `now`, renewing the lease while it runs (also after
+/// `cancel`: the run is let finish); then cut the lease back to the end of the slot the run ended
+/// in, which the run stands for.
+async fn run_slot(lease: &LeaseHolder, job: &dyn Job, now: i64, period: i64, cancel: &CancellationToken) {
     let name = job.name();
     let started = Instant::now();
     let run = job.run(now);
@@ -157,10 +148,14 @@ async fn run_slot(
     let every = Duration::from_millis(u64::try_from(period / 3).unwrap_or(1).max(1));
     let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stopping = false;
     let ran = loop {
         tokio::select! {
             r = &mut run => break Ran::Done(r),
-            _ = cancel.cancelled() => break Ran::Stopped,
+            _ = cancel.cancelled(), if !stopping => {
+                stopping = true;
+                tracing::info!(job = name, "stopping once the run in progress has finished");
+            }
             _ = renew.tick() => {
                 let t = china_time::now_ms();
                 match lease.hold_until(t, t.saturating_add(period)).await {
@@ -192,7 +187,6 @@ async fn run_slot(
             );
             "lost_lease"
         }
-        Ran::Stopped => "stopped",
     };
     metrics::counter!("fenhe_job_runs_total", "job" => name, "outcome" => outcome).increment(1);
     if let Ran::Done(_) = ran {
@@ -203,7 +197,6 @@ async fn run_slot(
             tracing::warn!(job = name, error = %e, "cannot cut the job's lease back to its slot");
         }
     }
-    ran
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! The runner over two store handles to one SQLite file, as two processes sharing a database see
 //! it: a short-period job run for many slots by two runners runs each slot once and nearly every
-//! slot; a run longer than its slot is not joined; a runner stopped mid-run is taken over once its
-//! lease lapses; a failed run is tried again in the next slot. Counts and instants are asserted,
-//! not durations.
+//! slot; a run longer than its slot is not joined; a runner that dies mid-run is taken over once
+//! its lease lapses; a runner told to stop finishes its run first; a failed run is tried again in
+//! the next slot. Counts and instants are asserted, not durations.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,6 +27,8 @@ struct Seen {
     /// Runs in progress now, and how often one started beside another.
     active: AtomicUsize,
     overlaps: AtomicUsize,
+    /// Runs that got to their end (not dropped on the way).
+    finished: AtomicUsize,
 }
 
 impl Seen {
@@ -76,6 +78,7 @@ impl Job for Counting {
         };
         self.seen.nows.lock().unwrap().entry(self.runner).or_default().push(now);
         tokio::time::sleep((self.length)(n)).await;
+        self.seen.finished.fetch_add(1, Ordering::SeqCst);
         if self.fail {
             return Err(StoreError::Invalid(format!("run {n} fails on purpose")).into());
         }
@@ -161,14 +164,14 @@ async fn a_run_longer_than_its_slot_is_not_joined() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stopped_holder_is_taken_over_once_its_lease_lapses() {
+async fn a_dead_holder_is_taken_over_once_its_lease_lapses() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = two_stores(&dir).await;
     let seen = Arc::new(Seen::default());
     // Every run of runner a would last far longer than the test; b's are short.
     let forever = |_: usize| Duration::from_secs(3600);
-    let cancel_a = CancellationToken::new();
-    let tasks_a = Runner::new(a, "process-a").with(counting("a", &seen, forever)).spawn(cancel_a.clone());
+    let tasks_a =
+        Runner::new(a, "process-a").with(counting("a", &seen, forever)).spawn(CancellationToken::new());
     // a takes the first slot alone.
     while seen.runs().is_empty() {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -179,9 +182,15 @@ async fn a_stopped_holder_is_taken_over_once_its_lease_lapses() {
     // Nothing ran beside a's run while a held the lease.
     assert_eq!(seen.runs().len(), 1, "{:?}", seen.runs());
 
-    // a stops mid-run (as a process that dies): its lease is neither renewed nor given back.
+    // a dies mid-run (its task is dropped where it stands, as when its process is killed): its
+    // lease is neither renewed nor given back.
     let stopped_at = fenhe_core::china_time::now_ms();
-    stop(&cancel_a, tasks_a).await;
+    for t in tasks_a {
+        t.abort();
+        assert!(t.await.unwrap_err().is_cancelled());
+    }
+    assert_eq!(seen.active.load(Ordering::SeqCst), 0, "a's run was dropped");
+    assert_eq!(seen.finished.load(Ordering::SeqCst), 0);
     tokio::time::sleep(PERIOD * 8).await;
     stop(&cancel_b, tasks_b).await;
 
@@ -191,6 +200,36 @@ async fn a_stopped_holder_is_taken_over_once_its_lease_lapses() {
     assert!(b_runs[0] > stopped_at, "b ran at {} before a stopped at {stopped_at}", b_runs[0]);
     assert_eq!(seen.nows("a").len(), 1);
     assert_eq!(seen.overlaps.load(Ordering::SeqCst), 0);
+    assert_no_slot_twice(&seen.runs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_told_to_stop_finishes_its_run_and_another_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two_stores(&dir).await;
+    let seen = Arc::new(Seen::default());
+    // Every run lasts three slots.
+    let long = |_: usize| PERIOD * 3;
+    let cancel_a = CancellationToken::new();
+    let tasks_a = Runner::new(a, "process-a").with(counting("a", &seen, long)).spawn(cancel_a.clone());
+    while seen.runs().is_empty() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let cancel_b = CancellationToken::new();
+    let tasks_b = Runner::new(b, "process-b").with(counting("b", &seen, long)).spawn(cancel_b.clone());
+    tokio::time::sleep(PERIOD).await;
+    // Told to stop a slot into its run: a's tasks end only once the run has ended.
+    cancel_a.cancel();
+    for t in tasks_a {
+        t.await.unwrap();
+    }
+    assert_eq!(seen.finished.load(Ordering::SeqCst), 1, "a's run was cut: {:?}", seen.runs());
+    tokio::time::sleep(PERIOD * 6).await;
+    stop(&cancel_b, tasks_b).await;
+
+    assert_eq!(seen.nows("a").len(), 1);
+    assert!(!seen.nows("b").is_empty(), "b did not go on: {:?}", seen.runs());
+    assert_eq!(seen.overlaps.load(Ordering::SeqCst), 0, "{:?}", seen.runs());
     assert_no_slot_twice(&seen.runs());
 }
 
