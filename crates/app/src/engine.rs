@@ -8,6 +8,14 @@
 //! stored day and hour rows around the window after they are saved. A late minute therefore
 //! re-opens its hour and day, and the episodes, months and alarms touching them follow.
 //! Idempotent: a cycle with nothing dirty changes nothing, and re-running a day stores the same rows.
+//!
+//! A device that went silent marks nothing; [`mark_silent_devices`] (a job of its own in `serve`,
+//! run before the cycles of `compliance run`) marks the days of its silence so that a cycle
+//! judges them. Both are scheduled by `fenhe_jobs`.
+
+mod silent_devices;
+
+pub use silent_devices::{SilentReport, mark_silent_devices, offline_state};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -108,9 +116,7 @@ pub async fn run_cycle(
         store.set_engine_state(PARAMS_STATE, &wanted).await?;
     }
     let t = Instant::now();
-    let mut dirty = store.dirty_days(MAX_DIRTY_PER_CYCLE).await?;
-    let (silent, silent_marks) = silent_devices(store, &sources, params, now).await?;
-    dirty.extend(silent);
+    let dirty = store.dirty_days(MAX_DIRTY_PER_CYCLE).await?;
     report.timings.dirty += t.elapsed();
 
     // Enterprises (and China-time years) whose emissions may have changed.
@@ -222,10 +228,6 @@ pub async fn run_cycle(
     for (enterprise, year) in permit_years {
         judge_permit(store, registry, &sources, params, &enterprise, year, now, &mut report).await?;
     }
-    // Only now that the silent devices' days are judged: a cycle that failed leaves them to the next.
-    for (key, mark) in silent_marks {
-        store.set_engine_state(&key, &mark).await?;
-    }
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
 }
@@ -240,52 +242,6 @@ fn runs(days: &BTreeSet<i64>) -> Vec<(i64, i64)> {
         }
     }
     out
-}
-
-/// Devices that went silent: no dirty mark comes from a device that sends nothing, so for each
-/// device whose latest minute data is older than the offline threshold the engine re-judges every
-/// day from that data's day to today, once a day (the state `offline:{mn}` remembers
-/// `{latest data time}@{day judged through}`; returned as marks the cycle writes once it has
-/// judged those days). The days of silence then have their hours (no
-/// data), rates (nothing received) and the open offline finding, in one window with the last day
-/// that had data, where the gap begins.
-async fn silent_devices(
-    store: &dyn Store,
-    sources: &HashMap<String, Source>,
-    params: &Params,
-    now: i64,
-) -> fenhe_store::Result<(Vec<DirtyDay>, Vec<(String, String)>)> {
-    let today = time::day_start(now);
-    let mut out = Vec::new();
-    let mut marks = Vec::new();
-    for a in store.device_activity().await? {
-        let Some(src) = sources.get(&a.mn) else { continue };
-        let Some(last) = a.latest.iter().find(|(cn, _)| cn == "2051").map(|(_, t)| *t) else { continue };
-        if now - last <= offline_threshold_ms(src, params) {
-            continue;
-        }
-        let key = format!("offline:{}", a.mn);
-        let mark = format!("{last}@{today}");
-        let state = store.engine_state(&key).await?;
-        if state.as_deref() == Some(mark.as_str()) {
-            continue;
-        }
-        // Judged through an earlier day for this same silence: go on from that day.
-        let through = state
-            .as_deref()
-            .and_then(|s| s.split_once('@'))
-            .filter(|(l, _)| *l == last.to_string())
-            .and_then(|(_, d)| d.parse::<i64>().ok());
-        let first = through.unwrap_or(time::day_start(last)).clamp(time::day_start(last), today);
-        marks.push((key, mark));
-        // seq 0 never matches a stored mark, so clearing these touches nothing.
-        let mut day = first;
-        while day <= today {
-            out.push(DirtyDay { mn: a.mn.clone(), day_start: day, seq: 0 });
-            day += time::DAY_MS;
-        }
-    }
-    Ok((out, marks))
 }
 
 /// Where a window's context starts. The rules look back for runs (constant values, flagged
@@ -538,52 +494,12 @@ async fn aggregates(
         .await
 }
 
-/// How the background engine runs inside `serve` and `demo`.
+/// How the compliance engine runs inside `serve` and `demo` (as jobs, see `fenhe_jobs`).
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
     pub params: Params,
-    /// Pause between cycles.
+    /// How often a cycle (and the silent-device check) runs.
     pub interval: std::time::Duration,
-}
-
-/// Run cycles until `cancel`, re-reading the registry each time (imports take effect at the next
-/// cycle). A failed cycle is logged and retried at the next tick: its dirty marks stay.
-pub fn spawn(
-    store: std::sync::Arc<dyn Store>,
-    opts: EngineOptions,
-    cancel: tokio_util::sync::CancellationToken,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            let cycle = async {
-                let registry = store.registry().await?;
-                run_cycle(store.as_ref(), &registry, &opts.params, time::now_ms()).await
-            };
-            match cycle.await {
-                Ok(r) if r.device_days > 0 => {
-                    metrics::histogram!("fenhe_engine_cycle_seconds").record(r.elapsed_ms as f64 / 1000.0);
-                    metrics::counter!("fenhe_engine_device_days_total").increment(r.device_days as u64);
-                    metrics::counter!("fenhe_alarms_raised_total").increment(u64::from(r.alarms.raised));
-                    tracing::info!(
-                        devices = r.devices,
-                        device_days = r.device_days,
-                        hours = r.hours,
-                        episodes = r.episodes,
-                        alarms_raised = r.alarms.raised,
-                        alarms_resolved = r.alarms.resolved,
-                        ms = r.elapsed_ms,
-                        "compliance cycle"
-                    );
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "compliance cycle failed; retrying at the next tick"),
-            }
-            tokio::select! {
-                _ = cancel.cancelled() => break,
-                _ = tokio::time::sleep(opts.interval) => {}
-            }
-        }
-    })
 }
 
 #[cfg(test)]

@@ -1,12 +1,14 @@
 //! The engine over a real SQLite store: a registry imported, a day of minute data written the way
-//! the gateway writes it, one cycle run, and what it stored read back.
+//! the gateway writes it, one cycle run, and what it stored read back; a device that then falls
+//! silent, found by the silent-device check and judged by the next cycle.
 
 use fenhe_core::china_time::{self as time, HOUR_MS, MINUTE_MS};
+use fenhe_core::compliance::FindingKind;
 use fenhe_core::compliance::{Params, Period};
 use fenhe_core::{FrameRecord, Limit, Measurement, OutletKind, Registry, Values, Verdict};
-use fenhe_store::{AggregateQuery, AlarmQuery, AlarmStatus, IngestItem, Store};
+use fenhe_store::{AggregateQuery, AlarmQuery, AlarmStatus, FindingQuery, IngestItem, Store};
 
-use super::run_cycle;
+use super::{SilentReport, mark_silent_devices, offline_state, run_cycle};
 
 const MN: &str = "APPTEST00000000000000001";
 
@@ -160,4 +162,51 @@ async fn the_queries_read_what_was_judged() {
     let ms = crate::measurement_queries::measurements(store.as_ref(), &filter).await.unwrap();
     assert_eq!(ms.len(), 6);
     assert!(ms.iter().all(|m| m.values.avg == Some(100.0)));
+}
+
+/// A device that stops sending marks nothing; the silent-device check marks the days of its
+/// silence once a day, and the cycle after it gives them their hours, the open offline finding
+/// and its alarm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_silent_device_check_has_the_days_of_silence_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fenhe_store::open(dir.path().join("s.db").to_str().unwrap()).await.unwrap();
+    let reg = registry();
+    store.import_registry(&reg).await.unwrap();
+    store.write_batch(&uploads()).await.unwrap();
+    let params = Params::default();
+
+    // Noon of the third day: silent since 23:50 on the first.
+    let now = day() + 2 * time::DAY_MS + 12 * HOUR_MS;
+    let first = run_cycle(store.as_ref(), &reg, &params, now).await.unwrap();
+    assert_eq!(first.device_days, 1, "only the day with data was marked by its writes");
+    let offline = |store: std::sync::Arc<dyn Store>| async move {
+        let q = FindingQuery { mn: Some(MN.into()), kind: Some(FindingKind::Offline), ..Default::default() };
+        store.findings(&q).await.unwrap()
+    };
+    assert!(offline(store.clone()).await.is_empty());
+
+    let found = mark_silent_devices(store.as_ref(), &reg, &params, now).await.unwrap();
+    assert_eq!(found, SilentReport { devices: 1, device_days: 3 });
+    let mark = store.engine_state(&offline_state(MN)).await.unwrap();
+    assert_eq!(mark, Some(format!("{}@{}", day() + 143 * 10 * MINUTE_MS, day() + 2 * time::DAY_MS)));
+    // Once a day: the same silence on the same day is not marked again.
+    let again = mark_silent_devices(store.as_ref(), &reg, &params, now + HOUR_MS).await.unwrap();
+    assert_eq!(again, SilentReport::default());
+
+    let cycle = run_cycle(store.as_ref(), &reg, &params, now).await.unwrap();
+    assert_eq!(cycle.device_days, 3);
+    let findings = offline(store.clone()).await;
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    // The gap starts where the first missing record was due: 10 minutes after the last, midnight.
+    assert_eq!(findings[0].start, day() + time::DAY_MS);
+    let hours = aggregates(store.as_ref(), Period::Hour).await;
+    assert_eq!(hours.len(), 24 + 24 + 12, "the silent hours through now are judged (without data)");
+    assert_eq!(hours.iter().filter(|h| h.valid).count(), 24);
+    let alarms = store.alarms(&AlarmQuery::default()).await.unwrap();
+    assert!(alarms.iter().any(|a| a.draft.kind == "offline" && a.status == AlarmStatus::Open), "{alarms:?}");
+
+    // The next day: marked again from the day marked through, which has grown since.
+    let next = mark_silent_devices(store.as_ref(), &reg, &params, now + time::DAY_MS).await.unwrap();
+    assert_eq!(next, SilentReport { devices: 1, device_days: 2 });
 }

@@ -3,8 +3,9 @@
 //! function returns typed results, and its callers (the `fenhe` binary, soon the web application)
 //! print or serve them.
 //!
-//! - [`engine`]: the live compliance engine's cycle and its background job; [`compliance_run`]
-//!   runs cycles until nothing is left to judge.
+//! - [`engine`]: the live compliance engine's cycle and the silent-device check (which
+//!   `fenhe_jobs` runs as jobs in `serve`); [`compliance_run`] runs the check, then cycles until
+//!   nothing is left to judge.
 //! - [`replay`]: the same rules over captured byte streams, offline, with the report tables.
 //! - [`registry_files`] and [`registry_import`]: registry files read, validated and exported;
 //!   imports validated, recorded and applied.

@@ -207,10 +207,10 @@ pub struct ServeArgs {
     pub engine: EngineArgs,
 }
 
-/// The compliance engine inside `serve` and `demo`.
+/// The compliance engine inside `serve` and `demo`: its jobs, the cycle and the silent-device check.
 #[derive(Debug, Args, Clone)]
 pub struct EngineArgs {
-    /// Seconds between compliance engine cycles.
+    /// Seconds between compliance engine cycles (the silent-device check runs as often).
     #[arg(long, default_value_t = 60)]
     pub engine_interval_s: u64,
     /// Do not run the compliance engine (ingest only; run `fenhe compliance run` elsewhere).

@@ -1,11 +1,13 @@
-//! Wiring of a running fenhe: store, single writer, HJ 212 gateway, web listener, metrics. `serve`
-//! runs it until a signal; `demo` runs it with a simulated city beside it.
+//! Wiring of a running fenhe: store, single writer, HJ 212 gateway, web listener, metrics, and the
+//! job runner (the compliance cycle and the silent-device check, `fenhe_jobs`). `serve` runs it
+//! until a signal; `demo` runs it with a simulated city beside it.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, Result};
 use fenhe_ingest::{Gateway, GatewayConfig, GatewayHandle};
+use fenhe_jobs::{ComplianceCycle, Runner, SilentDevices};
 use fenhe_store::Store;
 use fenhe_store::writer::{Writer, WriterConfig, WriterHandle};
 use fenhe_web::{AppState, LiveSnapshot, LiveStatus, OnlineDevice, WebConfig, WebServer};
@@ -23,7 +25,7 @@ pub struct ServerOptions {
     pub writer: WriterConfig,
     /// Lines for the top of the status page.
     pub banner: Vec<String>,
-    /// The compliance engine running in the background, if wanted.
+    /// The compliance engine's jobs (the cycle and the silent-device check), if wanted.
     pub engine: Option<fenhe_app::engine::EngineOptions>,
 }
 
@@ -36,7 +38,8 @@ pub struct Running {
     cancel: CancellationToken,
     gateway_task: JoinHandle<fenhe_ingest::Result<()>>,
     web: WebServer,
-    engine_task: Option<JoinHandle<()>>,
+    /// One task per job (none without the engine).
+    job_tasks: Vec<JoinHandle<()>>,
 }
 
 /// The process-wide Prometheus recorder (installed once; a second server in the same process,
@@ -111,9 +114,20 @@ pub async fn start(opts: ServerOptions) -> Result<Running> {
             }
         };
     let http_addr = web.local_addr();
-    let engine_task = opts.engine.map(|e| fenhe_app::engine::spawn(store.clone(), e, cancel.clone()));
+    let job_tasks = match opts.engine {
+        Some(e) => {
+            // Leases make each job's slot run once across every process sharing the database.
+            let holder = fenhe_jobs::holder_for_this_process();
+            info!(holder = %holder, every_s = e.interval.as_secs_f64(), "running the compliance jobs");
+            Runner::new(store.clone(), holder)
+                .with(SilentDevices::new(store.clone(), e.clone()))
+                .with(ComplianceCycle::new(store.clone(), e))
+                .spawn(cancel.clone())
+        }
+        None => Vec::new(),
+    };
     info!(hj212 = %hj212_addr, http = %http_addr, db = %opts.db, "fenhe is running");
-    Ok(Running { store, hj212_addr, http_addr, writer, cancel, gateway_task, web, engine_task })
+    Ok(Running { store, hj212_addr, http_addr, writer, cancel, gateway_task, web, job_tasks })
 }
 
 impl Running {
@@ -135,9 +149,9 @@ impl Running {
     pub async fn shutdown(self) -> Result<()> {
         self.cancel.cancel();
         let g = self.gateway_task.await;
-        if let Some(e) = self.engine_task {
-            // A cycle in progress finishes its current store call; its dirty marks stay if cut short.
-            let _ = e.await;
+        for job in self.job_tasks {
+            // A run in progress finishes first (as the engine's cycle did before it was a job).
+            let _ = job.await;
         }
         self.writer.shutdown().await;
         let w = self.web.wait().await;

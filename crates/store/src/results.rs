@@ -105,6 +105,12 @@ pub trait ResultStore: Send + Sync {
     /// Mark every device-day that holds measurements dirty (the rule parameters changed, so
     /// every stored result must be re-judged); returns how many device-days were marked.
     async fn mark_all_dirty(&self) -> Result<u64>;
+    /// Mark the China-time days of device `mn` that hold the instants `day_starts` (normally
+    /// the days' starts) dirty, whether or not they hold measurements (a device that went silent sends nothing that would mark the days
+    /// of its silence, yet they must be judged). The marks are newer than any the engine has
+    /// read, so a take that read an older mark of the same day does not clear them. Returns how
+    /// many device-days were marked; an unknown `mn` marks none.
+    async fn mark_dirty(&self, mn: &str, day_starts: &[i64]) -> Result<u64>;
 
     /// Store what the rules produced for device `mn` over `[from, to)`, in one transaction:
     /// hour and day aggregates, emissions and rates of `mn` with start in `[from, to)` are

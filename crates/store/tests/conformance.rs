@@ -222,6 +222,7 @@ stories![
     invalid_batches_store_nothing,
     import_attempts_are_kept,
     dirty_days_follow_writes,
+    days_marked_dirty_outside_a_batch,
     evaluation_replaces_its_window,
     episodes_and_findings_replace_what_they_touch,
     monthly_results,
@@ -986,6 +987,9 @@ impl fenhe_store::ResultStore for Failing {
     async fn mark_all_dirty(&self) -> Result<u64> {
         self.inner.mark_all_dirty().await
     }
+    async fn mark_dirty(&self, mn: &str, day_starts: &[i64]) -> Result<u64> {
+        self.inner.mark_dirty(mn, day_starts).await
+    }
     async fn save_evaluation(&self, mn: &str, from: i64, to: i64, ev: &cpl::Evaluation) -> Result<()> {
         self.inner.save_evaluation(mn, from, to, ev).await
     }
@@ -1263,6 +1267,45 @@ async fn dirty_days_follow_writes(store: Arc<dyn Store>) {
     let left = store.dirty_days(10).await.unwrap();
     assert_eq!(left.iter().map(|d| (d.mn.as_str(), d.day_start)).collect::<Vec<_>>(), vec![(MN1, D0)]);
     assert!(left[0].seq > read[0].seq, "{left:?} after {read:?}");
+}
+
+/// The silent-device check marks days with or without data; its mark is newer than what a take
+/// read, so clearing that read keeps it; writes after it still mark their days.
+async fn days_marked_dirty_outside_a_batch(store: Arc<dyn Store>) {
+    fresh(&store).await;
+    let days = |list: &[DirtyDay]| -> Vec<(String, i64)> {
+        list.iter().map(|d| (d.mn.clone(), d.day_start)).collect()
+    };
+    assert_eq!(store.mark_dirty(MN1, &[]).await.unwrap(), 0);
+    assert_eq!(store.mark_dirty("nobody", &[D0]).await.unwrap(), 0);
+    // Days without measurements; an instant inside a day names that day; a day given twice is
+    // marked once.
+    assert_eq!(store.mark_dirty(MN1, &[D0 + DAY, D0 + 2 * DAY + 5 * MINUTE, D0 + DAY]).await.unwrap(), 2);
+    let marked = store.dirty_days(10).await.unwrap();
+    assert_eq!(days(&marked), vec![(MN1.to_string(), D0 + DAY), (MN1.to_string(), D0 + 2 * DAY)]);
+
+    // The writer marks D0, the engine reads it, the check marks it again before the engine
+    // clears what it read: the check's mark stays.
+    store.write_batch(&[upload(MN1, T0, T0, &[("a21026", 1.0)])]).await.unwrap();
+    let read = store.dirty_days(10).await.unwrap();
+    assert_eq!(read.len(), 3);
+    assert_eq!(store.mark_dirty(MN1, &[D0]).await.unwrap(), 1);
+    store.clear_dirty(&read).await.unwrap();
+    let left = store.dirty_days(10).await.unwrap();
+    assert_eq!(days(&left), vec![(MN1.to_string(), D0)]);
+    assert!(left[0].seq > read.iter().map(|d| d.seq).max().unwrap(), "{left:?} after {read:?}");
+    store.clear_dirty(&left).await.unwrap();
+    assert!(store.dirty_days(10).await.unwrap().is_empty());
+
+    // A batch, the check's mark of the same day, a take and a clear: the next write on that day
+    // marks it again (the writer's memory of its own mark did not survive the check's).
+    store.write_batch(&[upload(MN2, T0 + 1, T0, &[("w01018", 4.0)])]).await.unwrap();
+    assert_eq!(store.mark_dirty(MN2, &[D0]).await.unwrap(), 1);
+    let read = store.dirty_days(10).await.unwrap();
+    assert_eq!(days(&read), vec![(MN2.to_string(), D0)]);
+    store.clear_dirty(&read).await.unwrap();
+    store.write_batch(&[upload(MN2, T0 + 2, T0 + MINUTE, &[("w01018", 5.0)])]).await.unwrap();
+    assert_eq!(days(&store.dirty_days(10).await.unwrap()), vec![(MN2.to_string(), D0)]);
 }
 
 /// save_evaluation replaces a device's window and nothing else, and is idempotent.

@@ -1,5 +1,6 @@
 //! Dirty device-days on SQLite: which (device, China-time day)s changed since the compliance
-//! engine last took them (`dirty_days`, `dirty_seq` of `migrations/sqlite/0003_compliance.sql`).
+//! engine last took them (`dirty_days`, `dirty_seq` of `migrations/sqlite/0003_compliance.sql`),
+//! marked by the writer's batches, by new rule parameters and by the silent-device check.
 
 use std::fmt::Write as _;
 
@@ -144,6 +145,35 @@ pub(super) async fn mark_all_dirty(s: &SqliteStore) -> Result<u64> {
         "INSERT INTO dirty_days (device_id, day_start, seq)          SELECT DISTINCT device_id,                 ((data_time + 28800000) - (((data_time + 28800000) % 86400000) + 86400000) % 86400000)                   - 28800000, ?          FROM measurement_sets WHERE true          ON CONFLICT (device_id, day_start) DO UPDATE SET seq = excluded.seq",
     )
     .bind(seq)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(marked)
+}
+
+/// Mark days of one device dirty outside any batch (the silent-device check). The counter
+/// advances in the same transaction, as in [`mark_all_dirty`]: the marks get a seq no take has
+/// read (so a clear of an older read leaves them), and the writer's next batch sees the counter
+/// moved by more than its own step and forgets what it remembers (see [`DirtyMarks`]).
+pub(super) async fn mark_days_dirty(s: &SqliteStore, mn: &str, day_starts: &[i64]) -> Result<u64> {
+    if day_starts.is_empty() {
+        return Ok(0);
+    }
+    let days: std::collections::BTreeSet<i64> = day_starts.iter().map(|&t| day_start(t)).collect();
+    let list = json(&days)?;
+    let mut tx = s.write.begin_with("BEGIN IMMEDIATE").await?;
+    let seq: i64 = sqlx::query_scalar("UPDATE dirty_seq SET seq = seq + 1 WHERE id = 1 RETURNING seq")
+        .fetch_one(&mut *tx)
+        .await?;
+    let marked = sqlx::query(
+        "INSERT INTO dirty_days (device_id, day_start, seq) \
+         SELECT d.id, k.value, ? FROM devices d, json_each(?) AS k WHERE d.mn = ? \
+         ON CONFLICT (device_id, day_start) DO UPDATE SET seq = excluded.seq",
+    )
+    .bind(seq)
+    .bind(list)
+    .bind(mn)
     .execute(&mut *tx)
     .await?
     .rows_affected();

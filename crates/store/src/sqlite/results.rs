@@ -20,6 +20,9 @@ impl ResultStore for SqliteStore {
     async fn mark_all_dirty(&self) -> Result<u64> {
         dirty::mark_all_dirty(self).await
     }
+    async fn mark_dirty(&self, mn: &str, day_starts: &[i64]) -> Result<u64> {
+        dirty::mark_days_dirty(self, mn, day_starts).await
+    }
     async fn save_evaluation(&self, mn: &str, from: i64, to: i64, ev: &Evaluation) -> Result<()> {
         result_save::save_evaluation(self, mn, from, to, ev).await
     }

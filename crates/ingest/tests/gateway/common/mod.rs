@@ -193,6 +193,9 @@ impl fenhe_store::ResultStore for Gate {
     async fn mark_all_dirty(&self) -> Result<u64> {
         self.inner.mark_all_dirty().await
     }
+    async fn mark_dirty(&self, mn: &str, day_starts: &[i64]) -> Result<u64> {
+        self.inner.mark_dirty(mn, day_starts).await
+    }
     async fn save_evaluation(&self, mn: &str, from: i64, to: i64, ev: &cpl::Evaluation) -> Result<()> {
         self.inner.save_evaluation(mn, from, to, ev).await
     }
