@@ -12,7 +12,7 @@ pub mod demo;
 pub mod record;
 pub mod registry;
 pub mod revision;
-pub mod text;
+pub mod short_text;
 pub mod uscc;
 
 pub use record::{FrameRecord, Measurement, Values, Verdict};
@@ -20,4 +20,4 @@ pub use registry::{
     Contact, CrcPolicy, Device, Enterprise, Limit, Outlet, OutletKind, Ownership, Problem, Protocol,
     Registry, Section,
 };
-pub use text::ShortText;
+pub use short_text::ShortText;

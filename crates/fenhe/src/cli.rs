@@ -664,7 +664,7 @@ fn run_replay(a: ReplayArgs) -> Result<ExitCode> {
             }
         },
     };
-    let capture = fenhe_ingest::capture::CaptureOptions {
+    let capture = fenhe_ingest::capture_judge::CaptureOptions {
         default_policy: fenhe_ingest::DevicePolicy { crc: a.crc.into(), ..Default::default() },
         trust_all: registry.is_none(),
         ..Default::default()

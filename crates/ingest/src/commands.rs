@@ -21,7 +21,7 @@ use crate::Error;
 use crate::config::GatewayConfig;
 use crate::directory::DeviceEntry;
 use crate::judge::PacketInfo;
-use crate::stats::Stats;
+use crate::live_stats::Stats;
 
 /// Origin of commands queued by an operator.
 pub const ORIGIN_OPERATOR: &str = "operator";

@@ -27,8 +27,8 @@ use crate::commands::{self, Addressee, Driver, ORIGIN_CLOCK, ORIGIN_GAP, now_ms,
 use crate::directory::DeviceEntry;
 use crate::judge::{JudgeCtx, Judged, PacketInfo};
 use crate::judge_loop::JudgeLoop;
+use crate::live_stats::names;
 use crate::ratelimit::TokenBucket;
-use crate::stats::names;
 use crate::{Online, Shared};
 
 /// Devices one connection may speak for (a concentrator relays several loggers); beyond this,

@@ -52,20 +52,20 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-pub mod capture;
+pub mod capture_judge;
 pub mod commands;
 mod config;
 mod connection;
 mod directory;
 mod judge;
 pub mod judge_loop;
+mod live_stats;
 mod ratelimit;
-mod stats;
 
 pub use commands::{ORIGIN_CLOCK, ORIGIN_GAP, ORIGIN_OPERATOR, queue_command, queue_command_from};
 pub use config::{DevicePolicy, GatewayConfig};
 pub use directory::{Auth, DeviceDirectory, DeviceEntry};
-pub use stats::{GatewayStats, OnlineDevice, names as metric_names};
+pub use live_stats::{GatewayStats, OnlineDevice, names as metric_names};
 
 /// Gateway errors.
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +94,7 @@ pub(crate) struct Shared {
     /// The store's single writer: frames, and the gateway's command bookkeeping.
     pub writer: WriterHandle,
     pub directory: DeviceDirectory,
-    pub stats: Arc<stats::Stats>,
+    pub stats: Arc<live_stats::Stats>,
     pub latest: commands::LatestTimes,
     pub online: Mutex<HashMap<String, Online>>,
     pub clock_pacer: Arc<commands::Pacer>,

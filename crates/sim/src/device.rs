@@ -23,10 +23,10 @@ use tracing::{Instrument, debug, info};
 
 use crate::SimError;
 use crate::clock::{Backfill, Clock};
+use crate::fleet_stats::{Counter, Stats, StatsSnapshot};
 use crate::rng::SplitMix64;
 use crate::signal::Period;
 use crate::spec::{DAY_MS, DeviceSpec};
-use crate::stats::{Counter, Stats, StatsSnapshot};
 use crate::wire::{self, Frame};
 
 /// How a device runs (as opposed to what it is, [`DeviceSpec`]).

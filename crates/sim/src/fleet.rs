@@ -8,8 +8,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::SimError;
 use crate::device::{DeviceReport, SimConfig, SimDevice};
+use crate::fleet_stats::Stats;
 use crate::spec::DeviceSpec;
-use crate::stats::Stats;
 
 /// How a fleet runs.
 #[derive(Debug, Clone)]

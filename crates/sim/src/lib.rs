@@ -28,26 +28,26 @@
 
 #![forbid(unsafe_code)]
 
-pub mod capture;
+pub mod capture_stream;
 mod clock;
 mod device;
 mod fleet;
+mod fleet_stats;
 mod rng;
 pub mod signal;
 mod spec;
-mod stats;
 pub mod wire;
 
-pub use capture::capture;
+pub use capture_stream::capture;
 pub use clock::{Backfill, Clock, system_now_ms};
 pub use device::{DeviceReport, SimConfig, SimDevice};
 pub use fleet::{Fleet, FleetConfig};
+pub use fleet_stats::{Counter, Stats, StatsSnapshot};
 pub use signal::{Period, Reading, readings, realtime_at, values_at};
 pub use spec::{
     DAY_MS, DeviceSpec, Dialect, HOUR_MS, Kind, MINUTE_MS, SHUTDOWN_RAMP_MIN, STARTUP_RAMP_MIN, Scenario,
     parse_instant,
 };
-pub use stats::{Counter, Stats, StatsSnapshot};
 pub use tokio_util::sync::CancellationToken;
 
 /// Why a simulation could not start.

@@ -11,7 +11,7 @@ use fenhe_core::compliance::{DataKind, Record, RuleValues};
 use fenhe_core::record::values;
 use fenhe_core::revision::{self, Arrival};
 use fenhe_core::{Registry, Values, Verdict};
-use fenhe_ingest::capture::{CaptureEvent, CaptureFrame, CaptureOptions, judge_capture_fast};
+use fenhe_ingest::capture_judge::{CaptureEvent, CaptureFrame, CaptureOptions, judge_capture_fast};
 use foldhash::HashMap as FastMap;
 use serde::Serialize;
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use fenhe_core::Registry;
 use fenhe_core::china_time::{self as time, iso};
 use fenhe_core::compliance::{self, DataKind, Overrides, Params, Record, Source, Window, sources as source};
-use fenhe_ingest::capture::CaptureOptions;
+use fenhe_ingest::capture_judge::CaptureOptions;
 
 use crate::{AppError, Result};
 use capture_records::Captured;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use fenhe_core::china_time::{self, HOUR_MS};
 use fenhe_core::compliance::{Overrides, Params};
-use fenhe_ingest::capture::CaptureOptions;
+use fenhe_ingest::capture_judge::CaptureOptions;
 use hj212::builder::{Peer, device};
 use hj212::{DateTime, Version};
 

@@ -9,8 +9,8 @@
 //! stopped / manual periods → info.
 
 use super::episodes::judged_period;
-use super::text::{factor_name_en, factor_name_zh, fmt_num, unit};
 use super::types::{AlarmDraft, Episode, Finding, FindingKind, Period, Severity, Source, factor};
+use super::wording::{factor_name_en, factor_name_zh, fmt_num, unit};
 use crate::china_time::minute_text;
 
 /// Severity of an exceedance with multiple `m`.

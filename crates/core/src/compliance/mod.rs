@@ -46,7 +46,7 @@ mod rates;
 pub mod rollup;
 mod rule_values;
 pub mod sources;
-mod text;
+mod wording;
 /// The period arithmetic moved to [`crate::china_time`]; this path stays for the callers
 /// outside core that still name it.
 pub use crate::china_time as time;

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use super::params::Params;
 use super::prepare::{Prepared, flow_factor, is_emitted, negative_suspect, record_at, valid_value};
-use super::text::{factor_name_en, factor_name_zh, fmt_minutes, fmt_num, unit};
 use super::types::{Aggregate, Finding, FindingKind, Period, Record, Source};
+use super::wording::{factor_name_en, factor_name_zh, fmt_minutes, fmt_num, unit};
 use crate::china_time::minute_text;
 use crate::china_time::{DAY_MS, HOUR_MS, MINUTE_MS, hour_start};
 

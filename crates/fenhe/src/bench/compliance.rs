@@ -23,7 +23,7 @@ use fenhe_core::china_time as time;
 use fenhe_core::compliance::Params;
 use fenhe_core::{CrcPolicy, Device, Limit, Measurement, OutletKind, Protocol, Registry, Values, Verdict};
 use fenhe_core::{FrameRecord, Outlet};
-use fenhe_ingest::capture::CaptureOptions;
+use fenhe_ingest::capture_judge::CaptureOptions;
 use fenhe_store::{IngestItem, Store};
 use serde::Serialize;
 

@@ -7,7 +7,7 @@ use hj212::codes::{self, Lang};
 use hj212::crc::{CrcCheck, CrcVariant, hex4};
 use hj212::{CrcMode, Field, Version};
 
-use super::report::kind_zh;
+use super::frame_report::kind_zh;
 use super::{DecodeOptions, FactorReport, FieldReport, Input, PacketError, PacketReport, Report, Summary};
 use crate::text_table::Table;
 

@@ -9,7 +9,7 @@
 pub mod build;
 pub mod check;
 pub mod explain;
-mod report;
+mod frame_report;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use fenhe_ingest::judge_loop::JudgeLoop;
 
-pub use report::{FactorReport, FieldReport, PacketReport, Report};
+pub use frame_report::{FactorReport, FieldReport, PacketReport, Report};
 
 /// Bytes handed to the framer per read.
 const CHUNK: usize = 64 * 1024;

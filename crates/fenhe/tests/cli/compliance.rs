@@ -9,7 +9,7 @@ use std::process::Command;
 use fenhe_core::Registry;
 use fenhe_core::china_time as time;
 use fenhe_core::compliance::Period;
-use fenhe_ingest::capture::{CaptureOptions, judge_capture};
+use fenhe_ingest::capture_judge::{CaptureOptions, judge_capture};
 use fenhe_sim::{DeviceSpec, Scenario};
 use fenhe_store::{
     AggregateQuery, AlarmQuery, EmissionQuery, EpisodeQuery, FindingQuery, IngestItem, RateQuery,
