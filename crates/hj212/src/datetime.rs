@@ -29,7 +29,10 @@ pub(crate) fn days_in_month(y: u16, m: u8) -> u8 {
     }
 }
 
-fn digits(b: &[u8]) -> Option<u32> {
+/// The value of a run of ASCII decimal digits (`None` if any byte is not one). Callers pass a
+/// few digits (a date field, the frame's four-digit length), so it cannot overflow.
+#[inline]
+pub(crate) fn digits(b: &[u8]) -> Option<u32> {
     let mut v = 0u32;
     for &c in b {
         if !c.is_ascii_digit() {

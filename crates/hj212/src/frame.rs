@@ -325,14 +325,7 @@ fn segment_start_problem(seg: &[u8]) -> Option<usize> {
 }
 
 fn parse_len(d: &[u8]) -> Option<usize> {
-    let mut v = 0usize;
-    for &c in d {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v * 10 + usize::from(c - b'0');
-    }
-    Some(v)
+    crate::datetime::digits(d).map(|v| v as usize)
 }
 
 /// One result from a [`Framer`].
