@@ -3,6 +3,7 @@
 //! one place, [`china_time::now_ms`]).
 
 pub mod access;
+pub mod account_rules;
 pub mod alarm;
 pub mod calendar;
 pub mod china_time;
@@ -12,6 +13,7 @@ pub mod demo;
 pub mod record;
 pub mod registry;
 pub mod revision;
+pub mod sign_in_throttle;
 pub mod text;
 pub mod uscc;
 
