@@ -140,3 +140,60 @@ async fn the_overview_counts_within_the_actors_scope() {
     let page = app.get_as("/", &dept).await.text();
     assert!(page.contains("您的角色暂无可查看的数据页面") && !page.contains("devices-online"), "{page}");
 }
+
+fn draft(mn: &str, outlet: &str, kind: &str, start: i64) -> fenhe_core::compliance::AlarmDraft {
+    fenhe_core::compliance::AlarmDraft {
+        key: format!("test:{mn}:{kind}:{start}"),
+        mn: mn.into(),
+        outlet: outlet.into(),
+        factor: None,
+        kind: kind.into(),
+        severity: fenhe_core::compliance::Severity::Warning,
+        start,
+        end: start + 3_600_000,
+        active: true,
+        title_zh: "测试".into(),
+        title_en: "test".into(),
+        detail_zh: String::new(),
+        detail_en: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn open_alarms_are_counted_by_kind_within_the_actors_scope() {
+    let city = fenhe_core::demo::city();
+    let of = |e: &str| {
+        city.devices
+            .iter()
+            .find(|d| city.outlet(&d.outlet).is_some_and(|o| o.enterprise == e))
+            .unwrap()
+            .clone()
+    };
+    let (mine, theirs) = (of("E01"), of("E02"));
+    let app = TestApp::builder().registry(city.clone()).build().await;
+    let t0 = 1_796_169_600_000;
+    let drafts = [
+        draft(&mine.mn, &mine.outlet, "exceedance", t0),
+        draft(&mine.mn, &mine.outlet, "exceedance", t0 + 7_200_000),
+    ];
+    app.store.sync_alarms(&mine.mn, t0, t0 + 86_400_000, &drafts, t0).await.unwrap();
+    let other = [draft(&theirs.mn, &theirs.outlet, "offline", t0)];
+    app.store.sync_alarms(&theirs.mn, t0, t0 + 86_400_000, &other, t0).await.unwrap();
+
+    let officer = app.signed_in("officer", Role::Bureau).await;
+    let page = app.get_as("/", &officer).await.text();
+    assert!(page.contains("id=\"open-alarms\">3</div>"), "{page}");
+    // Most frequent first, named in the page's language.
+    let table = &page[page.find("id=\"alarms-by-kind\"").unwrap()..];
+    let (exceed, offline) = (
+        table.find("<td>超标</td><td class=\"num\">2</td>"),
+        table.find("<td>设备离线</td><td class=\"num\">1</td>"),
+    );
+    assert!(exceed.is_some() && offline.is_some() && exceed < offline, "{table}");
+    let en = app.get_as("/?lang=en", &officer).await.text();
+    assert!(en.contains("<td>Exceedance</td>") && en.contains("<td>device offline</td>"), "{en}");
+
+    let e01 = app.signed_in("e01", Role::Enterprise { enterprise: "E01".into() }).await;
+    let page = app.get_as("/", &e01).await.text();
+    assert!(page.contains("id=\"open-alarms\">2</div>") && !page.contains("设备离线"), "{page}");
+}
