@@ -136,11 +136,15 @@ async fn form(
     Ok(([(header::SET_COOKIE, login_csrf_cookie(&token, &config))], render(&page)?).into_response())
 }
 
+/// Every field optional: a form posted without one is a failed sign-in shown in the form (or a
+/// refused one, without its token), not a bare 422.
 #[derive(Deserialize)]
 struct LoginForm {
     #[serde(default)]
     csrf: String,
+    #[serde(default)]
     username: String,
+    #[serde(default)]
     password: String,
     next: Option<String>,
 }

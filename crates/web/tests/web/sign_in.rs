@@ -43,6 +43,12 @@ async fn a_wrong_password_is_shown_in_the_form_in_the_pages_language() {
     let r = app.post_login("nobody", "wrong password!", "/").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(r.text().contains("用户名或密码错误"));
+    // A form without a password is a failed sign-in in the page, not a bare error.
+    let csrf = app.login_form().await;
+    let fields = [("csrf", csrf.as_str()), ("username", "officer")];
+    let r = app.post_form("/login", &fields, Some(&format!("fenhe_login_csrf={csrf}"))).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.text().contains("用户名或密码错误"));
 
     let csrf = app.login_form().await;
     let cookie = format!("fenhe_login_csrf={csrf}; lang=en");
