@@ -11,15 +11,23 @@
 //!   imports validated, recorded and applied.
 //! - [`alarm_queries`], [`measurement_queries`], [`device_queries`]: what the store holds, as
 //!   operators ask for it; [`device_queries::send`] queues a command for a device.
+//! - [`auth`], [`accounts`], [`audit`]: who is signed in (passwords, sessions, API tokens, the
+//!   sign-in throttle), users and tokens managed under the access policy, and the audit log every
+//!   change goes to.
 
+pub mod accounts;
 pub mod alarm_queries;
+pub mod audit;
+pub mod auth;
 pub mod compliance_run;
 pub mod device_queries;
 pub mod engine;
 mod error;
 pub mod measurement_queries;
+mod password_hash;
 pub mod registry_files;
 pub mod registry_import;
 pub mod replay;
+pub mod secrets;
 
 pub use error::{AppError, Result};

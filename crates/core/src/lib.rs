@@ -3,6 +3,7 @@
 //! one place, [`china_time::now_ms`]).
 
 pub mod access;
+pub mod account_rules;
 pub mod alarm;
 pub mod calendar;
 pub mod china_time;
@@ -13,6 +14,7 @@ pub mod record;
 pub mod registry;
 pub mod revision;
 pub mod short_text;
+pub mod sign_in_throttle;
 pub mod uscc;
 
 pub use record::{FrameRecord, Measurement, Values, Verdict};

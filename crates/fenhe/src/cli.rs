@@ -191,6 +191,10 @@ pub struct ServeArgs {
     /// Do not request history after gaps in uploads.
     #[arg(long)]
     pub no_gap_requests: bool,
+    /// Mark the web session cookie Secure: set it when browsers reach fenhe over HTTPS (directly
+    /// or through a proxy), so the cookie never travels over plain HTTP.
+    #[arg(long, env = "FENHE_SECURE_COOKIES")]
+    pub secure_cookies: bool,
     /// Do not ask each device for its time (1011) when it connects.
     #[arg(long)]
     pub no_time_check: bool,
@@ -715,7 +719,7 @@ async fn run_serve(a: ServeArgs) -> Result<ExitCode> {
             max_wait: std::time::Duration::from_millis(a.batch_wait_ms),
             ..Default::default()
         },
-        banner: vec![],
+        web: fenhe_web::WebConfig { secure_cookies: a.secure_cookies, ..Default::default() },
         engine: a.engine.options()?,
     })
     .await?;

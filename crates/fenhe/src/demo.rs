@@ -131,10 +131,7 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
     }
     let now = china_time::now_ms();
     let backfill_start = now - i64::from(opts.backfill_hours) * HOUR_MS;
-    let banner = vec![
-        format!("演示数据库 Demo database: {}", opts.db),
-        "登录：网页应用（按角色登录）尚未建成，状态页无需登录。Logins: the web application with per-role logins is not built yet; this status page needs none.".to_string(),
-    ];
+    let banner = vec![format!("演示数据库 Demo database: {}", opts.db)];
     // The simulator backfills as fast as acknowledgements come: lift the per-connection rate.
     let gateway =
         fenhe_ingest::GatewayConfig { frame_rate: 5_000.0, frame_burst: 10_000.0, ..Default::default() };
@@ -144,7 +141,8 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
         http_listen: opts.http_listen,
         gateway,
         writer: Default::default(),
-        banner,
+        // Demo mode: the sign-in page lists the demo's accounts.
+        web: fenhe_web::WebConfig { banner, demo: true, ..Default::default() },
         engine: Some(fenhe_app::engine::EngineOptions {
             params: Default::default(),
             interval: std::time::Duration::from_secs(15),
@@ -177,8 +175,12 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
     println!("{}", running.listening_line());
     println!("fenhe 演示 demo");
     println!("  HJ 212 网关 gateway : {}", running.hj212_addr);
-    println!("  状态页 status page  : http://{}/", running.http_addr);
-    println!("  指标 metrics        : http://{}/metrics", running.http_addr);
+    println!("  网页 web            : http://{}/ (登录 sign in)", running.http_addr);
+    println!("  运行状态 status     : http://{}/system", running.http_addr);
+    println!(
+        "  指标 metrics        : http://{}/metrics (管理员、生态环境局 admin, bureau)",
+        running.http_addr
+    );
     println!("  数据库 database     : {}", opts.db);
     println!(
         "  登记 registry       : {} 家企业 enterprises, {} 个排口 outlets, {} 台数采仪 data loggers",

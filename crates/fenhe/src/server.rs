@@ -23,8 +23,8 @@ pub struct ServerOptions {
     pub http_listen: SocketAddr,
     pub gateway: GatewayConfig,
     pub writer: WriterConfig,
-    /// Lines for the top of the status page.
-    pub banner: Vec<String>,
+    /// The web side's settings (status page banner, demo mode, secure cookies).
+    pub web: WebConfig,
     /// The compliance engine's jobs (the cycle and the silent-device check), if wanted.
     pub engine: Option<fenhe_app::engine::EngineOptions>,
 }
@@ -96,8 +96,7 @@ pub async fn start(opts: ServerOptions) -> Result<Running> {
     let gateway_task = gateway.spawn(cancel.clone());
 
     let live = GatewayLive { gateway: handle.clone(), started_at: fenhe_core::china_time::now_ms() };
-    let mut state =
-        AppState::new(store.clone(), Arc::new(live)).with_config(WebConfig { banner: opts.banner });
+    let mut state = AppState::new(store.clone(), Arc::new(live)).with_config(opts.web);
     if let Some(h) = metrics {
         state = state.with_metrics(Arc::new(move || h.render()));
     }
@@ -210,7 +209,7 @@ mod tests {
             http_listen,
             gateway: GatewayConfig::default(),
             writer: WriterConfig::default(),
-            banner: vec![],
+            web: WebConfig::default(),
             engine: None,
         })
         .await

@@ -1,6 +1,8 @@
 //! fenhe's persistence, by role: [`IngestStore`] (frames and measurements), [`RegistryStore`],
 //! [`CommandStore`], [`ResultStore`] (the compliance engine's inputs and results),
-//! [`AlarmStore`] and [`LeaseStore`]. [`Store`] is all of them plus [`Migrate`], implemented for
+//! [`AlarmStore`], [`LeaseStore`], and the identity and audit layer of the web application:
+//! [`AccountStore`] (users, API tokens, departments), [`SessionStore`], [`SignInStore`] and
+//! [`AuditStore`]. [`Store`] is all of them plus [`Migrate`], implemented for
 //! every type that implements them; a backend that lacks a method does not compile.
 //! [`sqlite::SqliteStore`] is the embedded default (`./fenhe.db`); PostgreSQL arrives for
 //! production. Time instants are epoch milliseconds (UTC).
@@ -14,7 +16,9 @@
 
 use async_trait::async_trait;
 
+pub mod accounts;
 pub mod alarms;
+pub mod audit;
 pub mod commands;
 pub mod error;
 pub mod ingest;
@@ -22,10 +26,14 @@ pub mod leases;
 mod own_thread;
 pub mod registry;
 pub mod results;
+pub mod sessions;
+pub mod sign_ins;
 pub mod sqlite;
 pub mod writer;
 
+pub use accounts::{AccountStore, ApiToken, Department, NewToken, NewUser, User};
 pub use alarms::{AlarmQuery, AlarmStore};
+pub use audit::{AuditEntry, AuditQuery, AuditStore, NewAuditEntry};
 pub use commands::{Command, CommandStore, NewCommand};
 pub use error::StoreError;
 pub use ingest::{
@@ -38,6 +46,8 @@ pub use results::{
     AggregateQuery, DirtyDay, EmissionQuery, EpisodeQuery, FindingQuery, MONTHLY_FINDING_KINDS, RateQuery,
     ResultStore,
 };
+pub use sessions::{Session, SessionStore};
+pub use sign_ins::{SignInAttempt, SignInStore};
 // The alarm and command lifecycles are decisions of the domain (fenhe_core); re-exported here
 // because every caller of the store handles them.
 pub use fenhe_core::alarm::{Alarm, AlarmStatus, AlarmSync, RESOLUTION_CLEARED, RESOLUTION_WITHDRAWN};
@@ -47,7 +57,8 @@ pub use fenhe_core::command::CommandStatus;
 /// `Arc<dyn Store>` (whose methods need no import).
 pub mod prelude {
     pub use crate::{
-        AlarmStore, CommandStore, IngestStore, LeaseStore, Migrate, RegistryStore, ResultStore, Store,
+        AccountStore, AlarmStore, AuditStore, CommandStore, IngestStore, LeaseStore, Migrate, RegistryStore,
+        ResultStore, SessionStore, SignInStore, Store,
     };
 }
 
@@ -63,12 +74,34 @@ pub trait Migrate: Send + Sync {
 /// Everything fenhe persists: every role. Callers hold an `Arc<dyn Store>` and call any role's
 /// methods on it; a part that needs one role only can take that role's trait.
 pub trait Store:
-    Migrate + IngestStore + RegistryStore + CommandStore + ResultStore + AlarmStore + LeaseStore + 'static
+    Migrate
+    + IngestStore
+    + RegistryStore
+    + CommandStore
+    + ResultStore
+    + AlarmStore
+    + LeaseStore
+    + AccountStore
+    + SessionStore
+    + SignInStore
+    + AuditStore
+    + 'static
 {
 }
 
 impl<T> Store for T where
-    T: Migrate + IngestStore + RegistryStore + CommandStore + ResultStore + AlarmStore + LeaseStore + 'static
+    T: Migrate
+        + IngestStore
+        + RegistryStore
+        + CommandStore
+        + ResultStore
+        + AlarmStore
+        + LeaseStore
+        + AccountStore
+        + SessionStore
+        + SignInStore
+        + AuditStore
+        + 'static
 {
 }
 

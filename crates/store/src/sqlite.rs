@@ -15,7 +15,8 @@
 //! Modules by concern: `open` (pools, migration), `ids` (the id caches), `ingest_write` and
 //! `batch` (the ingest transaction), `ingest_reads`, `registry`, `imports`, `commands`, `dirty`
 //! (dirty device-days), `result_save`, `result_queries`, `records` (the rules' loader),
-//! `engine_state`, `alarms`, `leases`; `raw` is the one wrapper of raw statements, `convert` the
+//! `engine_state`, `alarms`, `leases`, and the identity and audit layer: `accounts` (users, API
+//! tokens, departments), `sessions`, `sign_ins`, `audit`; `raw` is the one wrapper of raw statements, `convert` the
 //! conversions of stored values.
 //!
 //! Schema: see `migrations/sqlite/`. Measurements are keyed by integer device and factor ids;
@@ -23,7 +24,9 @@
 
 use std::sync::Mutex;
 
+mod accounts;
 mod alarms;
+mod audit;
 mod batch;
 mod checkpoint;
 mod commands;
@@ -46,6 +49,8 @@ mod registry;
 mod result_queries;
 mod result_save;
 mod results;
+mod sessions;
+mod sign_ins;
 
 /// Where the database lives when nothing else is said.
 pub const DEFAULT_PATH: &str = "./fenhe.db";

@@ -17,6 +17,9 @@ pub enum AppError {
     /// The request is malformed (unparsable body or query, a missing parameter).
     #[error("{0}")]
     BadRequest(String),
+    /// No session or token, or one that has expired or was revoked.
+    #[error("{0}")]
+    Unauthorized(String),
     /// The caller may not do this.
     #[error("{0}")]
     Forbidden(String),
@@ -39,6 +42,10 @@ pub enum AppError {
 
 pub fn bad_request(message: impl Into<String>) -> AppError {
     AppError::BadRequest(message.into())
+}
+
+pub fn unauthorized(message: impl Into<String>) -> AppError {
+    AppError::Unauthorized(message.into())
 }
 
 pub fn forbidden(message: impl Into<String>) -> AppError {
@@ -65,6 +72,7 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -78,6 +86,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::BadRequest(_) => "bad_request",
+            AppError::Unauthorized(_) => "unauthorized",
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not_found",
             AppError::MethodNotAllowed(_) => "method_not_allowed",
@@ -151,6 +160,7 @@ mod tests {
     async fn each_kind_has_its_status_and_the_shared_body() {
         let cases = [
             (bad_request("no"), 400, "bad_request"),
+            (unauthorized("no"), 401, "unauthorized"),
             (forbidden("no"), 403, "forbidden"),
             (not_found("no"), 404, "not_found"),
             (conflict("no"), 409, "conflict"),

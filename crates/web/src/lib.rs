@@ -1,20 +1,29 @@
-//! fenhe's HTTP side. For now: the status page the demo shows (devices online, frames received,
-//! rejected frames by reason), its JSON form, `/healthz`, and `/metrics` for Prometheus. The
-//! web application proper (sessions, access control, pages per role, `/api/v1`) builds on this
-//! layout: [`state`] holds what handlers reach, [`error`] how failures answer, [`extract`] the
-//! extractors with typed rejections, `routes` one module per area, [`serve`] the entry points.
+//! fenhe's HTTP side: the web application's frame (sign-in, the actor on every request, CSRF,
+//! Chinese and English pages in one layout, embedded assets) with its first pages — the
+//! overview and the engineers' status page at `/system` — plus `/api/status`, `/metrics` and
+//! `/healthz`. [`state`] holds what handlers reach, [`error`] how failures answer, [`extract`]
+//! the extractors with typed rejections, [`session`] who is asking, [`csrf`] the forms' tokens,
+//! [`i18n`] the messages, [`chrome`] the layout's frame, [`assets`] the embedded files, `routes`
+//! one module per area, [`serve`] the entry points.
 
+pub mod assets;
+pub mod chrome;
+pub mod cookies;
+pub mod csrf;
 pub mod error;
 pub mod extract;
 pub mod headers;
-pub mod html;
+pub mod i18n;
+pub mod local_path;
+pub mod peer;
 mod routes;
 pub mod serve;
+pub mod session;
 pub mod state;
 pub mod status;
 
 pub use error::AppError;
-pub use html::escape;
+pub use i18n::Lang;
 pub use routes::router;
 pub use serve::{ServeError, WebServer, start, start_with_listeners};
 pub use state::{AppState, LiveSnapshot, LiveStatus, MetricsRender, OnlineDevice, WebConfig};

@@ -62,7 +62,10 @@ pub async fn start_with_listeners(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<WebServer, ServeError> {
     let local_addr = http.local_addr().map_err(ServeError::LocalAddr)?;
-    let app = router(state);
+    // Hash and compress the embedded files now, not in the first request for one.
+    tokio::task::spawn_blocking(crate::assets::warm);
+    // The peer's address reaches handlers (the sign-in throttle counts per address).
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move { axum::serve(http, app).with_graceful_shutdown(shutdown).await });
     Ok(WebServer { local_addr, task })
 }

@@ -58,6 +58,11 @@ pub struct Live(pub Arc<dyn LiveStatus>);
 pub struct WebConfig {
     /// Lines shown under the status page's title (addresses, demo notes).
     pub banner: Vec<String>,
+    /// Mark the session cookie `Secure` (the site is served over HTTPS, directly or behind a
+    /// proxy); off for plain-HTTP loopback and demo use, where a browser would drop it.
+    pub secure_cookies: bool,
+    /// Demo mode (`fenhe demo`): the sign-in page lists the demo's accounts and passwords.
+    pub demo: bool,
 }
 
 /// The state of the router; cheap to clone (every field is shared).

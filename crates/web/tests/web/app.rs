@@ -1,12 +1,17 @@
 //! `TestApp`: the router over a fresh SQLite store in a temporary directory, driven without a
 //! socket (`tower::ServiceExt::oneshot`). A test states only what differs from the default: a
-//! registry, a live snapshot, a metrics renderer, banner lines.
+//! registry, a live snapshot, a metrics renderer, banner lines, demo mode, secure cookies. It
+//! makes users and API tokens through `fenhe_app`, and signs in as a browser does (the sign-in
+//! form's CSRF cookie and field, then the session cookie).
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
+use fenhe_app::accounts::{NewAccount, create_token, create_user};
+use fenhe_app::audit::Caller;
+use fenhe_core::access::Role;
 use fenhe_core::registry::Registry;
 use fenhe_store::Store;
 use fenhe_web::{AppState, LiveSnapshot, MetricsRender, WebConfig};
@@ -30,6 +35,25 @@ pub struct TestAppBuilder {
     live: LiveSnapshot,
     metrics: Option<MetricsRender>,
     banner: Vec<String>,
+    demo: bool,
+    secure_cookies: bool,
+}
+
+/// A browser's session: its cookie and the CSRF token its pages carry.
+#[derive(Debug, Clone)]
+pub struct Browser {
+    pub session: String,
+    pub csrf: String,
+}
+
+/// The password every test user gets.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// The value of `name="…" value="…"` in a page (the forms' hidden fields).
+pub fn hidden(page: &str, name: &str) -> Option<String> {
+    let at = page.find(&format!("name=\"{name}\" value=\""))?;
+    let rest = &page[at + name.len() + 15..];
+    Some(rest[..rest.find('"')?].to_string())
 }
 
 impl TestApp {
@@ -48,6 +72,85 @@ impl TestApp {
             .body(Body::from(body))
             .expect("a valid request");
         self.send(req).await
+    }
+
+    /// GET with these request headers.
+    pub async fn get_with(&self, path: &str, headers: &[(header::HeaderName, &str)]) -> TestResponse {
+        let mut b = Request::get(path);
+        for (k, v) in headers {
+            b = b.header(k, *v);
+        }
+        self.send(b.body(Body::empty()).expect("a valid request")).await
+    }
+
+    /// GET as a signed-in browser.
+    pub async fn get_as(&self, path: &str, b: &Browser) -> TestResponse {
+        self.get_with(path, &[(header::COOKIE, &format!("fenhe_session={}", b.session))]).await
+    }
+
+    /// GET with `Authorization: Bearer`.
+    pub async fn get_bearer(&self, path: &str, token: &str) -> TestResponse {
+        self.get_with(path, &[(header::AUTHORIZATION, &format!("Bearer {token}"))]).await
+    }
+
+    /// POST a form (`fields` urlencoded) with a `Cookie` header, if any.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)], cookie: Option<&str>) -> TestResponse {
+        let body = serde_urlencoded::to_string(fields).expect("encodable fields");
+        let mut b = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        self.send(b.body(Body::from(body)).expect("a valid request")).await
+    }
+
+    /// Create a user with [`PASSWORD`], as the command line would.
+    pub async fn add_user(&self, username: &str, role: Role) {
+        let new = NewAccount {
+            username: username.into(),
+            display_name: String::new(),
+            role,
+            password: PASSWORD.into(),
+        };
+        create_user(self.store.as_ref(), &Caller::cli(now()), &new).await.expect("the user is created");
+    }
+
+    /// A new API token of `username`.
+    pub async fn token(&self, username: &str) -> String {
+        create_token(self.store.as_ref(), &Caller::cli(now()), username, "test").await.expect("a token").token
+    }
+
+    /// Open the sign-in form: its CSRF token (the field and the cookie hold the same).
+    pub async fn login_form(&self) -> String {
+        let r = self.get("/login").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let field = hidden(&r.text(), "csrf").expect("a csrf field");
+        assert_eq!(r.cookie("fenhe_login_csrf").as_deref(), Some(field.as_str()));
+        field
+    }
+
+    /// Post the sign-in form as a browser that opened it.
+    pub async fn post_login(&self, username: &str, password: &str, next: &str) -> TestResponse {
+        let csrf = self.login_form().await;
+        let fields =
+            [("csrf", csrf.as_str()), ("username", username), ("password", password), ("next", next)];
+        self.post_form("/login", &fields, Some(&format!("fenhe_login_csrf={csrf}"))).await
+    }
+
+    /// Sign in with [`PASSWORD`] and read the session's CSRF token from a page.
+    pub async fn sign_in(&self, username: &str) -> Browser {
+        let r = self.post_login(username, PASSWORD, "/").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let session = r.cookie("fenhe_session").expect("a session cookie");
+        let mut b = Browser { session, csrf: String::new() };
+        let page = self.get_as("/account/password", &b).await.text();
+        b.csrf = hidden(&page, "csrf").expect("the page carries the session's token");
+        b
+    }
+
+    /// A user of `role` signed in.
+    pub async fn signed_in(&self, username: &str, role: Role) -> Browser {
+        self.add_user(username, role).await;
+        self.sign_in(username).await
     }
 
     pub async fn send(&self, req: Request<Body>) -> TestResponse {
@@ -80,6 +183,16 @@ impl TestAppBuilder {
         self
     }
 
+    pub fn demo(mut self) -> Self {
+        self.demo = true;
+        self
+    }
+
+    pub fn secure_cookies(mut self) -> Self {
+        self.secure_cookies = true;
+        self
+    }
+
     /// The state for these settings over a new store (for a test that serves it itself).
     pub async fn state(self) -> (AppState, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("a temporary directory");
@@ -88,8 +201,8 @@ impl TestAppBuilder {
         if let Some(r) = &self.registry {
             store.import_registry(r).await.expect("the registry imports");
         }
-        let mut state =
-            AppState::new(store, Arc::new(self.live)).with_config(WebConfig { banner: self.banner });
+        let config = WebConfig { banner: self.banner, demo: self.demo, secure_cookies: self.secure_cookies };
+        let mut state = AppState::new(store, Arc::new(self.live)).with_config(config);
         if let Some(m) = self.metrics {
             state = state.with_metrics(m);
         }
@@ -108,7 +221,33 @@ pub struct TestResponse {
     pub body: Vec<u8>,
 }
 
+fn now() -> i64 {
+    fenhe_core::china_time::now_ms()
+}
+
 impl TestResponse {
+    /// The `Set-Cookie` header for `name`, whole (`name=value; Path=/; …`).
+    pub fn set_cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .map(str::to_string)
+    }
+
+    /// The value a `Set-Cookie` gives cookie `name`.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let whole = self.set_cookie(name)?;
+        let value = whole.split(';').next()?.split_once('=')?.1;
+        Some(value.to_string())
+    }
+
+    /// Where a redirect points.
+    pub fn location(&self) -> &str {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
     pub fn text(&self) -> String {
         String::from_utf8(self.body.clone()).expect("a UTF-8 body")
     }

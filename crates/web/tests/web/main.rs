@@ -2,5 +2,8 @@
 //! temporary SQLite store ([`app::TestApp`]), and the listener entry over real TCP.
 
 mod app;
+mod assets;
+mod pages;
 mod routes;
+mod sign_in;
 mod tcp;

@@ -35,8 +35,14 @@ async fn serves_on_a_listener_the_caller_bound_and_stops_on_shutdown() {
     let health = http_get(addr, "/healthz").await;
     assert!(health.starts_with("HTTP/1.1 200 OK\r\n"), "{health}");
     assert!(health.ends_with("\r\n\r\nok"), "{health}");
+    // The public listener shows a stranger nothing but the sign-in page.
     let status = http_get(addr, "/api/status").await;
-    assert!(status.contains("\"connections\":2"), "{status}");
+    assert!(status.starts_with("HTTP/1.1 401 Unauthorized\r\n"), "{status}");
+    let root = http_get(addr, "/").await;
+    assert!(
+        root.starts_with("HTTP/1.1 303 See Other\r\n") && root.contains("location: /login\r\n"),
+        "{root}"
+    );
 
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(10), server.wait()).await.expect("stops promptly").unwrap();

@@ -282,6 +282,105 @@ impl fenhe_store::LeaseStore for Gate {
 }
 
 #[async_trait]
+impl fenhe_store::AccountStore for Gate {
+    async fn create_user(&self, u: &fenhe_store::NewUser) -> Result<fenhe_store::User> {
+        self.inner.create_user(u).await
+    }
+    async fn user(&self, username: &str) -> Result<Option<fenhe_store::User>> {
+        self.inner.user(username).await
+    }
+    async fn users(&self) -> Result<Vec<fenhe_store::User>> {
+        self.inner.users().await
+    }
+    async fn set_password_hash(&self, username: &str, hash: &str, at: i64) -> Result<bool> {
+        self.inner.set_password_hash(username, hash, at).await
+    }
+    async fn set_user_active(&self, username: &str, active: bool, at: i64) -> Result<bool> {
+        self.inner.set_user_active(username, active, at).await
+    }
+    async fn create_token(&self, t: &fenhe_store::NewToken) -> Result<fenhe_store::ApiToken> {
+        self.inner.create_token(t).await
+    }
+    async fn token(&self, id: i64) -> Result<Option<fenhe_store::ApiToken>> {
+        self.inner.token(id).await
+    }
+    async fn token_by_hash(&self, token_hash: &str) -> Result<Option<fenhe_store::ApiToken>> {
+        self.inner.token_by_hash(token_hash).await
+    }
+    async fn tokens(&self, username: Option<&str>) -> Result<Vec<fenhe_store::ApiToken>> {
+        self.inner.tokens(username).await
+    }
+    async fn touch_token(&self, id: i64, at: i64) -> Result<()> {
+        self.inner.touch_token(id, at).await
+    }
+    async fn revoke_token(&self, id: i64, at: i64) -> Result<bool> {
+        self.inner.revoke_token(id, at).await
+    }
+    async fn departments(&self) -> Result<Vec<fenhe_store::Department>> {
+        self.inner.departments().await
+    }
+    async fn upsert_department(&self, d: &fenhe_store::Department) -> Result<()> {
+        self.inner.upsert_department(d).await
+    }
+    async fn set_demo_password(&self, username: &str, password: &str) -> Result<()> {
+        self.inner.set_demo_password(username, password).await
+    }
+    async fn demo_passwords(&self) -> Result<Vec<(String, String)>> {
+        self.inner.demo_passwords().await
+    }
+}
+
+#[async_trait]
+impl fenhe_store::SessionStore for Gate {
+    async fn create_session(&self, s: &fenhe_store::Session) -> Result<()> {
+        self.inner.create_session(s).await
+    }
+    async fn session(&self, token_hash: &str) -> Result<Option<fenhe_store::Session>> {
+        self.inner.session(token_hash).await
+    }
+    async fn touch_session(&self, token_hash: &str, last_seen_at: i64, expires_at: i64) -> Result<bool> {
+        self.inner.touch_session(token_hash, last_seen_at, expires_at).await
+    }
+    async fn delete_session(&self, token_hash: &str) -> Result<bool> {
+        self.inner.delete_session(token_hash).await
+    }
+    async fn delete_user_sessions(&self, username: &str, except: Option<&str>) -> Result<u64> {
+        self.inner.delete_user_sessions(username, except).await
+    }
+    async fn delete_expired_sessions(&self, now: i64) -> Result<u64> {
+        self.inner.delete_expired_sessions(now).await
+    }
+}
+
+#[async_trait]
+impl fenhe_store::SignInStore for Gate {
+    async fn record_sign_in(&self, a: &fenhe_store::SignInAttempt) -> Result<()> {
+        self.inner.record_sign_in(a).await
+    }
+    async fn sign_in_failures(
+        &self,
+        username: &str,
+        address: &str,
+        since: i64,
+    ) -> Result<fenhe_core::sign_in_throttle::RecentFailures> {
+        self.inner.sign_in_failures(username, address, since).await
+    }
+    async fn forget_sign_ins(&self, before: i64) -> Result<u64> {
+        self.inner.forget_sign_ins(before).await
+    }
+}
+
+#[async_trait]
+impl fenhe_store::AuditStore for Gate {
+    async fn append_audit(&self, e: &fenhe_store::NewAuditEntry) -> Result<i64> {
+        self.inner.append_audit(e).await
+    }
+    async fn audit(&self, q: &fenhe_store::AuditQuery) -> Result<Vec<fenhe_store::AuditEntry>> {
+        self.inner.audit(q).await
+    }
+}
+
+#[async_trait]
 impl fenhe_store::Migrate for Gate {
     async fn migrate(&self) -> Result<()> {
         self.inner.migrate().await

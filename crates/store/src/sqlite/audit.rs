@@ -1,0 +1,84 @@
+//! The audit log on SQLite (`migrations/sqlite/0006_accounts.sql`): appended, never changed (the
+//! table's triggers refuse updates and deletes), read newest first with an id cursor.
+
+use async_trait::async_trait;
+
+use super::SqliteStore;
+use super::convert::{from_json, json};
+use crate::{AuditEntry, AuditQuery, AuditStore, NewAuditEntry, Result};
+
+/// Most entries one query returns, whatever the caller asks.
+const MAX_PAGE: u32 = 1000;
+
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    id: i64,
+    at: i64,
+    actor: String,
+    actor_role: String,
+    action: String,
+    object_kind: String,
+    object_id: String,
+    before: Option<String>,
+    after: Option<String>,
+    peer: String,
+}
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn append_audit(&self, e: &NewAuditEntry) -> Result<i64> {
+        let before = e.before.as_ref().map(json).transpose()?;
+        let after = e.after.as_ref().map(json).transpose()?;
+        Ok(sqlx::query_scalar(
+            "INSERT INTO audit_log (at, actor, actor_role, action, object_kind, object_id, before, after, peer) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(e.at)
+        .bind(&e.actor)
+        .bind(&e.actor_role)
+        .bind(&e.action)
+        .bind(&e.object_kind)
+        .bind(&e.object_id)
+        .bind(before)
+        .bind(after)
+        .bind(&e.peer)
+        .fetch_one(&self.write)
+        .await?)
+    }
+
+    async fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        let rows: Vec<AuditRow> = sqlx::query_as(
+            "SELECT id, at, actor, actor_role, action, object_kind, object_id, before, after, peer FROM audit_log \
+             WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR object_kind = ?2) AND (?3 IS NULL OR action = ?3) \
+             AND (?4 IS NULL OR at >= ?4) AND (?5 IS NULL OR at < ?5) AND (?6 IS NULL OR id < ?6) \
+             ORDER BY id DESC LIMIT ?7",
+        )
+        .bind(q.actor.as_deref())
+        .bind(q.object_kind.as_deref())
+        .bind(q.action.as_deref())
+        .bind(q.from)
+        .bind(q.to)
+        .bind(q.before_id)
+        .bind(i64::from(q.limit.clamp(1, MAX_PAGE)))
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    id: r.id,
+                    entry: NewAuditEntry {
+                        at: r.at,
+                        actor: r.actor,
+                        actor_role: r.actor_role,
+                        action: r.action,
+                        object_kind: r.object_kind,
+                        object_id: r.object_id,
+                        before: r.before.as_deref().map(|s| from_json(s, "audit_log.before")).transpose()?,
+                        after: r.after.as_deref().map(|s| from_json(s, "audit_log.after")).transpose()?,
+                        peer: r.peer,
+                    },
+                })
+            })
+            .collect()
+    }
+}
