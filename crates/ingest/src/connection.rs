@@ -42,8 +42,7 @@ struct Pending {
     received: Instant,
     verdict: Verdict,
     reason_kind: Option<&'static str>,
-    // Boxed, as the driver's replies: a channel keeps blocks of 32 slots per connection.
-    device: Option<Box<(Arc<DeviceEntry>, PacketInfo)>>,
+    device: Option<(Arc<DeviceEntry>, PacketInfo)>,
     has_measurements: bool,
     /// The command driver of the device, which follows the answers to its commands.
     link: Option<Link>,
@@ -169,7 +168,9 @@ struct Session {
     shared: Arc<Shared>,
     peer: String,
     /// To the write loop: frames in arrival order, with their tickets.
-    pending: mpsc::Sender<Pending>,
+    /// Boxed: a channel allocates its slots 32 at a time when it is made, and a `Pending` is
+    /// 136 bytes — 4.3 KiB for every connection, idle or not, against 256 bytes of pointers.
+    pending: mpsc::Sender<Box<Pending>>,
     /// To the write loop: the command drivers' packets.
     outbox: mpsc::Sender<Vec<u8>>,
     /// Cancels the command drivers of this connection's devices.
@@ -199,7 +200,12 @@ impl Session {
             };
             judged.extend(std::iter::from_fn(|| conn.next_judged(&ctx, received)));
             for j in judged.drain(..) {
-                if !self.handle(j, received).await {
+                // Boxed: an async fn's state is as large as its largest await point, and handing a
+                // frame on (its judged record, the writer's queue, the write loop's channel) is
+                // ~1.9 KiB that an idle connection, waiting in `read`, would otherwise carry the
+                // whole time — a tenth of its memory (docs/BENCHMARKS.md). One allocation per
+                // frame instead.
+                if !Box::pin(self.handle(j, received)).await {
                     return;
                 }
             }
@@ -225,16 +231,16 @@ impl Session {
         // Waits only while the writer's queue is full: backpressure reaches the socket. A writer
         // that is gone fails the frame in the write loop like a failed commit (no ack).
         let ticket = self.shared.writer.enqueue(item).await;
-        let p = Pending {
+        let p = Box::new(Pending {
             ticket,
             reply: j.reply,
             received,
             verdict,
             reason_kind: j.reason_kind,
-            device: j.device.map(Box::new),
+            device: j.device,
             has_measurements,
             link,
-        };
+        });
         self.pending.send(p).await.is_ok()
     }
 
@@ -352,7 +358,7 @@ async fn write_all(wr: &mut OwnedWriteHalf, bytes: &[u8], shared: &Shared) -> bo
 async fn write_loop(
     shared: Arc<Shared>,
     mut wr: OwnedWriteHalf,
-    mut pending: mpsc::Receiver<Pending>,
+    mut pending: mpsc::Receiver<Box<Pending>>,
     mut outbox: mpsc::Receiver<Vec<u8>>,
 ) {
     let mut writable = true;
@@ -363,7 +369,7 @@ async fn write_loop(
             p = pending.recv() => {
                 let Some(p) = p else { break };
                 let received = p.received;
-                if let Some(reply) = committed(&shared, p).await {
+                if let Some(reply) = committed(&shared, *p).await {
                     if writable {
                         writable = write_all(&mut wr, &reply, &shared).await;
                         if writable {
@@ -392,7 +398,7 @@ async fn committed(shared: &Arc<Shared>, p: Pending) -> Option<Vec<u8>> {
         Err(e) => Err(e),
     };
     // The driver follows replies whether or not their frame could be stored.
-    if let (Some(link), Some((_, info))) = (&p.link, p.device.as_deref())
+    if let (Some(link), Some((_, info))) = (&p.link, p.device.as_ref())
         && link.listening.load(std::sync::atomic::Ordering::Acquire)
     {
         let _ = link.replies.try_send(Box::new(info.clone()));
@@ -409,7 +415,7 @@ async fn committed(shared: &Arc<Shared>, p: Pending) -> Option<Vec<u8>> {
     let verdict =
         if p.verdict == Verdict::Accepted && outcome.is_duplicate() { Verdict::Duplicate } else { p.verdict };
     shared.stats.frame(verdict, p.reason_kind);
-    if let Some((dev, info)) = p.device.as_deref() {
+    if let Some((dev, info)) = p.device.as_ref() {
         after_commit(shared, dev, info, p.has_measurements);
     }
     p.reply
