@@ -72,12 +72,11 @@ pub(crate) fn parse_decimal_window(value: &str, window: &[u8]) -> Option<f64> {
 /// [`parse_decimal_window`] of bytes.
 #[inline(always)]
 pub(crate) fn parse_decimal_bytes_window(value: &[u8], window: &[u8]) -> Option<f64> {
-    if let Some(word) = window.first_chunk::<8>() {
-        if value.len() <= 8 {
-            if let Some(v) = eight_bytes(u64::from_le_bytes(*word), value.len()) {
-                return Some(v);
-            }
-        }
+    if let Some(word) = window.first_chunk::<8>()
+        && value.len() <= 8
+        && let Some(v) = eight_bytes(u64::from_le_bytes(*word), value.len())
+    {
+        return Some(v);
     }
     parse_decimal_bytes(value)
 }

@@ -172,12 +172,12 @@ impl Merger {
         }
         self.seq += 1;
         let key = MergeKey { mn: p.mn.into(), cn: p.cn.into(), data_time: p.data_time, pnum };
-        if !self.pending.contains_key(&key) && self.pending.len() >= self.max_pending {
-            if let Some(stalest) = self.pending.iter().min_by_key(|(_, v)| v.touched).map(|(k, _)| k.clone())
-            {
-                self.pending.remove(&stalest);
-                self.evicted += 1;
-            }
+        if !self.pending.contains_key(&key)
+            && self.pending.len() >= self.max_pending
+            && let Some(stalest) = self.pending.iter().min_by_key(|(_, v)| v.touched).map(|(k, _)| k.clone())
+        {
+            self.pending.remove(&stalest);
+            self.evicted += 1;
         }
         let entry = self.pending.entry(key.clone()).or_insert_with(|| Partial {
             first: None,

@@ -369,14 +369,13 @@ async fn write_loop(
             p = pending.recv() => {
                 let Some(p) = p else { break };
                 let received = p.received;
-                if let Some(reply) = committed(&shared, *p).await {
-                    if writable {
+                if let Some(reply) = committed(&shared, *p).await
+                    && writable {
                         writable = write_all(&mut wr, &reply, &shared).await;
                         if writable {
                             metrics::histogram!(names::ACK_SECONDS).record(received.elapsed().as_secs_f64());
                         }
                     }
-                }
             }
             m = outbox.recv(), if outbox_open => match m {
                 Some(bytes) if writable => writable = write_all(&mut wr, &bytes, &shared).await,
@@ -424,17 +423,18 @@ async fn committed(shared: &Arc<Shared>, p: Pending) -> Option<Vec<u8>> {
 /// Platform reactions to a committed frame: gap detection and clock checks.
 fn after_commit(shared: &Arc<Shared>, dev: &Arc<DeviceEntry>, info: &PacketInfo, has_measurements: bool) {
     let cfg = &shared.cfg;
-    if cfg.gap_detection && has_measurements && info.complete {
-        if let (Some(interval), Some(t)) = (commands::interval_ms(&info.cn, dev), info.data_time) {
-            let span = cfg.gap_max_span.as_millis().min(i64::MAX as u128) as i64;
-            if let Some(gap) = shared.latest.observe(&info.mn, &info.cn, t.unix_millis_cst(), interval, span)
-            {
-                let begin = server_time(gap.first).compact();
-                let end = server_time(gap.last).compact();
-                info!(mn = %info.mn, cn = %info.cn, begin = %begin, end = %end, "records missing; requesting history");
-                let items = vec![("BeginTime".to_string(), begin), ("EndTime".to_string(), end)];
-                queue_and_wake(shared, &info.mn, &info.cn, items, ORIGIN_GAP, None);
-            }
+    if cfg.gap_detection
+        && has_measurements
+        && info.complete
+        && let (Some(interval), Some(t)) = (commands::interval_ms(&info.cn, dev), info.data_time)
+    {
+        let span = cfg.gap_max_span.as_millis().min(i64::MAX as u128) as i64;
+        if let Some(gap) = shared.latest.observe(&info.mn, &info.cn, t.unix_millis_cst(), interval, span) {
+            let begin = server_time(gap.first).compact();
+            let end = server_time(gap.last).compact();
+            info!(mn = %info.mn, cn = %info.cn, begin = %begin, end = %end, "records missing; requesting history");
+            let items = vec![("BeginTime".to_string(), begin), ("EndTime".to_string(), end)];
+            queue_and_wake(shared, &info.mn, &info.cn, items, ORIGIN_GAP, None);
         }
     }
     if info.cn == "1013" {
@@ -442,16 +442,17 @@ fn after_commit(shared: &Arc<Shared>, dev: &Arc<DeviceEntry>, info: &PacketInfo,
         info!(mn = %info.mn, "device asks for time calibration; setting its clock");
         queue_set_time(shared, info);
     }
-    if info.cn == "1011" && info.st.as_deref() != Some("91") {
-        if let Some(t) = info.key("SystemTime").and_then(|s| hj212::DateTime::parse(s).ok()) {
-            let skew = t.0.unix_millis_cst() - now_ms();
-            let max = cfg.clock_skew_max.as_millis().min(i64::MAX as u128) as i64;
-            if skew.abs() > max {
-                info!(mn = %info.mn, skew_s = skew / 1000, "device clock is off; setting it");
-                queue_set_time(shared, info);
-            } else {
-                debug!(mn = %info.mn, skew_ms = skew, "device clock is fine");
-            }
+    if info.cn == "1011"
+        && info.st.as_deref() != Some("91")
+        && let Some(t) = info.key("SystemTime").and_then(|s| hj212::DateTime::parse(s).ok())
+    {
+        let skew = t.0.unix_millis_cst() - now_ms();
+        let max = cfg.clock_skew_max.as_millis().min(i64::MAX as u128) as i64;
+        if skew.abs() > max {
+            info!(mn = %info.mn, skew_s = skew / 1000, "device clock is off; setting it");
+            queue_set_time(shared, info);
+        } else {
+            debug!(mn = %info.mn, skew_ms = skew, "device clock is fine");
         }
     }
 }

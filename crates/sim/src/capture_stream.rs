@@ -46,7 +46,7 @@ pub fn capture(spec: &DeviceSpec, from_ms: i64, to_ms: i64) -> Vec<u8> {
             sent += 1;
             if let Some(n) = spec.garbage_every()
                 && n > 0
-                && sent % n == 0
+                && sent.is_multiple_of(n)
             {
                 out.extend(wire::garbage(u64::from(sent), spec.seed ^ u64::from(sent)));
             }

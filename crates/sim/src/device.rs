@@ -423,7 +423,7 @@ impl SimDevice {
     async fn write(&mut self, wr: &mut OwnedWriteHalf, bytes: &[u8]) -> io::Result<()> {
         if let Some(n) = self.spec.garbage_every() {
             self.written += 1;
-            if self.written % u64::from(n) == 0 {
+            if self.written.is_multiple_of(u64::from(n)) {
                 let g = wire::garbage(self.rng.next_u64(), self.rng.next_u64());
                 self.timed_write(wr, &g).await?;
                 self.bump(Counter::GarbageSent);

@@ -42,10 +42,10 @@ pub(crate) fn convert_hour(
             .filter_map(|(r, _)| record_at(o2_hour, r.data_time))
             .filter_map(|r| valid_value(r, params)),
     );
-    if let Some(o2) = o2 {
-        if o2 >= params.o2_not_convertible || o2 >= 21.0 {
-            return Err(Invalidity::NotConvertible);
-        }
+    if let Some(o2) = o2
+        && (o2 >= params.o2_not_convertible || o2 >= 21.0)
+    {
+        return Err(Invalidity::NotConvertible);
     }
     let zs: Vec<f64> = valid.iter().filter_map(|(r, _)| zs_value(&r.values)).collect();
     if !zs.is_empty() && zs.len() == valid.len() {

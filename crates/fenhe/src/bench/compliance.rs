@@ -292,7 +292,7 @@ fn values(dev: usize, k: usize, code: &str, t: i64) -> Values {
         "a21005" => (30.0 + 10.0 * phase + 4.0 * noise, 2),
         _ => {
             let limit = POLLUTANTS.iter().find(|(f, _)| *f == code).map_or(50.0, |(_, l)| *l);
-            let exceed = mix((dev as u64) << 32 ^ hour) % 97 == 0;
+            let exceed = mix((dev as u64) << 32 ^ hour).is_multiple_of(97);
             let level = if exceed { 1.5 + 1.5 * unit(seed ^ 7) } else { 0.5 + 0.15 * phase + 0.1 * noise };
             (limit * level * 0.8, 2)
         }

@@ -329,10 +329,10 @@ fn key_meaning(key: &str, value: &str, lang: Lang) -> String {
     if let Some(m) = m {
         return m.into();
     }
-    if matches!(key, "SystemTime" | "BeginTime" | "EndTime" | "RestartTime" | "SampleTime" | "CTime") {
-        if let Ok((t, _)) = hj212::DateTime::parse(value) {
-            return t.iso8601();
-        }
+    if matches!(key, "SystemTime" | "BeginTime" | "EndTime" | "RestartTime" | "SampleTime" | "CTime")
+        && let Ok((t, _)) = hj212::DateTime::parse(value)
+    {
+        return t.iso8601();
     }
     String::new()
 }

@@ -203,17 +203,17 @@ mod tests {
     fn values(i: u32) -> Values {
         let f = f64::from(i);
         Values {
-            rtd: (i % 2 == 0).then_some(f + 0.5),
+            rtd: i.is_multiple_of(2).then_some(f + 0.5),
             min: Some(-f),
-            avg: (i % 3 == 0).then_some(f64::MIN_POSITIVE),
+            avg: i.is_multiple_of(3).then_some(f64::MIN_POSITIVE),
             max: Some(f * 1e300),
             cou: None,
-            zs_rtd: (i % 5 == 0).then_some(f64::NAN),
+            zs_rtd: i.is_multiple_of(5).then_some(f64::NAN),
             zs_min: None,
             zs_avg: Some(0.1 + f),
-            zs_max: (i % 7 == 0).then_some(-0.0),
+            zs_max: i.is_multiple_of(7).then_some(-0.0),
             flag: (i % 2 == 1).then(|| ShortText::from("N")),
-            eflag: (i % 4 == 0).then(|| ShortText::from("维护")),
+            eflag: i.is_multiple_of(4).then(|| ShortText::from("维护")),
             sample_time: (i % 3 == 1).then(|| ShortText::from("20261129120000")),
         }
     }
