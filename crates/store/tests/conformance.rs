@@ -2472,3 +2472,34 @@ async fn sqlite_query_plans_use_indexes() {
     .await;
     assert!(p.contains("alarms_mn_open (mn=? AND start_at>? AND start_at<?)"), "{p}");
 }
+
+/// The audit log is append-only in the database itself: even a direct UPDATE or DELETE (another
+/// program, a mistaken script) is refused, and nothing changes.
+#[tokio::test]
+async fn sqlite_audit_log_refuses_updates_and_deletes() {
+    use sqlx::Connection as _;
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_file(&dir, "audit").await;
+    let entry = NewAuditEntry {
+        at: T0,
+        actor: "cli".into(),
+        actor_role: "admin".into(),
+        action: "user.create".into(),
+        object_kind: "user".into(),
+        object_id: "zhang".into(),
+        before: None,
+        after: None,
+        peer: "local".into(),
+    };
+    store.append_audit(&entry).await.unwrap();
+    let path = dir.path().join("audit.db");
+    let mut raw = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    for sql in ["UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log"] {
+        let e = sqlx::query(sql).execute(&mut raw).await.unwrap_err();
+        assert!(e.to_string().contains("append-only"), "{sql}: {e}");
+    }
+    raw.close().await.unwrap();
+    let all = store.audit(&AuditQuery { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(all.iter().map(|e| &e.entry).collect::<Vec<_>>(), [&entry]);
+    store.close().await;
+}
