@@ -262,6 +262,22 @@ pub async fn reset_password(store: &dyn Store, caller: &Caller, username: &str, 
     .await
 }
 
+/// What the housekeeping removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Forgotten {
+    pub sessions: u64,
+    pub sign_in_attempts: u64,
+}
+
+/// Housekeeping, for a periodic job: delete sessions expired by `now` and sign-in attempts too old
+/// to count for the throttle (nothing else reads them).
+pub async fn forget_expired(store: &dyn Store, now: i64) -> Result<Forgotten> {
+    Ok(Forgotten {
+        sessions: store.delete_expired_sessions(now).await?,
+        sign_in_attempts: store.forget_sign_ins(sign_in_throttle::window_start(now)).await?,
+    })
+}
+
 /// The policy's view of a user.
 pub(crate) fn actor_of(user: &User) -> Actor {
     Actor::new(user.username.clone(), user.role.clone())

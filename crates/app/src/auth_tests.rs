@@ -198,3 +198,18 @@ async fn only_an_administrator_resets_a_password_and_it_ends_every_session() {
     assert!(session_actor(&*store, &s.session_token, T0 + 1).await.unwrap().is_none());
     assert!(sign_in(&*store, "zhang", "reset password 1", PEER, T0 + 2).await.is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn housekeeping_forgets_expired_sessions_and_old_attempts_only() {
+    let (_d, store) = store().await;
+    add(&*store, "zhang", Role::Bureau).await;
+    let _ = sign_in(&*store, "zhang", "wrong password!", PEER, T0).await;
+    let old = sign_in(&*store, "zhang", PASSWORD, PEER, T0).await.unwrap();
+    let later = T0 + IDLE_MS;
+    let fresh = sign_in(&*store, "zhang", PASSWORD, PEER, later).await.unwrap();
+    let gone = forget_expired(&*store, later).await.unwrap();
+    assert_eq!(gone, Forgotten { sessions: 1, sign_in_attempts: 2 });
+    assert!(store.session(&secrets::hash_secret(&old.session_token)).await.unwrap().is_none());
+    assert!(session_actor(&*store, &fresh.session_token, later + 1).await.unwrap().is_some());
+    assert_eq!(forget_expired(&*store, later).await.unwrap(), Forgotten::default());
+}

@@ -61,6 +61,80 @@ pub enum Command {
     /// Alarms raised by exceedance episodes and data-quality findings.
     #[command(subcommand)]
     Alarms(AlarmsCommand),
+    /// Accounts of the web application and the API (changes are audited as `cli`).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API tokens (`Authorization: Bearer TOKEN`).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Add {
+        username: String,
+        /// admin, leader, bureau, department or enterprise.
+        #[arg(long, value_parser = fenhe_core::access::ROLE_NAMES)]
+        role: String,
+        /// The department's code (for --role department), e.g. fgw.
+        #[arg(long, value_name = "CODE")]
+        department: Option<String>,
+        /// The enterprise's id (for --role enterprise), e.g. E01.
+        #[arg(long, value_name = "ID")]
+        enterprise: Option<String>,
+        /// The name shown for the user (the username when not given).
+        #[arg(long, value_name = "TEXT")]
+        display_name: Option<String>,
+        /// Read the password from standard input (it is never taken as an argument, which other
+        /// users of the machine could see).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Every user.
+    List {
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Set a user's password (read from standard input); their sessions end.
+    Passwd {
+        username: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make an API token for a user and print it (shown only this once; stored hashed).
+    Create {
+        username: String,
+        /// What the token is for, e.g. "nightly export".
+        #[arg(long, default_value = "")]
+        label: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Revoke an API token by its id (see `token list`).
+    Revoke {
+        id: i64,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// API tokens, of one user or of all (never the tokens themselves).
+    List {
+        username: Option<String>,
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -636,6 +710,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             })
         }
+        Command::User(cmd) => block_on(run_user(cmd)),
+        Command::Token(cmd) => block_on(run_token(cmd)),
         Command::Migrate(db) => block_on(async move {
             open_store(&db).await?;
             eprintln!("migrations applied to {}", db.db);
@@ -886,6 +962,59 @@ async fn run_device(cmd: DeviceCommand) -> Result<ExitCode> {
         DeviceCommand::Commands { mn, format, db } => {
             let store = open_store(&db).await?;
             crate::cmd::device::commands(store.as_ref(), mn.as_deref(), format == ListFormat::Json, &mut out)
+                .await?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_user(cmd: UserCommand) -> Result<ExitCode> {
+    use crate::cmd::accounts;
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    match cmd {
+        UserCommand::Add { username, role, department, enterprise, display_name, password_stdin: _, db } => {
+            let password = accounts::read_password(&mut io::stdin().lock())?;
+            let store = open_store(&db).await?;
+            let add = accounts::AddUser {
+                username: &username,
+                role: &role,
+                department: department.as_deref(),
+                enterprise: enterprise.as_deref(),
+                display_name: display_name.as_deref(),
+                password,
+            };
+            accounts::add(store.as_ref(), add, &mut out).await?;
+        }
+        UserCommand::List { format, db } => {
+            let store = open_store(&db).await?;
+            accounts::list(store.as_ref(), format == ListFormat::Json, &mut out).await?;
+        }
+        UserCommand::Passwd { username, password_stdin: _, db } => {
+            let password = accounts::read_password(&mut io::stdin().lock())?;
+            let store = open_store(&db).await?;
+            accounts::passwd(store.as_ref(), &username, &password, &mut out).await?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_token(cmd: TokenCommand) -> Result<ExitCode> {
+    use crate::cmd::accounts;
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    match cmd {
+        TokenCommand::Create { username, label, db } => {
+            let store = open_store(&db).await?;
+            accounts::token_create(store.as_ref(), &username, &label, &mut out, &mut io::stderr()).await?;
+        }
+        TokenCommand::Revoke { id, db } => {
+            let store = open_store(&db).await?;
+            accounts::token_revoke(store.as_ref(), id, &mut out).await?;
+        }
+        TokenCommand::List { username, format, db } => {
+            let store = open_store(&db).await?;
+            accounts::token_list(store.as_ref(), username.as_deref(), format == ListFormat::Json, &mut out)
                 .await?;
         }
     }

@@ -1,7 +1,8 @@
 //! `fenhe demo`: a demo city streaming real HJ 212 over TCP into a running fenhe, with nothing to
 //! configure. The registry is `fenhe_core::demo::city()`; one simulated data logger per registered
 //! device, some with the faults and dialects of the field, plus an unregistered sender and one
-//! with a wrong password so the inbox has something to show.
+//! with a wrong password so the inbox has something to show. One account per role is made on the
+//! first run (`fenhe_app::accounts::ensure_demo_accounts`) and printed with its password at start.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -114,6 +115,21 @@ pub fn intruder_specs(r: &Registry) -> Vec<DeviceSpec> {
     v
 }
 
+/// Demo accounts per line in the start-up table.
+const ACCOUNTS_PER_LINE: usize = 4;
+
+/// The demo accounts as a compact table: username and password pairs, several to a line, in the
+/// order given (administrator, leader, bureau, departments, enterprises).
+fn accounts_table(accounts: &[fenhe_app::accounts::DemoAccount]) -> String {
+    let mut t = crate::text_table::Table::new();
+    for line in accounts.chunks(ACCOUNTS_PER_LINE) {
+        t.row(line.iter().flat_map(|a| [a.username.clone(), format!("{}  ", a.password)]));
+    }
+    let mut out = String::new();
+    t.render("    ", &mut out);
+    out
+}
+
 /// Minute and hour packets a device sends over `[from, to)`.
 fn expected_packets(spec: &DeviceSpec, from: i64, to: i64) -> u64 {
     let span = (to - from).max(0);
@@ -124,12 +140,16 @@ fn expected_packets(spec: &DeviceSpec, from: i64, to: i64) -> u64 {
 
 pub async fn run(opts: DemoOptions) -> Result<()> {
     let city = fenhe_core::demo::city();
-    // Import first (idempotent: a second run updates the same entries and keeps the data).
-    {
+    // Import first (idempotent: a second run updates the same entries and keeps the data), then
+    // the accounts, which need the enterprises (a second run keeps them and their passwords).
+    let now = china_time::now_ms();
+    let accounts = {
         let store = fenhe_store::open(&opts.db).await.with_context(|| format!("cannot open {}", opts.db))?;
         store.import_registry(&city).await?;
-    }
-    let now = china_time::now_ms();
+        fenhe_app::accounts::ensure_demo_accounts(store.as_ref(), now)
+            .await
+            .context("creating the demo accounts")?
+    };
     let backfill_start = now - i64::from(opts.backfill_hours) * HOUR_MS;
     let banner = vec![format!("演示数据库 Demo database: {}", opts.db)];
     // The simulator backfills as fast as acknowledgements come: lift the per-connection rate.
@@ -188,7 +208,11 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
         city.outlets.len(),
         city.devices.len()
     );
-    println!("  登录 logins         : none yet — the web application with per-role logins is not built yet");
+    println!(
+        "  登录 logins         : {} 个演示账号 demo accounts (用户名 密码 username password):",
+        accounts.len()
+    );
+    print!("{}", accounts_table(&accounts));
     println!("  回填 backfill       : {} → {}", china_time::iso(resume_from), china_time::iso(now));
 
     let cfg = FleetConfig {

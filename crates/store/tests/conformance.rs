@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use fenhe_core::access::Role;
 use fenhe_core::compliance as cpl;
 use fenhe_core::compliance::{
     Aggregate, AlarmDraft, DataKind, Emission, Episode, Evaluation, Finding, FindingKind, Invalidity, Period,
@@ -27,6 +28,9 @@ use fenhe_store::writer::{Writer, WriterConfig};
 use fenhe_store::{
     AggregateQuery, AlarmQuery, AlarmStatus, AlarmSync, DirtyDay, EmissionQuery, EpisodeQuery, FindingQuery,
     RateQuery,
+};
+use fenhe_store::{
+    AuditEntry, AuditQuery, Department, NewAuditEntry, NewToken, NewUser, Session, SignInAttempt,
 };
 use fenhe_store::{
     Command, CommandStatus, DeviceActivity, FrameCount, FrameQuery, ImportSummary, IngestItem, ItemOutcome,
@@ -234,6 +238,11 @@ stories![
     leases_grant_renew_expire_and_release,
     two_holders_racing_for_a_lease,
     stored_counts_follow_writes,
+    accounts_users_and_departments,
+    api_tokens_lifecycle,
+    sessions_lifecycle,
+    sign_in_failures_per_account_and_address,
+    audit_log_appends_and_filters,
 ];
 
 /// Refused and successful imports are both on record, newest first, with every problem.
@@ -1989,6 +1998,274 @@ async fn stored_counts_follow_writes(store: Arc<dyn Store>) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Accounts, sessions, sign-in attempts, audit
+
+fn new_user(username: &str, role: Role, at: i64) -> NewUser {
+    NewUser {
+        username: username.into(),
+        display_name: format!("{username} 显示名"),
+        role,
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$fake${username}"),
+        at,
+    }
+}
+
+/// Departments are seeded and configurable; users are created with their role's unit, which must
+/// exist, under a unique name; passwords and the active flag change; demo passwords are kept.
+async fn accounts_users_and_departments(store: Arc<dyn Store>) {
+    let seeded = store.departments().await.unwrap();
+    let codes: Vec<_> = seeded.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["fgw", "gxj", "nyj", "xzsp", "yjj", "zjj", "zrzyj"]);
+    let offices: Vec<_> = seeded.iter().filter(|d| d.service_office).map(|d| d.name_zh.as_str()).collect();
+    assert_eq!(offices, ["行政审批服务管理局"]);
+    let mut sthj = Department {
+        code: "sthj".into(),
+        name_zh: "生态环境分局".into(),
+        name_en: "Ecology Branch".into(),
+        service_office: false,
+    };
+    store.upsert_department(&sthj).await.unwrap();
+    sthj.name_en = "Ecology and Environment Branch".into();
+    store.upsert_department(&sthj).await.unwrap();
+    let all = store.departments().await.unwrap();
+    assert_eq!(all.len(), 8);
+    assert!(all.contains(&sthj));
+    let empty = Department { code: " ".into(), ..sthj.clone() };
+    assert!(matches!(store.upsert_department(&empty).await, Err(StoreError::Invalid(_))));
+
+    store.import_registry(&registry()).await.unwrap();
+    let admin = store.create_user(&new_user("admin", Role::Admin, T0)).await.unwrap();
+    assert_eq!((admin.created_at, admin.updated_at, admin.password_changed_at), (T0, T0, T0));
+    assert!(admin.active && admin.id > 0);
+    let dept = Role::Department { department: "fgw".into() };
+    let ent = Role::Enterprise { enterprise: "E01".into() };
+    store.create_user(&new_user("fgw.officer", dept.clone(), T0)).await.unwrap();
+    let e01 = store.create_user(&new_user("e01", ent.clone(), T0 + 1)).await.unwrap();
+    assert_eq!(store.user("e01").await.unwrap(), Some(e01.clone()));
+    assert_eq!(e01.role, ent);
+    assert_eq!(e01.display_name, "e01 显示名");
+    assert!(store.user("nobody").await.unwrap().is_none());
+
+    for refused in [
+        new_user("e01", Role::Bureau, T0),
+        new_user("x1", Role::Department { department: "nope".into() }, T0),
+        new_user("x2", Role::Enterprise { enterprise: "E99".into() }, T0),
+    ] {
+        match store.create_user(&refused).await {
+            Err(StoreError::Invalid(m)) => assert!(!m.is_empty()),
+            other => panic!("{}: expected Invalid, got {other:?}", refused.username),
+        }
+    }
+    let names: Vec<_> = store.users().await.unwrap().into_iter().map(|u| (u.username, u.role)).collect();
+    assert_eq!(
+        names,
+        [("admin".to_string(), Role::Admin), ("e01".into(), ent.clone()), ("fgw.officer".into(), dept)]
+    );
+
+    assert!(store.set_password_hash("e01", "$argon2id$new", T0 + 50).await.unwrap());
+    assert!(!store.set_password_hash("nobody", "$argon2id$new", T0 + 50).await.unwrap());
+    let changed = store.user("e01").await.unwrap().unwrap();
+    assert_eq!(changed.password_hash, "$argon2id$new");
+    assert_eq!(
+        (changed.created_at, changed.updated_at, changed.password_changed_at),
+        (T0 + 1, T0 + 50, T0 + 50)
+    );
+    assert!(store.set_user_active("e01", false, T0 + 60).await.unwrap());
+    assert!(!store.set_user_active("nobody", false, T0 + 60).await.unwrap());
+    let off = store.user("e01").await.unwrap().unwrap();
+    assert!(!off.active);
+    assert_eq!((off.updated_at, off.password_changed_at), (T0 + 60, T0 + 50));
+
+    assert!(store.demo_passwords().await.unwrap().is_empty());
+    store.set_demo_password("e01", "first").await.unwrap();
+    store.set_demo_password("admin", "admin-pw").await.unwrap();
+    store.set_demo_password("e01", "second").await.unwrap();
+    assert_eq!(
+        store.demo_passwords().await.unwrap(),
+        [("admin".to_string(), "admin-pw".to_string()), ("e01".into(), "second".into())]
+    );
+    assert!(matches!(store.set_demo_password("nobody", "x").await, Err(StoreError::NotFound(_))));
+}
+
+/// Tokens belong to an existing user, are found by id and by hash, listed per user, touched, and
+/// revoked once.
+async fn api_tokens_lifecycle(store: Arc<dyn Store>) {
+    store.create_user(&new_user("zhang", Role::Bureau, T0)).await.unwrap();
+    store.create_user(&new_user("wang", Role::Leader, T0)).await.unwrap();
+    let token = |username: &str, hash: &str| NewToken {
+        username: username.into(),
+        label: format!("{username} script"),
+        token_hash: hash.into(),
+        created_at: T0 + 1,
+    };
+    let a = store.create_token(&token("zhang", "aa")).await.unwrap();
+    let b = store.create_token(&token("wang", "bb")).await.unwrap();
+    let c = store.create_token(&token("zhang", "cc")).await.unwrap();
+    assert_eq!(
+        (a.username.as_str(), a.label.as_str(), a.token_hash.as_str(), a.created_at),
+        ("zhang", "zhang script", "aa", T0 + 1)
+    );
+    assert_eq!((a.last_used_at, a.revoked_at), (None, None));
+    assert!(matches!(store.create_token(&token("nobody", "dd")).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.create_token(&token("wang", "aa")).await, Err(StoreError::Invalid(_))));
+
+    assert_eq!(store.token(b.id).await.unwrap(), Some(b.clone()));
+    assert_eq!(store.token_by_hash("cc").await.unwrap(), Some(c.clone()));
+    assert!(store.token(9999).await.unwrap().is_none());
+    assert!(store.token_by_hash("zz").await.unwrap().is_none());
+    assert_eq!(store.tokens(Some("zhang")).await.unwrap(), [a.clone(), c.clone()]);
+    assert_eq!(store.tokens(None).await.unwrap(), [a.clone(), b.clone(), c.clone()]);
+    assert!(store.tokens(Some("nobody")).await.unwrap().is_empty());
+
+    store.touch_token(a.id, T0 + 10).await.unwrap();
+    store.touch_token(a.id, T0 + 5).await.unwrap(); // an older use does not move it back
+    assert_eq!(store.token(a.id).await.unwrap().unwrap().last_used_at, Some(T0 + 10));
+
+    assert!(store.revoke_token(a.id, T0 + 20).await.unwrap());
+    assert!(!store.revoke_token(a.id, T0 + 30).await.unwrap());
+    assert!(!store.revoke_token(9999, T0 + 30).await.unwrap());
+    let revoked = store.token_by_hash("aa").await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(T0 + 20), "the first revocation is kept");
+    assert_eq!(store.token(c.id).await.unwrap().unwrap().revoked_at, None);
+}
+
+/// Sessions of an existing user: found by hash, touched, ended one by one, per user (but one),
+/// or when expired.
+async fn sessions_lifecycle(store: Arc<dyn Store>) {
+    store.create_user(&new_user("zhang", Role::Bureau, T0)).await.unwrap();
+    store.create_user(&new_user("wang", Role::Leader, T0)).await.unwrap();
+    let session = |hash: &str, username: &str, expires_at: i64| Session {
+        token_hash: hash.into(),
+        username: username.into(),
+        created_at: T0,
+        expires_at,
+        last_seen_at: T0,
+        peer: "192.0.2.1".into(),
+        csrf_secret: format!("csrf-{hash}"),
+    };
+    for s in [
+        session("s1", "zhang", T0 + HOUR),
+        session("s2", "zhang", T0 + HOUR),
+        session("s3", "zhang", T0 + 2 * HOUR),
+        session("s4", "wang", T0 + 10),
+    ] {
+        store.create_session(&s).await.unwrap();
+    }
+    assert!(matches!(
+        store.create_session(&session("s5", "nobody", T0 + HOUR)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.session("s1").await.unwrap(), Some(session("s1", "zhang", T0 + HOUR)));
+    assert!(store.session("nope").await.unwrap().is_none());
+
+    assert!(store.touch_session("s1", T0 + 5, T0 + 3 * HOUR).await.unwrap());
+    assert!(!store.touch_session("nope", T0 + 5, T0 + 3 * HOUR).await.unwrap());
+    let touched = store.session("s1").await.unwrap().unwrap();
+    assert_eq!((touched.last_seen_at, touched.expires_at, touched.created_at), (T0 + 5, T0 + 3 * HOUR, T0));
+
+    assert!(store.delete_session("s2").await.unwrap());
+    assert!(!store.delete_session("s2").await.unwrap());
+    assert_eq!(store.delete_expired_sessions(T0 + 10).await.unwrap(), 1, "s4 expired at T0 + 10");
+    assert!(store.session("s4").await.unwrap().is_none());
+    store.create_session(&session("s6", "zhang", T0 + HOUR)).await.unwrap();
+    assert_eq!(store.delete_user_sessions("zhang", Some("s1")).await.unwrap(), 2);
+    assert!(store.session("s1").await.unwrap().is_some());
+    assert_eq!(store.delete_user_sessions("zhang", None).await.unwrap(), 1);
+    assert_eq!(store.delete_user_sessions("nobody", None).await.unwrap(), 0);
+    assert!(store.session("s1").await.unwrap().is_none());
+}
+
+/// Failures are counted per account (since its last success) and per address (all), from
+/// `since`, each with its oldest time; old attempts can be forgotten.
+async fn sign_in_failures_per_account_and_address(store: Arc<dyn Store>) {
+    let attempt = |username: &str, address: &str, ok: bool, at: i64| SignInAttempt {
+        username: username.into(),
+        address: address.into(),
+        ok,
+        at,
+    };
+    let none = store.sign_in_failures("zhang", "192.0.2.1", T0).await.unwrap();
+    assert_eq!((none.account, none.account_oldest, none.address, none.address_oldest), (0, None, 0, None));
+    for a in [
+        attempt("zhang", "192.0.2.1", false, T0 - MINUTE), // before the window
+        attempt("zhang", "192.0.2.1", false, T0),
+        attempt("zhang", "192.0.2.2", false, T0 + MINUTE),
+        attempt("wang", "192.0.2.1", false, T0 + 2 * MINUTE),
+        attempt("wang", "192.0.2.1", true, T0 + 3 * MINUTE),
+    ] {
+        store.record_sign_in(&a).await.unwrap();
+    }
+    let f = store.sign_in_failures("zhang", "192.0.2.1", T0).await.unwrap();
+    assert_eq!((f.account, f.account_oldest, f.address, f.address_oldest), (2, Some(T0), 2, Some(T0)));
+
+    // A success resets the account's count, not the address's.
+    store.record_sign_in(&attempt("zhang", "192.0.2.3", true, T0 + 4 * MINUTE)).await.unwrap();
+    store.record_sign_in(&attempt("zhang", "192.0.2.1", false, T0 + 5 * MINUTE)).await.unwrap();
+    let f = store.sign_in_failures("zhang", "192.0.2.1", T0).await.unwrap();
+    assert_eq!((f.account, f.account_oldest), (1, Some(T0 + 5 * MINUTE)));
+    assert_eq!((f.address, f.address_oldest), (3, Some(T0)));
+
+    assert_eq!(store.forget_sign_ins(T0 + MINUTE).await.unwrap(), 2);
+    let f = store.sign_in_failures("zhang", "192.0.2.1", T0 - HOUR).await.unwrap();
+    assert_eq!((f.address, f.address_oldest), (2, Some(T0 + 2 * MINUTE)));
+}
+
+/// The audit log keeps what it is given, newest first, filtered by every field and paged by id.
+async fn audit_log_appends_and_filters(store: Arc<dyn Store>) {
+    let entry = |at: i64, actor: &str, action: &str, kind: &str, id: &str| NewAuditEntry {
+        at,
+        actor: actor.into(),
+        actor_role: "admin".into(),
+        action: action.into(),
+        object_kind: kind.into(),
+        object_id: id.into(),
+        before: None,
+        after: Some(serde_json::json!({"id": id, "名称": "临汾", "n": 1.5})),
+        peer: "local".into(),
+    };
+    assert!(store.audit(&AuditQuery { limit: 10, ..Default::default() }).await.unwrap().is_empty());
+    let mut changed = entry(T0, "cli", "user.update", "user", "zhang");
+    changed.before = Some(serde_json::json!({"active": true}));
+    let entries = [
+        changed,
+        entry(T0 + 1, "admin", "token.create", "token", "1"),
+        entry(T0 + 2, "admin", "user.create", "user", "wang"),
+        entry(T0 + 3, "cli", "token.revoke", "token", "1"),
+    ];
+    let mut ids = vec![];
+    for e in &entries {
+        ids.push(store.append_audit(e).await.unwrap());
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+
+    let q = |f: fn(&mut AuditQuery)| {
+        let mut q = AuditQuery { limit: 100, ..Default::default() };
+        f(&mut q);
+        q
+    };
+    let got = |r: Vec<AuditEntry>| r.into_iter().map(|e| e.entry.at - T0).collect::<Vec<_>>();
+    let all = store.audit(&q(|_| {})).await.unwrap();
+    assert_eq!(all[3].entry, entries[0], "stored as given, JSON included");
+    assert_eq!(all[3].id, ids[0]);
+    assert_eq!(got(all), [3, 2, 1, 0]);
+    assert_eq!(got(store.audit(&q(|q| q.actor = Some("cli".into()))).await.unwrap()), [3, 0]);
+    assert_eq!(got(store.audit(&q(|q| q.object_kind = Some("token".into()))).await.unwrap()), [3, 1]);
+    assert_eq!(got(store.audit(&q(|q| q.action = Some("user.create".into()))).await.unwrap()), [2]);
+    assert_eq!(
+        got(store.audit(&q(|q| (q.from, q.to) = (Some(T0 + 1), Some(T0 + 3)))).await.unwrap()),
+        [2, 1]
+    );
+
+    // Pages of two, by cursor.
+    let page1 = store.audit(&AuditQuery { limit: 2, ..Default::default() }).await.unwrap();
+    let cursor = page1.last().map(|e| e.id);
+    let page2 = store.audit(&AuditQuery { limit: 2, before_id: cursor, ..Default::default() }).await.unwrap();
+    assert_eq!((got(page1), got(page2)), (vec![3, 2], vec![1, 0]));
+    let zero = store.audit(&AuditQuery { limit: 0, ..Default::default() }).await.unwrap();
+    assert_eq!(zero.len(), 1, "a limit of 0 is taken as 1");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Backends
 
 async fn sqlite_file(dir: &tempfile::TempDir, name: &str) -> SqliteStore {
@@ -2241,4 +2518,35 @@ async fn sqlite_query_plans_use_indexes() {
     )
     .await;
     assert!(p.contains("alarms_mn_open (mn=? AND start_at>? AND start_at<?)"), "{p}");
+}
+
+/// The audit log is append-only in the database itself: even a direct UPDATE or DELETE (another
+/// program, a mistaken script) is refused, and nothing changes.
+#[tokio::test]
+async fn sqlite_audit_log_refuses_updates_and_deletes() {
+    use sqlx::Connection as _;
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_file(&dir, "audit").await;
+    let entry = NewAuditEntry {
+        at: T0,
+        actor: "cli".into(),
+        actor_role: "admin".into(),
+        action: "user.create".into(),
+        object_kind: "user".into(),
+        object_id: "zhang".into(),
+        before: None,
+        after: None,
+        peer: "local".into(),
+    };
+    store.append_audit(&entry).await.unwrap();
+    let path = dir.path().join("audit.db");
+    let mut raw = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    for sql in ["UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log"] {
+        let e = sqlx::query(sql).execute(&mut raw).await.unwrap_err();
+        assert!(e.to_string().contains("append-only"), "{sql}: {e}");
+    }
+    raw.close().await.unwrap();
+    let all = store.audit(&AuditQuery { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(all.iter().map(|e| &e.entry).collect::<Vec<_>>(), [&entry]);
+    store.close().await;
 }
