@@ -1,9 +1,10 @@
 //! The fenhe binary's one integration-test binary: every test runs the real `fenhe` executable
 //! (`CARGO_BIN_EXE_fenhe`) as an operator or a data logger would. One module per concern:
-//! `packet` and `registry` commands, golden replay reports (`snapshots/`), the live compliance
+//! `packet`, `registry`, `user` and `token` commands, golden replay reports (`snapshots/`), the live compliance
 //! engine against replay, `fenhe demo`, a SIGKILLed `fenhe serve`, and both `fenhe bench`es at a
 //! tiny size. `common` is what they share; `data/` holds the packet files `packet_cli` generates.
 
+mod accounts_cli;
 mod bench_compliance;
 mod bench_ingest;
 mod common;

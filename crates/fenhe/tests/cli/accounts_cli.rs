@@ -4,9 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_fenhe")
-}
+use crate::common::bin;
 
 /// Run `fenhe ARGS --db DB` with `stdin` on standard input.
 fn run(db: &str, args: &[&str], stdin: &str) -> Output {
