@@ -245,6 +245,25 @@ pub enum FindingKind {
 }
 
 impl FindingKind {
+    /// Every kind, in declaration order (for SQL lists and look-ups by name).
+    pub const ALL: [FindingKind; 15] = [
+        FindingKind::Offline,
+        FindingKind::ConstantValue,
+        FindingKind::ZeroWhileFlow,
+        FindingKind::NegativeValue,
+        FindingKind::ClockSkew,
+        FindingKind::Stale,
+        FindingKind::Maintenance,
+        FindingKind::Calibration,
+        FindingKind::Fault,
+        FindingKind::Stopped,
+        FindingKind::Manual,
+        FindingKind::OverRange,
+        FindingKind::HourlyMismatch,
+        FindingKind::MonthlyShare,
+        FindingKind::PermitShare,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             FindingKind::Offline => "offline",

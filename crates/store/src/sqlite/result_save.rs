@@ -56,27 +56,9 @@ fn check_month(what: &str, period: Period, start: i64, month_start: i64) -> Resu
     Ok(())
 }
 
-/// `'a', 'b'` for an SQL `IN` list of names that come from this program's own enums.
-const ALL_FINDING_KINDS: [FindingKind; 15] = [
-    FindingKind::Offline,
-    FindingKind::ConstantValue,
-    FindingKind::ZeroWhileFlow,
-    FindingKind::NegativeValue,
-    FindingKind::ClockSkew,
-    FindingKind::Stale,
-    FindingKind::Maintenance,
-    FindingKind::Calibration,
-    FindingKind::Fault,
-    FindingKind::Stopped,
-    FindingKind::Manual,
-    FindingKind::OverRange,
-    FindingKind::HourlyMismatch,
-    FindingKind::MonthlyShare,
-    FindingKind::PermitShare,
-];
-
+/// The finding kinds a window's evaluation replaces: every kind but the monthly ones.
 fn window_kinds() -> Vec<FindingKind> {
-    ALL_FINDING_KINDS.into_iter().filter(|k| !MONTHLY_FINDING_KINDS.contains(k)).collect()
+    FindingKind::ALL.into_iter().filter(|k| !MONTHLY_FINDING_KINDS.contains(k)).collect()
 }
 
 struct Inserts {

@@ -46,30 +46,12 @@ struct OverviewPage {
     figures: Option<Figures>,
 }
 
-const FINDING_KINDS: [FindingKind; 15] = [
-    FindingKind::Offline,
-    FindingKind::ConstantValue,
-    FindingKind::ZeroWhileFlow,
-    FindingKind::NegativeValue,
-    FindingKind::ClockSkew,
-    FindingKind::Stale,
-    FindingKind::Maintenance,
-    FindingKind::Calibration,
-    FindingKind::Fault,
-    FindingKind::Stopped,
-    FindingKind::Manual,
-    FindingKind::OverRange,
-    FindingKind::HourlyMismatch,
-    FindingKind::MonthlyShare,
-    FindingKind::PermitShare,
-];
-
 /// An alarm kind (`exceedance` or a finding's name) for people.
 fn kind_label(kind: &str, lang: Lang) -> String {
     if kind == "exceedance" {
         return lang.t("alarm.kind.exceedance").to_string();
     }
-    match FINDING_KINDS.iter().find(|k| k.name() == kind) {
+    match FindingKind::ALL.iter().find(|k| k.name() == kind) {
         Some(k) if lang.is_english() => k.name_en().to_string(),
         Some(k) => k.name_zh().to_string(),
         None => kind.to_string(),
