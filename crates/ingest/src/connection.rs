@@ -37,7 +37,7 @@ const MAX_DEVICES_PER_CONNECTION: usize = 16;
 
 /// A frame queued with the writer, on its way to the write loop.
 struct Pending {
-    ticket: Result<Ticket, StoreError>,
+    place: Place,
     reply: Option<Vec<u8>>,
     received: Instant,
     verdict: Verdict,
@@ -46,6 +46,15 @@ struct Pending {
     has_measurements: bool,
     /// The command driver of the device, which follows the answers to its commands.
     link: Option<Link>,
+}
+
+/// Where a frame stands with the writer's queue.
+enum Place {
+    /// Queued (or refused because the writer is gone): the ticket to wait on.
+    Queued(Result<Ticket, StoreError>),
+    /// Waiting for room in the full queue, in its fair wait list: a task finishes the enqueue
+    /// while the connection reads on (bounded by the pending channel's `max_in_flight`).
+    Waiting(tokio::task::JoinHandle<Result<Ticket, StoreError>>),
 }
 
 /// A device this connection speaks for.
@@ -228,11 +237,9 @@ impl Session {
         let verdict = j.record.verdict;
         let has_measurements = !j.measurements.is_empty();
         let item = IngestItem { frame: j.record, measurements: j.measurements };
-        // Waits only while the writer's queue is full: backpressure reaches the socket. A writer
-        // that is gone fails the frame in the write loop like a failed commit (no ack).
-        let ticket = self.shared.writer.enqueue(item).await;
+        let place = enqueue_in_order(&self.shared, item).await;
         let p = Box::new(Pending {
-            ticket,
+            place,
             reply: j.reply,
             received,
             verdict,
@@ -389,10 +396,30 @@ async fn write_loop(
     }
 }
 
+/// Queue `item` with the writer before any later frame of this connection, without waiting for
+/// room: the first poll either queues it or takes its place in the full queue's fair (FIFO) wait
+/// list, and then a task finishes the enqueue while the connection reads on. Waiting in the read
+/// loop instead cost a quarter of the maximum throughput with 10,000 connections (the writer's
+/// queue refilled only as fast as connection tasks were scheduled; docs/BENCHMARKS.md).
+/// Backpressure still reaches the socket once `max_in_flight` frames of this connection wait.
+/// A writer that is gone fails the frame in the write loop like a failed commit (no ack).
+async fn enqueue_in_order(shared: &Shared, item: IngestItem) -> Place {
+    let writer = shared.writer.clone();
+    let mut fut = Box::pin(async move { writer.enqueue(item).await });
+    match std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await {
+        std::task::Poll::Ready(r) => Place::Queued(r),
+        std::task::Poll::Pending => Place::Waiting(tokio::spawn(fut)),
+    }
+}
+
 /// Wait for a frame's ticket and do what follows its commit; returns the reply to send, if one
 /// is owed.
 async fn committed(shared: &Arc<Shared>, p: Pending) -> Option<Vec<u8>> {
-    let result = match p.ticket {
+    let queued = match p.place {
+        Place::Queued(q) => q,
+        Place::Waiting(task) => task.await.unwrap_or(Err(StoreError::WriterGone)),
+    };
+    let result = match queued {
         Ok(ticket) => ticket.await,
         Err(e) => Err(e),
     };

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::common::*;
 use fenhe_core::Verdict;
+use fenhe_store::writer::WriterConfig;
 use fenhe_store::{FrameQuery, MeasurementQuery};
 use hj212::builder::device;
 
@@ -71,6 +72,45 @@ async fn pipelined_acks_come_in_order() {
         assert_eq!(g.qn().as_deref(), Some(qn.as_str()));
     }
     assert_eq!(h.measurements(STD).await.len(), 20);
+    h.stop().await;
+}
+
+/// With the writer's queue full, a connection keeps reading: frames wait for room in order (the
+/// queue's fair wait list), their acks still come in arrival order, and a later revision of the
+/// same minute still wins over an earlier one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_writer_queue_keeps_arrival_order() {
+    let writer_cfg = WriterConfig { max_batch: 1, max_wait: Duration::ZERO, queue: 1 };
+    let h = start_with_writer(config(), writer_cfg).await;
+    let mut d = h.device(STD).await;
+    h.gate.hold.store(true, Ordering::SeqCst);
+    let mut all = Vec::new();
+    let mut qns = Vec::new();
+    for m in 0..12 {
+        // Minutes 0..5, then the same minutes again with new values: revisions.
+        let (bytes, qn) = d.upload("2051", &t(12, m % 6), f64::from(m));
+        all.extend(bytes);
+        qns.push(qn);
+    }
+    d.send(&all).await;
+    eventually("the first batch to wait at the store", || async {
+        (h.gate.waiting.load(Ordering::SeqCst) > 0).then_some(())
+    })
+    .await;
+    d.expect_none("an ack before any commit", SHORT, |g| g.cn() == "9014").await;
+    h.gate.open();
+    for qn in &qns {
+        let g = d.expect("a 9014", |g| g.cn() == "9014").await;
+        assert_eq!(g.qn().as_deref(), Some(qn.as_str()));
+    }
+    let latest = h
+        .store
+        .measurements(&MeasurementQuery { mn: Some(STD.into()), latest_only: true, ..Default::default() })
+        .await
+        .unwrap();
+    let mut values: Vec<f64> = latest.iter().filter_map(|m| m.values.avg).collect();
+    values.sort_by(f64::total_cmp);
+    assert_eq!(values, vec![6.0, 7.0, 8.0, 9.0, 10.0, 11.0], "the later uploads are the latest revisions");
     h.stop().await;
 }
 

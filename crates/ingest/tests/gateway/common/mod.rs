@@ -401,6 +401,12 @@ pub struct Harness {
 
 /// Start a gateway over a fresh database holding [`registry`].
 pub async fn start(cfg: GatewayConfig) -> Harness {
+    start_with_writer(cfg, WriterConfig { max_wait: Duration::from_millis(1), ..WriterConfig::default() })
+        .await
+}
+
+/// [`start`] with the writer configured as given (a small queue, to fill it).
+pub async fn start_with_writer(cfg: GatewayConfig, writer_cfg: WriterConfig) -> Harness {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("FENHE_TEST_LOG").unwrap_or_else(|_| "off".into()),
@@ -415,10 +421,7 @@ pub async fn start(cfg: GatewayConfig) -> Harness {
     sqlite.import_registry(&r).await.unwrap();
     let gate = Gate::new(Arc::new(sqlite));
     let store: Arc<dyn Store> = gate.clone();
-    let writer = Writer::spawn(
-        store.clone(),
-        WriterConfig { max_wait: Duration::from_millis(1), ..WriterConfig::default() },
-    );
+    let writer = Writer::spawn(store.clone(), writer_cfg);
     let gateway = Gateway::bind(cfg, store.clone(), writer.clone()).await.unwrap();
     let addr = gateway.local_addr();
     let handle = gateway.handle();
