@@ -1,7 +1,6 @@
 //! `/api/v1/me`: who the caller is, and what their role reaches — what a program checks first
 //! with a new token.
 
-use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -39,7 +38,7 @@ pub struct Me {
         (status = UNAUTHORIZED, description = "No session or token", body = ErrorBody),
     )
 )]
-async fn me(ApiUser(user): ApiUser, State(_): State<AppState>) -> Result<Json<Me>, AppError> {
+async fn me(ApiUser(user): ApiUser) -> Result<Json<Me>, AppError> {
     use fenhe_core::access::Role;
     let (department, enterprise) = match &user.actor.role {
         Role::Department { department } => (Some(department.clone()), None),

@@ -69,7 +69,8 @@ mod tests {
         assert_eq!((p.items, p.page, p.per_page, p.total), (vec![4, 5, 6], 2, 3, 7));
         let last = Paged::of((1..=7).collect(), PageParams { page: Some(3), per_page: Some(3) }).unwrap();
         assert_eq!(last.items, vec![7]);
-        let beyond = Paged::of((1..=7).collect::<Vec<i32>>(), PageParams { page: Some(9), per_page: None }).unwrap();
+        let beyond =
+            Paged::of((1..=7).collect::<Vec<i32>>(), PageParams { page: Some(9), per_page: None }).unwrap();
         assert!(beyond.items.is_empty());
         assert_eq!(beyond.total, 7);
     }
