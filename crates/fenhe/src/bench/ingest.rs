@@ -18,8 +18,8 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ExitCode, Stdio};
+use std::path::Path;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -34,6 +34,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
 use super::IngestArgs;
+use super::server_process::{cpu_s, percentile_ms, rss_kib, start_server};
 
 /// QN of a device's packet `seq`: this instant plus `seq` milliseconds (unique per device).
 const QN_BASE_MS: i64 = 1_767_196_800_000; // 2026-01-01T00:00:00+08:00
@@ -447,152 +448,6 @@ pub fn run(a: IngestArgs) -> Result<ExitCode> {
     })
 }
 
-/// The addresses in `fenhe serve`'s listening line
-/// (`{"event":"listening","hj212":"…","http":"…"}`), if `line` is one.
-fn listening_line(line: &str) -> Option<(SocketAddr, SocketAddr)> {
-    let v: serde_json::Value = serde_json::from_str(line).ok()?;
-    if v["event"] != "listening" {
-        return None;
-    }
-    let addr = |k: &str| v[k].as_str().and_then(|a| a.parse().ok());
-    Some((addr("hj212")?, addr("http")?))
-}
-
-/// VmRSS and VmHWM of a process, KiB.
-fn rss_kib(pid: u32) -> Result<(u64, u64)> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let field = |name: &str| {
-        s.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    Ok((field("VmRSS:"), field("VmHWM:")))
-}
-
-/// User + system CPU time of a process, seconds.
-fn cpu_s(pid: &str) -> f64 {
-    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let Some(rest) = s.rfind(')').map(|i| &s[i + 2..]) else { return 0.0 };
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn percentile_ms(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    f64::from(sorted[i.min(sorted.len() - 1)]) / 1000.0
-}
-
-struct Server {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Server {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn log_tail(&self) -> String {
-        let s = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = s.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-
-    /// SIGTERM, then wait (the server has a grace period of its own); true when it exited 0.
-    async fn stop(mut self) -> Result<bool> {
-        // SAFETY: kill(2) with the pid of our own child, which we have not reaped yet.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                if !status.success() {
-                    eprintln!("server exited with {status}; log tail:\n{}", self.log_tail());
-                }
-                return Ok(status.success());
-            }
-            if Instant::now() > deadline {
-                self.child.kill()?;
-                self.child.wait()?;
-                eprintln!("server did not stop within 60 s of SIGTERM; killed");
-                return Ok(false);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-async fn start_server(
-    bin: &Path,
-    db: &Path,
-    dir: &Path,
-    devices: usize,
-    time_check: bool,
-    writer_args: &[String],
-) -> Result<(Server, SocketAddr)> {
-    let log = dir.join("server.log");
-    let logf = std::fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
-    // Port 0 for both listeners: the server reports what it bound in its listening line.
-    let mut child = std::process::Command::new(bin)
-        .arg("serve")
-        .arg("--db")
-        .arg(db)
-        .args(["--hj212-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
-        .args(["--max-connections", &(devices + 100).to_string()])
-        // Ingest alone: the compliance engine's cost is measured by `fenhe bench compliance`.
-        .args(["--frame-rate", "100000", "--no-gap-requests", "--no-engine"])
-        .args(if time_check { &[][..] } else { &["--no-time-check"][..] })
-        .args(writer_args)
-        .env_remove("FENHE_DB")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(logf.try_clone()?)
-        .spawn()
-        .with_context(|| format!("cannot start {}", bin.display()))?;
-    let stdout = child.stdout.take().context("the server's stdout is not piped")?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    // Copies stdout into the log to its end (so the server never blocks on a full pipe), and
-    // passes the listening line on.
-    std::thread::spawn(move || {
-        use std::io::{BufRead, Write};
-        let mut logf = logf;
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addrs) = listening_line(&line) {
-                let _ = tx.send(addrs);
-            }
-            let _ = writeln!(logf, "{line}");
-        }
-    });
-    let mut server = Server { child, log };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = server.child.try_wait()? {
-            bail!("the server exited at startup ({status}):\n{}", server.log_tail());
-        }
-        if let Ok((hj212, _http)) = rx.try_recv() {
-            return Ok((server, hj212));
-        }
-        if Instant::now() > deadline {
-            let _ = server.child.kill();
-            bail!(
-                "the server did not report its listening addresses within 60 s (a server binary older than its listening line?):\n{}",
-                server.log_tail()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Acknowledgements per second for `secs` seconds, with CPU use of server and bench (and when
 /// sampling started).
 async fn sample(c: &Counters, secs: u64, server_pid: u32, label: &str) -> (Vec<u64>, f64, f64, Instant) {
@@ -729,7 +584,20 @@ async fn bench(a: &IngestArgs) -> Result<Report> {
     if let Some(ms) = a.batch_wait_ms {
         writer_args.extend(["--batch-wait-ms".to_string(), ms.to_string()]);
     }
-    let (server, addr) = start_server(&server_bin, &db, &dir, n, a.time_check, &writer_args).await?;
+    let mut args = vec![
+        "--max-connections".to_string(),
+        (n + 100).to_string(),
+        // Ingest alone: the compliance engine's cost is measured by `fenhe bench compliance`.
+        "--frame-rate".into(),
+        "100000".into(),
+        "--no-gap-requests".into(),
+        "--no-engine".into(),
+    ];
+    if !a.time_check {
+        args.push("--no-time-check".into());
+    }
+    args.extend(writer_args);
+    let (server, addr, _http) = start_server(&server_bin, &db, &dir, &args).await?;
     let pid = server.pid();
     eprintln!("  server: pid {pid}, HJ 212 on {addr}");
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -930,17 +798,6 @@ fn print_table(r: &Report, a: &IngestArgs) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_the_listening_line_and_nothing_else() {
-        let line = r#"{"event":"listening","hj212":"127.0.0.1:40001","http":"127.0.0.1:40002"}"#;
-        let (hj212, http) = listening_line(line).unwrap();
-        assert_eq!((hj212.port(), http.port()), (40001, 40002));
-        assert!(listening_line("fenhe serving: HJ 212 on 127.0.0.1:9212").is_none());
-        assert!(
-            listening_line(r#"{"event":"stopped","hj212":"127.0.0.1:1","http":"127.0.0.1:2"}"#).is_none()
-        );
-    }
 
     #[test]
     fn packets_are_distinct_records_with_their_qn() {

@@ -10,6 +10,8 @@ use clap::{Args, Subcommand};
 mod compliance;
 mod ingest;
 mod rlimit;
+mod server_process;
+mod web;
 
 pub use rlimit::raise_nofile_limit;
 
@@ -21,6 +23,43 @@ pub enum BenchCommand {
     /// The compliance engine in-process on SQLite: a full recomputation of generated minute data,
     /// incremental cycles for a city, and `fenhe replay` over simulated captures.
     Compliance(ComplianceArgs),
+    /// The web application against a real `fenhe serve` over a year of the demo city's history:
+    /// latency percentiles and sizes of the overview, enterprise, alarm and outlet pages and of an
+    /// outlet's year of hourly data, with signed-in users asking concurrently.
+    Web(WebArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WebArgs {
+    /// Days of history of the demo city's 40 data loggers, up to now.
+    #[arg(long, default_value_t = 365)]
+    pub days: u32,
+    /// Of those, the last days with minute data (before them the loggers send hourly data).
+    #[arg(long, default_value_t = 30)]
+    pub minute_days: u32,
+    /// Concurrent signed-in users (one keep-alive connection each).
+    #[arg(long, default_value_t = 20)]
+    pub users: usize,
+    /// Seconds of load on each target.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Directory of the database and the server log (default: a new one in the temporary
+    /// directory).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Keep the database (a later run can --reuse it).
+    #[arg(long)]
+    pub keep: bool,
+    /// Measure against the database an earlier run left in --dir (with --keep) instead of
+    /// loading the history again.
+    #[arg(long)]
+    pub reuse: bool,
+    /// The fenhe binary that serves (default: this executable).
+    #[arg(long)]
+    pub server_bin: Option<PathBuf>,
+    /// Print the report as JSON on standard output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -115,5 +154,6 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Ingest(a) => ingest::run(a),
         BenchCommand::Compliance(a) => compliance::run(a),
+        BenchCommand::Web(a) => web::run(a),
     }
 }
