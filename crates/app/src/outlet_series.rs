@@ -234,6 +234,12 @@ pub struct Series {
     pub factors: Vec<FactorSeries>,
 }
 
+/// The HJ 212 table's row of a factor code (names and units in both languages), for pages that
+/// name factors.
+pub fn factor_info(code: &str) -> Option<&'static hj212::codes::FactorInfo> {
+    hj212::codes::factor(code)
+}
+
 /// The factors of an outlet: those its devices report and those it has limits for, limited ones
 /// first (the pollutants judged), each once.
 pub fn outlet_factors(registry: &Registry, outlet: &Outlet) -> Vec<String> {
