@@ -152,7 +152,7 @@ pub struct EmissionToDate {
 pub struct EnvironmentView {
     pub state: State,
     pub outlets: Vec<OutletSummary>,
-    /// Start of the China-time year the emissions count from.
+    /// Start of the China-time year the emissions count from (days judged, then hours).
     pub year_start: i64,
     pub emissions: Vec<EmissionToDate>,
     /// Open alarms of its devices, newest first.
@@ -476,25 +476,38 @@ impl Facts {
     }
 }
 
-/// The enterprise's emissions since `year_start` (the engine's month rows, the current month
-/// included), by factor, against its permitted annual totals.
+/// The enterprise's emissions since `year_start`, by factor, against its permitted annual totals:
+/// the engine's day rows of the year, and its hour rows after each device's last judged day (a
+/// day gets its row only once it has ended, so today's hours would be missing otherwise).
 async fn emissions_to_date(
     store: &dyn Store,
     enterprise: &Enterprise,
     outlets: &[OutletSummary],
     year_start: i64,
 ) -> Result<Vec<EmissionToDate>, ViewError> {
+    let year_end = china_time::next_year_start(year_start);
     let mut kg: BTreeMap<String, f64> = BTreeMap::new();
     for o in outlets {
-        let q = EmissionQuery {
+        let q = |period, from| EmissionQuery {
             outlet: Some(o.outlet.id.clone()),
-            period: Some(Period::Month),
-            from: Some(year_start),
-            to: Some(china_time::next_year_start(year_start)),
+            period: Some(period),
+            from: Some(from),
+            to: Some(year_end),
             ..Default::default()
         };
-        for e in store.emissions(&q).await? {
+        let mut days_to: HashMap<String, i64> = HashMap::new();
+        for e in store.emissions(&q(Period::Day, year_start)).await? {
+            let end = days_to.entry(e.mn.clone()).or_insert(year_start);
+            *end = (*end).max(e.start + china_time::DAY_MS);
             *kg.entry(e.factor).or_default() += e.kg;
+        }
+        let hours_from = o.devices.iter().map(|d| days_to.get(&d.mn).copied().unwrap_or(year_start)).min();
+        if let Some(from) = hours_from {
+            for e in store.emissions(&q(Period::Hour, from)).await? {
+                if e.start >= days_to.get(&e.mn).copied().unwrap_or(year_start) {
+                    *kg.entry(e.factor).or_default() += e.kg;
+                }
+            }
         }
     }
     for f in enterprise.permitted_kg_per_year.keys() {
