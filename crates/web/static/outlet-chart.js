@@ -185,9 +185,10 @@
           return num(v);
         }
       },
-      grid: { left: 8, right: 16, top: 40, bottom: 64, containLabel: true },
+      grid: { left: 8, right: 16, top: 48, bottom: 64, containLabel: true },
       xAxis: { type: "time", min: shown(data.from_ms), max: shown(data.to_ms) },
-      yAxis: { type: "value", name: unit, scale: true },
+      // From zero, so a value's distance to its limit reads true; the unit is in the title.
+      yAxis: { type: "value" },
       dataZoom: [{ type: "inside" }, { type: "slider", bottom: 12 }],
       series: series
     });

@@ -363,8 +363,7 @@ async fn file(
         Err(e) => return Ok(page_error(chrome, e)),
     };
     let e = &f.enterprise;
-    let ownership =
-        if lang.is_english() { e.ownership.name().replace('_', " ") } else { e.ownership.name_zh().into() };
+    let ownership = lang.t(&format!("ownership.{}", e.ownership.name())).to_string();
     let page = FilePage {
         env: environment(lang, &f),
         page: chrome,
