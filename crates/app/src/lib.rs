@@ -22,12 +22,15 @@ pub mod auth;
 pub mod compliance_run;
 pub mod device_queries;
 pub mod engine;
+pub mod enterprise_views;
 mod error;
 pub mod measurement_queries;
+pub mod outlet_series;
 mod password_hash;
 pub mod registry_files;
 pub mod registry_import;
 pub mod replay;
 pub mod secrets;
+pub mod view_error;
 
 pub use error::{AppError, Result};

@@ -24,7 +24,7 @@ struct NavEntry {
 const NAV: &[NavEntry] = &[
     NavEntry { key: "nav.overview", href: Some("/"), action: None },
     NavEntry { key: "nav.screen", href: None, action: Some(Action::ViewCity) },
-    NavEntry { key: "nav.enterprises", href: None, action: Some(Action::ViewProfile) },
+    NavEntry { key: "nav.enterprises", href: Some("/enterprises"), action: Some(Action::ViewProfile) },
     NavEntry { key: "nav.alarms", href: None, action: Some(Action::ViewEnvironment) },
     NavEntry { key: "nav.devices", href: None, action: Some(Action::ViewEnvironment) },
     NavEntry { key: "nav.quality", href: None, action: Some(Action::ViewEnvironment) },
@@ -135,11 +135,11 @@ mod tests {
 
     #[test]
     fn the_navigation_follows_the_policy() {
-        assert_eq!(labels(Role::Admin), ["Overview", "System status"]);
-        assert_eq!(labels(Role::Bureau), ["Overview", "System status"]);
-        assert_eq!(labels(Role::Leader), ["Overview"]);
-        assert_eq!(labels(Role::Enterprise { enterprise: "E01".into() }), ["Overview"]);
-        assert_eq!(labels(Role::Department { department: "fgw".into() }), ["Overview"]);
+        assert_eq!(labels(Role::Admin), ["Overview", "Enterprises", "System status"]);
+        assert_eq!(labels(Role::Bureau), ["Overview", "Enterprises", "System status"]);
+        assert_eq!(labels(Role::Leader), ["Overview", "Enterprises"]);
+        assert_eq!(labels(Role::Enterprise { enterprise: "E01".into() }), ["Overview", "Enterprises"]);
+        assert_eq!(labels(Role::Department { department: "fgw".into() }), ["Overview", "Enterprises"]);
     }
 
     #[test]

@@ -60,6 +60,7 @@ pub use episodes::episodes;
 pub use evaluate::{MAX_WINDOW_DAYS, Window, evaluate};
 pub use monthly::{Monthly, monthly, permit_findings};
 pub use params::{ParamError, Params};
+pub use prepare::converts_to_reference_o2;
 pub use rollup::{GroupRate, Scope, rollup};
 pub use rule_values::{RuleNumber, RuleValues};
 pub use sources::{LimitArgError, Overrides};

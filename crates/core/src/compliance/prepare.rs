@@ -43,8 +43,14 @@ pub(crate) fn is_gas_parameter(code: &str) -> bool {
 
 /// Whether `code` is a flue-gas pollutant whose concentration is converted to reference O2.
 pub(crate) fn is_converted(src: &Source, code: &str) -> bool {
-    src.kind == OutletKind::FlueGas
-        && src.reference_o2.is_some_and(|r| r.is_finite() && r < 21.0)
+    converts_to_reference_o2(src.kind, src.reference_o2, code)
+}
+
+/// [`is_converted`] for an outlet of `kind` with `reference_o2`: the one rule, shared with the
+/// pages that show converted values beside measured ones.
+pub fn converts_to_reference_o2(kind: OutletKind, reference_o2: Option<f64>, code: &str) -> bool {
+    kind == OutletKind::FlueGas
+        && reference_o2.is_some_and(|r| r.is_finite() && r < 21.0)
         && code.starts_with('a')
         && !is_gas_parameter(code)
 }

@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use crate::cookies;
 
 mod common;
+mod enterprises;
 
 /// The name of the cookie the language switch sets.
 pub const LANG_COOKIE: &str = "lang";
@@ -53,6 +54,12 @@ impl Lang {
         self == Lang::En
     }
 
+    /// The message `key` in this language when the catalogue has it (for keys made from data,
+    /// such as an industry's code, where the data itself is the fallback).
+    pub fn try_t(self, key: &str) -> Option<&'static str> {
+        catalogue().get(key).map(|(zh, en)| if self == Lang::Zh { *zh } else { *en })
+    }
+
     /// The message `key` in this language; an unknown key shows as itself, so a slip is visible
     /// on the page rather than an empty space (the templates' keys are checked by a test).
     pub fn t(self, key: &str) -> &'static str {
@@ -90,7 +97,7 @@ fn catalogue() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
 
 /// Every area's messages. An area of pages keeps its own table in a module of its own
 /// (`i18n/<area>.rs`) and adds it here.
-const AREAS: &[&[(&str, &str, &str)]] = &[common::MESSAGES];
+const AREAS: &[&[(&str, &str, &str)]] = &[common::MESSAGES, enterprises::MESSAGES];
 
 /// Every message: key, Chinese, English.
 fn messages() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {

@@ -14,10 +14,12 @@ use crate::state::AppState;
 
 mod account;
 mod api;
+mod enterprises;
 mod health;
 mod lang;
 mod login;
 mod metrics;
+mod outlets;
 mod overview;
 mod static_files;
 mod status_page;
@@ -26,6 +28,8 @@ mod status_page;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(overview::routes())
+        .merge(enterprises::routes())
+        .merge(outlets::routes())
         .merge(status_page::routes())
         .merge(login::routes())
         .merge(account::routes())

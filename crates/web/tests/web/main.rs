@@ -4,6 +4,9 @@
 mod api_v1;
 mod app;
 mod assets;
+mod enterprise_seed;
+mod enterprises;
+mod outlets;
 mod pages;
 mod routes;
 mod sign_in;

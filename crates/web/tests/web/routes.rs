@@ -140,8 +140,8 @@ async fn status_and_metrics_need_a_role_that_sees_the_system() {
 
 #[tokio::test]
 async fn an_unknown_route_is_a_json_404() {
-    let r = TestApp::builder().build().await.get("/api/v1/enterprises/E99").await;
-    assert_eq!(r.error(StatusCode::NOT_FOUND, "not_found"), "no route for GET /api/v1/enterprises/E99");
+    let r = TestApp::builder().build().await.get("/api/v1/nowhere/E99").await;
+    assert_eq!(r.error(StatusCode::NOT_FOUND, "not_found"), "no route for GET /api/v1/nowhere/E99");
 }
 
 #[tokio::test]

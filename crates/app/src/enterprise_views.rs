@@ -1,0 +1,549 @@
+//! 一企一档: the enterprises an actor may see with their state now, one enterprise's file
+//! (profile, outlets with their latest values against the limits in force, emissions of the year
+//! against the permitted totals, open alarms, devices), and the outlets.
+//!
+//! Every function asks `fenhe_core::access` before it loads anything it would show: the role
+//! first (a department officer reads profiles only), then the enterprise the object belongs to.
+//! Another enterprise's id answers [`ViewError::Denied`]`(NotFound)`, as a missing id does.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use fenhe_core::access::{self, Action, Actor, Denied, Scope, Target};
+use fenhe_core::china_time::{self, HOUR_MS, MINUTE_MS};
+use fenhe_core::compliance::{Aggregate, Invalidity, Params, Period, converts_to_reference_o2};
+use fenhe_core::{Device, Enterprise, Outlet, Registry};
+use fenhe_store::{AggregateQuery, Alarm, AlarmQuery, AlarmStatus, DeviceActivity, EmissionQuery, Store};
+
+use crate::view_error::ViewError;
+
+/// How far back the latest hour of a factor is looked for: an outlet silent for longer shows
+/// no latest value (its state says offline).
+const LATEST_LOOKBACK_MS: i64 = 7 * 24 * HOUR_MS;
+
+/// An exceeding hour makes an outlet "exceeding now" while it is this recent (the hour just
+/// ended, or the one before while the engine has not judged the last one yet).
+const RECENT_HOUR_MS: i64 = 2 * HOUR_MS;
+
+/// The state of an outlet or an enterprise now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum State {
+    /// Data arrives and nothing exceeds.
+    Compliant,
+    /// An exceedance is open (an open exceedance alarm, or the latest judged hour exceeds).
+    Exceeding,
+    /// A device's latest data is older than its offline threshold.
+    Offline,
+    /// Nothing has ever been received.
+    NoData,
+}
+
+impl State {
+    pub const ALL: [State; 4] = [State::Compliant, State::Exceeding, State::Offline, State::NoData];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Compliant => "compliant",
+            State::Exceeding => "exceeding",
+            State::Offline => "offline",
+            State::NoData => "no_data",
+        }
+    }
+
+    /// An enterprise's state from its outlets': exceeding wins, then offline; no data only when
+    /// no outlet has any.
+    fn of_all(states: impl Iterator<Item = State>) -> State {
+        let states: BTreeSet<State> = states.collect();
+        if states.contains(&State::Exceeding) {
+            State::Exceeding
+        } else if states.contains(&State::Offline) {
+            State::Offline
+        } else if states.contains(&State::Compliant) {
+            State::Compliant
+        } else {
+            State::NoData
+        }
+    }
+}
+
+/// Which enterprises a list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnterpriseFilter {
+    pub industry: Option<String>,
+    pub category: Option<String>,
+    /// Part of the name, id or USCC.
+    pub search: Option<String>,
+}
+
+/// An enterprise in the list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnterpriseSummary {
+    pub id: String,
+    pub name: String,
+    pub industry: String,
+    pub category: Option<String>,
+    pub outlets: usize,
+    /// `None` for a role that may read profiles but not environmental data.
+    pub state: Option<State>,
+}
+
+/// The enterprises the actor may see, filtered, with the industries and categories in scope
+/// (for the list's filter choices).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnterpriseList {
+    pub items: Vec<EnterpriseSummary>,
+    pub industries: Vec<String>,
+    pub categories: Vec<String>,
+}
+
+/// The latest hour of one factor at an outlet, against the limit in force then.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatestValue {
+    pub factor: String,
+    pub mn: String,
+    /// Start of the hour.
+    pub hour: i64,
+    pub mean: Option<f64>,
+    /// At the outlet's reference O2 when the factor is converted (else `None`).
+    pub converted: Option<f64>,
+    pub valid: bool,
+    pub reason: Option<Invalidity>,
+    pub limit: Option<f64>,
+    pub limit_min: Option<f64>,
+    pub exceeds: bool,
+}
+
+/// An outlet with its state now and its latest values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutletSummary {
+    pub outlet: Outlet,
+    pub enterprise_name: String,
+    pub state: State,
+    /// Factors with a limit first, then the others, each by code.
+    pub latest: Vec<LatestValue>,
+    pub devices: Vec<DeviceState>,
+}
+
+/// A data logger and whether it is online.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceState {
+    pub mn: String,
+    pub outlet: String,
+    pub protocol: &'static str,
+    pub minute_interval_min: u32,
+    pub last_frame_at: Option<i64>,
+    /// Latest DataTime of any data it sent.
+    pub last_data_at: Option<i64>,
+    /// Data within the offline threshold (max(3 intervals, 30 min) by default).
+    pub online: bool,
+}
+
+/// The year's emission of one factor so far against the permitted annual total.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmissionToDate {
+    pub factor: String,
+    pub kg: f64,
+    pub permitted_kg: Option<f64>,
+    /// kg / permitted (0.8 = 80 %).
+    pub share: Option<f64>,
+}
+
+/// What an environmental role sees of an enterprise beyond its profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvironmentView {
+    pub state: State,
+    pub outlets: Vec<OutletSummary>,
+    /// Start of the China-time year the emissions count from (days judged, then hours).
+    pub year_start: i64,
+    pub emissions: Vec<EmissionToDate>,
+    /// Open alarms of its devices, newest first.
+    pub alarms: Vec<Alarm>,
+    pub devices: Vec<DeviceState>,
+}
+
+/// 一企一档.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnterpriseFile {
+    pub enterprise: Enterprise,
+    /// `None` for a role that reads profiles only (a department officer).
+    pub environment: Option<EnvironmentView>,
+}
+
+/// The enterprises `actor` may see (an enterprise user: their own), filtered.
+pub async fn list_enterprises(
+    store: &dyn Store,
+    actor: &Actor,
+    filter: &EnterpriseFilter,
+    now: i64,
+) -> Result<EnterpriseList, ViewError> {
+    let scope = access::scope(actor, Action::ViewProfile)?;
+    let with_state = access::scope(actor, Action::ViewEnvironment).is_ok();
+    let registry = store.registry().await?;
+    let in_scope: Vec<&Enterprise> = registry.enterprises.iter().filter(|e| scope.includes(&e.id)).collect();
+    let industries: BTreeSet<String> = in_scope.iter().map(|e| e.industry.clone()).collect();
+    let categories: BTreeSet<String> = in_scope.iter().filter_map(|e| e.category.clone()).collect();
+    let needle = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_lowercase);
+    let shown: Vec<&Enterprise> = in_scope
+        .into_iter()
+        .filter(|e| filter.industry.as_deref().is_none_or(|i| i.is_empty() || e.industry == i))
+        .filter(|e| {
+            filter.category.as_deref().is_none_or(|c| c.is_empty() || e.category.as_deref() == Some(c))
+        })
+        .filter(|e| {
+            needle.as_deref().is_none_or(|n| {
+                e.name.to_lowercase().contains(n)
+                    || e.id.to_lowercase().contains(n)
+                    || e.uscc.to_lowercase().contains(n)
+            })
+        })
+        .collect();
+    let states = if with_state {
+        let ids: BTreeSet<&str> = shown.iter().map(|e| e.id.as_str()).collect();
+        // The list shows states only: the latest hours are enough, not a week of them.
+        Some(Facts::load(store, &registry, &ids, now, RECENT_HOUR_MS + HOUR_MS).await?)
+    } else {
+        None
+    };
+    let items = shown
+        .iter()
+        .map(|e| {
+            let outlets: Vec<&Outlet> = registry.outlets.iter().filter(|o| o.enterprise == e.id).collect();
+            let state = states
+                .as_ref()
+                .map(|f| State::of_all(outlets.iter().map(|o| f.outlet_state(&registry, o, now))));
+            EnterpriseSummary {
+                id: e.id.clone(),
+                name: e.name.clone(),
+                industry: e.industry.clone(),
+                category: e.category.clone(),
+                outlets: outlets.len(),
+                state,
+            }
+        })
+        .collect();
+    Ok(EnterpriseList {
+        items,
+        industries: industries.into_iter().collect(),
+        categories: categories.into_iter().collect(),
+    })
+}
+
+/// One enterprise's file. A role that may read profiles but not environmental data gets the
+/// profile alone.
+pub async fn enterprise_file(
+    store: &dyn Store,
+    actor: &Actor,
+    id: &str,
+    now: i64,
+) -> Result<EnterpriseFile, ViewError> {
+    access::authorize(actor, Action::ViewProfile, Target::Enterprise(id))?;
+    let environmental = match access::authorize(actor, Action::ViewEnvironment, Target::Enterprise(id)) {
+        Ok(()) => true,
+        Err(Denied::Forbidden) => false,
+        Err(d) => return Err(d.into()),
+    };
+    let registry = store.registry().await?;
+    let enterprise = registry.enterprise(id).ok_or_else(ViewError::not_found)?.clone();
+    if !environmental {
+        return Ok(EnterpriseFile { enterprise, environment: None });
+    }
+    let ids = BTreeSet::from([id]);
+    let facts = Facts::load(store, &registry, &ids, now, LATEST_LOOKBACK_MS).await?;
+    let outlets: Vec<OutletSummary> = registry
+        .outlets
+        .iter()
+        .filter(|o| o.enterprise == id)
+        .map(|o| facts.summary(&registry, o, now))
+        .collect();
+    let state = State::of_all(outlets.iter().map(|o| o.state));
+    let devices = outlets.iter().flat_map(|o| o.devices.iter().cloned()).collect();
+    let year_start = china_time::year_start(now);
+    let emissions = emissions_to_date(store, &enterprise, &outlets, year_start).await?;
+    Ok(EnterpriseFile {
+        enterprise,
+        environment: Some(EnvironmentView {
+            state,
+            outlets,
+            year_start,
+            emissions,
+            alarms: facts.alarms,
+            devices,
+        }),
+    })
+}
+
+/// The outlets `actor` may see, of one enterprise when `enterprise` is given (another
+/// enterprise's id answers not found, as a missing one does).
+pub async fn list_outlets(
+    store: &dyn Store,
+    actor: &Actor,
+    enterprise: Option<&str>,
+    now: i64,
+) -> Result<Vec<OutletSummary>, ViewError> {
+    let scope = match enterprise {
+        Some(e) => {
+            access::authorize(actor, Action::ViewEnvironment, Target::Enterprise(e))?;
+            Scope::Enterprise(e.to_string())
+        }
+        None => access::scope(actor, Action::ViewEnvironment)?,
+    };
+    let registry = store.registry().await?;
+    if let Some(e) = enterprise
+        && registry.enterprise(e).is_none()
+    {
+        return Err(ViewError::not_found());
+    }
+    let ids: BTreeSet<&str> =
+        registry.enterprises.iter().map(|e| e.id.as_str()).filter(|e| scope.includes(e)).collect();
+    let facts = Facts::load(store, &registry, &ids, now, LATEST_LOOKBACK_MS).await?;
+    Ok(registry
+        .outlets
+        .iter()
+        .filter(|o| ids.contains(o.enterprise.as_str()))
+        .map(|o| facts.summary(&registry, o, now))
+        .collect())
+}
+
+/// One outlet with its state, latest values and devices.
+pub async fn outlet_summary(
+    store: &dyn Store,
+    actor: &Actor,
+    id: &str,
+    now: i64,
+) -> Result<OutletSummary, ViewError> {
+    // The role first: a role that may not see environmental data learns nothing of the id.
+    access::scope(actor, Action::ViewEnvironment)?;
+    let registry = store.registry().await?;
+    let outlet = registry.outlet(id).ok_or_else(ViewError::not_found)?;
+    access::authorize(actor, Action::ViewEnvironment, Target::Enterprise(&outlet.enterprise))?;
+    let ids = BTreeSet::from([outlet.enterprise.as_str()]);
+    let facts = Facts::load(store, &registry, &ids, now, LATEST_LOOKBACK_MS).await?;
+    Ok(facts.summary(&registry, outlet, now))
+}
+
+/// The offline threshold of a device: max(intervals × its minute interval, the minimum), as the
+/// engine's offline finding measures it (default parameters).
+fn offline_after_ms(d: &Device, params: &Params) -> i64 {
+    let by_intervals = params.offline_intervals * f64::from(d.minute_interval_min.max(1));
+    let minutes = by_intervals.max(f64::from(params.offline_min_minutes));
+    (minutes * MINUTE_MS as f64) as i64
+}
+
+/// What the state and latest values of some enterprises' outlets are decided from, loaded once.
+struct Facts {
+    activity: HashMap<String, DeviceActivity>,
+    /// Latest hour with data of each (device, factor) within the look-back.
+    latest: HashMap<(String, String), Aggregate>,
+    /// Open alarms of the devices concerned, newest first.
+    alarms: Vec<Alarm>,
+    params: Params,
+}
+
+impl Facts {
+    async fn load(
+        store: &dyn Store,
+        registry: &Registry,
+        enterprises: &BTreeSet<&str>,
+        now: i64,
+        lookback_ms: i64,
+    ) -> Result<Facts, ViewError> {
+        let outlets: BTreeSet<&str> = registry
+            .outlets
+            .iter()
+            .filter(|o| enterprises.contains(o.enterprise.as_str()))
+            .map(|o| o.id.as_str())
+            .collect();
+        let mns: BTreeSet<&str> = registry
+            .devices
+            .iter()
+            .filter(|d| outlets.contains(d.outlet.as_str()))
+            .map(|d| d.mn.as_str())
+            .collect();
+        let activity = store
+            .device_activity()
+            .await?
+            .into_iter()
+            .filter(|a| mns.contains(a.mn.as_str()))
+            .map(|a| (a.mn.clone(), a))
+            .collect();
+        let mut latest: HashMap<(String, String), Aggregate> = HashMap::new();
+        // One query for the whole city when many devices are concerned, else one per device.
+        let queries: Vec<Option<String>> =
+            if mns.len() > 8 { vec![None] } else { mns.iter().map(|m| Some(m.to_string())).collect() };
+        for mn in queries {
+            let q = AggregateQuery {
+                mn,
+                period: Some(Period::Hour),
+                from: Some(china_time::hour_start(now) - lookback_ms),
+                ..Default::default()
+            };
+            for a in store.aggregates(&q).await? {
+                if a.records == 0 || !mns.contains(a.mn.as_str()) {
+                    continue;
+                }
+                let key = (a.mn.clone(), a.factor.clone());
+                if latest.get(&key).is_none_or(|b| b.start < a.start) {
+                    latest.insert(key, a);
+                }
+            }
+        }
+        let q = AlarmQuery { status: Some(AlarmStatus::Open), ..Default::default() };
+        let alarms =
+            store.alarms(&q).await?.into_iter().filter(|a| mns.contains(a.draft.mn.as_str())).collect();
+        Ok(Facts { activity, latest, alarms, params: Params::default() })
+    }
+
+    fn device_state(&self, d: &Device, now: i64) -> DeviceState {
+        let act = self.activity.get(&d.mn);
+        let last_data_at = act.and_then(|a| a.latest.iter().map(|(_, t)| *t).max());
+        let online = last_data_at.is_some_and(|t| now - t <= offline_after_ms(d, &self.params));
+        DeviceState {
+            mn: d.mn.clone(),
+            outlet: d.outlet.clone(),
+            protocol: d.protocol.name(),
+            minute_interval_min: d.minute_interval_min,
+            last_frame_at: act.and_then(|a| a.last_frame_at),
+            last_data_at,
+            online,
+        }
+    }
+
+    fn latest_values(&self, outlet: &Outlet, devices: &[&Device]) -> Vec<LatestValue> {
+        let mut out: Vec<LatestValue> = self
+            .latest
+            .values()
+            .filter(|a| devices.iter().any(|d| d.mn == a.mn))
+            .map(|a| LatestValue {
+                factor: a.factor.clone(),
+                mn: a.mn.clone(),
+                hour: a.start,
+                mean: a.mean,
+                converted: if converts_to_reference_o2(outlet.kind, outlet.reference_o2, &a.factor) {
+                    a.converted_mean
+                } else {
+                    None
+                },
+                valid: a.valid,
+                reason: a.reason,
+                limit: a.limit,
+                limit_min: a.limit_min,
+                exceeds: a.exceeds,
+            })
+            .collect();
+        let limited = |f: &str| outlet.limits.iter().any(|l| l.factor == f);
+        out.sort_by(|a, b| {
+            (!limited(&a.factor), &a.factor, &a.mn).cmp(&(!limited(&b.factor), &b.factor, &b.mn))
+        });
+        out
+    }
+
+    fn outlet_state(&self, registry: &Registry, outlet: &Outlet, now: i64) -> State {
+        let devices: Vec<&Device> = registry.devices.iter().filter(|d| d.outlet == outlet.id).collect();
+        let states: Vec<DeviceState> = devices.iter().map(|d| self.device_state(d, now)).collect();
+        self.state_of(outlet, &devices, &states, now)
+    }
+
+    fn state_of(&self, outlet: &Outlet, devices: &[&Device], states: &[DeviceState], now: i64) -> State {
+        if states.iter().all(|s| s.last_data_at.is_none()) {
+            return State::NoData;
+        }
+        let open_exceedance =
+            self.alarms.iter().any(|a| a.draft.kind == "exceedance" && a.draft.outlet == outlet.id);
+        let recent_exceeding = self.latest.values().any(|a| {
+            a.exceeds && devices.iter().any(|d| d.mn == a.mn) && a.start + HOUR_MS >= now - RECENT_HOUR_MS
+        });
+        if open_exceedance || recent_exceeding {
+            State::Exceeding
+        } else if states.iter().any(|s| s.last_data_at.is_some() && !s.online) {
+            State::Offline
+        } else {
+            State::Compliant
+        }
+    }
+
+    fn summary(&self, registry: &Registry, outlet: &Outlet, now: i64) -> OutletSummary {
+        let devices: Vec<&Device> = registry.devices.iter().filter(|d| d.outlet == outlet.id).collect();
+        let states: Vec<DeviceState> = devices.iter().map(|d| self.device_state(d, now)).collect();
+        OutletSummary {
+            outlet: outlet.clone(),
+            enterprise_name: registry
+                .enterprise(&outlet.enterprise)
+                .map(|e| e.name.clone())
+                .unwrap_or_default(),
+            state: self.state_of(outlet, &devices, &states, now),
+            latest: self.latest_values(outlet, &devices),
+            devices: states,
+        }
+    }
+}
+
+/// The enterprise's emissions since `year_start`, by factor, against its permitted annual totals:
+/// the engine's day rows of the year, and its hour rows after each device's last judged day (a
+/// day gets its row only once it has ended, so today's hours would be missing otherwise).
+async fn emissions_to_date(
+    store: &dyn Store,
+    enterprise: &Enterprise,
+    outlets: &[OutletSummary],
+    year_start: i64,
+) -> Result<Vec<EmissionToDate>, ViewError> {
+    let year_end = china_time::next_year_start(year_start);
+    let mut kg: BTreeMap<String, f64> = BTreeMap::new();
+    for o in outlets {
+        let q = |period, from| EmissionQuery {
+            outlet: Some(o.outlet.id.clone()),
+            period: Some(period),
+            from: Some(from),
+            to: Some(year_end),
+            ..Default::default()
+        };
+        let mut days_to: HashMap<String, i64> = HashMap::new();
+        for e in store.emissions(&q(Period::Day, year_start)).await? {
+            let end = days_to.entry(e.mn.clone()).or_insert(year_start);
+            *end = (*end).max(e.start + china_time::DAY_MS);
+            *kg.entry(e.factor).or_default() += e.kg;
+        }
+        let hours_from = o.devices.iter().map(|d| days_to.get(&d.mn).copied().unwrap_or(year_start)).min();
+        if let Some(from) = hours_from {
+            for e in store.emissions(&q(Period::Hour, from)).await? {
+                if e.start >= days_to.get(&e.mn).copied().unwrap_or(year_start) {
+                    *kg.entry(e.factor).or_default() += e.kg;
+                }
+            }
+        }
+    }
+    for f in enterprise.permitted_kg_per_year.keys() {
+        kg.entry(f.clone()).or_default();
+    }
+    Ok(kg
+        .into_iter()
+        .map(|(factor, kg)| {
+            let permitted_kg = enterprise.permitted_kg_per_year.get(&factor).copied();
+            let share = permitted_kg.filter(|p| *p > 0.0).map(|p| kg / p);
+            EmissionToDate { factor, kg, permitted_kg, share }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_enterprise_is_as_bad_as_its_worst_outlet() {
+        use State::*;
+        assert_eq!(State::of_all([Compliant, Exceeding, Offline].into_iter()), Exceeding);
+        assert_eq!(State::of_all([Compliant, Offline, NoData].into_iter()), Offline);
+        assert_eq!(State::of_all([NoData, Compliant].into_iter()), Compliant);
+        assert_eq!(State::of_all([NoData].into_iter()), NoData);
+        assert_eq!(State::of_all(std::iter::empty()), NoData);
+    }
+
+    #[test]
+    fn the_offline_threshold_follows_the_interval() {
+        let mut d = fenhe_core::demo::city().devices[0].clone();
+        let p = Params::default();
+        d.minute_interval_min = 1;
+        assert_eq!(offline_after_ms(&d, &p), 30 * MINUTE_MS);
+        d.minute_interval_min = 20;
+        assert_eq!(offline_after_ms(&d, &p), 60 * MINUTE_MS);
+    }
+}
