@@ -88,6 +88,15 @@ pub struct FrameCount {
     pub count: u64,
 }
 
+/// Frames of one MN with one verdict, counted over a period (see
+/// [`IngestStore::frame_counts_by_mn`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MnFrameCount {
+    pub mn: String,
+    pub verdict: Verdict,
+    pub count: u64,
+}
+
 /// Frames from an unregistered MN or with a wrong password, grouped per verdict and MN (or per
 /// peer when no MN could be read), for the administrator's inbox. Unregistered frames of an MN
 /// that has since been registered no longer show.
@@ -141,6 +150,10 @@ pub trait IngestStore: Send + Sync {
     async fn frames(&self, q: &FrameQuery) -> Result<Vec<StoredFrame>>;
     /// All frames ever stored, counted by verdict and reason kind, sorted by both.
     async fn frame_counts(&self) -> Result<Vec<FrameCount>>;
+    /// Frames received at or after `since` (epoch ms), counted per MN and verdict, sorted by
+    /// both; frames in which no MN could be read are left out. The devices page's "frames
+    /// today" and "rejected today" are this from the start of the China day.
+    async fn frame_counts_by_mn(&self, since: i64) -> Result<Vec<MnFrameCount>>;
     /// The inbox, most recently seen first.
     async fn inbox(&self) -> Result<Vec<InboxEntry>>;
     /// Every registered device, sorted by MN.

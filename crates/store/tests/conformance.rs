@@ -706,6 +706,33 @@ async fn frames_inbox_and_counts(store: Arc<dyn Store>) {
         vec![(MN1, 1, Some(T0 + 50)), (MN2, 2, Some(T0 + 1500)), (stranger, 3, Some(T0 + 2000))]
     );
     assert!(act.iter().all(|a| a.latest.is_empty()));
+
+    // Per MN and verdict since a time: frames without an MN are not counted, earlier ones not.
+    let by_mn = |since| {
+        let store = store.clone();
+        async move {
+            store
+                .frame_counts_by_mn(since)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.mn, c.verdict, c.count))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        by_mn(T0).await,
+        vec![
+            (MN1.to_string(), Verdict::Accepted, 1),
+            (MN2.to_string(), Verdict::WrongPassword, 2),
+            (stranger.to_string(), Verdict::Unregistered, 3),
+        ]
+    );
+    assert_eq!(
+        by_mn(T0 + 1000).await,
+        vec![(MN2.to_string(), Verdict::WrongPassword, 1), (stranger.to_string(), Verdict::Unregistered, 2)]
+    );
+    assert!(by_mn(T0 + 2001).await.is_empty());
 }
 
 fn cmd(mn: &str, cn: &str, at: i64) -> NewCommand {
@@ -927,6 +954,9 @@ impl fenhe_store::IngestStore for Failing {
     }
     async fn frame_counts(&self) -> Result<Vec<FrameCount>> {
         self.inner.frame_counts().await
+    }
+    async fn frame_counts_by_mn(&self, since: i64) -> Result<Vec<fenhe_store::MnFrameCount>> {
+        self.inner.frame_counts_by_mn(since).await
     }
     async fn inbox(&self) -> Result<Vec<fenhe_store::InboxEntry>> {
         self.inner.inbox().await

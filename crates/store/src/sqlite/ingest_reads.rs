@@ -13,7 +13,7 @@ use super::convert::{count, numeric_cn, verdict};
 use super::{SqliteStore, ingest_write, packed};
 use crate::{
     DeviceActivity, FrameCount, FrameQuery, InboxEntry, IngestItem, IngestStore, ItemOutcome,
-    MeasurementQuery, Result, StoreError, StoredCounts, StoredFrame, StoredMeasurement,
+    MeasurementQuery, MnFrameCount, Result, StoreError, StoredCounts, StoredFrame, StoredMeasurement,
 };
 
 #[derive(sqlx::FromRow)]
@@ -69,6 +69,13 @@ struct TallyRow {
     verdict: String,
     reason_kind: String,
     frames: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct MnCountRow {
+    mn: String,
+    verdict: String,
+    n: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -270,6 +277,23 @@ impl IngestStore for SqliteStore {
             });
         }
         out.sort_by(|a, b| (a.verdict, &a.reason_kind).cmp(&(b.verdict, &b.reason_kind)));
+        Ok(out)
+    }
+
+    async fn frame_counts_by_mn(&self, since: i64) -> Result<Vec<MnFrameCount>> {
+        // A range over frames_received_at: a day's frames, not the whole table.
+        let rows: Vec<MnCountRow> = sqlx::query_as(
+            "SELECT mn, verdict, COUNT(*) AS n FROM frames \
+             WHERE received_at >= ? AND mn IS NOT NULL GROUP BY mn, verdict",
+        )
+        .bind(since)
+        .fetch_all(&self.read)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(MnFrameCount { mn: r.mn, verdict: verdict(&r.verdict)?, count: count(r.n)? });
+        }
+        out.sort_by(|a, b| (&a.mn, a.verdict).cmp(&(&b.mn, b.verdict)));
         Ok(out)
     }
 
