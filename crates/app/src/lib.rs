@@ -24,10 +24,12 @@ pub mod device_queries;
 pub mod engine;
 mod error;
 pub mod measurement_queries;
+pub mod packet_explain;
 mod password_hash;
 pub mod registry_files;
 pub mod registry_import;
 pub mod replay;
 pub mod secrets;
+pub mod text_table;
 
 pub use error::{AppError, Result};
