@@ -75,6 +75,8 @@ pub struct FrameQuery {
     pub to: Option<i64>,
     /// Only frames with id greater than this (for paging and tailing).
     pub after_id: Option<i64>,
+    /// Only frames with id less than this (for paging newest first).
+    pub before_id: Option<i64>,
     /// Newest first (for "the latest N frames"); otherwise oldest first (for paging and tailing).
     pub newest_first: bool,
     pub limit: Option<u32>,

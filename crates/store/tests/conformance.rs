@@ -689,6 +689,10 @@ async fn frames_inbox_and_counts(store: Arc<dyn Store>) {
     let newest =
         store.frames(&FrameQuery { newest_first: true, limit: Some(2), ..Default::default() }).await.unwrap();
     assert_eq!(newest.iter().map(|f| f.id).collect::<Vec<_>>(), vec![all[12].id, all[11].id]);
+    let older =
+        FrameQuery { newest_first: true, before_id: Some(all[11].id), limit: Some(2), ..Default::default() };
+    let older = store.frames(&older).await.unwrap();
+    assert_eq!(older.iter().map(|f| f.id).collect::<Vec<_>>(), vec![all[10].id, all[9].id]);
     let rejected = FrameQuery { verdict: Some(Verdict::Rejected), ..Default::default() };
     assert_eq!(store.frames(&rejected).await.unwrap().len(), 4);
     let accepted = FrameQuery { verdict: Some(Verdict::Accepted), ..Default::default() };

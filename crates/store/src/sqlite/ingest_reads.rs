@@ -237,6 +237,9 @@ impl IngestStore for SqliteStore {
         if q.after_id.is_some() {
             sql.push_str(" AND id > ?");
         }
+        if q.before_id.is_some() {
+            sql.push_str(" AND id < ?");
+        }
         sql.push_str(if q.newest_first { " ORDER BY id DESC" } else { " ORDER BY id" });
         if q.limit.is_some() {
             sql.push_str(" LIMIT ?");
@@ -256,6 +259,9 @@ impl IngestStore for SqliteStore {
         }
         if let Some(after) = q.after_id {
             query = query.bind(after);
+        }
+        if let Some(before) = q.before_id {
+            query = query.bind(before);
         }
         if let Some(limit) = q.limit {
             query = query.bind(i64::from(limit));
