@@ -241,7 +241,7 @@ async fn commands_are_queued_for_those_who_may_and_audited() {
     assert_eq!((row.cn.as_str(), row.status, row.in_flight), ("1012", "queued", true));
     assert_eq!(row.origin, "operator:officer");
     let listed = commands::commands(store.as_ref(), &e01(), &mine).await.unwrap();
-    assert_eq!(listed, [row.clone()], "the enterprise sees its device's commands");
+    assert_eq!(listed, std::slice::from_ref(&row), "the enterprise sees its device's commands");
     let log = store.audit(&AuditQuery::default()).await.unwrap();
     assert!(log.iter().any(|e| e.entry.action == "command.send" && e.entry.object_id == row.id.to_string()));
 }
