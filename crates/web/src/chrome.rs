@@ -26,7 +26,7 @@ const NAV: &[NavEntry] = &[
     NavEntry { key: "nav.screen", href: None, action: Some(Action::ViewCity) },
     NavEntry { key: "nav.enterprises", href: None, action: Some(Action::ViewProfile) },
     NavEntry { key: "nav.alarms", href: None, action: Some(Action::ViewEnvironment) },
-    NavEntry { key: "nav.devices", href: None, action: Some(Action::ViewEnvironment) },
+    NavEntry { key: "nav.devices", href: Some("/devices"), action: Some(Action::ViewEnvironment) },
     NavEntry { key: "nav.quality", href: None, action: Some(Action::ViewEnvironment) },
     NavEntry { key: "nav.registry", href: None, action: Some(Action::ManageRegistry) },
     NavEntry { key: "nav.audit", href: None, action: Some(Action::ViewAudit) },

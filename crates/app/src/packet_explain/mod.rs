@@ -10,7 +10,7 @@ mod report;
 mod text;
 
 use fenhe_ingest::judge_loop::JudgeLoop;
-pub use hj212::codes::Lang;
+pub use hj212::codes::{Lang, command_name};
 
 pub use report::{FactorReport, FieldReport, PacketReport, Report, kind_zh};
 pub use text::{render, summary_line};

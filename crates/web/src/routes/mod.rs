@@ -14,6 +14,7 @@ use crate::state::AppState;
 
 mod account;
 mod api;
+mod devices;
 mod health;
 mod lang;
 mod login;
@@ -27,6 +28,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(overview::routes())
         .merge(status_page::routes())
+        .merge(devices::routes())
         .merge(login::routes())
         .merge(account::routes())
         .merge(lang::routes())
