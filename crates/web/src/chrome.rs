@@ -135,10 +135,10 @@ mod tests {
 
     #[test]
     fn the_navigation_follows_the_policy() {
-        assert_eq!(labels(Role::Admin), ["Overview", "System status"]);
-        assert_eq!(labels(Role::Bureau), ["Overview", "System status"]);
-        assert_eq!(labels(Role::Leader), ["Overview"]);
-        assert_eq!(labels(Role::Enterprise { enterprise: "E01".into() }), ["Overview"]);
+        assert_eq!(labels(Role::Admin), ["Overview", "Devices", "System status"]);
+        assert_eq!(labels(Role::Bureau), ["Overview", "Devices", "System status"]);
+        assert_eq!(labels(Role::Leader), ["Overview", "Devices"]);
+        assert_eq!(labels(Role::Enterprise { enterprise: "E01".into() }), ["Overview", "Devices"]);
         assert_eq!(labels(Role::Department { department: "fgw".into() }), ["Overview"]);
     }
 

@@ -4,6 +4,7 @@
 mod api_v1;
 mod app;
 mod assets;
+mod devices;
 mod pages;
 mod routes;
 mod sign_in;
