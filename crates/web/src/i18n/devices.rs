@@ -104,6 +104,11 @@ pub(super) const MESSAGES: &[(&str, &str, &str)] = &[
         "Set the device's clock to the platform's",
     ),
     ("devices.commands.time_sync_submit", "校时", "Set time"),
+    (
+        "devices.commands.time_sync_note",
+        "下发 1012 命令，时间取发送时刻的平台时间（北京时间）；设备离线时在其上线后发送。",
+        "Sends a 1012 with the platform's time (China time) at the moment it is sent; for an offline device, once it connects.",
+    ),
     ("devices.commands.history", "补传历史数据", "Request history"),
     ("devices.commands.data", "数据类型", "Data"),
     ("devices.commands.data.minute", "分钟数据 (2051)", "Minute data (2051)"),

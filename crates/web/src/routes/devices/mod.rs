@@ -83,7 +83,8 @@ pub(crate) fn failure_page(page: Chrome, e: DeviceError) -> Response {
         DeviceError::Denied(d) => super::denied_page(page, d),
         DeviceError::Invalid(problems) => {
             let lang = page.lang;
-            let message = problems.iter().map(|p| problem_text(lang, p)).collect::<Vec<_>>().join("；");
+            let sep = if lang.is_english() { "; " } else { "；" };
+            let message = problems.iter().map(|p| problem_text(lang, p)).collect::<Vec<_>>().join(sep);
             render_with(StatusCode::UNPROCESSABLE_ENTITY, &ErrorPage { page, message })
         }
         DeviceError::Store(s) => internal(s).into_response(),
