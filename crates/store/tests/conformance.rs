@@ -2521,6 +2521,13 @@ async fn sqlite_query_plans_use_indexes() {
     let p =
         plan("SELECT id FROM frames WHERE verdict = 'rejected' AND verdict <> 'accepted' ORDER BY id").await;
     assert!(p.contains("frames_notable"), "{p}");
+    // The devices page's frames today: the day's range, not every frame stored.
+    let p = plan(
+        "SELECT mn, verdict, COUNT(*) AS n FROM frames INDEXED BY frames_received_at \
+         WHERE received_at >= 0 GROUP BY mn, verdict",
+    )
+    .await;
+    assert!(p.contains("SEARCH frames USING INDEX frames_received_at (received_at>?)"), "{p}");
 
     // Compliance: the engine's loader, window replacement and alarm withdrawal.
     let p = plan(
