@@ -11,6 +11,9 @@
 //!   imports validated, recorded and applied.
 //! - [`alarm_queries`], [`measurement_queries`], [`device_queries`]: what the store holds, as
 //!   operators ask for it; [`device_queries::send`] queues a command for a device.
+//! - [`devices`]: the same under the access policy, for the web application and the API: the
+//!   devices an actor may see, their frames explained ([`packet_explain`]), the inbox and
+//!   registering a sender from it, the command queue.
 //! - [`auth`], [`accounts`], [`audit`]: who is signed in (passwords, sessions, API tokens, the
 //!   sign-in throttle), users and tokens managed under the access policy, and the audit log every
 //!   change goes to.
@@ -21,16 +24,19 @@ pub mod audit;
 pub mod auth;
 pub mod compliance_run;
 pub mod device_queries;
+pub mod devices;
 pub mod engine;
 pub mod enterprise_views;
 mod error;
 pub mod measurement_queries;
 pub mod outlet_series;
+pub mod packet_explain;
 mod password_hash;
 pub mod registry_files;
 pub mod registry_import;
 pub mod replay;
 pub mod secrets;
 pub mod view_error;
+pub mod text_table;
 
 pub use error::{AppError, Result};

@@ -15,7 +15,8 @@ mod logging;
 mod packet;
 mod server;
 mod simulate;
-mod text_table;
+// The aligned text tables live in fenhe-app with the packet explanation that uses them.
+use fenhe_app::text_table;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

@@ -191,8 +191,9 @@ pub(crate) fn command_packet(cmd: &Command, qn: &str, to: &Addressee, now: i64) 
     let mut b = PacketBuilder::new(&cmd.new.cn, &to.mn).qn(qn).st(to.st.as_str()).pw(to.pw.as_str());
     b = b.version(to.version, !notification);
     b.cp = cp_groups(&cmd.new.cp);
-    // A clock correction carries the time at sending, not at queueing.
-    if cmd.new.cn == "1012" && cmd.new.origin == ORIGIN_CLOCK {
+    // A clock correction carries the time at sending, not at queueing, whoever asked for it: an
+    // operator's "set the device's time" for a device that is offline may be sent hours later.
+    if cmd.new.cn == "1012" {
         let t = server_time(now).compact();
         for g in &mut b.cp {
             for (k, v) in g.iter_mut() {
@@ -665,5 +666,31 @@ mod tests {
             s.contains("QN=20240501100500000;ST=32;CN=2051;PW=p;MN=M;Flag=5;CP=&&BeginTime=20240501100100;EndTime=20240501100400&&"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn a_set_time_command_carries_the_time_it_is_sent_at() {
+        for origin in [ORIGIN_CLOCK, "operator:officer"] {
+            let cmd = Command {
+                id: 1,
+                new: NewCommand {
+                    mn: "M".into(),
+                    cn: "1012".into(),
+                    cp: "SystemTime=20240501100000".into(),
+                    origin: origin.into(),
+                    created_at: 0,
+                },
+                qn: None,
+                status: CommandStatus::Queued,
+                attempts: 0,
+                updated_at: 0,
+                detail: None,
+            };
+            let to = Addressee { mn: "M".into(), pw: "p".into(), st: "32".into(), version: Version::V2017 };
+            // 2024-05-01 12:30:00 China time.
+            let sent_at = 1_714_537_800_000;
+            let s = String::from_utf8(command_packet(&cmd, "20240501123000000", &to, sent_at)).unwrap();
+            assert!(s.contains("CP=&&SystemTime=20240501123000&&"), "{origin}: {s}");
+        }
     }
 }

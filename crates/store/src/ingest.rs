@@ -75,6 +75,8 @@ pub struct FrameQuery {
     pub to: Option<i64>,
     /// Only frames with id greater than this (for paging and tailing).
     pub after_id: Option<i64>,
+    /// Only frames with id less than this (for paging newest first).
+    pub before_id: Option<i64>,
     /// Newest first (for "the latest N frames"); otherwise oldest first (for paging and tailing).
     pub newest_first: bool,
     pub limit: Option<u32>,
@@ -85,6 +87,15 @@ pub struct FrameQuery {
 pub struct FrameCount {
     pub verdict: Verdict,
     pub reason_kind: String,
+    pub count: u64,
+}
+
+/// Frames of one MN with one verdict, counted over a period (see
+/// [`IngestStore::frame_counts_by_mn`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MnFrameCount {
+    pub mn: String,
+    pub verdict: Verdict,
     pub count: u64,
 }
 
@@ -141,6 +152,10 @@ pub trait IngestStore: Send + Sync {
     async fn frames(&self, q: &FrameQuery) -> Result<Vec<StoredFrame>>;
     /// All frames ever stored, counted by verdict and reason kind, sorted by both.
     async fn frame_counts(&self) -> Result<Vec<FrameCount>>;
+    /// Frames received at or after `since` (epoch ms), counted per MN and verdict, sorted by
+    /// both; frames in which no MN could be read are left out. The devices page's "frames
+    /// today" and "rejected today" are this from the start of the China day.
+    async fn frame_counts_by_mn(&self, since: i64) -> Result<Vec<MnFrameCount>>;
     /// The inbox, most recently seen first.
     async fn inbox(&self) -> Result<Vec<InboxEntry>>;
     /// Every registered device, sorted by MN.

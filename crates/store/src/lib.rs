@@ -38,7 +38,7 @@ pub use commands::{Command, CommandStore, NewCommand};
 pub use error::StoreError;
 pub use ingest::{
     DeviceActivity, FrameCount, FrameQuery, InboxEntry, IngestItem, IngestStore, ItemOutcome,
-    MeasurementQuery, StoredCounts, StoredFrame, StoredMeasurement,
+    MeasurementQuery, MnFrameCount, StoredCounts, StoredFrame, StoredMeasurement,
 };
 pub use leases::{Lease, LeaseStore};
 pub use registry::{ImportRecord, ImportSummary, RegistryStore, StoredImport};

@@ -689,6 +689,10 @@ async fn frames_inbox_and_counts(store: Arc<dyn Store>) {
     let newest =
         store.frames(&FrameQuery { newest_first: true, limit: Some(2), ..Default::default() }).await.unwrap();
     assert_eq!(newest.iter().map(|f| f.id).collect::<Vec<_>>(), vec![all[12].id, all[11].id]);
+    let older =
+        FrameQuery { newest_first: true, before_id: Some(all[11].id), limit: Some(2), ..Default::default() };
+    let older = store.frames(&older).await.unwrap();
+    assert_eq!(older.iter().map(|f| f.id).collect::<Vec<_>>(), vec![all[10].id, all[9].id]);
     let rejected = FrameQuery { verdict: Some(Verdict::Rejected), ..Default::default() };
     assert_eq!(store.frames(&rejected).await.unwrap().len(), 4);
     let accepted = FrameQuery { verdict: Some(Verdict::Accepted), ..Default::default() };
@@ -706,6 +710,33 @@ async fn frames_inbox_and_counts(store: Arc<dyn Store>) {
         vec![(MN1, 1, Some(T0 + 50)), (MN2, 2, Some(T0 + 1500)), (stranger, 3, Some(T0 + 2000))]
     );
     assert!(act.iter().all(|a| a.latest.is_empty()));
+
+    // Per MN and verdict since a time: frames without an MN are not counted, earlier ones not.
+    let by_mn = |since| {
+        let store = store.clone();
+        async move {
+            store
+                .frame_counts_by_mn(since)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.mn, c.verdict, c.count))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        by_mn(T0).await,
+        vec![
+            (MN1.to_string(), Verdict::Accepted, 1),
+            (MN2.to_string(), Verdict::WrongPassword, 2),
+            (stranger.to_string(), Verdict::Unregistered, 3),
+        ]
+    );
+    assert_eq!(
+        by_mn(T0 + 1000).await,
+        vec![(MN2.to_string(), Verdict::WrongPassword, 1), (stranger.to_string(), Verdict::Unregistered, 2)]
+    );
+    assert!(by_mn(T0 + 2001).await.is_empty());
 }
 
 fn cmd(mn: &str, cn: &str, at: i64) -> NewCommand {
@@ -927,6 +958,9 @@ impl fenhe_store::IngestStore for Failing {
     }
     async fn frame_counts(&self) -> Result<Vec<FrameCount>> {
         self.inner.frame_counts().await
+    }
+    async fn frame_counts_by_mn(&self, since: i64) -> Result<Vec<fenhe_store::MnFrameCount>> {
+        self.inner.frame_counts_by_mn(since).await
     }
     async fn inbox(&self) -> Result<Vec<fenhe_store::InboxEntry>> {
         self.inner.inbox().await
@@ -2487,6 +2521,13 @@ async fn sqlite_query_plans_use_indexes() {
     let p =
         plan("SELECT id FROM frames WHERE verdict = 'rejected' AND verdict <> 'accepted' ORDER BY id").await;
     assert!(p.contains("frames_notable"), "{p}");
+    // The devices page's frames today: the day's range, not every frame stored.
+    let p = plan(
+        "SELECT mn, verdict, COUNT(*) AS n FROM frames INDEXED BY frames_received_at \
+         WHERE received_at >= 0 GROUP BY mn, verdict",
+    )
+    .await;
+    assert!(p.contains("SEARCH frames USING INDEX frames_received_at (received_at>?)"), "{p}");
 
     // Compliance: the engine's loader, window replacement and alarm withdrawal.
     let p = plan(

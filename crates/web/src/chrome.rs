@@ -26,7 +26,7 @@ const NAV: &[NavEntry] = &[
     NavEntry { key: "nav.screen", href: None, action: Some(Action::ViewCity) },
     NavEntry { key: "nav.enterprises", href: Some("/enterprises"), action: Some(Action::ViewProfile) },
     NavEntry { key: "nav.alarms", href: None, action: Some(Action::ViewEnvironment) },
-    NavEntry { key: "nav.devices", href: None, action: Some(Action::ViewEnvironment) },
+    NavEntry { key: "nav.devices", href: Some("/devices"), action: Some(Action::ViewEnvironment) },
     NavEntry { key: "nav.quality", href: None, action: Some(Action::ViewEnvironment) },
     NavEntry { key: "nav.registry", href: None, action: Some(Action::ManageRegistry) },
     NavEntry { key: "nav.audit", href: None, action: Some(Action::ViewAudit) },
@@ -135,10 +135,10 @@ mod tests {
 
     #[test]
     fn the_navigation_follows_the_policy() {
-        assert_eq!(labels(Role::Admin), ["Overview", "Enterprises", "System status"]);
-        assert_eq!(labels(Role::Bureau), ["Overview", "Enterprises", "System status"]);
-        assert_eq!(labels(Role::Leader), ["Overview", "Enterprises"]);
-        assert_eq!(labels(Role::Enterprise { enterprise: "E01".into() }), ["Overview", "Enterprises"]);
+        assert_eq!(labels(Role::Admin), ["Overview", "Enterprises", "Devices", "System status"]);
+        assert_eq!(labels(Role::Bureau), ["Overview", "Enterprises", "Devices", "System status"]);
+        assert_eq!(labels(Role::Leader), ["Overview", "Enterprises", "Devices"]);
+        assert_eq!(labels(Role::Enterprise { enterprise: "E01".into() }), ["Overview", "Enterprises", "Devices"]);
         assert_eq!(labels(Role::Department { department: "fgw".into() }), ["Overview", "Enterprises"]);
     }
 

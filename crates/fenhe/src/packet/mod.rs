@@ -9,7 +9,6 @@
 pub mod build;
 pub mod check;
 pub mod explain;
-mod frame_report;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -18,17 +17,10 @@ use std::process::ExitCode;
 
 use fenhe_ingest::judge_loop::JudgeLoop;
 
-pub use frame_report::{FactorReport, FieldReport, PacketReport, Report};
+pub use fenhe_app::packet_explain::{DecodeOptions, Report};
 
 /// Bytes handed to the framer per read.
 const CHUNK: usize = 64 * 1024;
-
-/// How packets are framed and parsed.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DecodeOptions {
-    pub frame: hj212::FrameConfig,
-    pub parse: hj212::ParseOptions,
-}
 
 /// Where input comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use super::convert::{count, numeric_cn, verdict};
 use super::{SqliteStore, ingest_write, packed};
 use crate::{
     DeviceActivity, FrameCount, FrameQuery, InboxEntry, IngestItem, IngestStore, ItemOutcome,
-    MeasurementQuery, Result, StoreError, StoredCounts, StoredFrame, StoredMeasurement,
+    MeasurementQuery, MnFrameCount, Result, StoreError, StoredCounts, StoredFrame, StoredMeasurement,
 };
 
 #[derive(sqlx::FromRow)]
@@ -69,6 +69,13 @@ struct TallyRow {
     verdict: String,
     reason_kind: String,
     frames: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct MnCountRow {
+    mn: Option<String>,
+    verdict: String,
+    n: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -230,6 +237,9 @@ impl IngestStore for SqliteStore {
         if q.after_id.is_some() {
             sql.push_str(" AND id > ?");
         }
+        if q.before_id.is_some() {
+            sql.push_str(" AND id < ?");
+        }
         sql.push_str(if q.newest_first { " ORDER BY id DESC" } else { " ORDER BY id" });
         if q.limit.is_some() {
             sql.push_str(" LIMIT ?");
@@ -249,6 +259,9 @@ impl IngestStore for SqliteStore {
         }
         if let Some(after) = q.after_id {
             query = query.bind(after);
+        }
+        if let Some(before) = q.before_id {
+            query = query.bind(before);
         }
         if let Some(limit) = q.limit {
             query = query.bind(i64::from(limit));
@@ -270,6 +283,26 @@ impl IngestStore for SqliteStore {
             });
         }
         out.sort_by(|a, b| (a.verdict, &a.reason_kind).cmp(&(b.verdict, &b.reason_kind)));
+        Ok(out)
+    }
+
+    async fn frame_counts_by_mn(&self, since: i64) -> Result<Vec<MnFrameCount>> {
+        // A range over frames_received_at: the day's frames, not every frame ever stored. Without
+        // statistics the planner would rather walk frames_mn whole (it reads `mn IS NOT NULL` as a
+        // range), so the index is named; frames without an MN are dropped here instead.
+        let rows: Vec<MnCountRow> = sqlx::query_as(
+            "SELECT mn, verdict, COUNT(*) AS n FROM frames INDEXED BY frames_received_at \
+             WHERE received_at >= ? GROUP BY mn, verdict",
+        )
+        .bind(since)
+        .fetch_all(&self.read)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let Some(mn) = r.mn else { continue };
+            out.push(MnFrameCount { mn, verdict: verdict(&r.verdict)?, count: count(r.n)? });
+        }
+        out.sort_by(|a, b| (&a.mn, a.verdict).cmp(&(&b.mn, b.verdict)));
         Ok(out)
     }
 

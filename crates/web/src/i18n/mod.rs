@@ -12,6 +12,7 @@ use crate::cookies;
 
 mod common;
 mod enterprises;
+mod devices;
 
 /// The name of the cookie the language switch sets.
 pub const LANG_COOKIE: &str = "lang";
@@ -97,7 +98,7 @@ fn catalogue() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
 
 /// Every area's messages. An area of pages keeps its own table in a module of its own
 /// (`i18n/<area>.rs`) and adds it here.
-const AREAS: &[&[(&str, &str, &str)]] = &[common::MESSAGES, enterprises::MESSAGES];
+const AREAS: &[&[(&str, &str, &str)]] = &[common::MESSAGES, enterprises::MESSAGES, devices::MESSAGES];
 
 /// Every message: key, Chinese, English.
 fn messages() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {

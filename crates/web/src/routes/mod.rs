@@ -15,6 +15,7 @@ use crate::state::AppState;
 mod account;
 mod api;
 mod enterprises;
+mod devices;
 mod health;
 mod lang;
 mod login;
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .merge(enterprises::routes())
         .merge(outlets::routes())
         .merge(status_page::routes())
+        .merge(devices::routes())
         .merge(login::routes())
         .merge(account::routes())
         .merge(lang::routes())

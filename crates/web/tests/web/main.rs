@@ -7,6 +7,7 @@ mod assets;
 mod enterprise_seed;
 mod enterprises;
 mod outlets;
+mod devices;
 mod pages;
 mod routes;
 mod sign_in;

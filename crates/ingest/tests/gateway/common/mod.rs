@@ -125,6 +125,9 @@ impl fenhe_store::IngestStore for Gate {
     async fn frame_counts(&self) -> Result<Vec<FrameCount>> {
         self.inner.frame_counts().await
     }
+    async fn frame_counts_by_mn(&self, since: i64) -> Result<Vec<fenhe_store::MnFrameCount>> {
+        self.inner.frame_counts_by_mn(since).await
+    }
     async fn inbox(&self) -> Result<Vec<fenhe_store::InboxEntry>> {
         self.inner.inbox().await
     }
