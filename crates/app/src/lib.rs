@@ -36,7 +36,7 @@ pub mod registry_files;
 pub mod registry_import;
 pub mod replay;
 pub mod secrets;
-pub mod view_error;
 pub mod text_table;
+pub mod view_error;
 
 pub use error::{AppError, Result};

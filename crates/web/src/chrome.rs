@@ -138,7 +138,10 @@ mod tests {
         assert_eq!(labels(Role::Admin), ["Overview", "Enterprises", "Devices", "System status"]);
         assert_eq!(labels(Role::Bureau), ["Overview", "Enterprises", "Devices", "System status"]);
         assert_eq!(labels(Role::Leader), ["Overview", "Enterprises", "Devices"]);
-        assert_eq!(labels(Role::Enterprise { enterprise: "E01".into() }), ["Overview", "Enterprises", "Devices"]);
+        assert_eq!(
+            labels(Role::Enterprise { enterprise: "E01".into() }),
+            ["Overview", "Enterprises", "Devices"]
+        );
         assert_eq!(labels(Role::Department { department: "fgw".into() }), ["Overview", "Enterprises"]);
     }
 

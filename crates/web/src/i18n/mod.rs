@@ -11,8 +11,8 @@ use axum::http::request::Parts;
 use crate::cookies;
 
 mod common;
-mod enterprises;
 mod devices;
+mod enterprises;
 
 /// The name of the cookie the language switch sets.
 pub const LANG_COOKIE: &str = "lang";

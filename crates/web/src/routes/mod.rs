@@ -14,8 +14,8 @@ use crate::state::AppState;
 
 mod account;
 mod api;
-mod enterprises;
 mod devices;
+mod enterprises;
 mod health;
 mod lang;
 mod login;

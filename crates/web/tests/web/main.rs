@@ -4,10 +4,10 @@
 mod api_v1;
 mod app;
 mod assets;
+mod devices;
 mod enterprise_seed;
 mod enterprises;
 mod outlets;
-mod devices;
 mod pages;
 mod routes;
 mod sign_in;

@@ -18,8 +18,8 @@ use crate::extract::Json;
 use crate::session::ApiUser;
 use crate::state::AppState;
 
-mod enterprises;
 mod devices;
+mod enterprises;
 mod me;
 mod outlets;
 pub(crate) mod paging;
