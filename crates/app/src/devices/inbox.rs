@@ -263,6 +263,7 @@ pub async fn register(store: &dyn Store, caller: &Caller, form: &Registration) -
     if let Some(e) = &outlet_enterprise {
         access::authorize(&caller.actor, Action::ManageDevices, Target::Enterprise(e))?;
     }
+    // A sender in the inbox brings the factors it sends; any other MN is registered without.
     let factors = match draft(store, &caller.actor, form.mn.trim(), packet_explain::Lang::En).await {
         Ok(d) => d.factors.into_iter().filter(|f| hj212::codes::factor(f).is_some()).collect(),
         Err(_) => Vec::new(),

@@ -163,6 +163,7 @@ pub(super) const MESSAGES: &[(&str, &str, &str)] = &[
     ("devices.inbox.col.frame", "最近报文", "Last frame"),
     ("devices.inbox.no_mn", "（无法读取 MN）", "(no MN readable)"),
     ("devices.inbox.register", "登记此设备", "Register this device"),
+    ("devices.inbox.open_device", "查看设备（密码不符）", "Open the device (password differs)"),
     (
         "devices.inbox.empty",
         "没有未登记设备的报文。新设备接入后，其报文会出现在这里。",

@@ -420,8 +420,10 @@ async fn a_sender_in_the_inbox_is_registered_and_audited() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().contains("排口：必填") && r.text().contains("aria-invalid=\"true\""), "{}", r.text());
     assert!(w.app.store.registry().await.unwrap().device(STRANGER).is_none());
-    // A leader may not register.
+    // A leader sees the inbox but not the way to register, and may not register.
     let mayor = w.app.signed_in("mayor", Role::Leader).await;
+    let seen = w.app.get_as("/devices/inbox", &mayor).await.text();
+    assert!(seen.contains(STRANGER) && !seen.contains(&link), "{seen}");
     let mut f = fields(&mayor.csrf, &outlet);
     f[0].1 = mayor.csrf.clone();
     let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

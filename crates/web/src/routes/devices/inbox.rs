@@ -159,6 +159,7 @@ pub(super) async fn submit(
     match inbox::register(store.as_ref(), &caller, &form).await {
         Ok(view) => Ok(Redirect::to(&format!("/devices/{}?registered=1", q(&view.mn))).into_response()),
         Err(DeviceError::Invalid(problems)) => {
+            // What the sender sent, beside the form again; a sender no longer in the inbox has none.
             let draft = inbox::draft(store.as_ref(), &user.actor, &mn, explain_lang(lang)).await.ok();
             let (factors, frames_seen, explanation) =
                 draft.map(|d| (d.factors, d.frames_seen, d.explanation)).unwrap_or_default();

@@ -79,7 +79,10 @@ pub(super) async fn page(
         Ok(rows) => rows,
         Err(e) => return Ok(failure_page(page, e)),
     };
-    let enterprises = overview::enterprises(store.as_ref(), &user.actor).await.unwrap_or_default();
+    let enterprises = match overview::enterprises(store.as_ref(), &user.actor).await {
+        Ok(e) => e,
+        Err(e) => return Ok(failure_page(page, e)),
+    };
     let total = rows.len();
     let online_count = rows.iter().filter(|r| r.online).count();
     let number = params.page.unwrap_or(1).max(1);
