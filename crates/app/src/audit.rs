@@ -66,3 +66,11 @@ pub async fn query(store: &dyn Store, actor: &Actor, filter: &AuditQuery) -> Res
     access::authorize(actor, Action::ViewAudit, Target::City)?;
     Ok(store.audit(filter).await?)
 }
+
+/// One page of the audit log matching `filter` (its `offset` and `limit`), newest first, and
+/// how many entries match in all (ViewAudit: administrators).
+pub async fn page(store: &dyn Store, actor: &Actor, filter: &AuditQuery) -> Result<(Vec<AuditEntry>, u64)> {
+    access::authorize(actor, Action::ViewAudit, Target::City)?;
+    let total = store.audit_count(filter).await?;
+    Ok((store.audit(filter).await?, total))
+}

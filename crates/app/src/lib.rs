@@ -18,6 +18,7 @@
 pub mod accounts;
 pub mod alarm_queries;
 pub mod audit;
+pub mod audit_diff;
 pub mod auth;
 pub mod compliance_run;
 pub mod device_queries;
@@ -25,6 +26,7 @@ pub mod engine;
 mod error;
 pub mod measurement_queries;
 mod password_hash;
+pub mod registry_admin;
 pub mod registry_files;
 pub mod registry_import;
 pub mod replay;
