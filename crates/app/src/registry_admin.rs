@@ -12,7 +12,7 @@ use fenhe_core::access::{self, Action, Actor, Denied, Target};
 use fenhe_core::registry::{
     Contact, CrcPolicy, Device, Enterprise, Limit, Outlet, OutletKind, Ownership, Protocol, Registry, Section,
 };
-use fenhe_store::{Store, StoreError, StoredImport};
+use fenhe_store::{Department, Store, StoreError, StoredImport};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -83,6 +83,17 @@ impl Mode {
 pub async fn registry(store: &dyn Store, actor: &Actor, action: Action) -> Result<Registry> {
     access::authorize(actor, action, Target::City)?;
     Ok(store.registry().await?)
+}
+
+/// What a user's role may be bound to (ManageUsers): the departments and the registry's
+/// enterprises (id and name).
+pub async fn user_units(
+    store: &dyn Store,
+    actor: &Actor,
+) -> Result<(Vec<Department>, Vec<(String, String)>)> {
+    access::authorize(actor, Action::ManageUsers, Target::City)?;
+    let enterprises = store.registry().await?.enterprises.into_iter().map(|e| (e.id, e.name)).collect();
+    Ok((store.departments().await?, enterprises))
 }
 
 // ---------------------------------------------------------------------------------------------

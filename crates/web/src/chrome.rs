@@ -28,8 +28,8 @@ const NAV: &[NavEntry] = &[
     NavEntry { key: "nav.alarms", href: None, action: Some(Action::ViewEnvironment) },
     NavEntry { key: "nav.devices", href: None, action: Some(Action::ViewEnvironment) },
     NavEntry { key: "nav.quality", href: None, action: Some(Action::ViewEnvironment) },
-    NavEntry { key: "nav.registry", href: None, action: Some(Action::ManageRegistry) },
-    NavEntry { key: "nav.audit", href: None, action: Some(Action::ViewAudit) },
+    NavEntry { key: "nav.registry", href: Some("/registry"), action: Some(Action::ManageRegistry) },
+    NavEntry { key: "nav.audit", href: Some("/audit"), action: Some(Action::ViewAudit) },
     NavEntry { key: "nav.system", href: Some("/system"), action: Some(Action::ViewSystem) },
 ];
 
@@ -135,7 +135,7 @@ mod tests {
 
     #[test]
     fn the_navigation_follows_the_policy() {
-        assert_eq!(labels(Role::Admin), ["Overview", "System status"]);
+        assert_eq!(labels(Role::Admin), ["Overview", "Registry", "Audit log", "System status"]);
         assert_eq!(labels(Role::Bureau), ["Overview", "System status"]);
         assert_eq!(labels(Role::Leader), ["Overview"]);
         assert_eq!(labels(Role::Enterprise { enterprise: "E01".into() }), ["Overview"]);

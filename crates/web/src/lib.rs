@@ -15,6 +15,7 @@ pub mod extract;
 pub mod headers;
 pub mod i18n;
 pub mod local_path;
+pub mod pager;
 pub mod peer;
 mod routes;
 pub mod serve;

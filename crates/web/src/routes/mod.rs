@@ -14,11 +14,13 @@ use crate::state::AppState;
 
 mod account;
 mod api;
+mod audit;
 mod health;
 mod lang;
 mod login;
 mod metrics;
 mod overview;
+mod registry;
 mod static_files;
 mod status_page;
 
@@ -32,6 +34,8 @@ pub fn router(state: AppState) -> Router {
         .merge(lang::routes())
         .merge(static_files::routes())
         .merge(api::routes())
+        .merge(registry::routes())
+        .merge(audit::routes())
         .merge(health::routes())
         .merge(metrics::routes())
         .fallback(unknown_route)

@@ -18,6 +18,7 @@ use crate::extract::Json;
 use crate::session::ApiUser;
 use crate::state::AppState;
 
+mod audit;
 mod me;
 // The areas' list routes use it; until they land nothing does.
 #[allow(dead_code)]
@@ -59,7 +60,7 @@ impl utoipa::Modify for BearerAuth {
 
 /// Every `/api/v1` route with its description. Areas add themselves here.
 fn described() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(me::routes())
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(me::routes()).merge(audit::routes())
 }
 
 /// The routes of `/api/v1`, and `/api/v1/openapi.json` describing them.

@@ -1,0 +1,230 @@
+//! `/registry/import`: upload TOML, JSON or CSV registry files from the browser — all or nothing,
+//! with the command line's report of every problem (file, line, field) — and the record of
+//! every import attempt; `/registry/export.toml` and `.json`: the registry as a download, device
+//! passwords left out.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use fenhe_app::audit::Caller;
+use fenhe_app::registry_admin::{self, ExportFormat, ImportOutcome};
+use fenhe_app::registry_files::NamedFile;
+use fenhe_store::{Store, StoredImport};
+use serde::Deserialize;
+
+use super::{Tab, edit_error, explain, here, tabs};
+use crate::chrome::{Chrome, render_with};
+use crate::csrf::{refused, same_token};
+use crate::error::bad_request;
+use crate::extract::Query;
+use crate::i18n::Lang;
+use crate::pager::Pager;
+use crate::peer::Peer;
+use crate::session::PageUser;
+use crate::state::AppState;
+
+const PATH: &str = "/registry/import";
+/// Most import records the history reads.
+const IMPORTS_READ: u32 = 10_000;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(PATH, get(page).post(upload))
+        .route("/registry/export.toml", get(export_toml))
+        .route("/registry/export.json", get(export_json))
+}
+
+/// One problem of a refused upload, as the report lists it.
+struct ProblemRow {
+    file: String,
+    line: String,
+    field: String,
+    message: String,
+    /// The rule's own words, when the message shown is its translation.
+    detail: Option<String>,
+}
+
+/// An import attempt as the history lists it.
+struct ImportRow {
+    at: String,
+    files: String,
+    ok: bool,
+    summary: String,
+    problems: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "registry_import.html")]
+struct ImportPage {
+    page: Chrome,
+    tabs: Vec<Tab>,
+    imported: Option<String>,
+    problems: Vec<ProblemRow>,
+    history: Vec<ImportRow>,
+    pager: Pager,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ImportQuery {
+    page: Option<u32>,
+}
+
+async fn build(
+    store: &dyn Store,
+    page: Chrome,
+    actor: &fenhe_core::access::Actor,
+    page_no: u32,
+) -> Result<ImportPage, Response> {
+    let lang = page.lang;
+    // Imports are rare (a registry changes a few times a year): the record is read whole, up to
+    // a bound far above that, and paged here.
+    let all = match registry_admin::imports(store, actor, IMPORTS_READ).await {
+        Ok(all) => all,
+        Err(e) => return Err(edit_error(page, e)),
+    };
+    let pager = Pager::new(PATH, &[], page_no, all.len() as u64);
+    let history = pager.slice(all).into_iter().map(row).collect();
+    Ok(ImportPage {
+        tabs: tabs(actor, lang, PATH),
+        imported: None,
+        problems: Vec::new(),
+        history,
+        pager,
+        page,
+    })
+}
+
+fn row(i: StoredImport) -> ImportRow {
+    ImportRow {
+        at: fenhe_core::china_time::minute_text(i.record.at),
+        files: i.record.files.join(", "),
+        ok: i.record.ok,
+        summary: i.record.summary,
+        problems: i.record.problems,
+    }
+}
+
+async fn page(
+    PageUser(user): PageUser,
+    lang: Lang,
+    uri: Uri,
+    State(store): State<Arc<dyn Store>>,
+    Query(q): Query<ImportQuery>,
+) -> Response {
+    let chrome = Chrome::signed_in(lang, here(&uri), &user.actor, &user.csrf);
+    match build(store.as_ref(), chrome, &user.actor, q.page.unwrap_or(1)).await {
+        Ok(p) => render_with(StatusCode::OK, &p),
+        Err(refused) => refused,
+    }
+}
+
+/// The upload: the CSRF field and the files of a multipart form. The session's token is checked
+/// before anything is read into a registry.
+async fn upload(
+    PageUser(user): PageUser,
+    lang: Lang,
+    Peer(peer): Peer,
+    State(store): State<Arc<dyn Store>>,
+    request: Request,
+) -> Response {
+    let chrome = Chrome::signed_in(lang, PATH, &user.actor, &user.csrf);
+    let mut multipart = match Multipart::from_request(request, &()).await {
+        Ok(m) => m,
+        Err(e) => {
+            return bad_request(format!("expected a multipart form upload: {}", e.body_text()))
+                .into_response();
+        }
+    };
+    let mut csrf = String::new();
+    let mut files = Vec::new();
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return bad_request(format!("unreadable upload: {}", e.body_text())).into_response(),
+        };
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
+            Some("files") => {
+                let name = field.file_name().unwrap_or("").to_string();
+                let content = field.bytes().await.map(|b| b.to_vec()).map_err(|e| e.body_text());
+                // A file input left empty still sends one part, with no name and no content.
+                if !name.is_empty() || content.as_ref().is_ok_and(|c| !c.is_empty()) {
+                    files.push(NamedFile { name, content });
+                }
+            }
+            _ => {}
+        }
+    }
+    if !user.by_token() && !same_token(&csrf, &user.csrf) {
+        return refused(chrome);
+    }
+    let caller = Caller::new(user.actor.clone(), peer, fenhe_core::china_time::now_ms());
+    let outcome = match registry_admin::import_files(store.as_ref(), &caller, &files).await {
+        Ok(o) => o,
+        Err(e) => return edit_error(chrome, e),
+    };
+    let mut p = match build(store.as_ref(), chrome, &user.actor, 1).await {
+        Ok(p) => p,
+        Err(refused) => return refused,
+    };
+    match outcome {
+        ImportOutcome::Imported(summary) => {
+            p.imported = Some(summary);
+            render_with(StatusCode::OK, &p)
+        }
+        ImportOutcome::Refused(problems) => {
+            p.problems = problems
+                .0
+                .into_iter()
+                .map(|pr| {
+                    let message = explain(&pr.message, lang);
+                    let detail = (message != pr.message).then_some(pr.message);
+                    ProblemRow {
+                        file: pr.file,
+                        line: pr.line.map(|l| l.to_string()).unwrap_or_default(),
+                        field: pr.field,
+                        message,
+                        detail,
+                    }
+                })
+                .collect();
+            render_with(StatusCode::UNPROCESSABLE_ENTITY, &p)
+        }
+    }
+}
+
+async fn export(user: PageUser, lang: Lang, store: Arc<dyn Store>, format: ExportFormat) -> Response {
+    let PageUser(user) = user;
+    let (ext, mime) = match format {
+        ExportFormat::Toml => ("toml", "application/toml; charset=utf-8"),
+        ExportFormat::Json => ("json", "application/json; charset=utf-8"),
+    };
+    let chrome = Chrome::signed_in(lang, &format!("/registry/export.{ext}"), &user.actor, &user.csrf);
+    match registry_admin::export(store.as_ref(), &user.actor, format).await {
+        Ok(text) => {
+            let day = fenhe_core::china_time::date_of(fenhe_core::china_time::now_ms());
+            let disposition = format!("attachment; filename=\"registry-{day}.{ext}\"");
+            let mut r = text.into_response();
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+            if let Ok(v) = HeaderValue::from_str(&disposition) {
+                r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+            }
+            r
+        }
+        Err(e) => edit_error(chrome, e),
+    }
+}
+
+async fn export_toml(user: PageUser, lang: Lang, State(store): State<Arc<dyn Store>>) -> Response {
+    export(user, lang, store, ExportFormat::Toml).await
+}
+
+async fn export_json(user: PageUser, lang: Lang, State(store): State<Arc<dyn Store>>) -> Response {
+    export(user, lang, store, ExportFormat::Json).await
+}
