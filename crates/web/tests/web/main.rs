@@ -4,7 +4,9 @@
 mod api_v1;
 mod app;
 mod assets;
+mod audit;
 mod pages;
+mod registry;
 mod routes;
 mod sign_in;
 mod tcp;
