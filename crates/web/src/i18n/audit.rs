@@ -13,6 +13,7 @@ pub(super) const MESSAGES: &[(&str, &str, &str)] = &[
     ("audit.clear", "清除条件", "Clear the filters"),
     ("audit.at", "时间", "When"),
     ("audit.changes", "变更内容（修改前 → 修改后）", "Changes (before → after)"),
+    ("audit.created_fields", "新建，字段数", "Created, fields"),
     ("audit.no_changes", "无字段变化", "No field changed"),
     (
         "audit.empty",

@@ -322,6 +322,8 @@ pub(super) const MESSAGES: &[(&str, &str, &str)] = &[
     ("registry.import.ok", "已导入", "Imported"),
     ("registry.import.refused_tag", "已拒绝", "Refused"),
     ("registry.import.summary", "结果", "Result"),
+    ("registry.import.sum_ok", "已导入 企业 / 排口 / 数采仪：", "Imported enterprises / outlets / devices: "),
+    ("registry.import.sum_refused", "个问题，未导入任何内容", "problem(s); nothing was imported"),
     ("registry.import.show_problems", "查看问题", "Show the problems"),
     ("registry.export.title", "导出登记", "Export the registry"),
     (

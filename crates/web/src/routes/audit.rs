@@ -43,6 +43,8 @@ struct EntryRow {
     object: String,
     peer: String,
     changes: Vec<Change>,
+    /// A creation (nothing before): its fields are folded away, since all of them are new.
+    created: bool,
     refused: bool,
 }
 
@@ -112,6 +114,7 @@ fn row(e: AuditEntry, lang: Lang) -> EntryRow {
     let e = e.entry;
     let changes = audit_diff::changes(e.before.as_ref(), e.after.as_ref());
     EntryRow {
+        created: e.before.is_none() && e.after.is_some(),
         at: fenhe_core::china_time::seconds_text(e.at),
         role: role_label(&e.actor_role, lang).to_string(),
         refused: e.action.ends_with(".refused"),

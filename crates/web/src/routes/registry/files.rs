@@ -88,7 +88,7 @@ async fn build(
         Err(e) => return Err(edit_error(page, e)),
     };
     let pager = Pager::new(PATH, &[], page_no, all.len() as u64);
-    let history = pager.slice(all).into_iter().map(row).collect();
+    let history = pager.slice(all).into_iter().map(|i| row(i, lang)).collect();
     Ok(ImportPage {
         tabs: tabs(actor, lang, PATH),
         imported: None,
@@ -99,12 +99,30 @@ async fn build(
     })
 }
 
-fn row(i: StoredImport) -> ImportRow {
+/// An import's stored summary (`imported 19 enterprises, 40 outlets, 40 devices`, `3 problem(s);
+/// nothing was imported`, as `fenhe registry import` words it) in the page's language.
+fn summary_text(summary: &str, lang: Lang) -> String {
+    if lang.is_english() {
+        return summary.to_string();
+    }
+    let numbers: Vec<&str> = summary.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).collect();
+    match numbers.as_slice() {
+        [e, o, d] if summary.starts_with("imported ") => {
+            format!("{}{e} / {o} / {d}", lang.t("registry.import.sum_ok"))
+        }
+        [n] if summary.ends_with("nothing was imported") => {
+            format!("{n} {}", lang.t("registry.import.sum_refused"))
+        }
+        _ => summary.to_string(),
+    }
+}
+
+fn row(i: StoredImport, lang: Lang) -> ImportRow {
     ImportRow {
         at: fenhe_core::china_time::minute_text(i.record.at),
         files: i.record.files.join(", "),
         ok: i.record.ok,
-        summary: i.record.summary,
+        summary: summary_text(&i.record.summary, lang),
         problems: i.record.problems,
     }
 }
@@ -175,7 +193,7 @@ async fn upload(
     };
     match outcome {
         ImportOutcome::Imported(summary) => {
-            p.imported = Some(summary);
+            p.imported = Some(summary_text(&summary, lang));
             render_with(StatusCode::OK, &p)
         }
         ImportOutcome::Refused(problems) => {
@@ -227,4 +245,18 @@ async fn export_toml(user: PageUser, lang: Lang, State(store): State<Arc<dyn Sto
 
 async fn export_json(user: PageUser, lang: Lang, State(store): State<Arc<dyn Store>>) -> Response {
     export(user, lang, store, ExportFormat::Json).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_are_said_in_the_page_language() {
+        let ok = "imported 19 enterprises, 40 outlets, 40 devices";
+        assert_eq!(summary_text(ok, Lang::Zh), "已导入 企业 / 排口 / 数采仪：19 / 40 / 40");
+        assert_eq!(summary_text(ok, Lang::En), ok);
+        assert_eq!(summary_text("3 problem(s); nothing was imported", Lang::Zh), "3 个问题，未导入任何内容");
+        assert_eq!(summary_text("something else", Lang::Zh), "something else");
+    }
 }
