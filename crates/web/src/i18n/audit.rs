@@ -35,6 +35,8 @@ pub(super) const MESSAGES: &[(&str, &str, &str)] = &[
     ("audit.k.token", "API 令牌", "API token"),
     ("audit.k.enterprise", "企业", "Enterprise"),
     ("audit.k.outlet", "排口", "Outlet"),
+    ("audit.k.limit", "排放限值", "Limit"),
+    ("audit.typed", "提交的内容", "What was submitted"),
     ("audit.k.device", "数采仪", "Device"),
     ("audit.k.registry", "登记导入", "Registry import"),
     ("audit.a.user_create", "新增用户", "User created"),

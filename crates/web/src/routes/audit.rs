@@ -46,6 +46,10 @@ struct EntryRow {
     /// A creation (nothing before): its fields are folded away, since all of them are new.
     created: bool,
     refused: bool,
+    /// A refused submission's problems (`field: what`), in the page's language.
+    problems: Vec<String>,
+    /// The object's kind in words, when it is one the application records.
+    kind_label: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -70,11 +74,12 @@ impl AuditPage {
 }
 
 /// The kinds of object the application records changes of.
-const KINDS: [(&str, &str); 6] = [
+const KINDS: [(&str, &str); 7] = [
     ("user", "audit.k.user"),
     ("token", "audit.k.token"),
     ("enterprise", "audit.k.enterprise"),
     ("outlet", "audit.k.outlet"),
+    ("limit", "audit.k.limit"),
     ("device", "audit.k.device"),
     ("registry", "audit.k.registry"),
 ];
@@ -113,7 +118,21 @@ fn action_key(action: &str) -> Option<&'static str> {
 fn row(e: AuditEntry, lang: Lang) -> EntryRow {
     let e = e.entry;
     let changes = audit_diff::changes(e.before.as_ref(), e.after.as_ref());
+    // A refusal keeps what was typed and why (`fenhe_app::registry_admin`): the why is shown.
+    let problems = match (e.action.ends_with(".refused"), e.after.as_ref().and_then(|a| a.get("problems"))) {
+        (true, Some(serde_json::Value::Array(list))) => list
+            .iter()
+            .map(|p| {
+                let field = p.get("field").and_then(|f| f.as_str()).unwrap_or("");
+                let message = p.get("message").and_then(|m| m.as_str()).unwrap_or("");
+                format!("{field}: {}", super::registry::explain(message, lang))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     EntryRow {
+        problems,
+        kind_label: KINDS.iter().find(|(k, _)| *k == e.object_kind).map(|(_, key)| lang.t(key)),
         created: e.before.is_none() && e.after.is_some(),
         at: fenhe_core::china_time::seconds_text(e.at),
         role: role_label(&e.actor_role, lang).to_string(),
