@@ -575,3 +575,138 @@ async fn administrators_add_users_reset_passwords_deactivate_and_revoke_tokens()
     assert!(users.contains("已停用"), "{users}");
     assert_eq!(app.get_as("/registry/users/nobody", &root).await.status, StatusCode::NOT_FOUND);
 }
+
+/// A JSON request with a bearer token.
+async fn api(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> TestResponse {
+    let mut b =
+        Request::builder().method(method).uri(path).header(header::AUTHORIZATION, format!("Bearer {token}"));
+    let body = match body {
+        Some(v) => {
+            b = b.header(header::CONTENT_TYPE, "application/json");
+            Body::from(serde_json::to_vec(&v).unwrap())
+        }
+        None => Body::empty(),
+    };
+    app.send(b.body(body).unwrap()).await
+}
+
+#[tokio::test]
+async fn the_registry_api_follows_the_same_policy_checks_and_audit() {
+    let app = app().await;
+    let r = fenhe_core::demo::city();
+    let mut tokens = vec![];
+    for (name, role) in roles() {
+        app.add_user(name, role.clone()).await;
+        tokens.push((role, app.token(name).await));
+    }
+    let mut new = serde_json::to_value(&r.enterprises[0]).unwrap();
+    new["id"] = "E90".into();
+    new["uscc"] = fenhe_core::uscc::complete("91141000MA0H90001").unwrap().into();
+    let outlet = r.outlets[0].id.clone();
+    let device =
+        serde_json::json!({"mn": "API0001", "outlet": outlet, "password": "pw-api-1", "factors": ["a21026"]});
+    for (role, token) in &tokens {
+        let admin = *role == Role::Admin;
+        let want = |ok: StatusCode| if admin { ok } else { StatusCode::FORBIDDEN };
+        let resp = api(&app, "POST", "/api/v1/registry/enterprises", token, Some(new.clone())).await;
+        assert_eq!(resp.status, want(StatusCode::CREATED), "{role:?} {}", resp.text());
+        let resp = api(&app, "GET", "/api/v1/registry/imports", token, None).await;
+        assert_eq!(resp.status, want(StatusCode::OK), "{role:?}");
+        let resp = api(&app, "GET", "/api/v1/registry/export?format=bogus", token, None).await;
+        assert_eq!(resp.status, want(StatusCode::BAD_REQUEST), "{role:?}: the policy comes first");
+        let devices_ok = matches!(role, Role::Admin | Role::Bureau);
+        let mut d = device.clone();
+        d["mn"] = format!("API{}", role.name()).into();
+        let resp = api(&app, "POST", "/api/v1/registry/devices", token, Some(d)).await;
+        let want_device = if devices_ok { StatusCode::CREATED } else { StatusCode::FORBIDDEN };
+        assert_eq!(resp.status, want_device, "{role:?} {}", resp.text());
+        if devices_ok {
+            let v = resp.json();
+            assert_eq!(v["password_set"], true);
+            assert!(!resp.text().contains("pw-api-1"), "the password is never sent back");
+        }
+    }
+    assert_eq!(
+        api(&app, "GET", "/api/v1/registry/imports", "nope", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let admin = &tokens[0].1;
+    // A second creation of the same id, a bad USCC, a missing enterprise: 422 / 404, nothing changed.
+    let again = api(&app, "POST", "/api/v1/registry/enterprises", admin, Some(new.clone())).await;
+    assert!(
+        again
+            .error(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable")
+            .contains("id: \"E90\" is used by another")
+    );
+    let mut bad = new.clone();
+    bad["uscc"] = "91350100M000100Y44".into();
+    let msg = api(&app, "PUT", "/api/v1/registry/enterprises/E90", admin, Some(bad)).await;
+    assert!(
+        msg.error(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable").contains("uscc: "),
+        "{}",
+        msg.text()
+    );
+    let missing = api(&app, "PUT", "/api/v1/registry/enterprises/E99", admin, Some(new.clone())).await;
+    missing.error(StatusCode::NOT_FOUND, "not_found");
+    let shape =
+        api(&app, "POST", "/api/v1/registry/enterprises", admin, Some(serde_json::json!({"id": 1}))).await;
+    shape.error(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable");
+
+    // Limits: added, checked, removed; each audited.
+    let limit = serde_json::json!({"factor": "a21026", "max": 20.0, "effective_from": "2031-01-01"});
+    let resp =
+        api(&app, "POST", &format!("/api/v1/registry/outlets/{outlet}/limits"), admin, Some(limit)).await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
+    let bad =
+        serde_json::json!({"factor": "a21026", "min": 30.0, "max": 20.0, "effective_from": "2032-01-01"});
+    let resp =
+        api(&app, "POST", &format!("/api/v1/registry/outlets/{outlet}/limits"), admin, Some(bad)).await;
+    assert!(
+        resp.error(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable").contains("min: min 30 is above max 20")
+    );
+    let path = format!("/api/v1/registry/outlets/{outlet}/limits?factor=a21026&effective_from=2031-01-01");
+    assert_eq!(api(&app, "DELETE", &path, admin, None).await.status, StatusCode::OK);
+    assert_eq!(api(&app, "DELETE", &path, admin, None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.store.registry().await.unwrap().outlet(&outlet).unwrap().limits, r.outlets[0].limits);
+
+    // A device changed without a password keeps it.
+    let resp = api(
+        &app,
+        "PUT",
+        "/api/v1/registry/devices/APIadmin",
+        admin,
+        Some(serde_json::json!({"mn": "ignored", "outlet": outlet, "rtd_interval_s": 60})),
+    )
+    .await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", resp.text());
+    let stored = app.store.registry().await.unwrap().device("APIadmin").unwrap().clone();
+    assert_eq!((stored.password.as_str(), stored.rtd_interval_s), ("pw-api-1", 60));
+
+    let export = api(&app, "GET", "/api/v1/registry/export?format=toml", admin, None).await;
+    assert_eq!(export.status, StatusCode::OK);
+    assert!(export.text().contains("APIadmin") && !export.text().contains("password"));
+    let audited = app
+        .store
+        .audit(&AuditQuery { actor: Some("root".into()), limit: 100, ..Default::default() })
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audited.iter().map(|e| e.entry.action.as_str()).collect();
+    for a in [
+        "enterprise.create",
+        "enterprise.refused",
+        "limit.add",
+        "limit.refused",
+        "limit.remove",
+        "device.create",
+        "device.update",
+    ] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
+}

@@ -402,7 +402,7 @@ async fn outlet_list(
         .into_iter()
         .map(|o| {
             vec![
-                Cell::link(o.id.clone(), format!("/registry/outlets/{}", enc(&o.id))).class("mono"),
+                Cell::link(o.id.clone(), format!("/registry/outlets/{}", enc(&o.id))).class("mono nowrap"),
                 Cell::plain(o.name.clone()),
                 Cell::link(o.enterprise.clone(), format!("/registry/enterprises/{}", enc(&o.enterprise)))
                     .class("mono"),
@@ -630,9 +630,9 @@ async fn device_list(
         .map(|d| {
             let set = if d.password.is_empty() { "registry.password.unset" } else { "registry.password.set" };
             vec![
-                Cell::link(d.mn.clone(), format!("/registry/devices/{}", enc(&d.mn))).class("mono"),
-                Cell::plain(d.outlet.clone()).class("mono"),
-                Cell::plain(format!("HJ 212-{}", d.protocol.name())),
+                Cell::link(d.mn.clone(), format!("/registry/devices/{}", enc(&d.mn))).class("mono nowrap"),
+                Cell::plain(d.outlet.clone()).class("mono nowrap"),
+                Cell::plain(format!("HJ 212-{}", d.protocol.name())).class("nowrap"),
                 Cell::plain(d.crc.name()),
                 Cell::plain(format!("{} s / {} min", d.rtd_interval_s, d.minute_interval_min)),
                 Cell::plain(d.factors.len().to_string()).class("num"),

@@ -20,6 +20,7 @@ use crate::state::AppState;
 
 mod audit;
 mod me;
+mod registry;
 // The areas' list routes use it; until they land nothing does.
 #[allow(dead_code)]
 pub(crate) mod paging;
@@ -60,7 +61,10 @@ impl utoipa::Modify for BearerAuth {
 
 /// Every `/api/v1` route with its description. Areas add themselves here.
 fn described() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(me::routes()).merge(audit::routes())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(me::routes())
+        .merge(audit::routes())
+        .merge(registry::routes())
 }
 
 /// The routes of `/api/v1`, and `/api/v1/openapi.json` describing them.
