@@ -331,4 +331,10 @@ pub(super) const MESSAGES: &[(&str, &str, &str)] = &[
         "下载当前全部登记信息。出于安全考虑，导出文件不含数采仪访问密码；重新导入前需补上密码。",
         "Download the whole registry. For safety the files leave out device passwords; add them back before importing the file again.",
     ),
+    ("registry.outlet.limits_link", "查看此排口的限值", "This outlet's limits"),
+    (
+        "registry.import.unreadable",
+        "无法读取上传的文件。请选择 TOML、JSON 或 CSV 文件（合计不超过 16 MB）后重试。",
+        "The upload could not be read. Choose TOML, JSON or CSV files (16 MB in all at most) and try again.",
+    ),
 ];

@@ -287,6 +287,11 @@ async fn an_edit_is_saved_and_audited_with_before_and_after() {
     )
     .await;
     assert_eq!(resp.location(), "/registry/outlets/E01-DA099?saved=1");
+    let page = app.get_as("/registry/outlets/E01-DA099", &root).await.text();
+    assert!(
+        page.contains("href=\"/registry/limits?outlet=E01-DA099\""),
+        "the outlet's page links its limits"
+    );
     let resp = post(
         &app,
         &root,
@@ -472,6 +477,16 @@ async fn an_import_with_errors_changes_nothing_and_lists_every_error_where_it_is
         .await
         .unwrap();
     assert_eq!(audited.len(), 1);
+
+    // An upload that is not a multipart form is refused on a page, in the person's language.
+    let req = Request::post("/registry/import")
+        .header(header::CONTENT_TYPE, "text/plain")
+        .header(header::COOKIE, cookie(&root))
+        .body(Body::from("not a form"))
+        .unwrap();
+    let resp = app.send(req).await;
+    assert_eq!(resp.status, StatusCode::BAD_REQUEST);
+    assert!(resp.text().contains("无法读取上传的文件"), "{}", resp.text());
 
     // An enterprise user cannot upload, whatever the file.
     let e01 = app.signed_in("e01", Role::Enterprise { enterprise: "E01".into() }).await;

@@ -92,6 +92,8 @@ pub(crate) struct FormPage {
     pub saved: bool,
     /// Said under the title (e.g. what the password field means).
     pub note: Option<&'static str>,
+    /// A link to a related page (an outlet's limits): label and address.
+    pub related: Option<(&'static str, String)>,
 }
 
 impl FormPage {
@@ -193,6 +195,7 @@ fn enterprise_form(page: Chrome, actor: &Actor, f: &EnterpriseForm, mode: Mode, 
         back: "/registry/enterprises",
         saved,
         note: None,
+        related: None,
         page,
     }
 }
@@ -380,6 +383,9 @@ fn outlet_form(
         back: "/registry/outlets",
         saved,
         note: (mode == Mode::Update).then(|| lang.t("registry.outlet.limits_note")),
+        related: (mode == Mode::Update).then(|| {
+            (lang.t("registry.outlet.limits_link"), format!("/registry/limits?outlet={}", enc(&f.id)))
+        }),
         page,
     }
 }
@@ -607,6 +613,7 @@ fn device_form(
                 lang.t("registry.device.password_unset")
             }
         }),
+        related: None,
         page,
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -18,9 +18,8 @@ use fenhe_store::{Store, StoredImport};
 use serde::Deserialize;
 
 use super::{Tab, edit_error, explain, here, tabs};
-use crate::chrome::{Chrome, render_with};
+use crate::chrome::{Chrome, ErrorPage, render_with};
 use crate::csrf::{refused, same_token};
-use crate::error::bad_request;
 use crate::extract::Query;
 use crate::i18n::Lang;
 use crate::pager::Pager;
@@ -29,12 +28,15 @@ use crate::session::PageUser;
 use crate::state::AppState;
 
 const PATH: &str = "/registry/import";
+/// Largest upload, all files together.
+const UPLOAD_LIMIT: usize = 16 << 20;
 /// Most import records the history reads.
 const IMPORTS_READ: u32 = 10_000;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route(PATH, get(page).post(upload))
+        // Registry files are small, but a city's full CSV lists may pass axum's default 2 MB.
+        .route(PATH, get(page).post(upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)))
         .route("/registry/export.toml", get(export_toml))
         .route("/registry/export.json", get(export_json))
 }
@@ -151,12 +153,15 @@ async fn upload(
     request: Request,
 ) -> Response {
     let chrome = Chrome::signed_in(lang, PATH, &user.actor, &user.csrf);
+    // An upload that cannot be read is said on a page (the person used a browser), not in JSON.
+    let unreadable = |chrome: Chrome, why: String| {
+        tracing::info!(why, "refused a registry upload");
+        let message = chrome.t("registry.import.unreadable").to_string();
+        render_with(StatusCode::BAD_REQUEST, &ErrorPage { page: chrome, message })
+    };
     let mut multipart = match Multipart::from_request(request, &()).await {
         Ok(m) => m,
-        Err(e) => {
-            return bad_request(format!("expected a multipart form upload: {}", e.body_text()))
-                .into_response();
-        }
+        Err(e) => return unreadable(chrome, e.body_text()),
     };
     let mut csrf = String::new();
     let mut files = Vec::new();
@@ -164,7 +169,7 @@ async fn upload(
         let field = match multipart.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) => return bad_request(format!("unreadable upload: {}", e.body_text())).into_response(),
+            Err(e) => return unreadable(chrome, e.body_text()),
         };
         match field.name() {
             Some("csrf") => csrf = field.text().await.unwrap_or_default(),
