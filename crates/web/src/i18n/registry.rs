@@ -7,7 +7,7 @@ pub(super) const MESSAGES: &[(&str, &str, &str)] = &[
     ("pager.prev", "上一页", "Previous"),
     ("pager.next", "下一页", "Next"),
     ("pager.page", "页码", "Page"),
-    ("pager.total", "总数", "Total"),
+    ("pager.total", "总数：", "Total: "),
     ("registry.tabs", "登记管理", "Registry sections"),
     ("registry.tab.enterprises", "企业", "Enterprises"),
     ("registry.tab.outlets", "排口", "Outlets"),

@@ -142,15 +142,24 @@ fn enc(id: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Enterprises
 
+/// An ownership for people: the registry's Chinese names, or English ones.
+fn ownership_label(o: Ownership, lang: Lang) -> &'static str {
+    if !lang.is_english() {
+        return o.name_zh();
+    }
+    match o {
+        Ownership::CentralSoe => "Central state-owned",
+        Ownership::ProvincialSoe => "Provincial state-owned",
+        Ownership::LocalSoe => "Municipal state-owned",
+        Ownership::Private => "Private",
+        Ownership::Foreign => "Foreign-owned",
+    }
+}
+
 fn enterprise_fields(f: &EnterpriseForm, lang: Lang, mode: Mode) -> Vec<Field> {
     let ownership = Ownership::ALL
         .iter()
-        .map(|o| {
-            (
-                o.name().to_string(),
-                if lang.is_english() { o.name().replace('_', " ") } else { o.name_zh().into() },
-            )
-        })
+        .map(|o| (o.name().to_string(), ownership_label(*o, lang).to_string()))
         .collect();
     vec![
         Field::text("id", lang.t("registry.f.id"), &f.id)
@@ -222,11 +231,7 @@ async fn enterprise_list(
                 Cell::link(e.id.clone(), format!("/registry/enterprises/{}", enc(&e.id))).class("mono"),
                 Cell::plain(e.name.clone()),
                 Cell::plain(e.uscc.clone()).class("mono"),
-                Cell::plain(if lang.is_english() {
-                    e.ownership.name().replace('_', " ")
-                } else {
-                    e.ownership.name_zh().into()
-                }),
+                Cell::plain(ownership_label(e.ownership, lang)),
                 Cell::plain(e.industry.clone()),
                 Cell::plain(outlets(&e.id).to_string()).class("num"),
             ]
