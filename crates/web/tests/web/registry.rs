@@ -725,3 +725,41 @@ async fn the_registry_api_follows_the_same_policy_checks_and_audit() {
         assert!(actions.contains(&a), "{a} in {actions:?}");
     }
 }
+
+/// Counts what the web side tells the gateway.
+#[derive(Default)]
+struct Ear(std::sync::atomic::AtomicUsize);
+
+impl fenhe_web::LiveStatus for Ear {
+    fn snapshot(&self) -> fenhe_web::LiveSnapshot {
+        fenhe_web::LiveSnapshot::default()
+    }
+    fn registry_changed(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn the_gateway_hears_of_saved_devices_and_imports_not_of_refusals() {
+    let ear = std::sync::Arc::new(Ear::default());
+    let app = TestApp::builder().registry(fenhe_core::demo::city()).live_status(ear.clone()).build().await;
+    let heard = || ear.0.load(std::sync::atomic::Ordering::SeqCst);
+    let root = app.signed_in("root", Role::Admin).await;
+    let r = fenhe_core::demo::city();
+    let d = &r.devices[0];
+    let path = format!("/registry/devices/{}", d.mn);
+    let resp = post(&app, &root, &path, &[("outlet", &d.outlet), ("new_password", "a;b")]).await;
+    assert_eq!(resp.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(heard(), 0, "a refused form changes nothing to reload");
+    let resp = post(&app, &root, &path, &[("outlet", &d.outlet), ("new_password", "fresh-pw")]).await;
+    assert_eq!(resp.status, StatusCode::SEE_OTHER);
+    assert_eq!(heard(), 1);
+    let json = fenhe_app::registry_files::to_json(&r).unwrap();
+    let resp = upload(&app, &root, &root.csrf, &[("city.json", json)]).await;
+    assert_eq!(resp.status, StatusCode::OK);
+    assert_eq!(heard(), 2);
+    // An enterprise's edit does not concern the gateway.
+    let fields = enterprise_fields(&r.enterprises[0]);
+    post(&app, &root, "/registry/enterprises/E01", &refs(&fields)).await;
+    assert_eq!(heard(), 2);
+}

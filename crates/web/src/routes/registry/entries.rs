@@ -27,7 +27,7 @@ use crate::local_path;
 use crate::pager::Pager;
 use crate::peer::Peer;
 use crate::session::PageUser;
-use crate::state::AppState;
+use crate::state::{AppState, Live};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -729,12 +729,16 @@ async fn device_edit(
 async fn device_create(
     Peer(peer): Peer,
     State(store): State<Arc<dyn Store>>,
+    State(live): State<Live>,
     f: CsrfForm<DeviceForm>,
 ) -> Response {
     let CsrfForm { user, lang, form } = f;
     let page = Chrome::signed_in(lang, "/registry/devices/new", &user.actor, &user.csrf);
     let caller = Caller::new(user.actor.clone(), peer, now());
     let result = registry_admin::save_device(store.as_ref(), &caller, Mode::Create, &form).await;
+    if result.is_ok() {
+        live.0.registry_changed();
+    }
     let r = choices(store.as_ref(), &user.actor, Action::ManageDevices, &result).await;
     let saved_at = format!("/registry/devices/{}", enc(form.mn.trim()));
     answer(result, saved_at, device_form(page, &user.actor, &r, &form, Mode::Create, false, false))
@@ -743,6 +747,7 @@ async fn device_create(
 async fn device_update(
     Peer(peer): Peer,
     State(store): State<Arc<dyn Store>>,
+    State(live): State<Live>,
     Path(mn): Path<String>,
     f: CsrfForm<DeviceForm>,
 ) -> Response {
@@ -752,6 +757,9 @@ async fn device_update(
     let page = Chrome::signed_in(lang, &saved_at, &user.actor, &user.csrf);
     let caller = Caller::new(user.actor.clone(), peer, now());
     let result = registry_admin::save_device(store.as_ref(), &caller, Mode::Update, &form).await;
+    if result.is_ok() {
+        live.0.registry_changed();
+    }
     let r = choices(store.as_ref(), &user.actor, Action::ManageDevices, &result).await;
     let set = r.device(&form.mn).is_some_and(|d| !d.password.is_empty());
     answer(result, saved_at, device_form(page, &user.actor, &r, &form, Mode::Update, false, set))

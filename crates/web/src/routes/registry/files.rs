@@ -25,7 +25,7 @@ use crate::i18n::Lang;
 use crate::pager::Pager;
 use crate::peer::Peer;
 use crate::session::PageUser;
-use crate::state::AppState;
+use crate::state::{AppState, Live};
 
 const PATH: &str = "/registry/import";
 /// Largest upload, all files together.
@@ -150,6 +150,7 @@ async fn upload(
     lang: Lang,
     Peer(peer): Peer,
     State(store): State<Arc<dyn Store>>,
+    State(live): State<Live>,
     request: Request,
 ) -> Response {
     let chrome = Chrome::signed_in(lang, PATH, &user.actor, &user.csrf);
@@ -198,6 +199,7 @@ async fn upload(
     };
     match outcome {
         ImportOutcome::Imported(summary) => {
+            live.0.registry_changed();
             p.imported = Some(summary_text(&summary, lang));
             render_with(StatusCode::OK, &p)
         }

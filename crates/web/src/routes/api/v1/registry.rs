@@ -25,7 +25,7 @@ use crate::extract::{Json, Path, Query};
 use crate::peer::Peer;
 use crate::routes::denied_api;
 use crate::session::ApiUser;
-use crate::state::AppState;
+use crate::state::{AppState, Live};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -332,11 +332,13 @@ async fn create_device(
     ApiUser(user): ApiUser,
     Peer(peer): Peer,
     State(store): State<Arc<dyn Store>>,
+    State(live): State<Live>,
     Json(d): Json<DeviceBody>,
 ) -> Result<(StatusCode, Json<DeviceOut>), AppError> {
     let saved = registry_admin::save_device(store.as_ref(), &caller(&user, peer), Mode::Create, &d.form())
         .await
         .map_err(refusal)?;
+    live.0.registry_changed();
     Ok((StatusCode::CREATED, Json(saved.into())))
 }
 
@@ -357,6 +359,7 @@ async fn update_device(
     ApiUser(user): ApiUser,
     Peer(peer): Peer,
     State(store): State<Arc<dyn Store>>,
+    State(live): State<Live>,
     Path(mn): Path<String>,
     Json(d): Json<DeviceBody>,
 ) -> Result<Json<DeviceOut>, AppError> {
@@ -365,6 +368,7 @@ async fn update_device(
     let saved = registry_admin::save_device(store.as_ref(), &caller(&user, peer), Mode::Update, &form)
         .await
         .map_err(refusal)?;
+    live.0.registry_changed();
     Ok(Json(saved.into()))
 }
 
