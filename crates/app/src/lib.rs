@@ -21,6 +21,7 @@
 pub mod accounts;
 pub mod alarm_queries;
 pub mod audit;
+pub mod audit_diff;
 pub mod auth;
 pub mod compliance_run;
 pub mod device_queries;
@@ -32,6 +33,7 @@ pub mod measurement_queries;
 pub mod outlet_series;
 pub mod packet_explain;
 mod password_hash;
+pub mod registry_admin;
 pub mod registry_files;
 pub mod registry_import;
 pub mod replay;

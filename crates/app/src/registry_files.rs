@@ -69,24 +69,53 @@ impl Format {
     }
 }
 
+/// A registry file's content as received (an upload from the browser, or a file read from disk):
+/// its name, whose extension says its format, and its bytes or why they could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedFile {
+    pub name: String,
+    pub content: Result<Vec<u8>, String>,
+}
+
 /// Load and validate one or more files (CSV lists merge into one registry; TOML/JSON files are
 /// whole registries and merge the same way).
 pub fn load_files(paths: &[&Path]) -> Result<Registry, Problems> {
+    let files: Vec<NamedFile> = paths
+        .iter()
+        .map(|p| NamedFile {
+            name: p.display().to_string(),
+            content: std::fs::read(p).map_err(|e| e.to_string()),
+        })
+        .collect();
+    load_named(&files)
+}
+
+/// [`load_files`] over contents already in memory (the browser's uploads): the same checks and
+/// the same report, each problem naming its file by `name`.
+pub fn load_named(files: &[NamedFile]) -> Result<Registry, Problems> {
     let mut all = Registry::default();
     let mut problems = Vec::new();
     // Where each entry came from, to place validation problems.
     let mut origin: BTreeMap<(Section, usize), (String, Option<usize>, String)> = BTreeMap::new();
-    for path in paths {
-        let name = path.display().to_string();
-        let text = match std::fs::read(path) {
-            Ok(b) => match String::from_utf8(b) {
-                Ok(s) => s,
+    if files.is_empty() {
+        problems.push(FileProblem {
+            file: String::new(),
+            line: None,
+            field: String::new(),
+            message: "no file was given".into(),
+        });
+    }
+    for file in files {
+        let name = file.name.clone();
+        let text = match &file.content {
+            Ok(b) => match std::str::from_utf8(b) {
+                Ok(s) => s.to_string(),
                 Err(e) => {
                     problems.push(FileProblem {
                         file: name,
                         line: None,
                         field: String::new(),
-                        message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+                        message: format!("not UTF-8 text (byte {})", e.valid_up_to()),
                     });
                     continue;
                 }
@@ -96,13 +125,13 @@ pub fn load_files(paths: &[&Path]) -> Result<Registry, Problems> {
                     file: name,
                     line: None,
                     field: String::new(),
-                    message: e.to_string(),
+                    message: e.clone(),
                 });
                 continue;
             }
         };
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text).to_string();
-        let Some(format) = Format::from_path(path) else {
+        let Some(format) = Format::from_path(Path::new(&file.name)) else {
             problems.push(FileProblem {
                 file: name,
                 line: None,
@@ -410,7 +439,7 @@ impl Row<'_> {
 }
 
 /// Split a multi-value cell on `;` (or `；`), trimming and dropping empties.
-fn items(cell: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn items(cell: &str) -> impl Iterator<Item = &str> {
     cell.split([';', '；']).map(str::trim).filter(|s| !s.is_empty())
 }
 

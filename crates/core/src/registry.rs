@@ -409,23 +409,32 @@ impl Registry {
             }
             let mut seen = HashSet::new();
             for (j, l) in o.limits.iter().enumerate() {
-                let field = format!("limits[{j}]");
+                // Each problem names the limit's own field, so a form can show it beside that field.
+                let field = |name: &str| format!("limits[{j}].{name}");
                 if hj212::codes::factor(&l.factor).is_none() {
-                    push(s, i, &field, format!("{:?} is not an HJ 212 factor code", l.factor));
+                    push(s, i, &field("factor"), format!("{:?} is not an HJ 212 factor code", l.factor));
                 }
                 if l.max.is_none() && l.min.is_none() {
-                    push(s, i, &field, "has neither max nor min".into());
+                    push(s, i, &field("max"), "has neither max nor min".into());
                 }
                 if let (Some(lo), Some(hi)) = (l.min, l.max)
                     && lo > hi
                 {
-                    push(s, i, &field, format!("min {lo} is above max {hi}"));
+                    push(s, i, &field("min"), format!("min {lo} is above max {hi}"));
                 }
                 if l.max.is_some_and(|v| !v.is_finite() || v < 0.0) {
-                    push(s, i, &field, "max must be a non-negative number".into());
+                    push(s, i, &field("max"), "max must be a non-negative number".into());
+                }
+                if l.min.is_some_and(|v| !v.is_finite()) {
+                    push(s, i, &field("min"), "min must be a number".into());
                 }
                 if !seen.insert((l.factor.as_str(), l.effective_from)) {
-                    push(s, i, &field, format!("a second limit for {} from {}", l.factor, l.effective_from));
+                    push(
+                        s,
+                        i,
+                        &field("effective_from"),
+                        format!("a second limit for {} from {}", l.factor, l.effective_from),
+                    );
                 }
             }
         }
@@ -541,6 +550,16 @@ mod tests {
     }
 
     #[test]
+    fn limit_problems_name_the_limit_field() {
+        let mut r = sample();
+        r.outlets[0].limits[1].min = Some(40.0);
+        r.outlets[0].limits[0].effective_from = r.outlets[0].limits[1].effective_from;
+        let p: Vec<String> = r.validate().iter().map(|p| p.to_string()).collect();
+        assert!(p.iter().any(|s| s.starts_with("outlets[0].limits[1].min: min 40 is above max 30")), "{p:?}");
+        assert!(p.iter().any(|s| s.starts_with("outlets[0].limits[1].effective_from")), "{p:?}");
+    }
+
+    #[test]
     fn effective_dated_limits() {
         let r = sample();
         let o = &r.outlets[0];
@@ -564,7 +583,7 @@ mod tests {
         );
         assert!(p.iter().any(|s| s.starts_with("devices[0].outlet")), "{p:?}");
         assert!(p.iter().any(|s| s.starts_with("devices[0].minute_interval_min")), "{p:?}");
-        assert!(p.iter().any(|s| s.starts_with("outlets[0].limits[0]")), "{p:?}");
+        assert!(p.iter().any(|s| s.starts_with("outlets[0].limits[0].factor")), "{p:?}");
     }
 
     #[test]

@@ -77,6 +77,15 @@ impl LiveStatus for GatewayLive {
             rejected_by_reason: s.rejected.into_iter().collect(),
         }
     }
+
+    fn registry_changed(&self) {
+        let gateway = self.gateway.clone();
+        tokio::spawn(async move {
+            if let Err(e) = gateway.reload_registry().await {
+                tracing::warn!(error = %e, "the gateway could not re-read the registry after a change");
+            }
+        });
+    }
 }
 
 /// Open the store, start the writer, the gateway and the web listener.

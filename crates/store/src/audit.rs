@@ -35,17 +35,22 @@ pub struct AuditEntry {
 }
 
 /// Which entries to read: every filter is optional; newest first, `limit` at most, older than the
-/// entry `before_id` (the cursor: the last id of the previous page).
+/// entry `before_id` (the cursor: the last id of the previous page), or after skipping `offset`
+/// entries (page numbers, as the web pages and `/api/v1/audit` count).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AuditQuery {
     pub actor: Option<String>,
     pub object_kind: Option<String>,
     pub action: Option<String>,
+    /// The changed object's id (a username, an enterprise id, an MN …).
+    pub object_id: Option<String>,
     /// `at >= from`, epoch ms.
     pub from: Option<i64>,
     /// `at < to`, epoch ms.
     pub to: Option<i64>,
     pub before_id: Option<i64>,
+    /// Entries to skip after the filters and the cursor (0: none).
+    pub offset: u32,
     /// At most this many (0 is taken as 1).
     pub limit: u32,
 }
@@ -57,4 +62,6 @@ pub trait AuditStore: Send + Sync {
     async fn append_audit(&self, e: &NewAuditEntry) -> Result<i64>;
     /// Entries matching `q`, newest first.
     async fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>>;
+    /// How many entries match `q`'s filters and cursor (its `offset` and `limit` aside).
+    async fn audit_count(&self, q: &AuditQuery) -> Result<u64>;
 }

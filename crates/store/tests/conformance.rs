@@ -1215,6 +1215,9 @@ impl fenhe_store::AuditStore for Failing {
     async fn audit(&self, q: &fenhe_store::AuditQuery) -> Result<Vec<fenhe_store::AuditEntry>> {
         self.inner.audit(q).await
     }
+    async fn audit_count(&self, q: &fenhe_store::AuditQuery) -> Result<u64> {
+        self.inner.audit_count(q).await
+    }
 }
 
 #[async_trait]
@@ -2297,6 +2300,18 @@ async fn audit_log_appends_and_filters(store: Arc<dyn Store>) {
     assert_eq!((got(page1), got(page2)), (vec![3, 2], vec![1, 0]));
     let zero = store.audit(&AuditQuery { limit: 0, ..Default::default() }).await.unwrap();
     assert_eq!(zero.len(), 1, "a limit of 0 is taken as 1");
+
+    // By the object's id; pages by number (offset) with the total of the filtered list.
+    assert_eq!(got(store.audit(&q(|q| q.object_id = Some("1".into()))).await.unwrap()), [3, 1]);
+    assert_eq!(got(store.audit(&q(|q| q.object_id = Some("nobody".into()))).await.unwrap()), [0; 0]);
+    let page2 = store.audit(&AuditQuery { limit: 3, offset: 3, ..Default::default() }).await.unwrap();
+    assert_eq!(got(page2), [0]);
+    let tokens = AuditQuery { object_kind: Some("token".into()), limit: 1, offset: 1, ..Default::default() };
+    assert_eq!(got(store.audit(&tokens).await.unwrap()), [1]);
+    assert_eq!(store.audit_count(&tokens).await.unwrap(), 2, "the count ignores offset and limit");
+    assert_eq!(store.audit_count(&AuditQuery::default()).await.unwrap(), 4);
+    let older = AuditQuery { before_id: Some(ids[2]), actor: Some("admin".into()), ..Default::default() };
+    assert_eq!(store.audit_count(&older).await.unwrap(), 1);
 }
 
 // ---------------------------------------------------------------------------------------------

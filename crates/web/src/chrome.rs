@@ -28,8 +28,8 @@ const NAV: &[NavEntry] = &[
     NavEntry { key: "nav.alarms", href: None, action: Some(Action::ViewEnvironment) },
     NavEntry { key: "nav.devices", href: Some("/devices"), action: Some(Action::ViewEnvironment) },
     NavEntry { key: "nav.quality", href: None, action: Some(Action::ViewEnvironment) },
-    NavEntry { key: "nav.registry", href: None, action: Some(Action::ManageRegistry) },
-    NavEntry { key: "nav.audit", href: None, action: Some(Action::ViewAudit) },
+    NavEntry { key: "nav.registry", href: Some("/registry"), action: Some(Action::ManageRegistry) },
+    NavEntry { key: "nav.audit", href: Some("/audit"), action: Some(Action::ViewAudit) },
     NavEntry { key: "nav.system", href: Some("/system"), action: Some(Action::ViewSystem) },
 ];
 
@@ -135,7 +135,10 @@ mod tests {
 
     #[test]
     fn the_navigation_follows_the_policy() {
-        assert_eq!(labels(Role::Admin), ["Overview", "Enterprises", "Devices", "System status"]);
+        assert_eq!(
+            labels(Role::Admin),
+            ["Overview", "Enterprises", "Devices", "Registry", "Audit log", "System status"]
+        );
         assert_eq!(labels(Role::Bureau), ["Overview", "Enterprises", "Devices", "System status"]);
         assert_eq!(labels(Role::Leader), ["Overview", "Enterprises", "Devices"]);
         assert_eq!(

@@ -16,6 +16,7 @@ pub mod headers;
 pub mod i18n;
 pub mod labels;
 pub mod local_path;
+pub mod pager;
 pub mod peer;
 mod routes;
 pub mod series_export;

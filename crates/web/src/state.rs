@@ -29,9 +29,15 @@ pub struct LiveSnapshot {
     pub rejected_by_reason: Vec<(String, u64)>,
 }
 
-/// Source of [`LiveSnapshot`]s (implemented by the binary over the gateway's stats).
+/// Source of [`LiveSnapshot`]s (implemented by the binary over the gateway's stats), and the
+/// gateway's ear for registry changes.
 pub trait LiveStatus: Send + Sync + 'static {
     fn snapshot(&self) -> LiveSnapshot;
+    /// The registry's devices changed (a device saved, a registry imported through the web): the
+    /// gateway beside this process re-reads the devices it authenticates against, so a device
+    /// registered or given a new password is answered without a restart. Returns at once; the
+    /// reload runs on its own.
+    fn registry_changed(&self);
 }
 
 /// A fixed snapshot is a live status too: a web process without a gateway beside it, and tests,
@@ -40,6 +46,8 @@ impl LiveStatus for LiveSnapshot {
     fn snapshot(&self) -> LiveSnapshot {
         self.clone()
     }
+    /// No gateway here: nothing to reload.
+    fn registry_changed(&self) {}
 }
 
 /// Renders the Prometheus text exposition (the binary passes its exporter's handle).

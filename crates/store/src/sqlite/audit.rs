@@ -2,6 +2,7 @@
 //! table's triggers refuse updates and deletes), read newest first with an id cursor.
 
 use async_trait::async_trait;
+use sqlx::AssertSqlSafe;
 
 use super::SqliteStore;
 use super::convert::{from_json, json};
@@ -22,6 +23,26 @@ struct AuditRow {
     before: Option<String>,
     after: Option<String>,
     peer: String,
+}
+
+/// The filters of [`AuditQuery`], as parameters ?1–?7 (bound by [`bind_filter`]).
+const FILTER: &str = "(?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR object_kind = ?2) \
+     AND (?3 IS NULL OR action = ?3) AND (?4 IS NULL OR object_id = ?4) AND (?5 IS NULL OR at >= ?5) \
+     AND (?6 IS NULL OR at < ?6) AND (?7 IS NULL OR id < ?7)";
+
+/// Bind `q`'s filters to ?1–?7 of [`FILTER`], in its order.
+fn bind_filter<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments>,
+    q: &'q AuditQuery,
+) -> sqlx::query::QueryAs<'q, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments> {
+    query
+        .bind(q.actor.as_deref())
+        .bind(q.object_kind.as_deref())
+        .bind(q.action.as_deref())
+        .bind(q.object_id.as_deref())
+        .bind(q.from)
+        .bind(q.to)
+        .bind(q.before_id)
 }
 
 #[async_trait]
@@ -47,21 +68,15 @@ impl AuditStore for SqliteStore {
     }
 
     async fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
-        let rows: Vec<AuditRow> = sqlx::query_as(
+        let sql = format!(
             "SELECT id, at, actor, actor_role, action, object_kind, object_id, before, after, peer FROM audit_log \
-             WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR object_kind = ?2) AND (?3 IS NULL OR action = ?3) \
-             AND (?4 IS NULL OR at >= ?4) AND (?5 IS NULL OR at < ?5) AND (?6 IS NULL OR id < ?6) \
-             ORDER BY id DESC LIMIT ?7",
-        )
-        .bind(q.actor.as_deref())
-        .bind(q.object_kind.as_deref())
-        .bind(q.action.as_deref())
-        .bind(q.from)
-        .bind(q.to)
-        .bind(q.before_id)
-        .bind(i64::from(q.limit.clamp(1, MAX_PAGE)))
-        .fetch_all(&self.read)
-        .await?;
+             WHERE {FILTER} ORDER BY id DESC LIMIT ?8 OFFSET ?9"
+        );
+        let rows: Vec<AuditRow> = bind_filter(sqlx::query_as(AssertSqlSafe(sql)), q)
+            .bind(i64::from(q.limit.clamp(1, MAX_PAGE)))
+            .bind(i64::from(q.offset))
+            .fetch_all(&self.read)
+            .await?;
         rows.into_iter()
             .map(|r| {
                 Ok(AuditEntry {
@@ -80,5 +95,11 @@ impl AuditStore for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn audit_count(&self, q: &AuditQuery) -> Result<u64> {
+        let sql = format!("SELECT COUNT(*) FROM audit_log WHERE {FILTER}");
+        let (n,): (i64,) = bind_filter(sqlx::query_as(AssertSqlSafe(sql)), q).fetch_one(&self.read).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 }

@@ -10,9 +10,11 @@ use axum::http::request::Parts;
 
 use crate::cookies;
 
+mod audit;
 mod common;
 mod devices;
 mod enterprises;
+mod registry;
 
 /// The name of the cookie the language switch sets.
 pub const LANG_COOKIE: &str = "lang";
@@ -98,7 +100,8 @@ fn catalogue() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
 
 /// Every area's messages. An area of pages keeps its own table in a module of its own
 /// (`i18n/<area>.rs`) and adds it here.
-const AREAS: &[&[(&str, &str, &str)]] = &[common::MESSAGES, enterprises::MESSAGES, devices::MESSAGES];
+const AREAS: &[&[(&str, &str, &str)]] =
+    &[common::MESSAGES, enterprises::MESSAGES, devices::MESSAGES, registry::MESSAGES, audit::MESSAGES];
 
 /// Every message: key, Chinese, English.
 fn messages() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {

@@ -14,6 +14,7 @@ use crate::state::AppState;
 
 mod account;
 mod api;
+mod audit;
 mod devices;
 mod enterprises;
 mod health;
@@ -22,6 +23,7 @@ mod login;
 mod metrics;
 mod outlets;
 mod overview;
+mod registry;
 mod static_files;
 mod status_page;
 
@@ -38,6 +40,8 @@ pub fn router(state: AppState) -> Router {
         .merge(lang::routes())
         .merge(static_files::routes())
         .merge(api::routes())
+        .merge(registry::routes())
+        .merge(audit::routes())
         .merge(health::routes())
         .merge(metrics::routes())
         .fallback(unknown_route)

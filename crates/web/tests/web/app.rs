@@ -14,7 +14,7 @@ use fenhe_app::audit::Caller;
 use fenhe_core::access::Role;
 use fenhe_core::registry::Registry;
 use fenhe_store::Store;
-use fenhe_web::{AppState, LiveSnapshot, MetricsRender, WebConfig};
+use fenhe_web::{AppState, LiveSnapshot, LiveStatus, MetricsRender, WebConfig};
 use serde::Serialize;
 use tower::ServiceExt;
 
@@ -33,6 +33,9 @@ pub struct TestApp {
 pub struct TestAppBuilder {
     registry: Option<Registry>,
     live: LiveSnapshot,
+    /// A live status of the test's own (instead of the fixed snapshot), to observe what the
+    /// web side tells the gateway.
+    live_status: Option<Arc<dyn LiveStatus>>,
     metrics: Option<MetricsRender>,
     banner: Vec<String>,
     demo: bool,
@@ -168,6 +171,11 @@ impl TestAppBuilder {
         self
     }
 
+    pub fn live_status(mut self, live: Arc<dyn LiveStatus>) -> Self {
+        self.live_status = Some(live);
+        self
+    }
+
     pub fn live(mut self, live: LiveSnapshot) -> Self {
         self.live = live;
         self
@@ -202,7 +210,11 @@ impl TestAppBuilder {
             store.import_registry(r).await.expect("the registry imports");
         }
         let config = WebConfig { banner: self.banner, demo: self.demo, secure_cookies: self.secure_cookies };
-        let mut state = AppState::new(store, Arc::new(self.live)).with_config(config);
+        let live: Arc<dyn LiveStatus> = match self.live_status {
+            Some(l) => l,
+            None => Arc::new(self.live),
+        };
+        let mut state = AppState::new(store, live).with_config(config);
         if let Some(m) = self.metrics {
             state = state.with_metrics(m);
         }

@@ -4,11 +4,13 @@
 mod api_v1;
 mod app;
 mod assets;
+mod audit;
 mod devices;
 mod enterprise_seed;
 mod enterprises;
 mod outlets;
 mod pages;
+mod registry;
 mod routes;
 mod sign_in;
 mod tcp;

@@ -31,7 +31,8 @@ async fn each_role_sees_the_navigation_it_may_use() {
         let b = app.signed_in(name, role.clone()).await;
         let page = app.get_as("/", &b).await.text();
         let want: &[&str] = match role {
-            Role::Admin | Role::Bureau => &["/", "/enterprises", "/devices", "/system"],
+            Role::Admin => &["/", "/enterprises", "/devices", "/registry", "/audit", "/system"],
+            Role::Bureau => &["/", "/enterprises", "/devices", "/system"],
             Role::Leader | Role::Enterprise { .. } => &["/", "/enterprises", "/devices"],
             _ => &["/", "/enterprises"],
         };

@@ -381,6 +381,9 @@ impl fenhe_store::AuditStore for Gate {
     async fn audit(&self, q: &fenhe_store::AuditQuery) -> Result<Vec<fenhe_store::AuditEntry>> {
         self.inner.audit(q).await
     }
+    async fn audit_count(&self, q: &fenhe_store::AuditQuery) -> Result<u64> {
+        self.inner.audit_count(q).await
+    }
 }
 
 #[async_trait]
