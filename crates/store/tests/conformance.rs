@@ -232,6 +232,7 @@ stories![
     monthly_results,
     result_queries_filter,
     alarm_lifecycle,
+    alarm_lists_filter_page_and_count,
     engine_state_round_trip,
     compliance_records_latest,
     alarm_changes_check_what_they_were_decided_from,
@@ -1066,6 +1067,12 @@ impl fenhe_store::AlarmStore for Failing {
     async fn alarms(&self, q: &fenhe_store::AlarmQuery) -> Result<Vec<fenhe_store::Alarm>> {
         self.inner.alarms(q).await
     }
+    async fn count_alarms(&self, q: &fenhe_store::AlarmQuery) -> Result<u64> {
+        self.inner.count_alarms(q).await
+    }
+    async fn alarm(&self, id: i64) -> Result<Option<fenhe_store::Alarm>> {
+        self.inner.alarm(id).await
+    }
 }
 
 #[async_trait]
@@ -1811,6 +1818,77 @@ async fn alarm_lifecycle(store: Arc<dyn Store>) {
         store.alarms(&AlarmQuery { mn: Some(MN2.into()), ..Default::default() }).await.unwrap().is_empty()
     );
     assert_eq!(store.alarms(&AlarmQuery { limit: Some(2), ..Default::default() }).await.unwrap().len(), 2);
+}
+
+/// The alarm list's filters (enterprise, outlet, period), pages and counts, and one alarm by id.
+async fn alarm_lists_filter_page_and_count(store: Arc<dyn Store>) {
+    fresh(&store).await;
+    // Five alarms of MN1 (E01-DA001), an hour apart, raised in that order; two of MN2 (E02-DW001).
+    for i in 0..5 {
+        let d = draft(
+            &format!("episode:{i}"),
+            Severity::Warning,
+            D0 + i * HOUR,
+            D0 + i * HOUR + 30 * MINUTE,
+            true,
+        );
+        store.sync_alarms(MN1, D0 + i * HOUR, D0 + (i + 1) * HOUR, &[d], 100 + i).await.unwrap();
+    }
+    for i in 0..2 {
+        let d = AlarmDraft {
+            mn: MN2.into(),
+            outlet: "E02-DW001".into(),
+            kind: "offline".into(),
+            factor: None,
+            ..draft(
+                &format!("finding:{i}"),
+                Severity::Critical,
+                D0 + DAY + i * HOUR,
+                D0 + DAY + i * HOUR + 1,
+                true,
+            )
+        };
+        store.sync_alarms(MN2, D0 + DAY + i * HOUR, D0 + DAY + (i + 1) * HOUR, &[d], 200 + i).await.unwrap();
+    }
+    let keys = |q: AlarmQuery| {
+        let store = store.clone();
+        async move {
+            let got = store.alarms(&q).await.unwrap();
+            let n = store.count_alarms(&q).await.unwrap();
+            (got.into_iter().map(|a| a.draft.key).collect::<Vec<_>>(), n)
+        }
+    };
+    let all = keys(AlarmQuery::default()).await;
+    assert_eq!(all.1, 7);
+    assert_eq!(all.0[..3], ["finding:1", "finding:0", "episode:4"]);
+    // Pages: the count ignores limit and offset; an offset alone skips.
+    let page = AlarmQuery { limit: Some(3), offset: Some(3), ..Default::default() };
+    assert_eq!(keys(page).await, (vec!["episode:3".into(), "episode:2".into(), "episode:1".into()], 7));
+    let tail = AlarmQuery { offset: Some(6), ..Default::default() };
+    assert_eq!(keys(tail).await, (vec!["episode:0".into()], 7));
+    let beyond = AlarmQuery { limit: Some(3), offset: Some(9), ..Default::default() };
+    assert_eq!(keys(beyond).await, (vec![], 7));
+    // Enterprise and outlet: the registry's ids.
+    let e02 = AlarmQuery { enterprise: Some("E02".into()), ..Default::default() };
+    assert_eq!(keys(e02).await, (vec!["finding:1".into(), "finding:0".into()], 2));
+    let e01 = AlarmQuery { enterprise: Some("E01".into()), limit: Some(1), ..Default::default() };
+    assert_eq!(keys(e01).await, (vec!["episode:4".into()], 5));
+    let out =
+        AlarmQuery { outlet: Some("E01-DA001".into()), kind: Some("offline".into()), ..Default::default() };
+    assert_eq!(keys(out).await.1, 0);
+    let nobody = AlarmQuery { enterprise: Some("E99".into()), ..Default::default() };
+    assert_eq!(keys(nobody).await, (vec![], 0));
+    // Period: alarms reaching into [from, to). episode:1 runs [D0+1h, D0+1h30m].
+    let q = AlarmQuery { from: Some(D0 + HOUR + 30 * MINUTE), to: Some(D0 + 3 * HOUR), ..Default::default() };
+    assert_eq!(keys(q).await, (vec!["episode:2".into(), "episode:1".into()], 2));
+    let q = AlarmQuery { from: Some(D0 + DAY), ..Default::default() };
+    assert_eq!(keys(q).await.1, 2);
+    let q = AlarmQuery { to: Some(D0 + HOUR), enterprise: Some("E01".into()), ..Default::default() };
+    assert_eq!(keys(q).await, (vec!["episode:0".into()], 1));
+    // One alarm by id, and none for an id that is not there.
+    let first = store.alarms(&AlarmQuery::default()).await.unwrap().remove(0);
+    assert_eq!(store.alarm(first.id).await.unwrap(), Some(first));
+    assert_eq!(store.alarm(999_999).await.unwrap(), None);
 }
 
 /// Named engine state round-trips and is overwritten.

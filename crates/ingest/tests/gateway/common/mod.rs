@@ -263,6 +263,12 @@ impl fenhe_store::AlarmStore for Gate {
     async fn alarms(&self, q: &fenhe_store::AlarmQuery) -> Result<Vec<fenhe_store::Alarm>> {
         self.inner.alarms(q).await
     }
+    async fn count_alarms(&self, q: &fenhe_store::AlarmQuery) -> Result<u64> {
+        self.inner.count_alarms(q).await
+    }
+    async fn alarm(&self, id: i64) -> Result<Option<fenhe_store::Alarm>> {
+        self.inner.alarm(id).await
+    }
 }
 
 #[async_trait]
