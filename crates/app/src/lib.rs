@@ -17,6 +17,7 @@
 
 pub mod accounts;
 pub mod alarm_queries;
+pub mod alarm_views;
 pub mod audit;
 pub mod auth;
 pub mod compliance_run;
@@ -25,6 +26,7 @@ pub mod engine;
 mod error;
 pub mod measurement_queries;
 mod password_hash;
+pub mod quality_views;
 pub mod registry_files;
 pub mod registry_import;
 pub mod replay;

@@ -25,9 +25,9 @@ const NAV: &[NavEntry] = &[
     NavEntry { key: "nav.overview", href: Some("/"), action: None },
     NavEntry { key: "nav.screen", href: None, action: Some(Action::ViewCity) },
     NavEntry { key: "nav.enterprises", href: None, action: Some(Action::ViewProfile) },
-    NavEntry { key: "nav.alarms", href: None, action: Some(Action::ViewEnvironment) },
+    NavEntry { key: "nav.alarms", href: Some("/alarms"), action: Some(Action::ViewEnvironment) },
     NavEntry { key: "nav.devices", href: None, action: Some(Action::ViewEnvironment) },
-    NavEntry { key: "nav.quality", href: None, action: Some(Action::ViewEnvironment) },
+    NavEntry { key: "nav.quality", href: Some("/quality"), action: Some(Action::ViewEnvironment) },
     NavEntry { key: "nav.registry", href: None, action: Some(Action::ManageRegistry) },
     NavEntry { key: "nav.audit", href: None, action: Some(Action::ViewAudit) },
     NavEntry { key: "nav.system", href: Some("/system"), action: Some(Action::ViewSystem) },
@@ -135,10 +135,13 @@ mod tests {
 
     #[test]
     fn the_navigation_follows_the_policy() {
-        assert_eq!(labels(Role::Admin), ["Overview", "System status"]);
-        assert_eq!(labels(Role::Bureau), ["Overview", "System status"]);
-        assert_eq!(labels(Role::Leader), ["Overview"]);
-        assert_eq!(labels(Role::Enterprise { enterprise: "E01".into() }), ["Overview"]);
+        assert_eq!(labels(Role::Admin), ["Overview", "Alarms", "Data quality", "System status"]);
+        assert_eq!(labels(Role::Bureau), ["Overview", "Alarms", "Data quality", "System status"]);
+        assert_eq!(labels(Role::Leader), ["Overview", "Alarms", "Data quality"]);
+        assert_eq!(
+            labels(Role::Enterprise { enterprise: "E01".into() }),
+            ["Overview", "Alarms", "Data quality"]
+        );
         assert_eq!(labels(Role::Department { department: "fgw".into() }), ["Overview"]);
     }
 

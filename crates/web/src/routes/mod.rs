@@ -13,12 +13,14 @@ use crate::headers::security_headers;
 use crate::state::AppState;
 
 mod account;
+mod alarms;
 mod api;
 mod health;
 mod lang;
 mod login;
 mod metrics;
 mod overview;
+mod quality;
 mod static_files;
 mod status_page;
 
@@ -26,6 +28,8 @@ mod status_page;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(overview::routes())
+        .merge(alarms::routes())
+        .merge(quality::routes())
         .merge(status_page::routes())
         .merge(login::routes())
         .merge(account::routes())

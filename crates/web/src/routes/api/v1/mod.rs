@@ -18,7 +18,9 @@ use crate::extract::Json;
 use crate::session::ApiUser;
 use crate::state::AppState;
 
+mod alarms;
 mod me;
+mod rates;
 // The areas' list routes use it; until they land nothing does.
 #[allow(dead_code)]
 pub(crate) mod paging;
@@ -59,7 +61,10 @@ impl utoipa::Modify for BearerAuth {
 
 /// Every `/api/v1` route with its description. Areas add themselves here.
 fn described() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(me::routes())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(me::routes())
+        .merge(alarms::routes())
+        .merge(rates::routes())
 }
 
 /// The routes of `/api/v1`, and `/api/v1/openapi.json` describing them.

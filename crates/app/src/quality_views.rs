@@ -1,0 +1,115 @@
+//! Data quality as people see it: the rates (online, transmission, validity, compliance) summed by
+//! outlet, enterprise, industry or city, and the data-quality findings of a period — under the
+//! access policy, asked before anything is loaded. An enterprise user's rates are summed from
+//! their own enterprise's devices only, so their "industry" and "city" rows are their own
+//! enterprise's figures, never a figure that mixes in another enterprise's data.
+
+use fenhe_core::access::{Action, Actor, Scope as Seen, scope};
+use fenhe_core::compliance::{Finding, FindingKind, Period, Scope, rollup};
+use fenhe_core::registry::Registry;
+use fenhe_store::{FindingQuery, RateQuery, Store};
+
+pub use crate::alarm_queries::NamedRate;
+use crate::alarm_views::ViewError;
+
+/// Whether a device's rows are within what the actor may see.
+fn device_in(registry: &Registry, seen: &Seen, outlet: &str) -> bool {
+    registry.outlet(outlet).is_some_and(|o| seen.includes(&o.enterprise))
+}
+
+/// The stored rates of `period` starting in `[from, to)` of the devices `actor` may see, summed
+/// by `by`, ordered by key and start.
+pub async fn rates(
+    store: &dyn Store,
+    actor: &Actor,
+    by: Scope,
+    period: Period,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Result<Vec<NamedRate>, ViewError> {
+    let seen = scope(actor, Action::ViewEnvironment)?;
+    let registry = store.registry().await?;
+    let q = RateQuery { period: Some(period), from, to, ..Default::default() };
+    let mut rows = store.rates(&q).await?;
+    rows.retain(|r| device_in(&registry, &seen, &r.outlet));
+    let groups = rollup(&rows, &registry, by);
+    let name = |key: &str| match by {
+        Scope::Enterprise => registry.enterprise(key).map(|e| e.name.clone()),
+        Scope::Outlet => registry.outlet(key).map(|o| o.name.clone()),
+        _ => None,
+    };
+    Ok(groups.into_iter().map(|g| NamedRate { name: name(&g.key), rate: g }).collect())
+}
+
+/// Finding kinds about the data itself. Monthly shares and permit shares are about compliance
+/// and emissions, shown with those.
+pub fn is_data_quality(kind: FindingKind) -> bool {
+    !matches!(kind, FindingKind::MonthlyShare | FindingKind::PermitShare)
+}
+
+/// A finding with the outlet and enterprise its device belongs to now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlacedFinding {
+    pub finding: Finding,
+    pub outlet: Option<String>,
+    pub enterprise: Option<String>,
+}
+
+/// One page of findings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindingPage {
+    pub findings: Vec<PlacedFinding>,
+    pub total: u64,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// The data-quality findings starting in `[from, to)` of the devices `actor` may see, newest
+/// first, page `page` (from 1) of `per_page`. A finding of a device no longer registered is
+/// shown only to the roles that see the whole city.
+pub async fn findings(
+    store: &dyn Store,
+    actor: &Actor,
+    from: Option<i64>,
+    to: Option<i64>,
+    page: u32,
+    per_page: u32,
+) -> Result<FindingPage, ViewError> {
+    let seen = scope(actor, Action::ViewEnvironment)?;
+    let registry = store.registry().await?;
+    let q = FindingQuery { from, to, ..Default::default() };
+    let mut placed: Vec<PlacedFinding> = store
+        .findings(&q)
+        .await?
+        .into_iter()
+        .filter(|f| is_data_quality(f.kind))
+        .filter_map(|f| {
+            let outlet = registry.device(&f.mn).and_then(|d| registry.outlet(&d.outlet));
+            let enterprise = outlet.map(|o| o.enterprise.clone());
+            let visible = match &enterprise {
+                Some(e) => seen.includes(e),
+                None => seen == Seen::All,
+            };
+            visible.then(|| PlacedFinding { outlet: outlet.map(|o| o.id.clone()), enterprise, finding: f })
+        })
+        .collect();
+    placed.sort_by(|a, b| b.finding.start.cmp(&a.finding.start).then(a.finding.mn.cmp(&b.finding.mn)));
+    let page = page.max(1);
+    let total = placed.len() as u64;
+    let skip = (page as usize - 1).saturating_mul(per_page as usize);
+    let findings = placed.into_iter().skip(skip).take(per_page as usize).collect();
+    Ok(FindingPage { findings, total, page, per_page })
+}
+
+/// [`rates`] for a download: the role must also be allowed to export.
+pub async fn rates_for_export(
+    store: &dyn Store,
+    actor: &Actor,
+    by: Scope,
+    period: Period,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Result<Vec<NamedRate>, ViewError> {
+    scope(actor, Action::ExportEnvironment)?;
+    rates(store, actor, by, period, from, to).await
+}
