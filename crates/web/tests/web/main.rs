@@ -1,10 +1,12 @@
 //! The web crate's one integration-test binary: every route driven through the router over a
 //! temporary SQLite store ([`app::TestApp`]), and the listener entry over real TCP.
 
+mod alarms;
 mod api_v1;
 mod app;
 mod assets;
 mod pages;
+mod quality;
 mod routes;
 mod sign_in;
 mod tcp;

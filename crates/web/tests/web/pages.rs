@@ -31,8 +31,9 @@ async fn each_role_sees_the_navigation_it_may_use() {
         let b = app.signed_in(name, role.clone()).await;
         let page = app.get_as("/", &b).await.text();
         let want: &[&str] = match role {
-            Role::Admin | Role::Bureau => &["/", "/system"],
-            _ => &["/"],
+            Role::Admin | Role::Bureau => &["/", "/alarms", "/quality", "/system"],
+            Role::Leader | Role::Enterprise { .. } => &["/", "/alarms", "/quality"],
+            Role::Department { .. } => &["/"],
         };
         assert_eq!(nav(&page), want, "{name}");
         assert!(page.contains(&format!("<span class=\"user-name\">{name}</span>")), "{name}");
