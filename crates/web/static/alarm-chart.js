@@ -16,19 +16,23 @@ document.addEventListener("DOMContentLoaded", function () {
     return;
   }
   var HALF_HOUR = 30 * 60 * 1000;
+  // Times are shown in China time whatever the browser's zone: shifted by +8 h and drawn as UTC.
+  var CST = 8 * 3600 * 1000;
+  var t = function (ms) { return ms + CST; };
   var L = d.labels;
   // An hour's mean is drawn at the middle of its hour; the limit holds over the whole hour.
-  var hours = d.hours.map(function (h) { return [h[0] + HALF_HOUR, h[1]]; });
-  var over = d.hours.filter(function (h) { return h[2]; }).map(function (h) { return [h[0] + HALF_HOUR, h[1]]; });
+  var hours = d.hours.map(function (h) { return [t(h[0] + HALF_HOUR), h[1]]; });
+  var over = d.hours.filter(function (h) { return h[2]; }).map(function (h) { return [t(h[0] + HALF_HOUR), h[1]]; });
+  var minutes = d.minutes.map(function (m) { return [t(m[0]), m[1]]; });
   var limit = [];
   d.limit.forEach(function (l) {
-    limit.push([l[0], l[1]]);
-    limit.push([l[0] + 2 * HALF_HOUR, l[1]]);
+    limit.push([t(l[0]), l[1]]);
+    limit.push([t(l[0] + 2 * HALF_HOUR), l[1]]);
   });
   var series = [];
   if (d.minutes.length) {
     series.push({
-      name: L.minute, type: "line", data: d.minutes, showSymbol: false,
+      name: L.minute, type: "line", data: minutes, showSymbol: false,
       lineStyle: { width: 1, opacity: 0.55 }, itemStyle: { color: "#7f93ad" }, connectNulls: false
     });
   }
@@ -38,7 +42,7 @@ document.addEventListener("DOMContentLoaded", function () {
     markArea: {
       silent: true, itemStyle: { color: "rgba(200,16,46,0.08)" },
       label: { show: true, position: "insideTop", color: "#8a1020", formatter: L.period },
-      data: [[{ xAxis: d.start }, { xAxis: Math.max(d.end, d.start + 60000) }]]
+      data: [[{ xAxis: t(d.start) }, { xAxis: t(Math.max(d.end, d.start + 60000)) }]]
     }
   });
   series.push({
@@ -51,10 +55,11 @@ document.addEventListener("DOMContentLoaded", function () {
   var chart = echarts.init(el, null, { locale: d.lang === "en" ? "EN" : "ZH" });
   chart.setOption({
     animation: false,
+    useUTC: true,
     grid: { left: 56, right: 24, top: 40, bottom: 64 },
     legend: { top: 4 },
     tooltip: { trigger: "axis" },
-    xAxis: { type: "time", min: d.from, max: d.to },
+    xAxis: { type: "time", min: t(d.from), max: t(d.to) },
     yAxis: { type: "value", name: d.factor, scale: true },
     dataZoom: [{ type: "inside" }, { type: "slider", height: 18, bottom: 12 }],
     series: series
