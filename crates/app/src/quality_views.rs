@@ -64,7 +64,7 @@ pub struct FindingPage {
     pub per_page: u32,
 }
 
-/// The data-quality findings starting in `[from, to)` of the devices `actor` may see, newest
+/// The data-quality findings touching `[from, to)` of the devices `actor` may see, newest
 /// first, page `page` (from 1) of `per_page`. A finding of a device no longer registered is
 /// shown only to the roles that see the whole city.
 pub async fn findings(
@@ -77,7 +77,9 @@ pub async fn findings(
 ) -> Result<FindingPage, ViewError> {
     let seen = scope(actor, Action::ViewEnvironment)?;
     let registry = store.registry().await?;
-    let q = FindingQuery { from, to, ..Default::default() };
+    // Every finding touching the period: an outage that began before it and goes on into it
+    // belongs to the period too.
+    let q = FindingQuery { to, ends_after: from, ..Default::default() };
     let mut placed: Vec<PlacedFinding> = store
         .findings(&q)
         .await?

@@ -65,6 +65,9 @@ pub struct FindingQuery {
     pub open: Option<bool>,
     pub from: Option<i64>,
     pub to: Option<i64>,
+    /// Only findings ending after this instant: with `to` and no `from`, the findings that
+    /// touch `[ends_after, to)`, however early they started.
+    pub ends_after: Option<i64>,
     pub limit: Option<u32>,
 }
 

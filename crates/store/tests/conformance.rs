@@ -1657,6 +1657,16 @@ async fn result_queries_filter(store: Arc<dyn Store>) {
     );
     assert!(fq(FindingQuery { open: Some(true), ..Default::default() }).await.is_empty());
     assert_eq!(fq(FindingQuery { open: Some(false), limit: Some(2), ..Default::default() }).await.len(), 2);
+    // Findings touching a period that starts after them: MN2's outage [D0, D0 + 1 h) runs into
+    // [D0 + 30 min, …) and not into [D0 + 1 h, …).
+    let touching = |after: i64| FindingQuery {
+        outlet: Some("E02-DW001".into()),
+        ends_after: Some(after),
+        to: Some(D0 + DAY),
+        ..Default::default()
+    };
+    assert_eq!(fq(touching(D0 + HOUR / 2)).await, mn2.findings);
+    assert!(fq(touching(D0 + HOUR)).await.is_empty());
 
     let em =
         store.emissions(&EmissionQuery { period: Some(Period::Day), ..Default::default() }).await.unwrap();

@@ -50,7 +50,7 @@ document.addEventListener("DOMContentLoaded", function () {
     lineStyle: { type: "dashed", width: 1.5 }, itemStyle: { color: "#c8102e" }
   });
   if (over.length) {
-    series.push({ name: L.exceeding, type: "scatter", data: over, symbolSize: 9, itemStyle: { color: "#c8102e" } });
+    series.push({ name: L.exceeding, type: "scatter", data: over, symbolSize: 10, z: 5, itemStyle: { color: "#c8102e" } });
   }
   var chart = echarts.init(el, null, { locale: d.lang === "en" ? "EN" : "ZH" });
   chart.setOption({
@@ -59,7 +59,10 @@ document.addEventListener("DOMContentLoaded", function () {
     grid: { left: 56, right: 24, top: 40, bottom: 64 },
     legend: { top: 4 },
     tooltip: { trigger: "axis" },
-    xAxis: { type: "time", min: t(d.from), max: t(d.to) },
+    xAxis: {
+      type: "time", min: t(d.from), max: t(d.to),
+      axisLabel: { hideOverlap: true, formatter: { year: "{yyyy}", month: "{MM}-{dd}", day: "{MM}-{dd}", hour: "{HH}:{mm}", minute: "{HH}:{mm}" } }
+    },
     yAxis: { type: "value", name: d.factor, scale: true },
     dataZoom: [{ type: "inside" }, { type: "slider", height: 18, bottom: 12 }],
     series: series

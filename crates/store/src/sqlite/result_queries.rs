@@ -261,6 +261,7 @@ pub(super) async fn findings(s: &SqliteStore, q: &FindingQuery) -> Result<Vec<Fi
     f.text("kind = ?", q.kind.map(FindingKind::name));
     f.int("open = ?", q.open.map(i64::from));
     f.starts_within(q.from, q.to);
+    f.int("end_at > ?", q.ends_after);
     let rows: Vec<FindingRow> = f.fetch(s, "mn, factor, start_at, kind, id", q.limit).await?;
     rows.into_iter()
         .map(|r| {

@@ -37,8 +37,8 @@ pub(super) const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     (
         "quality.findings_note",
-        "列出在所选期间内开始的问题，最新的在前。",
-        "Lists the findings that began in the period, newest first.",
+        "列出与所选期间有重叠的问题（含期间开始前已发生、仍在持续的），最新的在前。",
+        "Lists the findings that overlap the period (including those that began earlier), newest first.",
     ),
     ("quality.f.start", "开始", "From"),
     ("quality.f.end", "结束", "To"),

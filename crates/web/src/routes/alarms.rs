@@ -388,7 +388,8 @@ fn detail(page: Chrome, d: AlarmDetail, lang: Lang) -> DetailPage {
                 Step::Raised => lang.t("alarm.step.raised").to_string(),
                 Step::Updated => lang.t("alarm.step.updated").to_string(),
                 Step::Resolved(r) => {
-                    format!("{}（{}）", lang.t("alarm.step.resolved"), resolution_label(r, lang))
+                    let (open, close) = if en { (" (", ")") } else { ("（", "）") };
+                    format!("{}{open}{}{close}", lang.t("alarm.step.resolved"), resolution_label(r, lang))
                 }
             },
         })

@@ -250,3 +250,17 @@ async fn the_api_for_every_role_and_its_errors() {
         assert!(msg.starts_with(field), "{q}: {msg}");
     }
 }
+
+#[tokio::test]
+async fn a_finding_that_began_before_the_period_and_runs_into_it_is_listed() {
+    let registry = fenhe_core::demo::city();
+    let (_, mn) = outlet_of(&registry, "E03");
+    let app = TestApp::builder().registry(registry).build().await;
+    let outage = Finding { end: D0 + HOUR, ..finding(&mn, FindingKind::Offline, D0 - 2 * HOUR) };
+    app.store.replace_findings(&mn, D0 - DAY, D0 + DAY, None, std::slice::from_ref(&outage)).await.unwrap();
+    let b = app.signed_in("officer", Role::Bureau).await;
+    let page = app.get_as("/quality?from=2026-11-10&to=2026-11-10", &b).await.text();
+    assert!(page.contains("2026-11-09 22:00") && page.contains("设备离线"), "{page}");
+    let later = app.get_as("/quality?from=2026-11-11&to=2026-11-11", &b).await.text();
+    assert!(!later.contains("设备离线"), "over before that period");
+}
