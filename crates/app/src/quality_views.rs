@@ -4,12 +4,14 @@
 //! their own enterprise's devices only, so their "industry" and "city" rows are their own
 //! enterprise's figures, never a figure that mixes in another enterprise's data.
 
+use std::collections::HashMap;
+
 use fenhe_core::access::{Action, Actor, Scope as Seen, scope};
-use fenhe_core::compliance::{Finding, FindingKind, Period, Scope, rollup};
+use fenhe_core::china_time;
+use fenhe_core::compliance::{Finding, FindingKind, GroupRate, Period, Scope, group_key, rollup};
 use fenhe_core::registry::Registry;
 use fenhe_store::{FindingQuery, RateQuery, Store};
 
-pub use crate::alarm_queries::NamedRate;
 use crate::alarm_views::ViewError;
 
 /// Whether a device's rows are within what the actor may see.
@@ -17,8 +19,39 @@ fn device_in(registry: &Registry, seen: &Seen, outlet: &str) -> bool {
     registry.outlet(outlet).is_some_and(|o| seen.includes(&o.enterprise))
 }
 
+/// A group's rates with its name, and its online rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QualityRate {
+    pub rate: GroupRate,
+    /// The registry's name of an outlet or enterprise.
+    pub name: Option<String>,
+    /// Hours in which the group's devices sent any data, summed over its devices.
+    pub online_hours: u64,
+    /// Hours of the period (up to now) times the devices summed.
+    pub period_hours: u64,
+}
+
+impl QualityRate {
+    /// 在线率: online hours / hours of the period; none for a period not yet begun.
+    pub fn online(&self) -> Option<f64> {
+        (self.period_hours > 0).then(|| self.online_hours as f64 / self.period_hours as f64)
+    }
+}
+
+const HOUR: i64 = 3_600_000;
+
+/// The end of the period of `period` starting at `start`.
+fn period_end(period: Period, start: i64) -> i64 {
+    match period {
+        Period::Hour => start + HOUR,
+        Period::Day => china_time::next_day_start(start),
+        Period::Month => china_time::next_month_start(start),
+    }
+}
+
 /// The stored rates of `period` starting in `[from, to)` of the devices `actor` may see, summed
-/// by `by`, ordered by key and start.
+/// by `by`, ordered by key and start, each with its online rate: the share of the period's
+/// hours (up to `now`) in which the devices sent any data.
 pub async fn rates(
     store: &dyn Store,
     actor: &Actor,
@@ -26,19 +59,55 @@ pub async fn rates(
     period: Period,
     from: Option<i64>,
     to: Option<i64>,
-) -> Result<Vec<NamedRate>, ViewError> {
+    now: i64,
+) -> Result<Vec<QualityRate>, ViewError> {
     let seen = scope(actor, Action::ViewEnvironment)?;
     let registry = store.registry().await?;
     let q = RateQuery { period: Some(period), from, to, ..Default::default() };
     let mut rows = store.rates(&q).await?;
     rows.retain(|r| device_in(&registry, &seen, &r.outlet));
+    // Online hours of each device's period, from the hours with data within the rows' span.
+    let mut online: HashMap<(&str, i64), u64> = HashMap::new();
+    let span_from = rows.iter().map(|r| r.start).min();
+    let span_to = rows.iter().map(|r| period_end(period, r.start)).max();
+    let hours = match (span_from, span_to) {
+        (Some(f), Some(t)) => store.data_hours(f, t).await?,
+        _ => Vec::new(),
+    };
+    let starts: HashMap<(&str, i64), ()> = rows.iter().map(|r| ((r.mn.as_str(), r.start), ())).collect();
+    for (mn, hour) in &hours {
+        let start = match period {
+            Period::Month => china_time::month_start(*hour),
+            Period::Day => china_time::day_start(*hour),
+            Period::Hour => *hour,
+        };
+        if let Some(((m, s), _)) = starts.get_key_value(&(mn.as_str(), start)) {
+            *online.entry((m, *s)).or_default() += 1;
+        }
+    }
+    let mut sums: HashMap<(String, i64), (u64, u64)> = HashMap::new();
+    for r in &rows {
+        let Some(key) = group_key(r, &registry, by) else { continue };
+        let end = period_end(period, r.start).min(now.max(r.start));
+        let period_hours = u64::try_from((end - r.start) / HOUR).unwrap_or(0);
+        let on = online.get(&(r.mn.as_str(), r.start)).copied().unwrap_or(0).min(period_hours);
+        let e = sums.entry((key, r.start)).or_default();
+        e.0 += on;
+        e.1 += period_hours;
+    }
     let groups = rollup(&rows, &registry, by);
     let name = |key: &str| match by {
         Scope::Enterprise => registry.enterprise(key).map(|e| e.name.clone()),
         Scope::Outlet => registry.outlet(key).map(|o| o.name.clone()),
         _ => None,
     };
-    Ok(groups.into_iter().map(|g| NamedRate { name: name(&g.key), rate: g }).collect())
+    Ok(groups
+        .into_iter()
+        .map(|g| {
+            let (online_hours, period_hours) = sums.get(&(g.key.clone(), g.start)).copied().unwrap_or((0, 0));
+            QualityRate { name: name(&g.key), rate: g, online_hours, period_hours }
+        })
+        .collect())
 }
 
 /// Finding kinds about the data itself. Monthly shares and permit shares are about compliance
@@ -111,7 +180,8 @@ pub async fn rates_for_export(
     period: Period,
     from: Option<i64>,
     to: Option<i64>,
-) -> Result<Vec<NamedRate>, ViewError> {
+    now: i64,
+) -> Result<Vec<QualityRate>, ViewError> {
     scope(actor, Action::ExportEnvironment)?;
-    rates(store, actor, by, period, from, to).await
+    rates(store, actor, by, period, from, to, now).await
 }

@@ -1041,6 +1041,9 @@ impl fenhe_store::ResultStore for Failing {
     async fn rates(&self, q: &fenhe_store::RateQuery) -> Result<Vec<cpl::Rate>> {
         self.inner.rates(q).await
     }
+    async fn data_hours(&self, from: i64, to: i64) -> Result<Vec<(String, i64)>> {
+        self.inner.data_hours(from, to).await
+    }
     async fn engine_state(&self, name: &str) -> Result<Option<String>> {
         self.inner.engine_state(name).await
     }
@@ -1668,6 +1671,20 @@ async fn result_queries_filter(store: Arc<dyn Store>) {
     assert_eq!(fq(touching(D0 + HOUR / 2)).await, mn2.findings);
     assert!(fq(touching(D0 + HOUR)).await.is_empty());
 
+    // Hours with data: any factor's hour with a record counts once per device.
+    let hours = store.data_hours(D0, D0 + 2 * DAY).await.unwrap();
+    assert_eq!(
+        hours,
+        vec![
+            (MN1.to_string(), D0),
+            (MN1.to_string(), D0 + HOUR),
+            (MN1.to_string(), D0 + DAY),
+            (MN1.to_string(), D0 + DAY + HOUR),
+            (MN2.to_string(), D0),
+        ]
+    );
+    assert_eq!(store.data_hours(D0 + HOUR, D0 + DAY).await.unwrap(), vec![(MN1.to_string(), D0 + HOUR)]);
+
     let em =
         store.emissions(&EmissionQuery { period: Some(Period::Day), ..Default::default() }).await.unwrap();
     assert_eq!(em.iter().map(|e| e.kg).collect::<Vec<_>>(), vec![36.0, 72.0]);
@@ -1686,6 +1703,23 @@ async fn result_queries_filter(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(rates, vec![rate(MN1, Period::Day, D0 + DAY, Some(22.0 / 24.0))]);
     assert!(store.rates(&RateQuery { mn: Some(MN2.into()), ..Default::default() }).await.unwrap().is_empty());
+
+    // An hour aggregate without any record (the device sent nothing) is not an hour with data.
+    let mut silent = Evaluation::default();
+    silent.hours.push(Aggregate {
+        outlet: "E02-DW001".into(),
+        records: 0,
+        valid_units: 0,
+        mean: None,
+        converted_mean: None,
+        ..agg(MN2, Period::Hour, D0 + DAY, "w01018", 0.0, false)
+    });
+    store.save_evaluation(MN2, D0 + DAY, D0 + 2 * DAY, &silent).await.unwrap();
+    assert_eq!(
+        store.aggregates(&AggregateQuery { mn: Some(MN2.into()), ..Default::default() }).await.unwrap().len(),
+        2
+    );
+    assert!(!store.data_hours(D0 + DAY, D0 + 2 * DAY).await.unwrap().iter().any(|(mn, _)| mn == MN2));
 }
 
 fn draft(key: &str, severity: Severity, start: i64, end: i64, active: bool) -> AlarmDraft {

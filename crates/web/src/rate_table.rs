@@ -2,7 +2,7 @@
 //! which order, and the table itself in the page language — one definition, so the page, the
 //! CSV and the XLSX hold the same cells in the same order.
 
-use fenhe_app::quality_views::NamedRate;
+use fenhe_app::quality_views::QualityRate;
 use fenhe_core::china_time;
 use fenhe_core::compliance::{Period, Scope};
 use serde::Deserialize;
@@ -26,18 +26,19 @@ pub struct RateParams {
     pub from: Option<String>,
     /// Last day, included (or an exclusive instant); default: today.
     pub to: Option<String>,
-    /// Column to sort by: `name` (default), `start`, `devices`, `expected`, `received`, `valid`,
-    /// `transmission`, `validity`, `effective`, `compliance`, `exceeding`, `judged`.
+    /// Column to sort by: `name` (default), `start`, `devices`, `online`, `expected`, `received`,
+    /// `valid`, `transmission`, `validity`, `effective`, `compliance`, `exceeding`, `judged`.
     pub sort: Option<String>,
     /// `asc` (default) or `desc`.
     pub dir: Option<String>,
 }
 
 /// The sortable columns, by their parameter names, in the table's order.
-pub const SORTS: [&str; 12] = [
+pub const SORTS: [&str; 13] = [
     "name",
     "start",
     "devices",
+    "online",
     "expected",
     "received",
     "valid",
@@ -141,7 +142,7 @@ impl RateParams {
 }
 
 /// The group's name as the table shows it.
-pub fn group_name(r: &NamedRate, lang: Lang) -> String {
+pub fn group_name(r: &QualityRate, lang: Lang) -> String {
     match r.rate.scope {
         Scope::Outlet | Scope::Enterprise => match &r.name {
             Some(n) => format!("{} {n}", r.rate.key),
@@ -156,12 +157,13 @@ fn pct(v: f64) -> Option<f64> {
 }
 
 /// The value sorted by `sort` (names sort as text, the rest as numbers; a missing compliance
-/// sorts first).
-fn sort_value(r: &NamedRate, sort: &str) -> f64 {
+/// or online rate sorts first).
+fn sort_value(r: &QualityRate, sort: &str) -> f64 {
     let g = &r.rate;
     match sort {
         "start" => g.start as f64,
         "devices" => f64::from(g.devices),
+        "online" => r.online().unwrap_or(-1.0),
         "expected" => g.expected as f64,
         "received" => g.received as f64,
         "valid" => g.valid as f64,
@@ -176,7 +178,7 @@ fn sort_value(r: &NamedRate, sort: &str) -> f64 {
 }
 
 /// Sort `rows` as asked; ties keep name, then period order.
-pub fn sort(rows: &mut [NamedRate], req: &RateRequest, lang: Lang) {
+pub fn sort(rows: &mut [QualityRate], req: &RateRequest, lang: Lang) {
     rows.sort_by(|a, b| {
         let primary = if req.sort == "name" {
             group_name(a, lang).cmp(&group_name(b, lang))
@@ -189,10 +191,11 @@ pub fn sort(rows: &mut [NamedRate], req: &RateRequest, lang: Lang) {
 }
 
 /// The message keys of the columns, in order (one per [`SORTS`] entry).
-pub const COLUMN_KEYS: [&str; 12] = [
+pub const COLUMN_KEYS: [&str; 13] = [
     "quality.col.name",
     "quality.col.start",
     "quality.col.devices",
+    "quality.col.online",
     "quality.col.expected",
     "quality.col.received",
     "quality.col.valid",
@@ -205,7 +208,7 @@ pub const COLUMN_KEYS: [&str; 12] = [
 ];
 
 /// The table of `rows` (already sorted) in `lang`.
-pub fn table(rows: &[NamedRate], period: Period, lang: Lang) -> Table {
+pub fn table(rows: &[QualityRate], period: Period, lang: Lang) -> Table {
     let headers = COLUMN_KEYS.iter().map(|k| lang.t(k).to_string()).collect();
     let rows = rows
         .iter()
@@ -219,6 +222,7 @@ pub fn table(rows: &[NamedRate], period: Period, lang: Lang) -> Table {
                 Cell::Text(group_name(r, lang)),
                 Cell::Text(start),
                 Cell::int(u64::from(g.devices)),
+                Cell::Number { value: r.online().and_then(pct), decimals: 1 },
                 Cell::int(g.expected),
                 Cell::int(g.received),
                 Cell::int(g.valid),

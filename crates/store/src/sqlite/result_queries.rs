@@ -335,3 +335,14 @@ pub(super) async fn rates(s: &SqliteStore, q: &RateQuery) -> Result<Vec<Rate>> {
         })
         .collect()
 }
+
+pub(super) async fn data_hours(s: &SqliteStore, from: i64, to: i64) -> Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT DISTINCT mn, start_at FROM aggregates WHERE period = 'hour' AND start_at >= ? AND start_at < ? \
+         AND records > 0 ORDER BY mn, start_at",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(&s.read)
+    .await?)
+}

@@ -13,7 +13,11 @@ pub(super) const MESSAGES: &[(&str, &str, &str)] = &[
     ("quality.period.month", "月", "Month"),
     ("quality.csv", "导出 CSV", "Download CSV"),
     ("quality.xlsx", "导出 Excel", "Download XLSX"),
-    ("quality.rates", "传输率、有效率与达标率", "Transmission, validity and compliance rates"),
+    (
+        "quality.rates",
+        "在线率、传输率、有效率与达标率",
+        "Online, transmission, validity and compliance rates",
+    ),
     (
         "quality.fix_filters",
         "条件有误，下表为默认范围的结果。",
@@ -26,8 +30,8 @@ pub(super) const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     (
         "quality.rates_note",
-        "传输率 = 实收记录 / 应收记录；有效率 = 有效记录 / 应收记录；有效传输率 = 传输率 × 有效率；达标率 = 未超标小时 / 参与评判小时。点击列标题排序。",
-        "Transmission = received / expected records; validity = valid / expected; effective transmission = transmission × validity; compliance = hours within limits / judged hours. Click a column to sort.",
+        "在线率 = 有数据的小时 / 统计周期的小时（截至当前）；传输率 = 实收记录 / 应收记录；有效率 = 有效记录 / 应收记录；有效传输率 = 传输率 × 有效率；达标率 = 未超标小时 / 参与评判小时。点击列标题排序。",
+        "Online = hours with data / hours of the period (so far); transmission = received / expected records; validity = valid / expected; effective transmission = transmission × validity; compliance = hours within limits / judged hours. Click a column to sort.",
     ),
     ("quality.findings", "数据质量问题", "Data-quality findings"),
     (
@@ -46,6 +50,7 @@ pub(super) const MESSAGES: &[(&str, &str, &str)] = &[
     ("quality.col.name", "名称", "Name"),
     ("quality.col.start", "日期", "Date"),
     ("quality.col.devices", "设备数", "Devices"),
+    ("quality.col.online", "在线率（%）", "Online (%)"),
     ("quality.col.expected", "应收记录", "Expected"),
     ("quality.col.received", "实收记录", "Received"),
     ("quality.col.valid", "有效记录", "Valid"),

@@ -137,6 +137,7 @@ async fn page(
             req.period,
             Some(req.from),
             Some(req.to),
+            now,
         )
         .await?;
         rate_table::sort(&mut rows, &req, lang);

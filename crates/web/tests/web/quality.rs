@@ -5,7 +5,7 @@
 
 use axum::http::StatusCode;
 use fenhe_core::access::Role;
-use fenhe_core::compliance::{Evaluation, Finding, FindingKind, Period, Rate};
+use fenhe_core::compliance::{Aggregate, Evaluation, Finding, FindingKind, Period, Rate};
 
 use crate::alarms::{D0, DAY, HOUR, outlet_of, roles};
 use crate::app::TestApp;
@@ -49,6 +49,27 @@ fn finding(mn: &str, kind: FindingKind, start: i64) -> Finding {
     }
 }
 
+fn hour(mn: &str, outlet: &str, start: i64) -> Aggregate {
+    Aggregate {
+        mn: mn.into(),
+        outlet: outlet.into(),
+        factor: "a21026".into(),
+        period: Period::Hour,
+        start,
+        mean: Some(10.0),
+        converted_mean: Some(10.0),
+        min: Some(10.0),
+        max: Some(10.0),
+        valid_units: 60,
+        records: 60,
+        valid: true,
+        reason: None,
+        limit: Some(35.0),
+        limit_min: None,
+        exceeds: false,
+    }
+}
+
 /// Two days of rates: E01 sends 90 % of its records, E02 60 %; findings for each.
 async fn seeded() -> TestApp {
     let registry = fenhe_core::demo::city();
@@ -56,7 +77,11 @@ async fn seeded() -> TestApp {
     let (o2, mn2) = outlet_of(&registry, "E02");
     let app = TestApp::builder().registry(registry).build().await;
     for day in [D0, D0 + DAY] {
+        // E01's device sent data in 18 hours of the first day and in none of the second.
+        let hours =
+            if day == D0 { (0..18).map(|h| hour(&mn1, &o1, day + h * HOUR)).collect() } else { vec![] };
         let ev = Evaluation {
+            hours,
             rates: vec![rate(&mn1, &o1, day, 1440, 1296, 1200, 2)],
             findings: vec![finding(&mn1, FindingKind::ConstantValue, day + 3 * HOUR)],
             ..Default::default()
@@ -116,7 +141,10 @@ async fn the_page_for_every_role() {
                 let rows = table_rows(&r.text());
                 assert_eq!(rows.len(), 4, "{name}");
                 assert_eq!(rows[0][1], "2026-11-10");
-                assert_eq!(&rows[0][6..10], ["90.0", "83.3", "75.0", "91.7"], "{rows:?}");
+                // Online (18 of 24 hours with data), transmission, validity, effective, compliance.
+                assert_eq!(rows[0][3], "75.0", "{rows:?}");
+                assert_eq!(&rows[0][7..11], ["90.0", "83.3", "75.0", "91.7"], "{rows:?}");
+                assert_eq!(rows[1][3], "0.0", "no hour with data on the second day: {rows:?}");
             }
         }
     }
@@ -134,11 +162,16 @@ async fn an_enterprise_users_city_and_industry_rows_are_their_own_figures() {
         .json();
     assert_eq!(all["items"][0]["expected"], 2880);
     assert_eq!(all["items"][0]["received"], 1296 + 864);
+    assert_eq!(
+        (all["items"][0]["online_hours"].as_u64(), all["items"][0]["period_hours"].as_u64()),
+        (Some(18), Some(48))
+    );
     for scope in ["city", "industry"] {
         let r = app.get_bearer(&format!("/api/v1/rates?scope={scope}&{PERIOD}"), &mine).await.json();
         let items = r["items"].as_array().unwrap();
         assert_eq!(items.len(), 2, "{scope}: {r}");
         assert!(items.iter().all(|i| i["expected"] == 1440 && i["received"] == 1296), "{scope}: {r}");
+        assert!(items.iter().all(|i| i["period_hours"] == 24), "their device's hours only: {r}");
     }
 }
 
@@ -230,6 +263,11 @@ async fn the_api_for_every_role_and_its_errors() {
                 assert_eq!(v["to"], "2026-11-12T00:00:00+08:00");
                 assert_eq!(v["items"].as_array().unwrap().len(), 4, "{name}");
                 assert_eq!(v["items"][0]["transmission"], 0.9);
+                assert_eq!(
+                    (v["items"][0]["online_hours"].as_u64(), v["items"][0]["period_hours"].as_u64()),
+                    (Some(18), Some(24))
+                );
+                assert_eq!(v["items"][0]["online"], 0.75);
                 assert_eq!(csv.status, StatusCode::OK);
             }
         }

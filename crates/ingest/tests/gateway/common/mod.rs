@@ -237,6 +237,9 @@ impl fenhe_store::ResultStore for Gate {
     async fn rates(&self, q: &fenhe_store::RateQuery) -> Result<Vec<cpl::Rate>> {
         self.inner.rates(q).await
     }
+    async fn data_hours(&self, from: i64, to: i64) -> Result<Vec<(String, i64)>> {
+        self.inner.data_hours(from, to).await
+    }
     async fn engine_state(&self, name: &str) -> Result<Option<String>> {
         self.inner.engine_state(name).await
     }

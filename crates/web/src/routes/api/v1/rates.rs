@@ -52,6 +52,11 @@ pub struct RateItem {
     /// The period's start (RFC 3339, China time).
     pub start: String,
     pub devices: u32,
+    /// Hours with any data / hours of the period up to now (summed over the devices), 0–1;
+    /// none for a period not yet begun.
+    pub online: Option<f64>,
+    pub online_hours: u64,
+    pub period_hours: u64,
     pub expected: u64,
     pub received: u64,
     pub valid: u64,
@@ -97,8 +102,9 @@ async fn rates(
     Query(params): Query<RateParams>,
     Query(format): Query<FormatParam>,
 ) -> Result<Response, AppError> {
+    let now = china_time::now_ms();
     let req = params
-        .resolve(china_time::now_ms())
+        .resolve(now)
         .map_err(|e| bad_request(e.into_iter().map(|e| e.message).collect::<Vec<_>>().join("; ")))?;
     let format = format.format.as_deref().map(str::trim).filter(|f| !f.is_empty()).unwrap_or("json");
     if !matches!(format, "json" | "csv" | "xlsx") {
@@ -106,9 +112,9 @@ async fn rates(
     }
     let (from, to) = (Some(req.from), Some(req.to));
     let loaded = if format == "json" {
-        quality_views::rates(store.as_ref(), &user.actor, req.by, req.period, from, to).await
+        quality_views::rates(store.as_ref(), &user.actor, req.by, req.period, from, to, now).await
     } else {
-        quality_views::rates_for_export(store.as_ref(), &user.actor, req.by, req.period, from, to).await
+        quality_views::rates_for_export(store.as_ref(), &user.actor, req.by, req.period, from, to, now).await
     };
     let mut rows = loaded.map_err(|e| match e {
         ViewError::Denied(d) => denied_api(d),
@@ -132,6 +138,7 @@ async fn rates(
             let items = rows
                 .into_iter()
                 .map(|r| {
+                    let online = r.online();
                     let g = r.rate;
                     RateItem {
                         scope: g.scope.name(),
@@ -140,6 +147,9 @@ async fn rates(
                         period: g.period.name(),
                         start: china_time::iso(g.start),
                         devices: g.devices,
+                        online,
+                        online_hours: r.online_hours,
+                        period_hours: r.period_hours,
                         expected: g.expected,
                         received: g.received,
                         valid: g.valid,
