@@ -33,6 +33,11 @@ pub(super) const MESSAGES: &[(&str, &str, &str)] = &[
         "在线率 = 有数据的小时 / 统计周期的小时（截至当前）；传输率 = 实收记录 / 应收记录；有效率 = 有效记录 / 应收记录；有效传输率 = 传输率 × 有效率；达标率 = 未超标小时 / 参与评判小时。点击列标题排序。",
         "Online = hours with data / hours of the period (so far); transmission = received / expected records; validity = valid / expected; effective transmission = transmission × validity; compliance = hours within limits / judged hours. Click a column to sort.",
     ),
+    (
+        "quality.own_scope_note",
+        "按行业或全市统计时，仅汇总本企业的设备。",
+        "Rows by industry or for the city sum your enterprise's devices only.",
+    ),
     ("quality.findings", "数据质量问题", "Data-quality findings"),
     (
         "quality.no_findings",

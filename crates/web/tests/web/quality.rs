@@ -135,6 +135,7 @@ async fn the_page_for_every_role() {
                 assert!(rows.iter().all(|r| r[0].starts_with("E01 ")), "{rows:?}");
                 assert!(!page.contains("E02"), "nothing of another enterprise, not even in the findings");
                 assert!(page.contains("数据恒值") && !page.contains("设备离线"), "their own findings only");
+                assert!(page.contains("id=\"own-scope-note\""), "says whose figures the rows are");
             }
             _ => {
                 assert_eq!(r.status, StatusCode::OK, "{name}");
