@@ -30,11 +30,13 @@ pub struct AlarmParams {
     pub to: Option<String>,
 }
 
-/// A value that could not be read: the parameter and what was wrong.
+/// A value that could not be read: the parameter, what was wrong (for the API, in English with
+/// the value), and the message key a page shows beside the field in its language.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     pub field: &'static str,
     pub message: String,
+    pub key: &'static str,
 }
 
 /// Every kind name an alarm may have.
@@ -46,33 +48,40 @@ impl AlarmParams {
     /// The filter, or every value that is wrong.
     pub fn filter(&self) -> Result<AlarmFilter, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let mut err = |field: &'static str, message: String| errors.push(FieldError { field, message });
+        let mut err = |field: &'static str, key: &'static str, message: String| {
+            errors.push(FieldError { field, message, key })
+        };
         let kind = given(&self.kind).map(str::to_string);
         if let Some(k) = &kind
             && !kind_names().any(|n| n == k)
         {
             let names: Vec<&str> = kind_names().collect();
-            err("kind", format!("kind: {k:?} is not one of {}", names.join(", ")));
+            err("kind", "alarms.err.kind", format!("kind: {k:?} is not one of {}", names.join(", ")));
         }
         let min_severity = given(&self.severity).and_then(|s| {
             Severity::parse(s).or_else(|| {
-                err("severity", format!("severity: {s:?} is not one of info, warning, serious, critical"));
+                err(
+                    "severity",
+                    "alarms.err.severity",
+                    format!("severity: {s:?} is not one of info, warning, serious, critical"),
+                );
                 None
             })
         });
         let status = given(&self.status).and_then(|s| {
             AlarmStatus::parse(s).or_else(|| {
-                err("status", format!("status: {s:?} is not open or resolved"));
+                err("status", "alarms.err.status", format!("status: {s:?} is not open or resolved"));
                 None
             })
         });
-        let from =
-            given(&self.from).and_then(|v| day_range::start("from", v).map_err(|e| err("from", e)).ok());
-        let to = given(&self.to).and_then(|v| day_range::end("to", v).map_err(|e| err("to", e)).ok());
+        let from = given(&self.from)
+            .and_then(|v| day_range::start("from", v).map_err(|e| err("from", "alarms.err.date", e)).ok());
+        let to = given(&self.to)
+            .and_then(|v| day_range::end("to", v).map_err(|e| err("to", "alarms.err.date", e)).ok());
         if let (Some(f), Some(t)) = (from, to)
             && t <= f
         {
-            err("to", "to: the period ends before it starts".to_string());
+            err("to", "alarms.err.order", "to: the period ends before it starts".to_string());
         }
         if !errors.is_empty() {
             return Err(errors);
@@ -120,8 +129,12 @@ mod tests {
             from: Some("yesterday".into()),
             ..Default::default()
         };
-        let fields: Vec<&str> = p.filter().unwrap_err().iter().map(|e| e.field).collect();
+        let errors = p.filter().unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field).collect();
         assert_eq!(fields, ["kind", "severity", "status", "from"]);
+        // The API's message names the value; the page's key is in the catalogue.
+        assert!(errors[1].message.contains("\"huge\""), "{:?}", errors[1]);
+        assert!(errors.iter().all(|e| crate::i18n::Lang::Zh.t(e.key) != "??"), "{errors:?}");
         let p = AlarmParams {
             from: Some("2026-11-02".into()),
             to: Some("2026-11-01".into()),

@@ -81,11 +81,17 @@ impl RateParams {
     /// The request, with defaults relative to `now`, or every value that is wrong.
     pub fn resolve(&self, now: i64) -> Result<RateRequest, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let mut err = |field: &'static str, message: String| errors.push(FieldError { field, message });
+        let mut err = |field: &'static str, key: &'static str, message: String| {
+            errors.push(FieldError { field, message, key })
+        };
         let by = match given(&self.scope) {
             None => Scope::Enterprise,
             Some(s) => Scope::parse(s).unwrap_or_else(|| {
-                err("scope", format!("scope: {s:?} is not one of outlet, enterprise, industry, city"));
+                err(
+                    "scope",
+                    "alarms.err.scope",
+                    format!("scope: {s:?} is not one of outlet, enterprise, industry, city"),
+                );
                 Scope::Enterprise
             }),
         };
@@ -93,7 +99,7 @@ impl RateParams {
             None | Some("day") => Period::Day,
             Some("month") => Period::Month,
             Some(p) => {
-                err("period", format!("period: {p:?} is not day or month"));
+                err("period", "alarms.err.period", format!("period: {p:?} is not day or month"));
                 Period::Day
             }
         };
@@ -105,14 +111,14 @@ impl RateParams {
         let from = match given(&self.from) {
             None => default_from,
             Some(v) => day_range::start("from", v).unwrap_or_else(|e| {
-                err("from", e);
+                err("from", "alarms.err.date", e);
                 default_from
             }),
         };
         let to = match given(&self.to) {
             None => today + DAY,
             Some(v) => day_range::end("to", v).unwrap_or_else(|e| {
-                err("to", e);
+                err("to", "alarms.err.date", e);
                 today + DAY
             }),
         };
@@ -120,12 +126,12 @@ impl RateParams {
         let from =
             if period == Period::Month { china_time::month_start(from) } else { china_time::day_start(from) };
         if to <= from {
-            err("to", "to: the period ends before it starts".to_string());
+            err("to", "alarms.err.order", "to: the period ends before it starts".to_string());
         }
         let sort = match given(&self.sort) {
             None => "name",
             Some(s) => SORTS.iter().copied().find(|k| *k == s).unwrap_or_else(|| {
-                err("sort", format!("sort: {s:?} is not one of {}", SORTS.join(", ")));
+                err("sort", "alarms.err.sort", format!("sort: {s:?} is not one of {}", SORTS.join(", ")));
                 "name"
             }),
         };
@@ -133,7 +139,7 @@ impl RateParams {
             None | Some("asc") => false,
             Some("desc") => true,
             Some(d) => {
-                err("dir", format!("dir: {d:?} is not asc or desc"));
+                err("dir", "alarms.err.dir", format!("dir: {d:?} is not asc or desc"));
                 false
             }
         };
@@ -269,7 +275,9 @@ mod tests {
             dir: Some("up".into()),
             ..Default::default()
         };
-        let fields: Vec<&str> = bad.resolve(NOW).unwrap_err().iter().map(|e| e.field).collect();
+        let errors = bad.resolve(NOW).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field).collect();
         assert_eq!(fields, ["scope", "period", "sort", "dir"]);
+        assert!(errors.iter().all(|e| Lang::En.t(e.key) != "??"), "{errors:?}");
     }
 }

@@ -74,4 +74,22 @@ pub(super) const MESSAGES: &[(&str, &str, &str)] = &[
         "No stored data for this period (the device may have been offline). See a longer range on the outlet page:",
     ),
     ("alarm.to_outlet", "打开排口页面", "open the outlet page"),
+    ("alarms.err.kind", "请选择列表中的报警类型。", "Choose a kind from the list."),
+    ("alarms.err.severity", "请选择列表中的级别。", "Choose a severity from the list."),
+    ("alarms.err.status", "请选择列表中的状态。", "Choose a state from the list."),
+    (
+        "alarms.err.date",
+        "日期格式应为 年-月-日（例如 2026-11-29）。",
+        "Enter a date as YYYY-MM-DD (e.g. 2026-11-29).",
+    ),
+    ("alarms.err.order", "结束日期不能早于开始日期。", "The end date may not be before the start date."),
+    ("alarms.err.scope", "请选择列表中的统计范围。", "Choose what to sum by from the list."),
+    ("alarms.err.period", "统计周期应为日或月。", "The period is a day or a month."),
+    (
+        "alarms.err.sort",
+        "无法按该列排序，请点击列标题排序。",
+        "That column cannot be sorted: click a column heading.",
+    ),
+    ("alarms.err.dir", "排序方向应为升序或降序。", "The order is ascending or descending."),
+    ("alarms.err.page", "页码应为从 1 开始的整数。", "The page is a whole number from 1."),
 ];

@@ -182,8 +182,9 @@ struct ListPage {
 }
 
 impl ListPage {
-    fn error(&self, field: &str) -> Option<&str> {
-        self.errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+    /// The message for `field`, in the page language.
+    fn error(&self, field: &str) -> Option<&'static str> {
+        self.errors.iter().find(|e| e.field == field).map(|e| self.page.t(e.key))
     }
     fn date_from(&self) -> &str {
         AlarmForm::value(&self.form.from)
@@ -213,6 +214,7 @@ async fn list_page(
             errors.push(FieldError {
                 field: "page",
                 message: format!("page: {p:?} is not a page number (1, 2, …)"),
+                key: "alarms.err.page",
             });
             1
         }),

@@ -91,8 +91,9 @@ struct QualityPage {
 }
 
 impl QualityPage {
-    fn error(&self, field: &str) -> Option<&str> {
-        self.errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+    /// The message for `field`, in the page language.
+    fn error(&self, field: &str) -> Option<&'static str> {
+        self.errors.iter().find(|e| e.field == field).map(|e| self.page.t(e.key))
     }
 }
 
@@ -125,6 +126,7 @@ async fn page(
             errors.push(FieldError {
                 field: "page",
                 message: format!("page: {p:?} is not a page number (1, 2, …)"),
+                key: "alarms.err.page",
             });
             1
         }),

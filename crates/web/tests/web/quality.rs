@@ -200,7 +200,9 @@ async fn columns_sort_both_ways_and_the_period_picker_keeps_its_values() {
     // A wrong value is named beside its field.
     let bad = app.get_as("/quality?scope=province", &b).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert!(bad.text().contains("class=\"field-error\">scope:"), "{}", bad.text());
+    assert!(bad.text().contains("class=\"field-error\">请选择列表中的统计范围。"), "{}", bad.text());
+    let en = app.get_as("/quality?period=week&lang=en", &b).await.text();
+    assert!(en.contains("class=\"field-error\">The period is a day or a month."), "{en}");
 }
 
 #[tokio::test]
