@@ -20,6 +20,7 @@
 
 pub mod accounts;
 pub mod alarm_queries;
+pub mod alarm_views;
 pub mod audit;
 pub mod audit_diff;
 pub mod auth;
@@ -33,6 +34,7 @@ pub mod measurement_queries;
 pub mod outlet_series;
 pub mod packet_explain;
 mod password_hash;
+pub mod quality_views;
 pub mod registry_admin;
 pub mod registry_files;
 pub mod registry_import;

@@ -703,6 +703,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     kind,
                     min_severity: severity.as_deref().map(crate::cmd::alarms::severity).transpose()?,
                     limit: Some(limit),
+                    ..Default::default()
                 };
                 let store = open_store(&db).await?;
                 let json = format == ListFormat::Json;

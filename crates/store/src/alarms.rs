@@ -17,12 +17,22 @@ const SYNC_ATTEMPTS: usize = 3;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AlarmQuery {
     pub mn: Option<String>,
+    /// Alarms of the outlets the registry gives this enterprise (`E01`) now.
+    pub enterprise: Option<String>,
+    /// Alarms of this outlet (`E01-DA001`).
+    pub outlet: Option<String>,
+    /// Alarms whose period `[start, end]` reaches into `[from, to)`: started before `to`
+    /// and ended at or after `from`. Either bound may be left open.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
     pub status: Option<AlarmStatus>,
     /// `exceedance` or a [`FindingKind`] name.
     pub kind: Option<String>,
     /// Only alarms at least this severe.
     pub min_severity: Option<Severity>,
     pub limit: Option<u32>,
+    /// Skip this many of the matching alarms first (a page after the first); needs no `limit`.
+    pub offset: Option<u32>,
 }
 
 /// Alarms raised from the engine's drafts.
@@ -37,6 +47,10 @@ pub trait AlarmStore: Send + Sync {
     /// applied and the call fails with [`StoreError::Conflict`].
     async fn apply_alarm_changes(&self, changes: &[AlarmChange]) -> Result<()>;
     async fn alarms(&self, q: &AlarmQuery) -> Result<Vec<Alarm>>;
+    /// How many alarms match `q`'s filters (its `limit` and `offset` are ignored), for paging.
+    async fn count_alarms(&self, q: &AlarmQuery) -> Result<u64>;
+    /// The alarm with this id, `None` when there is none.
+    async fn alarm(&self, id: i64) -> Result<Option<Alarm>>;
 
     /// Bring the alarms of `mn` in line with the drafts the engine produced for `[from, to)`
     /// (see [`fenhe_core::alarm::reconcile`] for what happens to each), atomically. Every draft

@@ -65,6 +65,9 @@ pub struct FindingQuery {
     pub open: Option<bool>,
     pub from: Option<i64>,
     pub to: Option<i64>,
+    /// Only findings ending after this instant: with `to` and no `from`, the findings that
+    /// touch `[ends_after, to)`, however early they started.
+    pub ends_after: Option<i64>,
     pub limit: Option<u32>,
 }
 
@@ -152,6 +155,10 @@ pub trait ResultStore: Send + Sync {
     async fn findings(&self, q: &FindingQuery) -> Result<Vec<Finding>>;
     async fn emissions(&self, q: &EmissionQuery) -> Result<Vec<Emission>>;
     async fn rates(&self, q: &RateQuery) -> Result<Vec<Rate>>;
+    /// The hours starting in `[from, to)` for which a device's stored hour aggregates hold any
+    /// record (of any factor), as `(mn, hour start)`, ordered by MN and start: the hours a
+    /// device was online, which its online rate counts.
+    async fn data_hours(&self, from: i64, to: i64) -> Result<Vec<(String, i64)>>;
 
     /// The engine's named state (watermarks), `None` when never set.
     async fn engine_state(&self, name: &str) -> Result<Option<String>>;

@@ -232,6 +232,7 @@ stories![
     monthly_results,
     result_queries_filter,
     alarm_lifecycle,
+    alarm_lists_filter_page_and_count,
     engine_state_round_trip,
     compliance_records_latest,
     alarm_changes_check_what_they_were_decided_from,
@@ -1074,6 +1075,9 @@ impl fenhe_store::ResultStore for Failing {
     async fn rates(&self, q: &fenhe_store::RateQuery) -> Result<Vec<cpl::Rate>> {
         self.inner.rates(q).await
     }
+    async fn data_hours(&self, from: i64, to: i64) -> Result<Vec<(String, i64)>> {
+        self.inner.data_hours(from, to).await
+    }
     async fn engine_state(&self, name: &str) -> Result<Option<String>> {
         self.inner.engine_state(name).await
     }
@@ -1099,6 +1103,12 @@ impl fenhe_store::AlarmStore for Failing {
     }
     async fn alarms(&self, q: &fenhe_store::AlarmQuery) -> Result<Vec<fenhe_store::Alarm>> {
         self.inner.alarms(q).await
+    }
+    async fn count_alarms(&self, q: &fenhe_store::AlarmQuery) -> Result<u64> {
+        self.inner.count_alarms(q).await
+    }
+    async fn alarm(&self, id: i64) -> Result<Option<fenhe_store::Alarm>> {
+        self.inner.alarm(id).await
     }
 }
 
@@ -1687,6 +1697,30 @@ async fn result_queries_filter(store: Arc<dyn Store>) {
     );
     assert!(fq(FindingQuery { open: Some(true), ..Default::default() }).await.is_empty());
     assert_eq!(fq(FindingQuery { open: Some(false), limit: Some(2), ..Default::default() }).await.len(), 2);
+    // Findings touching a period that starts after them: MN2's outage [D0, D0 + 1 h) runs into
+    // [D0 + 30 min, …) and not into [D0 + 1 h, …).
+    let touching = |after: i64| FindingQuery {
+        outlet: Some("E02-DW001".into()),
+        ends_after: Some(after),
+        to: Some(D0 + DAY),
+        ..Default::default()
+    };
+    assert_eq!(fq(touching(D0 + HOUR / 2)).await, mn2.findings);
+    assert!(fq(touching(D0 + HOUR)).await.is_empty());
+
+    // Hours with data: any factor's hour with a record counts once per device.
+    let hours = store.data_hours(D0, D0 + 2 * DAY).await.unwrap();
+    assert_eq!(
+        hours,
+        vec![
+            (MN1.to_string(), D0),
+            (MN1.to_string(), D0 + HOUR),
+            (MN1.to_string(), D0 + DAY),
+            (MN1.to_string(), D0 + DAY + HOUR),
+            (MN2.to_string(), D0),
+        ]
+    );
+    assert_eq!(store.data_hours(D0 + HOUR, D0 + DAY).await.unwrap(), vec![(MN1.to_string(), D0 + HOUR)]);
 
     let em =
         store.emissions(&EmissionQuery { period: Some(Period::Day), ..Default::default() }).await.unwrap();
@@ -1706,6 +1740,23 @@ async fn result_queries_filter(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(rates, vec![rate(MN1, Period::Day, D0 + DAY, Some(22.0 / 24.0))]);
     assert!(store.rates(&RateQuery { mn: Some(MN2.into()), ..Default::default() }).await.unwrap().is_empty());
+
+    // An hour aggregate without any record (the device sent nothing) is not an hour with data.
+    let mut silent = Evaluation::default();
+    silent.hours.push(Aggregate {
+        outlet: "E02-DW001".into(),
+        records: 0,
+        valid_units: 0,
+        mean: None,
+        converted_mean: None,
+        ..agg(MN2, Period::Hour, D0 + DAY, "w01018", 0.0, false)
+    });
+    store.save_evaluation(MN2, D0 + DAY, D0 + 2 * DAY, &silent).await.unwrap();
+    assert_eq!(
+        store.aggregates(&AggregateQuery { mn: Some(MN2.into()), ..Default::default() }).await.unwrap().len(),
+        2
+    );
+    assert!(!store.data_hours(D0 + DAY, D0 + 2 * DAY).await.unwrap().iter().any(|(mn, _)| mn == MN2));
 }
 
 fn draft(key: &str, severity: Severity, start: i64, end: i64, active: bool) -> AlarmDraft {
@@ -1848,6 +1899,77 @@ async fn alarm_lifecycle(store: Arc<dyn Store>) {
         store.alarms(&AlarmQuery { mn: Some(MN2.into()), ..Default::default() }).await.unwrap().is_empty()
     );
     assert_eq!(store.alarms(&AlarmQuery { limit: Some(2), ..Default::default() }).await.unwrap().len(), 2);
+}
+
+/// The alarm list's filters (enterprise, outlet, period), pages and counts, and one alarm by id.
+async fn alarm_lists_filter_page_and_count(store: Arc<dyn Store>) {
+    fresh(&store).await;
+    // Five alarms of MN1 (E01-DA001), an hour apart, raised in that order; two of MN2 (E02-DW001).
+    for i in 0..5 {
+        let d = draft(
+            &format!("episode:{i}"),
+            Severity::Warning,
+            D0 + i * HOUR,
+            D0 + i * HOUR + 30 * MINUTE,
+            true,
+        );
+        store.sync_alarms(MN1, D0 + i * HOUR, D0 + (i + 1) * HOUR, &[d], 100 + i).await.unwrap();
+    }
+    for i in 0..2 {
+        let d = AlarmDraft {
+            mn: MN2.into(),
+            outlet: "E02-DW001".into(),
+            kind: "offline".into(),
+            factor: None,
+            ..draft(
+                &format!("finding:{i}"),
+                Severity::Critical,
+                D0 + DAY + i * HOUR,
+                D0 + DAY + i * HOUR + 1,
+                true,
+            )
+        };
+        store.sync_alarms(MN2, D0 + DAY + i * HOUR, D0 + DAY + (i + 1) * HOUR, &[d], 200 + i).await.unwrap();
+    }
+    let keys = |q: AlarmQuery| {
+        let store = store.clone();
+        async move {
+            let got = store.alarms(&q).await.unwrap();
+            let n = store.count_alarms(&q).await.unwrap();
+            (got.into_iter().map(|a| a.draft.key).collect::<Vec<_>>(), n)
+        }
+    };
+    let all = keys(AlarmQuery::default()).await;
+    assert_eq!(all.1, 7);
+    assert_eq!(all.0[..3], ["finding:1", "finding:0", "episode:4"]);
+    // Pages: the count ignores limit and offset; an offset alone skips.
+    let page = AlarmQuery { limit: Some(3), offset: Some(3), ..Default::default() };
+    assert_eq!(keys(page).await, (vec!["episode:3".into(), "episode:2".into(), "episode:1".into()], 7));
+    let tail = AlarmQuery { offset: Some(6), ..Default::default() };
+    assert_eq!(keys(tail).await, (vec!["episode:0".into()], 7));
+    let beyond = AlarmQuery { limit: Some(3), offset: Some(9), ..Default::default() };
+    assert_eq!(keys(beyond).await, (vec![], 7));
+    // Enterprise and outlet: the registry's ids.
+    let e02 = AlarmQuery { enterprise: Some("E02".into()), ..Default::default() };
+    assert_eq!(keys(e02).await, (vec!["finding:1".into(), "finding:0".into()], 2));
+    let e01 = AlarmQuery { enterprise: Some("E01".into()), limit: Some(1), ..Default::default() };
+    assert_eq!(keys(e01).await, (vec!["episode:4".into()], 5));
+    let out =
+        AlarmQuery { outlet: Some("E01-DA001".into()), kind: Some("offline".into()), ..Default::default() };
+    assert_eq!(keys(out).await.1, 0);
+    let nobody = AlarmQuery { enterprise: Some("E99".into()), ..Default::default() };
+    assert_eq!(keys(nobody).await, (vec![], 0));
+    // Period: alarms reaching into [from, to). episode:1 runs [D0+1h, D0+1h30m].
+    let q = AlarmQuery { from: Some(D0 + HOUR + 30 * MINUTE), to: Some(D0 + 3 * HOUR), ..Default::default() };
+    assert_eq!(keys(q).await, (vec!["episode:2".into(), "episode:1".into()], 2));
+    let q = AlarmQuery { from: Some(D0 + DAY), ..Default::default() };
+    assert_eq!(keys(q).await.1, 2);
+    let q = AlarmQuery { to: Some(D0 + HOUR), enterprise: Some("E01".into()), ..Default::default() };
+    assert_eq!(keys(q).await, (vec!["episode:0".into()], 1));
+    // One alarm by id, and none for an id that is not there.
+    let first = store.alarms(&AlarmQuery::default()).await.unwrap().remove(0);
+    assert_eq!(store.alarm(first.id).await.unwrap(), Some(first));
+    assert_eq!(store.alarm(999_999).await.unwrap(), None);
 }
 
 /// Named engine state round-trips and is overwritten.

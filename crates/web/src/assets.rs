@@ -45,6 +45,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     embedded!("app.css", "app.css", CSS),
     embedded!("app.js", "app.js", JS),
     embedded!("outlet-chart.js", "outlet-chart.js", JS),
+    embedded!("alarm-chart.js", "alarm-chart.js", JS),
     embedded!("echarts.min.js", "vendor/echarts/echarts.min.js", JS),
     embedded!("htmx.min.js", "vendor/htmx/htmx.min.js", JS),
     embedded!("hx-sse.min.js", "vendor/htmx/hx-sse.min.js", JS),

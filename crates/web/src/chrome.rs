@@ -25,9 +25,9 @@ const NAV: &[NavEntry] = &[
     NavEntry { key: "nav.overview", href: Some("/"), action: None },
     NavEntry { key: "nav.screen", href: None, action: Some(Action::ViewCity) },
     NavEntry { key: "nav.enterprises", href: Some("/enterprises"), action: Some(Action::ViewProfile) },
-    NavEntry { key: "nav.alarms", href: None, action: Some(Action::ViewEnvironment) },
+    NavEntry { key: "nav.alarms", href: Some("/alarms"), action: Some(Action::ViewEnvironment) },
     NavEntry { key: "nav.devices", href: Some("/devices"), action: Some(Action::ViewEnvironment) },
-    NavEntry { key: "nav.quality", href: None, action: Some(Action::ViewEnvironment) },
+    NavEntry { key: "nav.quality", href: Some("/quality"), action: Some(Action::ViewEnvironment) },
     NavEntry { key: "nav.registry", href: Some("/registry"), action: Some(Action::ManageRegistry) },
     NavEntry { key: "nav.audit", href: Some("/audit"), action: Some(Action::ViewAudit) },
     NavEntry { key: "nav.system", href: Some("/system"), action: Some(Action::ViewSystem) },
@@ -135,16 +135,11 @@ mod tests {
 
     #[test]
     fn the_navigation_follows_the_policy() {
-        assert_eq!(
-            labels(Role::Admin),
-            ["Overview", "Enterprises", "Devices", "Registry", "Audit log", "System status"]
-        );
-        assert_eq!(labels(Role::Bureau), ["Overview", "Enterprises", "Devices", "System status"]);
-        assert_eq!(labels(Role::Leader), ["Overview", "Enterprises", "Devices"]);
-        assert_eq!(
-            labels(Role::Enterprise { enterprise: "E01".into() }),
-            ["Overview", "Enterprises", "Devices"]
-        );
+        let city = ["Overview", "Enterprises", "Alarms", "Devices", "Data quality"];
+        assert_eq!(labels(Role::Admin), [&city[..], &["Registry", "Audit log", "System status"]].concat());
+        assert_eq!(labels(Role::Bureau), [&city[..], &["System status"]].concat());
+        assert_eq!(labels(Role::Leader), city);
+        assert_eq!(labels(Role::Enterprise { enterprise: "E01".into() }), city);
         assert_eq!(labels(Role::Department { department: "fgw".into() }), ["Overview", "Enterprises"]);
     }
 

@@ -6,10 +6,13 @@
 //! [`i18n`] the messages, [`chrome`] the layout's frame, [`assets`] the embedded files, `routes`
 //! one module per area, [`serve`] the entry points.
 
+pub mod alarm_labels;
+pub mod alarm_params;
 pub mod assets;
 pub mod chrome;
 pub mod cookies;
 pub mod csrf;
+pub mod day_range;
 pub mod error;
 pub mod extract;
 pub mod headers;
@@ -18,12 +21,14 @@ pub mod labels;
 pub mod local_path;
 pub mod pager;
 pub mod peer;
+pub mod rate_table;
 mod routes;
 pub mod series_export;
 pub mod serve;
 pub mod session;
 pub mod state;
 pub mod status;
+pub mod table_export;
 
 pub use error::AppError;
 pub use i18n::Lang;

@@ -61,7 +61,7 @@ pub use evaluate::{MAX_WINDOW_DAYS, Window, evaluate};
 pub use monthly::{Monthly, monthly, permit_findings};
 pub use params::{ParamError, Params};
 pub use prepare::converts_to_reference_o2;
-pub use rollup::{GroupRate, Scope, rollup};
+pub use rollup::{GroupRate, Scope, group_key, rollup};
 pub use rule_values::{RuleNumber, RuleValues};
 pub use sources::{LimitArgError, Overrides};
 pub use types::*;

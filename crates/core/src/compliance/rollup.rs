@@ -60,7 +60,7 @@ pub struct GroupRate {
 
 /// The group a device's rate belongs to, or `None` when the registry no longer knows its outlet
 /// (its rates are then left out rather than put in a wrong group).
-fn group_key(r: &Rate, registry: &Registry, scope: Scope) -> Option<String> {
+pub fn group_key(r: &Rate, registry: &Registry, scope: Scope) -> Option<String> {
     let outlet = registry.outlet(&r.outlet);
     match scope {
         Scope::Outlet => Some(r.outlet.clone()),

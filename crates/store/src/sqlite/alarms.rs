@@ -9,7 +9,7 @@ use sqlx::sqlite::SqliteArguments;
 use sqlx::{AssertSqlSafe, FromRow, Row, Sqlite, SqliteConnection};
 
 use super::SqliteStore;
-use super::convert::{json, name_list, parsed};
+use super::convert::{count, json, name_list, parsed};
 use super::result_queries::Filter;
 use crate::{Alarm, AlarmQuery, AlarmStatus, AlarmStore, Result, StoreError};
 
@@ -128,6 +128,24 @@ async fn update(conn: &mut SqliteConnection, before: &Alarm, after: &Alarm) -> R
     Ok(done.rows_affected() == 1)
 }
 
+/// The conditions of `q` apart from paging, shared by the list and its count.
+fn filter<'q>(f: &mut Filter<'q>, q: &'q AlarmQuery) {
+    f.text("mn = ?", q.mn.as_deref());
+    f.text("outlet = ?", q.outlet.as_deref());
+    f.text(
+        "outlet IN (SELECT o.code FROM outlets o JOIN enterprises e ON e.id = o.enterprise_id WHERE e.code = ?)",
+        q.enterprise.as_deref(),
+    );
+    f.text("status = ?", q.status.map(AlarmStatus::name));
+    f.text("kind = ?", q.kind.as_deref());
+    if let Some(min) = q.min_severity {
+        let names = name_list(Severity::ALL.into_iter().filter(|v| *v >= min).map(Severity::name));
+        f.raw(&format!("severity IN ({names})"));
+    }
+    f.int("start_at < ?", q.to);
+    f.int("end_at >= ?", q.from);
+}
+
 #[async_trait]
 impl AlarmStore for SqliteStore {
     async fn alarms_to_reconcile(&self, window: AlarmWindow<'_>, keys: &[&str]) -> Result<Vec<Alarm>> {
@@ -173,14 +191,23 @@ impl AlarmStore for SqliteStore {
 
     async fn alarms(&self, q: &AlarmQuery) -> Result<Vec<Alarm>> {
         let mut f = Filter::new(&format!("SELECT {ALARM_COLUMNS} FROM alarms"));
-        f.text("mn = ?", q.mn.as_deref());
-        f.text("status = ?", q.status.map(AlarmStatus::name));
-        f.text("kind = ?", q.kind.as_deref());
-        if let Some(min) = q.min_severity {
-            let names = name_list(Severity::ALL.into_iter().filter(|v| *v >= min).map(Severity::name));
-            f.raw(&format!("severity IN ({names})"));
-        }
-        let rows: Vec<AlarmRow> = f.fetch(self, "raised_at DESC, id DESC", q.limit).await?;
+        filter(&mut f, q);
+        let rows: Vec<AlarmRow> = f.fetch_page(self, "raised_at DESC, id DESC", q.limit, q.offset).await?;
         rows.into_iter().map(AlarmRow::into_alarm).collect()
+    }
+
+    async fn count_alarms(&self, q: &AlarmQuery) -> Result<u64> {
+        let mut f = Filter::new("SELECT COUNT(*) FROM alarms");
+        filter(&mut f, q);
+        count(f.count(self).await?)
+    }
+
+    async fn alarm(&self, id: i64) -> Result<Option<Alarm>> {
+        let row: Option<AlarmRow> =
+            sqlx::query_as(AssertSqlSafe(format!("SELECT {ALARM_COLUMNS} FROM alarms WHERE id = ?")))
+                .bind(id)
+                .fetch_optional(&self.read)
+                .await?;
+        row.map(AlarmRow::into_alarm).transpose()
     }
 }

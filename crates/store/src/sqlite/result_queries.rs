@@ -48,13 +48,34 @@ impl<'a> Filter<'a> {
         let _ = write!(self.sql, " AND {cond}");
     }
     /// The rows, ordered by `order`, at most `limit`, each read into a `T`.
-    pub(super) async fn fetch<T>(mut self, s: &SqliteStore, order: &str, limit: Option<u32>) -> Result<Vec<T>>
+    pub(super) async fn fetch<T>(self, s: &SqliteStore, order: &str, limit: Option<u32>) -> Result<Vec<T>>
+    where
+        T: for<'r> FromRow<'r, SqliteRow> + Send + Unpin,
+    {
+        self.fetch_page(s, order, limit, None).await
+    }
+    /// [`Filter::fetch`] after skipping the first `offset` rows.
+    pub(super) async fn fetch_page<T>(
+        mut self,
+        s: &SqliteStore,
+        order: &str,
+        limit: Option<u32>,
+        offset: Option<u32>,
+    ) -> Result<Vec<T>>
     where
         T: for<'r> FromRow<'r, SqliteRow> + Send + Unpin,
     {
         let _ = write!(self.sql, " ORDER BY {order}");
-        if let Some(l) = limit {
-            let _ = write!(self.sql, " LIMIT {l}");
+        // SQLite takes OFFSET only after a LIMIT; -1 is its "no limit".
+        match (limit, offset) {
+            (Some(l), _) => {
+                let _ = write!(self.sql, " LIMIT {l}");
+            }
+            (None, Some(_)) => self.sql.push_str(" LIMIT -1"),
+            (None, None) => {}
+        }
+        if let Some(o) = offset {
+            let _ = write!(self.sql, " OFFSET {o}");
         }
         let mut q = sqlx::query_as::<_, T>(AssertSqlSafe(self.sql));
         for a in self.args {
@@ -64,6 +85,20 @@ impl<'a> Filter<'a> {
             };
         }
         Ok(q.fetch_all(&s.read).await?)
+    }
+}
+
+impl Filter<'_> {
+    /// How many rows match (the filter's select must be a `SELECT COUNT(*) …`).
+    pub(super) async fn count(self, s: &SqliteStore) -> Result<i64> {
+        let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(self.sql));
+        for a in self.args {
+            q = match a {
+                Arg::Int(v) => q.bind(v),
+                Arg::Text(v) => q.bind(v),
+            };
+        }
+        Ok(q.fetch_one(&s.read).await?)
     }
 }
 
@@ -226,6 +261,7 @@ pub(super) async fn findings(s: &SqliteStore, q: &FindingQuery) -> Result<Vec<Fi
     f.text("kind = ?", q.kind.map(FindingKind::name));
     f.int("open = ?", q.open.map(i64::from));
     f.starts_within(q.from, q.to);
+    f.int("end_at > ?", q.ends_after);
     let rows: Vec<FindingRow> = f.fetch(s, "mn, factor, start_at, kind, id", q.limit).await?;
     rows.into_iter()
         .map(|r| {
@@ -298,4 +334,15 @@ pub(super) async fn rates(s: &SqliteStore, q: &RateQuery) -> Result<Vec<Rate>> {
             })
         })
         .collect()
+}
+
+pub(super) async fn data_hours(s: &SqliteStore, from: i64, to: i64) -> Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT DISTINCT mn, start_at FROM aggregates WHERE period = 'hour' AND start_at >= ? AND start_at < ? \
+         AND records > 0 ORDER BY mn, start_at",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(&s.read)
+    .await?)
 }

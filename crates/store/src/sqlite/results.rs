@@ -64,6 +64,9 @@ impl ResultStore for SqliteStore {
     async fn rates(&self, q: &RateQuery) -> Result<Vec<Rate>> {
         result_queries::rates(self, q).await
     }
+    async fn data_hours(&self, from: i64, to: i64) -> Result<Vec<(String, i64)>> {
+        result_queries::data_hours(self, from, to).await
+    }
     async fn engine_state(&self, name: &str) -> Result<Option<String>> {
         engine_state::engine_state(self, name).await
     }

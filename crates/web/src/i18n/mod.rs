@@ -10,10 +10,12 @@ use axum::http::request::Parts;
 
 use crate::cookies;
 
+mod alarms;
 mod audit;
 mod common;
 mod devices;
 mod enterprises;
+mod quality;
 mod registry;
 
 /// The name of the cookie the language switch sets.
@@ -100,8 +102,15 @@ fn catalogue() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
 
 /// Every area's messages. An area of pages keeps its own table in a module of its own
 /// (`i18n/<area>.rs`) and adds it here.
-const AREAS: &[&[(&str, &str, &str)]] =
-    &[common::MESSAGES, enterprises::MESSAGES, devices::MESSAGES, registry::MESSAGES, audit::MESSAGES];
+const AREAS: &[&[(&str, &str, &str)]] = &[
+    common::MESSAGES,
+    enterprises::MESSAGES,
+    devices::MESSAGES,
+    registry::MESSAGES,
+    audit::MESSAGES,
+    alarms::MESSAGES,
+    quality::MESSAGES,
+];
 
 /// Every message: key, Chinese, English.
 fn messages() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {

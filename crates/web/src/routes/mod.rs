@@ -13,6 +13,7 @@ use crate::headers::security_headers;
 use crate::state::AppState;
 
 mod account;
+mod alarms;
 mod api;
 mod audit;
 mod devices;
@@ -23,6 +24,7 @@ mod login;
 mod metrics;
 mod outlets;
 mod overview;
+mod quality;
 mod registry;
 mod static_files;
 mod status_page;
@@ -33,6 +35,8 @@ pub fn router(state: AppState) -> Router {
         .merge(overview::routes())
         .merge(enterprises::routes())
         .merge(outlets::routes())
+        .merge(alarms::routes())
+        .merge(quality::routes())
         .merge(status_page::routes())
         .merge(devices::routes())
         .merge(login::routes())

@@ -14,9 +14,9 @@ use axum::response::Html;
 use axum::routing::get;
 use fenhe_core::access::{Action, Scope, scope};
 use fenhe_core::alarm::AlarmStatus;
-use fenhe_core::compliance::FindingKind;
 use fenhe_store::{AlarmQuery, Store};
 
+use crate::alarm_labels::kind_label;
 use crate::chrome::{Chrome, render};
 use crate::error::AppError;
 use crate::i18n::Lang;
@@ -44,18 +44,6 @@ struct Figures {
 struct OverviewPage {
     page: Chrome,
     figures: Option<Figures>,
-}
-
-/// An alarm kind (`exceedance` or a finding's name) for people.
-fn kind_label(kind: &str, lang: Lang) -> String {
-    if kind == "exceedance" {
-        return lang.t("alarm.kind.exceedance").to_string();
-    }
-    match FindingKind::ALL.iter().find(|k| k.name() == kind) {
-        Some(k) if lang.is_english() => k.name_en().to_string(),
-        Some(k) => k.name_zh().to_string(),
-        None => kind.to_string(),
-    }
 }
 
 async fn figures(store: &dyn Store, live: &Live, scope: &Scope, lang: Lang) -> Result<Figures, AppError> {
@@ -100,17 +88,4 @@ async fn page(
         Err(_) => None,
     };
     render(&OverviewPage { page: chrome, figures })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kinds_are_named_in_the_page_language() {
-        assert_eq!(kind_label("offline", Lang::Zh), "设备离线");
-        assert_eq!(kind_label("offline", Lang::En), "device offline");
-        assert_eq!(kind_label("exceedance", Lang::Zh), "超标");
-        assert_eq!(kind_label("something_new", Lang::En), "something_new");
-    }
 }

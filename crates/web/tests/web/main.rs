@@ -1,6 +1,7 @@
 //! The web crate's one integration-test binary: every route driven through the router over a
 //! temporary SQLite store ([`app::TestApp`]), and the listener entry over real TCP.
 
+mod alarms;
 mod api_v1;
 mod app;
 mod assets;
@@ -10,6 +11,7 @@ mod enterprise_seed;
 mod enterprises;
 mod outlets;
 mod pages;
+mod quality;
 mod registry;
 mod routes;
 mod sign_in;

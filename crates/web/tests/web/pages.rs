@@ -31,9 +31,13 @@ async fn each_role_sees_the_navigation_it_may_use() {
         let b = app.signed_in(name, role.clone()).await;
         let page = app.get_as("/", &b).await.text();
         let want: &[&str] = match role {
-            Role::Admin => &["/", "/enterprises", "/devices", "/registry", "/audit", "/system"],
-            Role::Bureau => &["/", "/enterprises", "/devices", "/system"],
-            Role::Leader | Role::Enterprise { .. } => &["/", "/enterprises", "/devices"],
+            Role::Admin => {
+                &["/", "/enterprises", "/alarms", "/devices", "/quality", "/registry", "/audit", "/system"]
+            }
+            Role::Bureau => &["/", "/enterprises", "/alarms", "/devices", "/quality", "/system"],
+            Role::Leader | Role::Enterprise { .. } => {
+                &["/", "/enterprises", "/alarms", "/devices", "/quality"]
+            }
             _ => &["/", "/enterprises"],
         };
         assert_eq!(nav(&page), want, "{name}");

@@ -240,6 +240,9 @@ impl fenhe_store::ResultStore for Gate {
     async fn rates(&self, q: &fenhe_store::RateQuery) -> Result<Vec<cpl::Rate>> {
         self.inner.rates(q).await
     }
+    async fn data_hours(&self, from: i64, to: i64) -> Result<Vec<(String, i64)>> {
+        self.inner.data_hours(from, to).await
+    }
     async fn engine_state(&self, name: &str) -> Result<Option<String>> {
         self.inner.engine_state(name).await
     }
@@ -265,6 +268,12 @@ impl fenhe_store::AlarmStore for Gate {
     }
     async fn alarms(&self, q: &fenhe_store::AlarmQuery) -> Result<Vec<fenhe_store::Alarm>> {
         self.inner.alarms(q).await
+    }
+    async fn count_alarms(&self, q: &fenhe_store::AlarmQuery) -> Result<u64> {
+        self.inner.count_alarms(q).await
+    }
+    async fn alarm(&self, id: i64) -> Result<Option<fenhe_store::Alarm>> {
+        self.inner.alarm(id).await
     }
 }
 

@@ -18,11 +18,13 @@ use crate::extract::Json;
 use crate::session::ApiUser;
 use crate::state::AppState;
 
+mod alarms;
 mod audit;
 mod devices;
 mod enterprises;
 mod me;
 mod outlets;
+mod rates;
 mod registry;
 // The areas' list routes use it; until they land nothing does.
 #[allow(dead_code)]
@@ -71,6 +73,8 @@ fn described() -> OpenApiRouter<AppState> {
         .merge(devices::routes())
         .merge(audit::routes())
         .merge(registry::routes())
+        .merge(alarms::routes())
+        .merge(rates::routes())
 }
 
 /// The routes of `/api/v1`, and `/api/v1/openapi.json` describing them.
