@@ -56,7 +56,9 @@ test("e01 is refused everything of E02, exactly as if it did not exist", async (
     assert.equal(b.status, 404, `${other[i]} answered ${b.status} to another enterprise's user`);
     assert.equal(c.status, 404, `${missing[i]}`);
     // Same answer apart from the identifier itself.
-    const scrub = (body, ids) => ids.reduce((s, id) => s.split(id).join("ID"), body.toString());
+    // Longest id first: an outlet's id holds its enterprise's.
+    const scrub = (body, ids) =>
+      ids.sort((x, y) => y.length - x.length).reduce((s, id) => s.split(id).join("ID"), body.toString());
     assert.equal(scrub(b.body, ["E02", theirs]), scrub(c.body, ["E99", "E99-DA999"]), `${other[i]} leaks existence`);
   }
   // Lists show only the own enterprise.

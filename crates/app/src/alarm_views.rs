@@ -36,6 +36,8 @@ pub struct AlarmFilter {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlarmPage {
     pub alarms: Vec<Alarm>,
+    /// The enterprise of each alarm's outlet (outlet id → enterprise id), for the alarms shown.
+    pub enterprise_of: std::collections::BTreeMap<String, String>,
     /// Alarms matching the filter in the actor's scope, over every page.
     pub total: u64,
     pub page: u32,
@@ -68,13 +70,24 @@ pub async fn list(
     };
     if let Some(own) = scope.enterprise() {
         if q.enterprise.as_deref().is_some_and(|e| e != own) {
-            return Ok(AlarmPage { alarms: Vec::new(), total: 0, page, per_page });
+            return Ok(AlarmPage {
+                alarms: Vec::new(),
+                enterprise_of: Default::default(),
+                total: 0,
+                page,
+                per_page,
+            });
         }
         q.enterprise = Some(own.to_string());
     }
     let total = store.count_alarms(&q).await?;
     let alarms = store.alarms(&q).await?;
-    Ok(AlarmPage { alarms, total, page, per_page })
+    let registry = store.registry().await?;
+    let enterprise_of = alarms
+        .iter()
+        .filter_map(|a| registry.outlet(&a.draft.outlet).map(|o| (o.id.clone(), o.enterprise.clone())))
+        .collect();
+    Ok(AlarmPage { alarms, enterprise_of, total, page, per_page })
 }
 
 /// One step of an alarm's life, as far as the store keeps it (raised, last changed, resolved).

@@ -322,13 +322,14 @@ async fn the_api_lists_and_shows_under_the_same_policy() {
                 let l = list.json();
                 assert_eq!(l["total"], 3);
                 assert!(
-                    l["items"]
-                        .as_array()
+                    l["items"].as_array().unwrap().iter().all(|a| a["outlet"]
+                        .as_str()
                         .unwrap()
-                        .iter()
-                        .all(|a| a["outlet"].as_str().unwrap().starts_with("E01-"))
+                        .starts_with("E01-")
+                        && a["enterprise"] == "E01")
                 );
                 assert_eq!(own.status, StatusCode::OK);
+                assert_eq!(own.json()["alarm"]["enterprise"], "E01");
                 assert_eq!(other.status, StatusCode::NOT_FOUND);
                 assert_eq!(other.body, missing.body, "the same answer whether it exists or not");
                 assert_eq!(app.get_bearer("/api/v1/alarms/x1", &token).await.body, missing.body);

@@ -34,6 +34,8 @@ pub struct AlarmItem {
     pub mn: String,
     /// Outlet id (`E01-DA001`).
     pub outlet: String,
+    /// The outlet's enterprise (`E01`); none when the outlet has left the registry.
+    pub enterprise: Option<String>,
     /// Factor code, none for device-wide alarms (offline).
     pub factor: Option<String>,
     /// `exceedance` or a finding kind.
@@ -65,6 +67,7 @@ impl From<&Alarm> for AlarmItem {
             id: a.id,
             mn: d.mn.clone(),
             outlet: d.outlet.clone(),
+            enterprise: None,
             factor: d.factor.clone(),
             kind: d.kind.clone(),
             severity: d.severity.name(),
@@ -178,7 +181,7 @@ impl From<AlarmDetail> for AlarmDetailBody {
             None => (None, None),
         };
         AlarmDetailBody {
-            alarm: AlarmItem::from(&d.alarm),
+            alarm: AlarmItem { enterprise: enterprise.clone(), ..AlarmItem::from(&d.alarm) },
             enterprise,
             enterprise_name,
             outlet_name: d.outlet_name,
@@ -219,7 +222,15 @@ async fn list(
         .map_err(|e| bad_request(e.into_iter().map(|e| e.message).collect::<Vec<_>>().join("; ")))?;
     let p =
         alarm_views::list(store.as_ref(), &user.actor, &filter, page, per_page).await.map_err(view_error)?;
-    Ok(Json(Paged { items: p.alarms.iter().map(AlarmItem::from).collect(), page, per_page, total: p.total }))
+    let items = p
+        .alarms
+        .iter()
+        .map(|a| AlarmItem {
+            enterprise: p.enterprise_of.get(&a.draft.outlet).cloned(),
+            ..AlarmItem::from(a)
+        })
+        .collect();
+    Ok(Json(Paged { items, page, per_page, total: p.total }))
 }
 
 #[utoipa::path(
