@@ -19,6 +19,7 @@ pub mod accounts;
 pub mod alarm_queries;
 pub mod audit;
 pub mod auth;
+pub mod city_overview;
 pub mod compliance_run;
 pub mod device_queries;
 pub mod engine;
