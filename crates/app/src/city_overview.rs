@@ -83,7 +83,7 @@ pub struct OutletExceedance {
     pub days: u32,
 }
 
-/// What an enterprise is now, most serious first.
+/// What an enterprise is now (an exceedance going on first, then no data, offline, compliant).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EnterpriseState {
@@ -296,10 +296,12 @@ pub async fn city_overview(
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect();
-            let state = if devices.is_empty() || !ever {
-                EnterpriseState::NoData
-            } else if !exceeding_outlets.is_empty() {
+            // An exceedance going on comes first: it was judged from data, whatever the
+            // connections say now.
+            let state = if !exceeding_outlets.is_empty() {
                 EnterpriseState::Exceeding
+            } else if devices.is_empty() || !ever {
+                EnterpriseState::NoData
             } else if devices_online == 0 {
                 EnterpriseState::Offline
             } else {

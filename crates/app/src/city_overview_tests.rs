@@ -95,7 +95,7 @@ async fn an_enterprise_user_sees_only_their_own_enterprise() {
     assert_eq!(o.enterprise.as_deref(), Some("E01"));
     assert_eq!(o.enterprises.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["E01"]);
     assert_eq!(o.enterprises[0].state, EnterpriseState::Exceeding);
-    assert_eq!(o.enterprises[0].exceeding_outlets, [mine.outlet.clone()]);
+    assert_eq!(o.enterprises[0].exceeding_outlets, std::slice::from_ref(&mine.outlet));
     assert_eq!((o.open_alarms, o.devices_online), (1, 1));
     assert_eq!(o.top_outlets.iter().map(|t| t.outlet.as_str()).collect::<Vec<_>>(), [mine.outlet.as_str()]);
     let text = serde_json::to_string(&o).unwrap();

@@ -44,6 +44,10 @@ macro_rules! embedded {
 const FILES: &[(&str, &str, &[u8])] = &[
     embedded!("app.css", "app.css", CSS),
     embedded!("app.js", "app.js", JS),
+    embedded!("overview.js", "overview.js", JS),
+    embedded!("screen.js", "screen.js", JS),
+    embedded!("linfen-schematic.js", "linfen-schematic.js", JS),
+    embedded!("overview-live.js", "overview-live.js", JS),
     embedded!("echarts.min.js", "vendor/echarts/echarts.min.js", JS),
     embedded!("htmx.min.js", "vendor/htmx/htmx.min.js", JS),
     embedded!("hx-sse.min.js", "vendor/htmx/hx-sse.min.js", JS),

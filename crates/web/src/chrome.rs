@@ -23,7 +23,7 @@ struct NavEntry {
 /// each gets its address when it exists.
 const NAV: &[NavEntry] = &[
     NavEntry { key: "nav.overview", href: Some("/"), action: None },
-    NavEntry { key: "nav.screen", href: None, action: Some(Action::ViewCity) },
+    NavEntry { key: "nav.screen", href: Some("/screen"), action: Some(Action::ViewCity) },
     NavEntry { key: "nav.enterprises", href: None, action: Some(Action::ViewProfile) },
     NavEntry { key: "nav.alarms", href: None, action: Some(Action::ViewEnvironment) },
     NavEntry { key: "nav.devices", href: None, action: Some(Action::ViewEnvironment) },
@@ -135,9 +135,9 @@ mod tests {
 
     #[test]
     fn the_navigation_follows_the_policy() {
-        assert_eq!(labels(Role::Admin), ["Overview", "System status"]);
-        assert_eq!(labels(Role::Bureau), ["Overview", "System status"]);
-        assert_eq!(labels(Role::Leader), ["Overview"]);
+        assert_eq!(labels(Role::Admin), ["Overview", "Wall screen", "System status"]);
+        assert_eq!(labels(Role::Bureau), ["Overview", "Wall screen", "System status"]);
+        assert_eq!(labels(Role::Leader), ["Overview", "Wall screen"]);
         assert_eq!(labels(Role::Enterprise { enterprise: "E01".into() }), ["Overview"]);
         assert_eq!(labels(Role::Department { department: "fgw".into() }), ["Overview"]);
     }

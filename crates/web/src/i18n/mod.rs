@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use crate::cookies;
 
 mod common;
+mod overview;
 
 /// The name of the cookie the language switch sets.
 pub const LANG_COOKIE: &str = "lang";
@@ -90,7 +91,7 @@ fn catalogue() -> &'static HashMap<&'static str, (&'static str, &'static str)> {
 
 /// Every area's messages. An area of pages keeps its own table in a module of its own
 /// (`i18n/<area>.rs`) and adds it here.
-const AREAS: &[&[(&str, &str, &str)]] = &[common::MESSAGES];
+const AREAS: &[&[(&str, &str, &str)]] = &[common::MESSAGES, overview::MESSAGES];
 
 /// Every message: key, Chinese, English.
 fn messages() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {

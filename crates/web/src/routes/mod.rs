@@ -14,11 +14,13 @@ use crate::state::AppState;
 
 mod account;
 mod api;
+mod events;
 mod health;
 mod lang;
 mod login;
 mod metrics;
 mod overview;
+mod screen;
 mod static_files;
 mod status_page;
 
@@ -26,6 +28,8 @@ mod status_page;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(overview::routes())
+        .merge(screen::routes())
+        .merge(events::routes())
         .merge(status_page::routes())
         .merge(login::routes())
         .merge(account::routes())

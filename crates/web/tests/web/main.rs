@@ -4,7 +4,10 @@
 mod api_v1;
 mod app;
 mod assets;
+mod events;
+mod overview;
 mod pages;
 mod routes;
+mod screen;
 mod sign_in;
 mod tcp;

@@ -19,6 +19,7 @@ use crate::session::ApiUser;
 use crate::state::AppState;
 
 mod me;
+mod overview;
 // The areas' list routes use it; until they land nothing does.
 #[allow(dead_code)]
 pub(crate) mod paging;
@@ -59,7 +60,7 @@ impl utoipa::Modify for BearerAuth {
 
 /// Every `/api/v1` route with its description. Areas add themselves here.
 fn described() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(me::routes())
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(me::routes()).merge(overview::routes())
 }
 
 /// The routes of `/api/v1`, and `/api/v1/openapi.json` describing them.
