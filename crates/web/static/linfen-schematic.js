@@ -33,6 +33,8 @@
   ];
 
   var STATE_COLOURS = { exceeding: "#c8102e", offline: "#8a94a3", compliant: "#1f7a4d", no_data: "#d9a400" };
+  // On the dark wall screen the same states, lighter so they stand out from the ground.
+  var STATE_COLOURS_DARK = { exceeding: "#ff4d64", offline: "#9aa6b5", compliant: "#35d08a", no_data: "#f2c230" };
   var STATE_ORDER = ["exceeding", "offline", "compliant", "no_data"];
 
   // The ECharts option of the map: `data` is the overview JSON, `labels` the page's labels.
@@ -48,7 +50,7 @@
       type: "scatter",
       symbol: "diamond",
       symbolSize: dark ? 9 : 7,
-      itemStyle: { color: dark ? "#5d6f86" : "#b9c3cf" },
+      itemStyle: { color: dark ? "#7f93ad" : "#8a96a6" },
       label: { show: true, position: "right", color: ink, fontSize: dark ? 14 : 11, formatter: "{b}" },
       data: counties,
       silent: true,
@@ -64,7 +66,7 @@
         name: labels["overview.state." + state],
         type: "scatter",
         symbolSize: dark ? 22 : 15,
-        itemStyle: { color: STATE_COLOURS[state], borderColor: dark ? "#0b1626" : "#fff", borderWidth: 1.5 },
+        itemStyle: { color: (dark ? STATE_COLOURS_DARK : STATE_COLOURS)[state], borderColor: dark ? "#0b1626" : "#fff", borderWidth: 1.5 },
         emphasis: { scale: 1.4 },
         data: points,
         cursor: "pointer",

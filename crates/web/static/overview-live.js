@@ -23,7 +23,7 @@
     setText("devices-online", data.devices_online);
     setText("devices-total", data.devices_total);
     setText("open-alarms", data.open_alarms);
-    setText("overview-at", data.at);
+    setText("overview-at", String(data.at).slice(0, 16).replace("T", " "));
     [["rate-online", "online"], ["rate-transmission", "transmission"], ["rate-validity", "validity"], ["rate-compliance", "compliance"]]
       .forEach(function (pair) {
         var tile = document.getElementById(pair[0]);
@@ -33,7 +33,7 @@
         if (today) { today.textContent = percent(data.today[pair[1]]); }
         if (month) { month.textContent = percent(data.month[pair[1]]); }
       });
-    var alarms = document.getElementById("tile-alarms");
+    var alarms = document.getElementById("tile-alarms");  // both pages: warn when any is open
     if (alarms) { alarms.classList.toggle("tile-warn", data.open_alarms > 0); }
   }
 

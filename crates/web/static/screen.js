@@ -39,7 +39,6 @@ document.addEventListener("DOMContentLoaded", function () {
   function apply(d) {
     data = d;
     L.updateTiles(d);
-    L.setText("scr-clock", d.at);
     charts.draw(d, labels);
     showEnterprise();
   }

@@ -53,6 +53,8 @@ pub(crate) struct Figures {
     pub enterprises: Vec<EnterpriseRow>,
     /// The overview as JSON for the page's script (charts, map), escaped for a data block.
     pub data_json: String,
+    /// When the figures were computed, `YYYY-MM-DD HH:MM` China time.
+    pub at_text: String,
 }
 
 #[derive(Template)]
@@ -167,7 +169,8 @@ pub(crate) fn figures(o: OverviewJson, lang: Lang) -> Result<Figures, AppError> 
         })
         .collect();
     let data_json = data_block(&o)?;
-    Ok(Figures { o, tiles, kinds, enterprises, data_json })
+    let at_text = o.at.get(..16).unwrap_or(&o.at).replace('T', " ");
+    Ok(Figures { o, tiles, kinds, enterprises, data_json, at_text })
 }
 
 async fn page(
