@@ -156,9 +156,17 @@ pub(crate) fn figures(o: OverviewJson, lang: Lang) -> Result<Figures, AppError> 
         tile("rate-compliance", "overview.rate.compliance", o.today.compliance, o.month.compliance),
     ];
     let kinds = o.alarms_by_kind.iter().map(|k| (kind_label(&k.kind, lang), k.count)).collect();
-    let enterprises = o
-        .enterprises
-        .iter()
+    // The table leads with what needs attention: exceeding, offline, no data, then compliant.
+    let rank = |state: &str| match state {
+        "exceeding" => 0,
+        "offline" => 1,
+        "no_data" => 2,
+        _ => 3,
+    };
+    let mut ordered: Vec<_> = o.enterprises.iter().collect();
+    ordered.sort_by(|a, b| rank(&a.state).cmp(&rank(&b.state)).then_with(|| a.id.cmp(&b.id)));
+    let enterprises = ordered
+        .into_iter()
         .map(|e| EnterpriseRow {
             id: e.id.clone(),
             name: e.name.clone(),

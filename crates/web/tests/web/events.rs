@@ -91,11 +91,18 @@ async fn a_new_alarm_written_to_the_store_is_announced() {
     let t0 = now() - 3_600_000;
     app.store.sync_alarms(&d.mn, t0, t0 + 86_400_000, &[draft(&d, "exceedance", t0)], now()).await.unwrap();
     let seen = events.until("alarm_raised").await;
-    let (_, e) = seen.last().unwrap();
+    let e = seen.last().unwrap().1.clone();
     assert_eq!(e["enterprise"], "E03");
     assert_eq!(e["mn"], d.mn.as_str());
     assert_eq!(e["alarm_kind"], "exceedance");
     assert!(e["alarm"].as_i64().is_some());
+
+    // Updated: the episode grew (a later end), still open.
+    let mut longer = draft(&d, "exceedance", t0);
+    longer.end += 3_600_000;
+    app.store.sync_alarms(&d.mn, t0, t0 + 86_400_000, &[longer], now()).await.unwrap();
+    let seen = events.until("alarm_updated").await;
+    assert_eq!(seen.last().unwrap().1["alarm"], e["alarm"]);
 
     // Resolved: the draft no longer active.
     let mut cleared = draft(&d, "exceedance", t0);
