@@ -157,7 +157,8 @@
     var li = document.createElement("li");
     li.className = "ev ev-" + e.kind;
     var time = document.createElement("time");
-    time.textContent = new Date(e.at).toLocaleTimeString(labels.lang === "en" ? "en-GB" : "zh-CN", { hour12: false });
+    // China time, whatever the browser's own zone (a wall display may be set to anything).
+    time.textContent = new Date(e.at).toLocaleTimeString(labels.lang === "en" ? "en-GB" : "zh-CN", { hour12: false, timeZone: "Asia/Shanghai" });
     var text = document.createElement("span");
     text.textContent = eventText(e, labels);
     li.appendChild(time);

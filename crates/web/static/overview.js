@@ -26,6 +26,12 @@ document.addEventListener("DOMContentLoaded", function () {
       if (cells[2]) { cells[2].textContent = e.devices_online + " / " + e.devices; }
       if (cells[3]) { cells[3].textContent = e.open_alarms; }
     });
+    var kindsTable = root.querySelector("#alarms-by-kind");
+    var kindsEmpty = root.querySelector("#alarms-by-kind-empty");
+    if (kindsTable && kindsEmpty) {
+      kindsTable.hidden = d.alarms_by_kind.length === 0;
+      kindsEmpty.hidden = d.alarms_by_kind.length !== 0;
+    }
     var kinds = root.querySelector("#alarms-by-kind tbody");
     if (kinds) {
       kinds.textContent = "";

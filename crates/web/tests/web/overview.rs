@@ -76,6 +76,8 @@ async fn the_overview_counts_within_the_actors_scope() {
     assert!(page.contains("<span id=\"devices-online\">2</span>"), "{page}");
     assert!(page.contains(&format!("<span id=\"devices-total\">{total}</span>")), "{page}");
     assert!(page.contains("id=\"open-alarms\">0</div>") && page.contains("当前没有未关闭的报警"), "{page}");
+    // The table is there for the live script, hidden until alarms come.
+    assert!(page.contains("<table class=\"table\" id=\"alarms-by-kind\" hidden>"), "{page}");
     assert!(page.contains("全市"));
     // E01 and E02 have a device connected; nothing was ever received from the others.
     let states = table(&page, "enterprise-states");
@@ -112,6 +114,7 @@ async fn open_alarms_are_counted_by_kind_within_the_actors_scope() {
     let officer = app.signed_in("officer", Role::Bureau).await;
     let page = app.get_as("/", &officer).await.text();
     assert!(page.contains("id=\"open-alarms\">3</div>"), "{page}");
+    assert!(page.contains("id=\"alarms-by-kind-empty\" hidden>"), "{page}");
     // Most frequent first, named in the page's language.
     let kinds = table(&page, "alarms-by-kind");
     let (exceed, offline) = (
