@@ -180,8 +180,10 @@ pub async fn city_overview(
         .map(|s| s.mn.as_str())
         .collect();
 
-    let in_scope_outlet =
-        |outlet: &str| registry.outlet(outlet).is_some_and(|o| scope.includes(&o.enterprise));
+    // Each outlet's enterprise, looked up once (a city may have thousands of open alarms).
+    let enterprise_of: HashMap<&str, &str> =
+        registry.outlets.iter().map(|o| (o.id.as_str(), o.enterprise.as_str())).collect();
+    let in_scope_outlet = |outlet: &str| enterprise_of.get(outlet).is_some_and(|e| scope.includes(e));
     let open: Vec<Alarm> = store
         .alarms(&AlarmQuery { status: Some(AlarmStatus::Open), ..Default::default() })
         .await?
@@ -276,9 +278,16 @@ pub async fn city_overview(
 
     let top_outlets = top_outlets(store, &registry, &scope, month_start, now).await?;
 
-    // Enterprises now.
-    let exceeding_open: Vec<&Alarm> =
-        open.iter().filter(|a| a.draft.kind == "exceedance" && a.draft.active).collect();
+    // Enterprises now: open alarms and outlets exceeding now, by enterprise, in one pass.
+    let mut alarms_of: HashMap<&str, usize> = HashMap::new();
+    let mut exceeding_of: HashMap<&str, BTreeSet<String>> = HashMap::new();
+    for a in &open {
+        let Some(&e) = enterprise_of.get(a.draft.outlet.as_str()) else { continue };
+        *alarms_of.entry(e).or_default() += 1;
+        if a.draft.kind == "exceedance" && a.draft.active {
+            exceeding_of.entry(e).or_default().insert(a.draft.outlet.clone());
+        }
+    }
     let enterprises = registry
         .enterprises
         .iter()
@@ -287,15 +296,8 @@ pub async fn city_overview(
             let devices: Vec<&&Source> = srcs.values().filter(|s| s.enterprise == e.id).collect();
             let devices_online = devices.iter().filter(|s| online.contains(s.mn.as_str())).count();
             let ever = devices.iter().any(|s| last_frame(&s.mn).is_some() || connected.contains(&s.mn));
-            let of_enterprise =
-                |a: &&Alarm| registry.outlet(&a.draft.outlet).is_some_and(|o| o.enterprise == e.id);
-            let exceeding_outlets: Vec<String> = exceeding_open
-                .iter()
-                .filter(|a| of_enterprise(a))
-                .map(|a| a.draft.outlet.clone())
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect();
+            let exceeding_outlets: Vec<String> =
+                exceeding_of.get(e.id.as_str()).map(|o| o.iter().cloned().collect()).unwrap_or_default();
             // An exceedance going on comes first: it was judged from data, whatever the
             // connections say now.
             let state = if !exceeding_outlets.is_empty() {
@@ -318,7 +320,7 @@ pub async fn city_overview(
                 outlets: registry.outlets.iter().filter(|o| o.enterprise == e.id).count(),
                 devices: devices.len(),
                 devices_online,
-                open_alarms: open.iter().filter(of_enterprise).count(),
+                open_alarms: alarms_of.get(e.id.as_str()).copied().unwrap_or(0),
                 exceeding_outlets,
                 month_transmission: m.filter(|g| g.expected > 0).map(|g| g.transmission),
                 month_compliance: m.and_then(|g| g.compliance),
