@@ -18,7 +18,7 @@ use std::time::Duration;
 use fenhe_core::alarm::AlarmStatus;
 use fenhe_store::{Alarm, AlarmQuery, Store};
 use serde::Serialize;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::state::Live;
 
@@ -74,6 +74,9 @@ pub struct EventHub {
     /// Whether the poller runs; changed only under this lock, with the subscription, so a
     /// subscriber never joins a poller that is about to stop.
     running: Mutex<bool>,
+    /// Set when the server shuts down: every stream ends, so the graceful shutdown, which
+    /// waits for open connections, is not held up by listeners that never hang up.
+    closing: watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for EventHub {
@@ -85,7 +88,21 @@ impl std::fmt::Debug for EventHub {
 impl EventHub {
     pub fn new(poll: Duration) -> EventHub {
         let (tx, _) = broadcast::channel(BUFFER);
-        EventHub { tx, poll, running: Mutex::new(false) }
+        EventHub { tx, poll, running: Mutex::new(false), closing: watch::Sender::new(false) }
+    }
+
+    /// End every stream and the poller (the server is shutting down).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves once [`EventHub::close`] was called.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.closing.subscribe();
+        async move {
+            // An error means the hub is gone, which ends the streams as well.
+            let _ = rx.wait_for(|c| *c).await;
+        }
     }
 
     /// A receiver of every event from now on; starts the poller if it is not running. Must be
@@ -111,8 +128,16 @@ impl EventHub {
         if let Err(e) = poller.read(store.as_ref(), &live).await {
             tracing::warn!(error = %e, "live events: the first read failed");
         }
+        let closed = self.closed();
+        tokio::pin!(closed);
         loop {
-            tokio::time::sleep(self.poll).await;
+            tokio::select! {
+                _ = tokio::time::sleep(self.poll) => {}
+                _ = &mut closed => {
+                    *self.running.lock().unwrap_or_else(|p| p.into_inner()) = false;
+                    return;
+                }
+            }
             {
                 let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
                 if self.tx.receiver_count() == 0 {

@@ -7,6 +7,8 @@
 //! from closing a quiet stream.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,11 +18,12 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use fenhe_core::access::{Action, Scope, scope};
 use fenhe_store::Store;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::error::AppError;
-use crate::live_events::EventHub;
+use crate::live_events::{EventHub, LiveEvent};
 use crate::routes::denied_api;
 use crate::session::ApiUser;
 use crate::state::{AppState, Live};
@@ -40,28 +43,45 @@ async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     let scope = scope(&user.actor, Action::ViewEnvironment).map_err(denied_api)?;
     let rx = hub.subscribe(store, live);
+    // The stream ends when the server shuts down (the browser's EventSource then reconnects to
+    // the next one and is sent `ready`).
+    let listener = Listener { rx, scope, closed: Box::pin(hub.closed()) };
     let ready = Event::default().event("ready").data("{}");
     let stream =
-        futures_util::stream::unfold((rx, scope, Some(ready)), |(mut rx, scope, first)| async move {
-            if let Some(ready) = first {
-                return Some((Ok(ready), (rx, scope, None)));
-            }
-            loop {
-                match rx.recv().await {
-                    Ok(e) if in_scope(&scope, &e.enterprise) => {
-                        let data = serde_json::to_string(e.as_ref()).unwrap_or_else(|_| "{}".into());
-                        let event = Event::default().event(e.kind.name()).data(data);
-                        return Some((Ok(event), (rx, scope, None)));
-                    }
-                    Ok(_) => continue,
-                    Err(RecvError::Lagged(_)) => {
-                        return Some((Ok(Event::default().event("resync").data("{}")), (rx, scope, None)));
-                    }
-                    Err(RecvError::Closed) => return None,
-                }
-            }
-        });
+        futures_util::stream::once(async move { Ok(ready) })
+            .chain(futures_util::stream::unfold(listener, |mut l| async move {
+                l.next().await.map(|e| (Ok(e), l))
+            }));
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("keep-alive")))
+}
+
+/// One stream's side of the broadcast.
+struct Listener {
+    rx: broadcast::Receiver<Arc<LiveEvent>>,
+    scope: Scope,
+    closed: Pin<Box<dyn Future<Output = ()> + Send>>,
+}
+
+impl Listener {
+    /// The next event for this listener; `None` once the server shuts down.
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            let received = tokio::select! {
+                r = self.rx.recv() => r,
+                _ = &mut self.closed => return None,
+            };
+            match received {
+                Ok(e) if in_scope(&self.scope, &e.enterprise) => {
+                    let data = serde_json::to_string(e.as_ref()).unwrap_or_else(|_| "{}".into());
+                    return Some(Event::default().event(e.kind.name()).data(data));
+                }
+                Ok(_) => continue,
+                // Fell behind the buffer: what was missed is gone, so fetch the state afresh.
+                Err(RecvError::Lagged(_)) => return Some(Event::default().event("resync").data("{}")),
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
 }
 
 /// An event of `enterprise` is for this scope. One of no known enterprise (a device the

@@ -167,10 +167,10 @@ impl LiveStatus for Gateway {
 #[tokio::test]
 async fn devices_coming_online_and_going_offline_are_announced_in_scope() {
     let gateway = Arc::new(Gateway::default());
-    let (mut state, _dir) =
+    let (mut state, dir) =
         TestApp::builder().registry(fenhe_core::demo::city()).event_poll(POLL).state().await;
     state.live = Live(gateway.clone());
-    let app = TestApp::over(state, _dir);
+    let app = TestApp::over(state, dir);
     let officer = app.signed_in("officer", Role::Bureau).await;
     let e01 = app.signed_in("e01", Role::Enterprise { enterprise: "E01".into() }).await;
     let mut city = EventStream::open(&app, &officer).await;
@@ -191,4 +191,19 @@ async fn devices_coming_online_and_going_offline_are_announced_in_scope() {
     assert_eq!(seen[0].1["mn"], mine.mn.as_str());
     let seen = city.until("device_offline").await;
     assert_eq!(seen.last().unwrap().1["mn"], theirs.mn.as_str());
+}
+
+/// Shutting the server down ends every stream (a graceful shutdown waits for open connections,
+/// and an overview left open would otherwise hold it forever).
+#[tokio::test]
+async fn streams_end_when_the_server_shuts_down() {
+    let (state, dir) = TestApp::builder().registry(fenhe_core::demo::city()).event_poll(POLL).state().await;
+    let hub = state.events.clone();
+    let app = TestApp::over(state, dir);
+    let officer = app.signed_in("officer", Role::Bureau).await;
+    let mut events = EventStream::open(&app, &officer).await;
+    assert_eq!(events.next(Duration::from_secs(5)).await.unwrap().0, "ready");
+    hub.close();
+    let ended = tokio::time::timeout(Duration::from_secs(5), events.body.next()).await;
+    assert!(matches!(ended, Ok(None)), "the stream ended: {ended:?}");
 }
