@@ -24,6 +24,7 @@ pub mod alarm_views;
 pub mod audit;
 pub mod audit_diff;
 pub mod auth;
+pub mod city_overview;
 pub mod compliance_run;
 pub mod device_queries;
 pub mod devices;

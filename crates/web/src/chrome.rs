@@ -23,7 +23,7 @@ struct NavEntry {
 /// each gets its address when it exists.
 const NAV: &[NavEntry] = &[
     NavEntry { key: "nav.overview", href: Some("/"), action: None },
-    NavEntry { key: "nav.screen", href: None, action: Some(Action::ViewCity) },
+    NavEntry { key: "nav.screen", href: Some("/screen"), action: Some(Action::ViewCity) },
     NavEntry { key: "nav.enterprises", href: Some("/enterprises"), action: Some(Action::ViewProfile) },
     NavEntry { key: "nav.alarms", href: Some("/alarms"), action: Some(Action::ViewEnvironment) },
     NavEntry { key: "nav.devices", href: Some("/devices"), action: Some(Action::ViewEnvironment) },
@@ -135,11 +135,15 @@ mod tests {
 
     #[test]
     fn the_navigation_follows_the_policy() {
-        let city = ["Overview", "Enterprises", "Alarms", "Devices", "Data quality"];
+        let data = ["Enterprises", "Alarms", "Devices", "Data quality"];
+        let city = [&["Overview", "Wall screen"][..], &data[..]].concat();
         assert_eq!(labels(Role::Admin), [&city[..], &["Registry", "Audit log", "System status"]].concat());
         assert_eq!(labels(Role::Bureau), [&city[..], &["System status"]].concat());
         assert_eq!(labels(Role::Leader), city);
-        assert_eq!(labels(Role::Enterprise { enterprise: "E01".into() }), city);
+        assert_eq!(
+            labels(Role::Enterprise { enterprise: "E01".into() }),
+            [&["Overview"][..], &data[..]].concat()
+        );
         assert_eq!(labels(Role::Department { department: "fgw".into() }), ["Overview", "Enterprises"]);
     }
 

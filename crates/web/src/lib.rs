@@ -4,7 +4,8 @@
 //! `/healthz`. [`state`] holds what handlers reach, [`error`] how failures answer, [`extract`]
 //! the extractors with typed rejections, [`session`] who is asking, [`csrf`] the forms' tokens,
 //! [`i18n`] the messages, [`chrome`] the layout's frame, [`assets`] the embedded files, `routes`
-//! one module per area, [`serve`] the entry points.
+//! one module per area, [`serve`] the entry points. [`overview_view`] is the overview's JSON shape
+//! (page, wall screen, `/api/v1/overview`) and [`live_events`] the broadcast behind `/events`.
 
 pub mod alarm_labels;
 pub mod alarm_params;
@@ -18,7 +19,9 @@ pub mod extract;
 pub mod headers;
 pub mod i18n;
 pub mod labels;
+pub mod live_events;
 pub mod local_path;
+pub mod overview_view;
 pub mod pager;
 pub mod peer;
 pub mod rate_table;

@@ -64,6 +64,13 @@ pub async fn start_with_listeners(
     let local_addr = http.local_addr().map_err(ServeError::LocalAddr)?;
     // Hash and compress the embedded files now, not in the first request for one.
     tokio::task::spawn_blocking(crate::assets::warm);
+    // Live-event streams never end by themselves: end them when shutdown begins, or the
+    // graceful shutdown would wait for every open overview to be closed.
+    let events = state.events.clone();
+    let shutdown = async move {
+        shutdown.await;
+        events.close();
+    };
     // The peer's address reaches handlers (the sign-in throttle counts per address).
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move { axum::serve(http, app).with_graceful_shutdown(shutdown).await });

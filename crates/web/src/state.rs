@@ -80,17 +80,31 @@ pub struct AppState {
     pub live: Live,
     pub metrics: Metrics,
     pub config: Arc<WebConfig>,
+    /// The live events of `/events` (see [`crate::live_events`]).
+    pub events: Arc<crate::live_events::EventHub>,
 }
 
 impl AppState {
     /// State over a store and a live source, without metrics and with the default configuration.
     pub fn new(store: Arc<dyn Store>, live: Arc<dyn LiveStatus>) -> Self {
-        Self { store, live: Live(live), metrics: Metrics(None), config: Arc::new(WebConfig::default()) }
+        Self {
+            store,
+            live: Live(live),
+            metrics: Metrics(None),
+            config: Arc::new(WebConfig::default()),
+            events: Arc::new(crate::live_events::EventHub::default()),
+        }
     }
 
     /// Serve `/metrics` with this renderer.
     pub fn with_metrics(mut self, render: MetricsRender) -> Self {
         self.metrics = Metrics(Some(render));
+        self
+    }
+
+    /// Read the store for live events this often (tests use a short period).
+    pub fn with_event_poll(mut self, every: std::time::Duration) -> Self {
+        self.events = Arc::new(crate::live_events::EventHub::new(every));
         self
     }
 
@@ -121,5 +135,11 @@ impl FromRef<AppState> for Metrics {
 impl FromRef<AppState> for Arc<WebConfig> {
     fn from_ref(s: &AppState) -> Self {
         s.config.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<crate::live_events::EventHub> {
+    fn from_ref(s: &AppState) -> Self {
+        s.events.clone()
     }
 }

@@ -15,6 +15,7 @@ mod audit;
 mod common;
 mod devices;
 mod enterprises;
+mod overview;
 mod quality;
 mod registry;
 
@@ -110,6 +111,7 @@ const AREAS: &[&[(&str, &str, &str)]] = &[
     audit::MESSAGES,
     alarms::MESSAGES,
     quality::MESSAGES,
+    overview::MESSAGES,
 ];
 
 /// Every message: key, Chinese, English.

@@ -18,6 +18,7 @@ mod api;
 mod audit;
 mod devices;
 mod enterprises;
+mod events;
 mod health;
 mod lang;
 mod login;
@@ -26,6 +27,7 @@ mod outlets;
 mod overview;
 mod quality;
 mod registry;
+mod screen;
 mod static_files;
 mod status_page;
 
@@ -37,6 +39,8 @@ pub fn router(state: AppState) -> Router {
         .merge(outlets::routes())
         .merge(alarms::routes())
         .merge(quality::routes())
+        .merge(screen::routes())
+        .merge(events::routes())
         .merge(status_page::routes())
         .merge(devices::routes())
         .merge(login::routes())

@@ -40,6 +40,7 @@ pub struct TestAppBuilder {
     banner: Vec<String>,
     demo: bool,
     secure_cookies: bool,
+    event_poll: Option<std::time::Duration>,
 }
 
 /// A browser's session: its cookie and the CSRF token its pages carry.
@@ -62,6 +63,11 @@ pub fn hidden(page: &str, name: &str) -> Option<String> {
 impl TestApp {
     pub fn builder() -> TestAppBuilder {
         TestAppBuilder::default()
+    }
+
+    /// The router over a state a test made (from [`TestAppBuilder::state`]) and changed.
+    pub fn over(state: AppState, dir: tempfile::TempDir) -> TestApp {
+        TestApp { store: state.store.clone(), router: fenhe_web::router(state), _dir: dir }
     }
 
     pub async fn get(&self, path: &str) -> TestResponse {
@@ -156,6 +162,11 @@ impl TestApp {
         self.sign_in(username).await
     }
 
+    /// Send a request and hand back the response with its body unread (a stream, e.g. `/events`).
+    pub async fn open(&self, req: Request<Body>) -> axum::response::Response {
+        self.router.clone().oneshot(req).await.expect("the router is infallible")
+    }
+
     pub async fn send(&self, req: Request<Body>) -> TestResponse {
         let r = self.router.clone().oneshot(req).await.expect("the router is infallible");
         let status = r.status();
@@ -196,6 +207,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Read the store for live events this often.
+    pub fn event_poll(mut self, every: std::time::Duration) -> Self {
+        self.event_poll = Some(every);
+        self
+    }
+
     pub fn secure_cookies(mut self) -> Self {
         self.secure_cookies = true;
         self
@@ -218,12 +235,15 @@ impl TestAppBuilder {
         if let Some(m) = self.metrics {
             state = state.with_metrics(m);
         }
+        if let Some(every) = self.event_poll {
+            state = state.with_event_poll(every);
+        }
         (state, dir)
     }
 
     pub async fn build(self) -> TestApp {
         let (state, dir) = self.state().await;
-        TestApp { store: state.store.clone(), router: fenhe_web::router(state), _dir: dir }
+        TestApp::over(state, dir)
     }
 }
 

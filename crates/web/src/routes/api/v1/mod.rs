@@ -24,6 +24,7 @@ mod devices;
 mod enterprises;
 mod me;
 mod outlets;
+mod overview;
 mod rates;
 mod registry;
 // The areas' list routes use it; until they land nothing does.
@@ -75,6 +76,7 @@ fn described() -> OpenApiRouter<AppState> {
         .merge(registry::routes())
         .merge(alarms::routes())
         .merge(rates::routes())
+        .merge(overview::routes())
 }
 
 /// The routes of `/api/v1`, and `/api/v1/openapi.json` describing them.
