@@ -170,8 +170,14 @@ impl Default for EventHub {
 struct Poller {
     /// `None` until the first read: the baseline.
     alarms: Option<HashMap<i64, Alarm>>,
+    /// The newest alarm id seen, so that an alarm raised already resolved is announced too.
+    newest: Option<i64>,
     online: Option<HashSet<String>>,
 }
+
+/// The newest alarms read each poll to find those raised already resolved (a late upload of a
+/// past episode): more than a city's engine raises between two polls.
+const RECENT_ALARMS: u32 = 200;
 
 impl Poller {
     /// Read the store and the live list; the changes since the previous read.
@@ -186,6 +192,12 @@ impl Poller {
             .into_iter()
             .map(|a| (a.id, a))
             .collect();
+        // Open alarms show only what is open now: history uploaded late (补传) can raise an
+        // alarm whose episode has already ended, which is resolved as it is raised.
+        let mut recent =
+            store.alarms(&AlarmQuery { limit: Some(RECENT_ALARMS), ..Default::default() }).await?;
+        recent.sort_by_key(|a| a.id);
+        let newest = recent.last().map(|a| a.id).into_iter().chain(open.keys().copied()).max();
         let online: HashSet<String> = live.0.snapshot().devices_online.into_iter().map(|d| d.mn).collect();
 
         let mut events = Vec::new();
@@ -216,6 +228,11 @@ impl Poller {
             let mut gone: Vec<&Alarm> = before.values().filter(|b| !open.contains_key(&b.id)).collect();
             gone.sort_by_key(|a| a.id);
             events.extend(gone.into_iter().map(|a| alarm_event(EventKind::AlarmResolved, a)));
+            let seen = self.newest.unwrap_or(i64::MIN);
+            for a in recent.iter().filter(|a| a.id > seen && !open.contains_key(&a.id)) {
+                events.push(alarm_event(EventKind::AlarmRaised, a));
+                events.push(alarm_event(EventKind::AlarmResolved, a));
+            }
         }
         if let Some(before) = &self.online {
             let device_event = |kind: EventKind, mn: &str| {
@@ -240,6 +257,7 @@ impl Poller {
             events.extend(went.into_iter().map(|mn| device_event(EventKind::DeviceOffline, mn)));
         }
         self.alarms = Some(open);
+        self.newest = newest.or(self.newest);
         self.online = Some(online);
         Ok(events)
     }

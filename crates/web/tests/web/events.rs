@@ -112,6 +112,26 @@ async fn a_new_alarm_written_to_the_store_is_announced() {
     assert_eq!(seen.last().unwrap().1["mn"], d.mn.as_str());
 }
 
+/// History uploaded late can raise an alarm for an episode that has already ended: it is
+/// resolved as it is raised, never open, and announced all the same.
+#[tokio::test]
+async fn an_alarm_raised_already_resolved_is_announced() {
+    let app = TestApp::builder().registry(fenhe_core::demo::city()).event_poll(POLL).build().await;
+    let officer = app.signed_in("officer", Role::Bureau).await;
+    let mut events = EventStream::open(&app, &officer).await;
+    assert_eq!(events.next(Duration::from_secs(5)).await.expect("ready").0, "ready");
+    tokio::time::sleep(POLL * 4).await;
+    let d = device_of("E05");
+    let t0 = now() - 6 * 3_600_000;
+    let mut past = draft(&d, "exceedance", t0);
+    past.active = false;
+    app.store.sync_alarms(&d.mn, t0, t0 + 86_400_000, &[past], now()).await.unwrap();
+    let seen = events.until("alarm_resolved").await;
+    let names: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"alarm_raised"), "{names:?}");
+    assert_eq!(seen.last().unwrap().1["enterprise"], "E05");
+}
+
 #[tokio::test]
 async fn an_enterprise_user_hears_only_of_their_own_enterprise() {
     let app = TestApp::builder().registry(fenhe_core::demo::city()).event_poll(POLL).build().await;
