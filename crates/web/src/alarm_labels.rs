@@ -67,17 +67,10 @@ pub fn factor_label(code: &str) -> String {
 
 /// An industry code of the registry for people; an unknown one shows as itself.
 pub fn industry_label(code: &str, lang: Lang) -> String {
-    let key = match code {
-        "coal_power" => "quality.industry.coal_power",
-        "coking" => "quality.industry.coking",
-        "steel" => "quality.industry.steel",
-        "cement" => "quality.industry.cement",
-        "chemicals" => "quality.industry.chemicals",
-        "water_treatment" => "quality.industry.water_treatment",
-        "city" => "quality.city",
-        _ => return code.to_string(),
-    };
-    lang.t(key).to_string()
+    match code {
+        "city" => lang.t("quality.city").to_string(),
+        _ => crate::labels::industry(lang, code),
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use fenhe_app::enterprise_views::State;
 use fenhe_app::outlet_series::factor_info;
-use fenhe_core::compliance::{FindingKind, Invalidity, Severity};
+use fenhe_core::compliance::Invalidity;
 
 use crate::i18n::Lang;
 
@@ -71,22 +71,6 @@ pub fn invalidity(lang: Lang, r: Invalidity) -> &'static str {
 /// A data flag of HJ 212 (`N`, `M`, …).
 pub fn flag(lang: Lang, f: &str) -> String {
     lang.try_t(&format!("flag.{f}")).map_or_else(|| f.to_string(), str::to_string)
-}
-
-/// An alarm kind: `exceedance` or a finding kind's name.
-pub fn alarm_kind(lang: Lang, kind: &str) -> String {
-    if kind == "exceedance" {
-        return lang.t("alarm.kind.exceedance").to_string();
-    }
-    match FindingKind::ALL.iter().find(|k| k.name() == kind) {
-        Some(k) if lang.is_english() => k.name_en().to_string(),
-        Some(k) => k.name_zh().to_string(),
-        None => kind.to_string(),
-    }
-}
-
-pub fn severity(lang: Lang, s: Severity) -> &'static str {
-    if lang.is_english() { s.name() } else { s.name_zh() }
 }
 
 /// A number for a table: up to three decimals, trailing zeros dropped; `—` for none.

@@ -65,11 +65,5 @@ pub(super) const MESSAGES: &[(&str, &str, &str)] = &[
     ("quality.col.compliance", "达标率（%）", "Compliance (%)"),
     ("quality.col.exceeding", "超标小时", "Exceeding hours"),
     ("quality.col.judged", "评判小时", "Judged hours"),
-    ("quality.industry.coal_power", "火电", "Coal power"),
-    ("quality.industry.coking", "焦化", "Coking"),
-    ("quality.industry.steel", "钢铁", "Steel"),
-    ("quality.industry.cement", "水泥", "Cement"),
-    ("quality.industry.chemicals", "化工", "Chemicals"),
-    ("quality.industry.water_treatment", "污水处理", "Wastewater treatment"),
     ("quality.city", "全市", "Whole city"),
 ];

@@ -329,8 +329,8 @@ fn environment(lang: Lang, f: &EnterpriseFile) -> Option<Environment> {
         .alarms
         .iter()
         .map(|a| AlarmRow {
-            kind: labels::alarm_kind(lang, &a.draft.kind),
-            severity: labels::severity(lang, a.draft.severity),
+            kind: crate::alarm_labels::kind_label(&a.draft.kind, lang),
+            severity: crate::alarm_labels::severity_label(a.draft.severity, lang),
             title: if lang.is_english() { a.draft.title_en.clone() } else { a.draft.title_zh.clone() },
             outlet: a.draft.outlet.clone(),
             start: china_time::minute_text(a.draft.start),
