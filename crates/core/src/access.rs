@@ -210,7 +210,7 @@ pub fn authorize(actor: &Actor, action: Action, target: Target<'_>) -> Result<()
 }
 
 /// Which rows a list may show the actor.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Scope {
     /// Every enterprise's.
     All,

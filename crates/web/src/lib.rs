@@ -21,6 +21,7 @@ pub mod i18n;
 pub mod labels;
 pub mod live_events;
 pub mod local_path;
+pub mod overview_cache;
 pub mod overview_view;
 pub mod pager;
 pub mod peer;

@@ -5,12 +5,13 @@
 use std::collections::HashSet;
 
 use fenhe_app::city_overview::{self, CityOverview, OverviewError};
-use fenhe_core::access::{Actor, Denied};
+use fenhe_core::access::{Action, Actor, Denied};
 use fenhe_store::Store;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::{AppError, internal};
+use crate::overview_cache::OverviewCache;
 use crate::state::Live;
 
 /// Rates of a period; a share is 0–1, absent when nothing was expected or judged.
@@ -179,15 +180,30 @@ impl From<CityOverview> for OverviewJson {
     }
 }
 
-/// The overview `actor` may see now, or the policy's refusal.
+/// The overview `actor` may see now (at most [`crate::overview_cache::TTL`] old), or the
+/// policy's refusal. The policy is asked first; the figures of the actor's scope come from
+/// `cache` when they are fresh.
 pub async fn load(
     store: &dyn Store,
     live: &Live,
+    cache: &OverviewCache,
     actor: &Actor,
 ) -> Result<Result<OverviewJson, Denied>, AppError> {
-    let connected: HashSet<String> = live.0.snapshot().devices_online.into_iter().map(|d| d.mn).collect();
-    match city_overview::city_overview(store, actor, &connected, fenhe_core::china_time::now_ms()).await {
-        Ok(o) => Ok(Ok(o.into())),
+    let scope = match fenhe_core::access::scope(actor, Action::ViewEnvironment) {
+        Ok(s) => s,
+        Err(d) => return Ok(Err(d)),
+    };
+    let computed = cache
+        .get_or_compute(scope, || async {
+            let connected: HashSet<String> =
+                live.0.snapshot().devices_online.into_iter().map(|d| d.mn).collect();
+            city_overview::city_overview(store, actor, &connected, fenhe_core::china_time::now_ms())
+                .await
+                .map(OverviewJson::from)
+        })
+        .await;
+    match computed {
+        Ok(o) => Ok(Ok(o)),
         Err(OverviewError::Denied(d)) => Ok(Err(d)),
         Err(OverviewError::Store(e)) => Err(internal(e)),
     }

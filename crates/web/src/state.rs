@@ -82,6 +82,8 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     /// The live events of `/events` (see [`crate::live_events`]).
     pub events: Arc<crate::live_events::EventHub>,
+    /// The overview's figures of the last few seconds, by scope.
+    pub overview_cache: Arc<crate::overview_cache::OverviewCache>,
 }
 
 impl AppState {
@@ -93,6 +95,7 @@ impl AppState {
             metrics: Metrics(None),
             config: Arc::new(WebConfig::default()),
             events: Arc::new(crate::live_events::EventHub::default()),
+            overview_cache: Arc::new(crate::overview_cache::OverviewCache::default()),
         }
     }
 
@@ -135,6 +138,12 @@ impl FromRef<AppState> for Metrics {
 impl FromRef<AppState> for Arc<WebConfig> {
     fn from_ref(s: &AppState) -> Self {
         s.config.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<crate::overview_cache::OverviewCache> {
+    fn from_ref(s: &AppState) -> Self {
+        s.overview_cache.clone()
     }
 }
 

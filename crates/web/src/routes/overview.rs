@@ -17,6 +17,7 @@ use fenhe_core::compliance::FindingKind;
 use fenhe_store::Store;
 
 use crate::alarm_labels::kind_label;
+use crate::overview_cache::OverviewCache;
 
 use crate::chrome::{Chrome, render};
 use crate::error::AppError;
@@ -177,10 +178,11 @@ async fn page(
     uri: Uri,
     State(store): State<Arc<dyn Store>>,
     State(live): State<Live>,
+    State(cache): State<Arc<OverviewCache>>,
 ) -> Result<Html<String>, AppError> {
     let chrome = Chrome::signed_in(lang, uri.path(), &user.actor, &user.csrf);
     // A role that may not see environmental data gets the frame and a note instead of an error.
-    let figures = match overview_view::load(store.as_ref(), &live, &user.actor).await? {
+    let figures = match overview_view::load(store.as_ref(), &live, &cache, &user.actor).await? {
         Ok(o) => Some(figures(o, lang)?),
         Err(_) => None,
     };

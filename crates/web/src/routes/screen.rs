@@ -19,6 +19,7 @@ use crate::chrome::{Chrome, render};
 use crate::error::{AppError, bad_request};
 use crate::extract::Query;
 use crate::i18n::Lang;
+use crate::overview_cache::OverviewCache;
 use crate::overview_view;
 use crate::routes::denied_page;
 use crate::routes::overview::{Figures, figures, labels};
@@ -55,6 +56,7 @@ async fn page(
     Query(params): Query<ScreenParams>,
     State(store): State<Arc<dyn Store>>,
     State(live): State<Live>,
+    State(cache): State<Arc<OverviewCache>>,
 ) -> Result<Response, AppError> {
     let chrome = Chrome::signed_in(lang, uri.path(), &user.actor, &user.csrf);
     if let Err(d) = authorize(&user.actor, Action::ViewCity, Target::City) {
@@ -66,7 +68,7 @@ async fn page(
             "rotate={rotate}: the seconds an enterprise stays on screen must be between {ROTATE_MIN} and {ROTATE_MAX}"
         )));
     }
-    let o = match overview_view::load(store.as_ref(), &live, &user.actor).await? {
+    let o = match overview_view::load(store.as_ref(), &live, &cache, &user.actor).await? {
         Ok(o) => o,
         Err(d) => return Ok(denied_page(chrome, d)),
     };

@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 
 use crate::error::{AppError, ErrorBody};
 use crate::extract::Json;
+use crate::overview_cache::OverviewCache;
 use crate::overview_view::{self, OverviewJson};
 use crate::routes::denied_api;
 use crate::session::ApiUser;
@@ -35,6 +36,7 @@ async fn overview(
     ApiUser(user): ApiUser,
     State(store): State<Arc<dyn Store>>,
     State(live): State<Live>,
+    State(cache): State<Arc<OverviewCache>>,
 ) -> Result<Json<OverviewJson>, AppError> {
-    overview_view::load(store.as_ref(), &live, &user.actor).await?.map(Json).map_err(denied_api)
+    overview_view::load(store.as_ref(), &live, &cache, &user.actor).await?.map(Json).map_err(denied_api)
 }
