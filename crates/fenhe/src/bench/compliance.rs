@@ -390,7 +390,7 @@ async fn record_params(store: &dyn Store, params: &Params) -> Result<()> {
 }
 
 /// Bytes of an SQLite database with its WAL and shared-memory files.
-fn db_bytes(db: &Path) -> u64 {
+pub(super) fn db_bytes(db: &Path) -> u64 {
     ["", "-wal", "-shm"]
         .iter()
         .filter_map(|s| std::fs::metadata(format!("{}{s}", db.display())).ok())
@@ -398,7 +398,8 @@ fn db_bytes(db: &Path) -> u64 {
         .sum()
 }
 
-async fn open(db: &Path) -> Result<std::sync::Arc<dyn Store>> {
+/// A new database at `db` (an earlier file there is removed first).
+pub(super) async fn open(db: &Path) -> Result<std::sync::Arc<dyn Store>> {
     let _ = std::fs::remove_file(db);
     let s = db.display().to_string();
     fenhe_store::open(&s).await.with_context(|| format!("cannot open {s}"))

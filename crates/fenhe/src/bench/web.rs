@@ -10,7 +10,7 @@
 //! one target at a time for `--duration` seconds, and the latencies of the answers are the figures.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,6 +34,7 @@ use serde::Serialize;
 use tokio::net::TcpStream;
 
 use super::WebArgs;
+use super::compliance::{db_bytes, open};
 use super::server_process::{Server, percentile_ms, start_server};
 
 /// The password of the benchmark's accounts (a throwaway database on loopback).
@@ -165,9 +166,7 @@ struct Loaded {
 /// A new database with the demo city, `days` of its devices' uploads up to now (minute data in
 /// the last `minute_days`, hourly before), every device-day judged, and the benchmark's accounts.
 async fn load(db: &Path, days: u32, minute_days: u32) -> Result<Loaded> {
-    let _ = std::fs::remove_file(db);
-    let path = db.display().to_string();
-    let store = fenhe_store::open(&path).await.with_context(|| format!("cannot open {path}"))?;
+    let store = open(db).await?;
     store.import_registry(&fenhe_core::demo::city()).await?;
     let registry = store.registry().await?;
     let now = time::now_ms();
@@ -493,14 +492,6 @@ fn hidden_field(page: &str, name: &str) -> Option<String> {
     let at = page.find(&needle)? + needle.len();
     let rest = &page[at..];
     Some(rest[..rest.find('"')?].to_string())
-}
-
-fn db_bytes(db: &Path) -> u64 {
-    ["", "-wal", "-shm"]
-        .iter()
-        .filter_map(|s| std::fs::metadata(PathBuf::from(format!("{}{s}", db.display()))).ok())
-        .map(|m| m.len())
-        .sum()
 }
 
 fn print_table(r: &WebReport) {
