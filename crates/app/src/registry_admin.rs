@@ -593,18 +593,31 @@ pub async fn add_limit(store: &dyn Store, caller: &Caller, form: &LimitForm) -> 
     if !errors.is_empty() {
         return Err(refusal(store, caller, "limit", outlet_id, form, errors).await);
     }
+    save_limits(store, caller, "limit.add", &before, &after).await?;
+    Ok(after)
+}
+
+/// Write an outlet whose limits changed and audit the change as `action` (limits before and
+/// after), as adding and removing a limit both do.
+async fn save_limits(
+    store: &dyn Store,
+    caller: &Caller,
+    action: &str,
+    before: &Outlet,
+    after: &Outlet,
+) -> Result<()> {
     store.import_registry(&Registry { outlets: vec![after.clone()], ..Registry::default() }).await?;
     audit::record_change(
         store,
         caller,
-        "limit.add",
+        action,
         "outlet",
         &after.id,
         Some(&before.limits),
         Some(&after.limits),
     )
     .await?;
-    Ok(after)
+    Ok(())
 }
 
 /// Remove the limit of `factor` effective from `effective_from` (`YYYY-MM-DD`) from an outlet
@@ -627,17 +640,7 @@ pub async fn remove_limit(
         .position(|l| l.factor == factor && l.effective_from.to_string() == effective_from)
         .ok_or_else(gone)?;
     after.limits.remove(i);
-    store.import_registry(&Registry { outlets: vec![after.clone()], ..Registry::default() }).await?;
-    audit::record_change(
-        store,
-        caller,
-        "limit.remove",
-        "outlet",
-        &after.id,
-        Some(&before.limits),
-        Some(&after.limits),
-    )
-    .await?;
+    save_limits(store, caller, "limit.remove", &before, &after).await?;
     Ok(after)
 }
 
