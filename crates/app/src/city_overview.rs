@@ -25,10 +25,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use fenhe_core::OutletKind;
 use fenhe_core::access::{Action, Actor, Denied, Scope, scope};
 use fenhe_core::alarm::AlarmStatus;
-use fenhe_core::china_time::{self as time, DAY_MS, HOUR_MS, MINUTE_MS};
+use fenhe_core::china_time::{self as time, DAY_MS, HOUR_MS};
 use fenhe_core::compliance::{
     Aggregate, FindingKind, GroupRate, Params, Period, Scope as RateScope, Source, rollup, sources,
 };
+use fenhe_core::site_state::{self, DeviceNow};
 use fenhe_store::{AggregateQuery, Alarm, AlarmQuery, FindingQuery, RateQuery, Store};
 
 /// Days in the trend (the 7-day view is its last seven).
@@ -83,30 +84,8 @@ pub struct OutletExceedance {
     pub days: u32,
 }
 
-/// What an enterprise is now (an exceedance going on first, then no data, offline, compliant).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EnterpriseState {
-    /// An exceedance alarm is open and its condition present.
-    Exceeding,
-    /// It has devices and none of them is online.
-    Offline,
-    /// Online, no exceedance going on.
-    Compliant,
-    /// No device, or none has ever sent a frame.
-    NoData,
-}
-
-impl EnterpriseState {
-    pub fn name(self) -> &'static str {
-        match self {
-            EnterpriseState::Exceeding => "exceeding",
-            EnterpriseState::Offline => "offline",
-            EnterpriseState::Compliant => "compliant",
-            EnterpriseState::NoData => "no_data",
-        }
-    }
-}
+/// What an enterprise is now: the one decision of every page ([`fenhe_core::site_state`]).
+pub use fenhe_core::site_state::SiteState as EnterpriseState;
 
 /// An enterprise's state now, with what the map and the screen show of it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -171,14 +150,13 @@ pub async fn city_overview(
     let activity: HashMap<String, Option<i64>> =
         store.device_activity().await?.into_iter().map(|a| (a.mn, a.last_frame_at)).collect();
     let last_frame = |mn: &str| activity.get(mn).copied().flatten();
-    let online: HashSet<&str> = srcs
-        .values()
-        .filter(|s| {
-            connected.contains(&s.mn)
-                || last_frame(&s.mn).is_some_and(|t| now - t <= offline_threshold_ms(s, &params))
-        })
-        .map(|s| s.mn.as_str())
-        .collect();
+    let device_now = |s: &Source| DeviceNow {
+        last_seen: last_frame(&s.mn),
+        connected: connected.contains(&s.mn),
+        interval_min: s.minute_interval_min,
+    };
+    let online: HashSet<&str> =
+        srcs.values().filter(|s| device_now(s).online(&params, now)).map(|s| s.mn.as_str()).collect();
 
     // Each outlet's enterprise, looked up once (a city may have thousands of open alarms).
     let enterprise_of: HashMap<&str, &str> =
@@ -244,18 +222,20 @@ pub async fn city_overview(
         })
         .collect();
 
-    // Today so far, from the hourly aggregates.
-    let hours: Vec<Aggregate> = store
+    // Today so far, from the hourly aggregates (and, just after midnight, yesterday's last hours,
+    // which may still make an outlet exceeding now).
+    let recent_from = time::hour_start(now) - site_state::RECENT_EXCEEDANCE_MS - HOUR_MS;
+    let (hours, before_today): (Vec<Aggregate>, Vec<Aggregate>) = store
         .aggregates(&AggregateQuery {
             period: Some(Period::Hour),
-            from: Some(today_start),
+            from: Some(today_start.min(recent_from)),
             to: Some(now),
             ..Default::default()
         })
         .await?
         .into_iter()
         .filter(|a| srcs.contains_key(a.mn.as_str()))
-        .collect();
+        .partition(|a| a.start >= today_start);
     let mut today = today_rates(&srcs, &hours, today_start);
 
     // Online rates from the offline findings around the periods.
@@ -278,14 +258,22 @@ pub async fn city_overview(
 
     let top_outlets = top_outlets(store, &registry, &scope, month_start, now).await?;
 
-    // Enterprises now: open alarms and outlets exceeding now, by enterprise, in one pass.
+    // Enterprises now: open alarms by enterprise, active exceedance alarms and the latest
+    // exceeding hour by outlet, in one pass each; then each outlet's state as core decides it.
     let mut alarms_of: HashMap<&str, usize> = HashMap::new();
-    let mut exceeding_of: HashMap<&str, BTreeSet<String>> = HashMap::new();
+    let mut alarm_exceeding: HashSet<&str> = HashSet::new();
     for a in &open {
         let Some(&e) = enterprise_of.get(a.draft.outlet.as_str()) else { continue };
         *alarms_of.entry(e).or_default() += 1;
         if a.draft.kind == "exceedance" && a.draft.active {
-            exceeding_of.entry(e).or_default().insert(a.draft.outlet.clone());
+            alarm_exceeding.insert(a.draft.outlet.as_str());
+        }
+    }
+    let mut latest_exceeding: HashMap<&str, i64> = HashMap::new();
+    for a in hours.iter().chain(&before_today).filter(|a| a.exceeds) {
+        if let Some(s) = srcs.get(a.mn.as_str()) {
+            let t = latest_exceeding.entry(s.outlet.as_str()).or_insert(a.start);
+            *t = (*t).max(a.start);
         }
     }
     let enterprises = registry
@@ -295,20 +283,22 @@ pub async fn city_overview(
         .map(|e| {
             let devices: Vec<&&Source> = srcs.values().filter(|s| s.enterprise == e.id).collect();
             let devices_online = devices.iter().filter(|s| online.contains(s.mn.as_str())).count();
-            let ever = devices.iter().any(|s| last_frame(&s.mn).is_some() || connected.contains(&s.mn));
-            let exceeding_outlets: Vec<String> =
-                exceeding_of.get(e.id.as_str()).map(|o| o.iter().cloned().collect()).unwrap_or_default();
-            // An exceedance going on comes first: it was judged from data, whatever the
-            // connections say now.
-            let state = if !exceeding_outlets.is_empty() {
-                EnterpriseState::Exceeding
-            } else if devices.is_empty() || !ever {
-                EnterpriseState::NoData
-            } else if devices_online == 0 {
-                EnterpriseState::Offline
-            } else {
-                EnterpriseState::Compliant
-            };
+            let mut exceeding_outlets = Vec::new();
+            let mut outlet_states = Vec::new();
+            for o in registry.outlets.iter().filter(|o| o.enterprise == e.id) {
+                let exceeding = site_state::exceeding_now(
+                    alarm_exceeding.contains(o.id.as_str()),
+                    latest_exceeding.get(o.id.as_str()).copied(),
+                    now,
+                );
+                if exceeding {
+                    exceeding_outlets.push(o.id.clone());
+                }
+                let of_outlet: Vec<DeviceNow> =
+                    devices.iter().filter(|s| s.outlet == o.id).map(|s| device_now(s)).collect();
+                outlet_states.push(site_state::outlet_state(&of_outlet, exceeding, &params, now));
+            }
+            let state = EnterpriseState::worst(outlet_states);
             let m = month_by_enterprise.get(&e.id);
             EnterpriseNow {
                 id: e.id.clone(),
@@ -344,14 +334,6 @@ pub async fn city_overview(
     })
 }
 
-/// The engine's offline threshold (`engine::offline_threshold_ms`), for "online now".
-fn offline_threshold_ms(src: &Source, params: &Params) -> i64 {
-    let by_interval = params.offline_intervals * f64::from(src.minute_interval_min.max(1)) * 60_000.0;
-    (by_interval as i64).max(i64::from(params.offline_min_minutes) * MINUTE_MS)
-}
-
-/// Today's transmission, validity and compliance from the day's hourly aggregates (see the
-/// module's note). Hours count up to the latest one judged for any device in scope.
 fn today_rates(srcs: &HashMap<&str, &Source>, hours: &[Aggregate], today_start: i64) -> PeriodRates {
     let mut out = PeriodRates { start: today_start, ..Default::default() };
     let Some(last) = hours.iter().map(|a| a.start).max() else { return out };

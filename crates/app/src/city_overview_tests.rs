@@ -2,6 +2,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use fenhe_core::access::{Actor, Denied, Role};
+use fenhe_core::china_time::MINUTE_MS;
 use fenhe_core::compliance::{AlarmDraft, Evaluation, Rate, Severity};
 use fenhe_core::demo;
 

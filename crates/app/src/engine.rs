@@ -278,8 +278,7 @@ async fn context_start(
 }
 
 fn offline_threshold_ms(src: &Source, params: &Params) -> i64 {
-    let by_interval = params.offline_intervals * f64::from(src.minute_interval_min.max(1)) * 60_000.0;
-    (by_interval as i64).max(i64::from(params.offline_min_minutes) * time::MINUTE_MS)
+    params.offline_threshold_ms(i64::from(src.minute_interval_min.max(1)) * time::MINUTE_MS)
 }
 
 /// Store a window's evaluation and re-derive what spans it (episodes, months, alarms).

@@ -9,8 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use fenhe_core::access::{self, Action, Actor, Denied, Scope, Target};
-use fenhe_core::china_time::{self, HOUR_MS, MINUTE_MS};
+use fenhe_core::china_time::{self, HOUR_MS};
 use fenhe_core::compliance::{Aggregate, Invalidity, Params, Period, converts_to_reference_o2};
+use fenhe_core::site_state::{self, DeviceNow, RECENT_EXCEEDANCE_MS};
 use fenhe_core::{Device, Enterprise, Outlet, Registry};
 use fenhe_store::{AggregateQuery, Alarm, AlarmQuery, AlarmStatus, DeviceActivity, EmissionQuery, Store};
 
@@ -20,50 +21,8 @@ use crate::view_error::ViewError;
 /// no latest value (its state says offline).
 const LATEST_LOOKBACK_MS: i64 = 7 * 24 * HOUR_MS;
 
-/// An exceeding hour makes an outlet "exceeding now" while it is this recent (the hour just
-/// ended, or the one before while the engine has not judged the last one yet).
-const RECENT_HOUR_MS: i64 = 2 * HOUR_MS;
-
-/// The state of an outlet or an enterprise now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum State {
-    /// Data arrives and nothing exceeds.
-    Compliant,
-    /// An exceedance is open (an open exceedance alarm, or the latest judged hour exceeds).
-    Exceeding,
-    /// A device's latest data is older than its offline threshold.
-    Offline,
-    /// Nothing has ever been received.
-    NoData,
-}
-
-impl State {
-    pub const ALL: [State; 4] = [State::Compliant, State::Exceeding, State::Offline, State::NoData];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            State::Compliant => "compliant",
-            State::Exceeding => "exceeding",
-            State::Offline => "offline",
-            State::NoData => "no_data",
-        }
-    }
-
-    /// An enterprise's state from its outlets': exceeding wins, then offline; no data only when
-    /// no outlet has any.
-    fn of_all(states: impl Iterator<Item = State>) -> State {
-        let states: BTreeSet<State> = states.collect();
-        if states.contains(&State::Exceeding) {
-            State::Exceeding
-        } else if states.contains(&State::Offline) {
-            State::Offline
-        } else if states.contains(&State::Compliant) {
-            State::Compliant
-        } else {
-            State::NoData
-        }
-    }
-}
+/// The state of an outlet or an enterprise now (decided in core, the same on every page).
+pub use fenhe_core::site_state::SiteState as State;
 
 /// Which enterprises a list shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -199,7 +158,7 @@ pub async fn list_enterprises(
     let states = if with_state {
         let ids: BTreeSet<&str> = shown.iter().map(|e| e.id.as_str()).collect();
         // The list shows states only: the latest hours are enough, not a week of them.
-        Some(Facts::load(store, &registry, &ids, now, RECENT_HOUR_MS + HOUR_MS).await?)
+        Some(Facts::load(store, &registry, &ids, now, RECENT_EXCEEDANCE_MS + HOUR_MS).await?)
     } else {
         None
     };
@@ -209,7 +168,7 @@ pub async fn list_enterprises(
             let outlets: Vec<&Outlet> = registry.outlets.iter().filter(|o| o.enterprise == e.id).collect();
             let state = states
                 .as_ref()
-                .map(|f| State::of_all(outlets.iter().map(|o| f.outlet_state(&registry, o, now))));
+                .map(|f| State::worst(outlets.iter().map(|o| f.outlet_state(&registry, o, now))));
             EnterpriseSummary {
                 id: e.id.clone(),
                 name: e.name.clone(),
@@ -254,7 +213,7 @@ pub async fn enterprise_file(
         .filter(|o| o.enterprise == id)
         .map(|o| facts.summary(&registry, o, now))
         .collect();
-    let state = State::of_all(outlets.iter().map(|o| o.state));
+    let state = State::worst(outlets.iter().map(|o| o.state));
     let devices = outlets.iter().flat_map(|o| o.devices.iter().cloned()).collect();
     let year_start = china_time::year_start(now);
     let emissions = emissions_to_date(store, &enterprise, &outlets, year_start).await?;
@@ -320,14 +279,6 @@ pub async fn outlet_summary(
     Ok(facts.summary(&registry, outlet, now))
 }
 
-/// The offline threshold of a device: max(intervals × its minute interval, the minimum), as the
-/// engine's offline finding measures it (default parameters).
-fn offline_after_ms(d: &Device, params: &Params) -> i64 {
-    let by_intervals = params.offline_intervals * f64::from(d.minute_interval_min.max(1));
-    let minutes = by_intervals.max(f64::from(params.offline_min_minutes));
-    (minutes * MINUTE_MS as f64) as i64
-}
-
 /// What the state and latest values of some enterprises' outlets are decided from, loaded once.
 struct Facts {
     activity: HashMap<String, DeviceActivity>,
@@ -386,24 +337,35 @@ impl Facts {
                 }
             }
         }
-        let q = AlarmQuery { status: Some(AlarmStatus::Open), ..Default::default() };
+        // One enterprise's open alarms by its outlets (the store's filter), not the city's.
+        let enterprise = match enterprises.iter().collect::<Vec<_>>().as_slice() {
+            [one] => Some(one.to_string()),
+            _ => None,
+        };
+        let q = AlarmQuery { status: Some(AlarmStatus::Open), enterprise, ..Default::default() };
         let alarms =
             store.alarms(&q).await?.into_iter().filter(|a| mns.contains(a.draft.mn.as_str())).collect();
         Ok(Facts { activity, latest, alarms, params: Params::default() })
     }
 
+    fn device_now(&self, d: &Device) -> DeviceNow {
+        DeviceNow {
+            last_seen: self.activity.get(&d.mn).and_then(|a| a.last_frame_at),
+            connected: false,
+            interval_min: d.minute_interval_min,
+        }
+    }
+
     fn device_state(&self, d: &Device, now: i64) -> DeviceState {
         let act = self.activity.get(&d.mn);
-        let last_data_at = act.and_then(|a| a.latest.iter().map(|(_, t)| *t).max());
-        let online = last_data_at.is_some_and(|t| now - t <= offline_after_ms(d, &self.params));
         DeviceState {
             mn: d.mn.clone(),
             outlet: d.outlet.clone(),
             protocol: d.protocol.name(),
             minute_interval_min: d.minute_interval_min,
             last_frame_at: act.and_then(|a| a.last_frame_at),
-            last_data_at,
-            online,
+            last_data_at: act.and_then(|a| a.latest.iter().map(|(_, t)| *t).max()),
+            online: self.device_now(d).online(&self.params, now),
         }
     }
 
@@ -438,26 +400,27 @@ impl Facts {
 
     fn outlet_state(&self, registry: &Registry, outlet: &Outlet, now: i64) -> State {
         let devices: Vec<&Device> = registry.devices.iter().filter(|d| d.outlet == outlet.id).collect();
-        let states: Vec<DeviceState> = devices.iter().map(|d| self.device_state(d, now)).collect();
-        self.state_of(outlet, &devices, &states, now)
+        self.state_of(outlet, &devices, now)
     }
 
-    fn state_of(&self, outlet: &Outlet, devices: &[&Device], states: &[DeviceState], now: i64) -> State {
-        if states.iter().all(|s| s.last_data_at.is_none()) {
-            return State::NoData;
-        }
-        let open_exceedance =
-            self.alarms.iter().any(|a| a.draft.kind == "exceedance" && a.draft.outlet == outlet.id);
-        let recent_exceeding = self.latest.values().any(|a| {
-            a.exceeds && devices.iter().any(|d| d.mn == a.mn) && a.start + HOUR_MS >= now - RECENT_HOUR_MS
-        });
-        if open_exceedance || recent_exceeding {
-            State::Exceeding
-        } else if states.iter().any(|s| s.last_data_at.is_some() && !s.online) {
-            State::Offline
-        } else {
-            State::Compliant
-        }
+    fn state_of(&self, outlet: &Outlet, devices: &[&Device], now: i64) -> State {
+        let active_alarm = self
+            .alarms
+            .iter()
+            .any(|a| a.draft.kind == "exceedance" && a.draft.active && a.draft.outlet == outlet.id);
+        let latest_exceeding = self
+            .latest
+            .values()
+            .filter(|a| a.exceeds && devices.iter().any(|d| d.mn == a.mn))
+            .map(|a| a.start)
+            .max();
+        let now_of: Vec<DeviceNow> = devices.iter().map(|d| self.device_now(d)).collect();
+        site_state::outlet_state(
+            &now_of,
+            site_state::exceeding_now(active_alarm, latest_exceeding, now),
+            &self.params,
+            now,
+        )
     }
 
     fn summary(&self, registry: &Registry, outlet: &Outlet, now: i64) -> OutletSummary {
@@ -469,7 +432,7 @@ impl Facts {
                 .enterprise(&outlet.enterprise)
                 .map(|e| e.name.clone())
                 .unwrap_or_default(),
-            state: self.state_of(outlet, &devices, &states, now),
+            state: self.state_of(outlet, &devices, now),
             latest: self.latest_values(outlet, &devices),
             devices: states,
         }
@@ -521,29 +484,4 @@ async fn emissions_to_date(
             EmissionToDate { factor, kg, permitted_kg, share }
         })
         .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_enterprise_is_as_bad_as_its_worst_outlet() {
-        use State::*;
-        assert_eq!(State::of_all([Compliant, Exceeding, Offline].into_iter()), Exceeding);
-        assert_eq!(State::of_all([Compliant, Offline, NoData].into_iter()), Offline);
-        assert_eq!(State::of_all([NoData, Compliant].into_iter()), Compliant);
-        assert_eq!(State::of_all([NoData].into_iter()), NoData);
-        assert_eq!(State::of_all(std::iter::empty()), NoData);
-    }
-
-    #[test]
-    fn the_offline_threshold_follows_the_interval() {
-        let mut d = fenhe_core::demo::city().devices[0].clone();
-        let p = Params::default();
-        d.minute_interval_min = 1;
-        assert_eq!(offline_after_ms(&d, &p), 30 * MINUTE_MS);
-        d.minute_interval_min = 20;
-        assert_eq!(offline_after_ms(&d, &p), 60 * MINUTE_MS);
-    }
 }

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use fenhe_core::access::{self, Action, Actor, Target};
 use fenhe_core::china_time::{self, DAY_MS, HOUR_MS, MINUTE_MS};
+use fenhe_core::compliance::{Aggregate, Episode, Finding};
 use fenhe_core::compliance::{FindingKind, Invalidity, Params, Period, converts_to_reference_o2, factor};
 use fenhe_core::{Outlet, Registry};
 use fenhe_store::{AggregateQuery, EpisodeQuery, FindingQuery, MeasurementQuery, Store, StoredMeasurement};
@@ -308,6 +309,7 @@ pub async fn series(
     let params = Params::default();
     let mut out = Vec::with_capacity(factors.len());
     let mut o2: HashMap<String, HashMap<i64, f64>> = HashMap::new();
+    let mut periods = DeviceRows::default();
     for code in &factors {
         let converted = converts_to_reference_o2(outlet.kind, outlet.reference_o2, code);
         let mut fs = FactorSeries {
@@ -374,20 +376,11 @@ pub async fn series(
                     }
                 }
                 Resolution::Hour | Resolution::Day => {
-                    let period =
-                        if window.resolution == Resolution::Hour { Period::Hour } else { Period::Day };
-                    let q = AggregateQuery {
-                        mn: Some(mn.clone()),
-                        factor: Some(code.clone()),
-                        period: Some(period),
-                        from: Some(window.from),
-                        to: Some(window.to),
-                        ..Default::default()
-                    };
-                    for a in store.aggregates(&q).await? {
+                    let (aggregates, findings) = periods.load(store, mn, &factors, window).await?;
+                    for a in aggregates.iter().filter(|a| &a.factor == code) {
                         fs.points.push(Point {
                             t: a.start,
-                            mn: a.mn,
+                            mn: a.mn.clone(),
                             value: a.mean,
                             converted: if converted { a.converted_mean } else { None },
                             min: a.min,
@@ -400,16 +393,11 @@ pub async fn series(
                             exceeds: a.exceeds,
                         });
                     }
-                    fs.flags.extend(finding_bands(store, mn, code, window).await?);
+                    fs.flags.extend(finding_bands(findings, code, window));
                 }
             }
-            let q = EpisodeQuery {
-                mn: Some(mn.clone()),
-                factor: Some(code.clone()),
-                to: Some(window.to),
-                ..Default::default()
-            };
-            for e in store.episodes(&q).await?.into_iter().filter(|e| e.end > window.from) {
+            for e in periods.episodes(store, mn, &factors, window).await?.iter().filter(|e| &e.factor == code)
+            {
                 fs.episodes.push(Band {
                     from: e.start.max(window.from),
                     to: e.end.min(window.to),
@@ -504,12 +492,9 @@ fn finding_flag(kind: FindingKind) -> Option<&'static str> {
 
 /// Hours and days: the engine's findings of flagged data (of this factor or the whole device)
 /// touching the window, as bands: reading a year of minutes to find them would be far slower.
-async fn finding_bands(store: &dyn Store, mn: &str, code: &str, w: Window) -> Result<Vec<Band>, ViewError> {
-    let q = FindingQuery { mn: Some(mn.to_string()), to: Some(w.to), ..Default::default() };
-    Ok(store
-        .findings(&q)
-        .await?
-        .into_iter()
+fn finding_bands(findings: &[Finding], code: &str, w: Window) -> Vec<Band> {
+    findings
+        .iter()
         .filter(|f| f.end > w.from && f.factor.as_deref().is_none_or(|f| f == code))
         .filter_map(|f| {
             finding_flag(f.kind).map(|flag| Band {
@@ -520,7 +505,78 @@ async fn finding_bands(store: &dyn Store, mn: &str, code: &str, w: Window) -> Re
                 limit: None,
             })
         })
-        .collect())
+        .collect()
+}
+
+/// The devices' stored results over the window, read once per device for all the factors asked
+/// for (one query per table and device, not per factor: a year of hours of ten factors is ~88,000
+/// rows, and reading them factor by factor walked the device's whole year ten times).
+#[derive(Default)]
+struct DeviceRows {
+    periods: HashMap<String, (Vec<Aggregate>, Vec<Finding>)>,
+    episodes: HashMap<String, Vec<Episode>>,
+}
+
+impl DeviceRows {
+    /// The device's hour or day aggregates and its findings touching the window.
+    async fn load(
+        &mut self,
+        store: &dyn Store,
+        mn: &str,
+        factors: &[String],
+        w: Window,
+    ) -> Result<&(Vec<Aggregate>, Vec<Finding>), ViewError> {
+        if !self.periods.contains_key(mn) {
+            let period = if w.resolution == Resolution::Day { Period::Day } else { Period::Hour };
+            let q = AggregateQuery {
+                mn: Some(mn.to_string()),
+                factor: one_factor(factors),
+                period: Some(period),
+                from: Some(w.from),
+                to: Some(w.to),
+                ..Default::default()
+            };
+            let aggregates = store.aggregates(&q).await?;
+            let q = FindingQuery {
+                mn: Some(mn.to_string()),
+                ends_after: Some(w.from),
+                to: Some(w.to),
+                ..Default::default()
+            };
+            let findings = store.findings(&q).await?;
+            self.periods.insert(mn.to_string(), (aggregates, findings));
+        }
+        Ok(&self.periods[mn])
+    }
+
+    /// The device's episodes touching the window (at every resolution).
+    async fn episodes(
+        &mut self,
+        store: &dyn Store,
+        mn: &str,
+        factors: &[String],
+        w: Window,
+    ) -> Result<&[Episode], ViewError> {
+        if !self.episodes.contains_key(mn) {
+            let q = EpisodeQuery {
+                mn: Some(mn.to_string()),
+                factor: one_factor(factors),
+                to: Some(w.to),
+                ..Default::default()
+            };
+            let rows = store.episodes(&q).await?.into_iter().filter(|e| e.end > w.from).collect();
+            self.episodes.insert(mn.to_string(), rows);
+        }
+        Ok(&self.episodes[mn])
+    }
+}
+
+/// The factor to filter on in the store when one alone is asked for.
+fn one_factor(factors: &[String]) -> Option<String> {
+    match factors {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod registry;
 pub mod revision;
 pub mod short_text;
 pub mod sign_in_throttle;
+pub mod site_state;
 pub mod uscc;
 
 pub use record::{FrameRecord, Measurement, Values, Verdict};

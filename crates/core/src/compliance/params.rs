@@ -44,6 +44,17 @@ pub struct Params {
     pub monthly_rule_source_types: Vec<String>,
 }
 
+impl Params {
+    /// Offline when no data for longer than max(`offline_intervals` × the upload interval,
+    /// `offline_min_minutes`): the one threshold of the engine's offline finding and of every
+    /// page's "online now".
+    pub fn offline_threshold_ms(&self, interval_ms: i64) -> i64 {
+        let by_intervals = self.offline_intervals * interval_ms as f64;
+        let by_minutes = i64::from(self.offline_min_minutes).saturating_mul(60_000);
+        (if by_intervals.is_finite() { by_intervals as i64 } else { 0 }).max(by_minutes)
+    }
+}
+
 impl Default for Params {
     fn default() -> Params {
         Params {

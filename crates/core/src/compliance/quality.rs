@@ -71,9 +71,7 @@ pub(crate) fn findings(
 /// DataTime to the next; the finding starts where the next record was due.
 fn offline(cx: &Ctx<'_, '_, '_>, out: &mut Vec<Finding>) {
     let interval = cx.prep.interval_ms;
-    let by_intervals = cx.params.offline_intervals * interval as f64;
-    let by_minutes = i64::from(cx.params.offline_min_minutes).saturating_mul(MINUTE_MS);
-    let threshold = (if by_intervals.is_finite() { by_intervals as i64 } else { 0 }).max(by_minutes);
+    let threshold = cx.params.offline_threshold_ms(interval);
     let mut times: Vec<i64> = cx
         .prep
         .all
