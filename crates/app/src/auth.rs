@@ -271,7 +271,7 @@ pub struct Forgotten {
 
 /// Housekeeping, for a periodic job: delete sessions expired by `now` and sign-in attempts too old
 /// to count for the throttle (nothing else reads them).
-pub async fn forget_expired(store: &dyn Store, now: i64) -> Result<Forgotten> {
+pub async fn forget_expired(store: &dyn Store, now: i64) -> fenhe_store::Result<Forgotten> {
     Ok(Forgotten {
         sessions: store.delete_expired_sessions(now).await?,
         sign_in_attempts: store.forget_sign_ins(sign_in_throttle::window_start(now)).await?,

@@ -450,26 +450,25 @@ async fn emissions_to_date(
 ) -> Result<Vec<EmissionToDate>, ViewError> {
     let year_end = china_time::next_year_start(year_start);
     let mut kg: BTreeMap<String, f64> = BTreeMap::new();
+    // By device and outlet: the store finds a device's rows by its key, where the outlet alone
+    // walked the whole city's year of day rows once per outlet.
     for o in outlets {
-        let q = |period, from| EmissionQuery {
-            outlet: Some(o.outlet.id.clone()),
-            period: Some(period),
-            from: Some(from),
-            to: Some(year_end),
-            ..Default::default()
-        };
-        let mut days_to: HashMap<String, i64> = HashMap::new();
-        for e in store.emissions(&q(Period::Day, year_start)).await? {
-            let end = days_to.entry(e.mn.clone()).or_insert(year_start);
-            *end = (*end).max(e.start + china_time::DAY_MS);
-            *kg.entry(e.factor).or_default() += e.kg;
-        }
-        let hours_from = o.devices.iter().map(|d| days_to.get(&d.mn).copied().unwrap_or(year_start)).min();
-        if let Some(from) = hours_from {
-            for e in store.emissions(&q(Period::Hour, from)).await? {
-                if e.start >= days_to.get(&e.mn).copied().unwrap_or(year_start) {
-                    *kg.entry(e.factor).or_default() += e.kg;
-                }
+        for d in &o.devices {
+            let q = |period, from| EmissionQuery {
+                mn: Some(d.mn.clone()),
+                outlet: Some(o.outlet.id.clone()),
+                period: Some(period),
+                from: Some(from),
+                to: Some(year_end),
+                ..Default::default()
+            };
+            let mut days_to = year_start;
+            for e in store.emissions(&q(Period::Day, year_start)).await? {
+                days_to = days_to.max(e.start + china_time::DAY_MS);
+                *kg.entry(e.factor).or_default() += e.kg;
+            }
+            for e in store.emissions(&q(Period::Hour, days_to)).await? {
+                *kg.entry(e.factor).or_default() += e.kg;
             }
         }
     }

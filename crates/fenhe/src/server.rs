@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, Result};
 use fenhe_ingest::{Gateway, GatewayConfig, GatewayHandle};
-use fenhe_jobs::{ComplianceCycle, Runner, SilentDevices};
+use fenhe_jobs::{ComplianceCycle, Housekeeping, Runner, SilentDevices};
 use fenhe_store::Store;
 use fenhe_store::writer::{Writer, WriterConfig, WriterHandle};
 use fenhe_web::{AppState, LiveSnapshot, LiveStatus, OnlineDevice, WebConfig, WebServer};
@@ -122,18 +122,16 @@ pub async fn start(opts: ServerOptions) -> Result<Running> {
             }
         };
     let http_addr = web.local_addr();
-    let job_tasks = match opts.engine {
-        Some(e) => {
-            // Leases make each job's slot run once across every process sharing the database.
-            let holder = fenhe_jobs::holder_for_this_process();
-            info!(holder = %holder, every_s = e.interval.as_secs_f64(), "running the compliance jobs");
-            Runner::new(store.clone(), holder)
-                .with(SilentDevices::new(store.clone(), e.clone()))
-                .with(ComplianceCycle::new(store.clone(), e))
-                .spawn(cancel.clone())
-        }
-        None => Vec::new(),
-    };
+    // Leases make each job's slot run once across every process sharing the database.
+    let holder = fenhe_jobs::holder_for_this_process();
+    let mut runner = Runner::new(store.clone(), holder.clone()).with(Housekeeping::new(store.clone()));
+    if let Some(e) = opts.engine {
+        info!(holder = %holder, every_s = e.interval.as_secs_f64(), "running the compliance jobs");
+        runner = runner
+            .with(SilentDevices::new(store.clone(), e.clone()))
+            .with(ComplianceCycle::new(store.clone(), e));
+    }
+    let job_tasks = runner.spawn(cancel.clone());
     info!(hj212 = %hj212_addr, http = %http_addr, db = %opts.db, "fenhe is running");
     Ok(Running { store, hj212_addr, http_addr, writer, cancel, gateway_task, web, job_tasks })
 }

@@ -12,13 +12,16 @@
 //! jobs allow — each is cumulative (the compliance cycle judges everything dirty so far, the
 //! silent-device check looks at every device's latest data), so the next slot catches up.
 //!
-//! The jobs: [`ComplianceCycle`] and [`SilentDevices`], both `fenhe_app::engine` use cases.
+//! The jobs: [`ComplianceCycle`] and [`SilentDevices`], both `fenhe_app::engine` use cases, and
+//! [`Housekeeping`] (expired sessions, stale sign-in attempts).
 
 mod compliance_cycle;
+mod housekeeping;
 mod runner;
 mod silent_devices;
 
 pub use compliance_cycle::ComplianceCycle;
+pub use housekeeping::{HOUSEKEEPING_PERIOD, Housekeeping};
 pub use runner::{Runner, holder_for_this_process};
 pub use silent_devices::SilentDevices;
 

@@ -247,3 +247,38 @@ async fn a_failed_run_is_tried_again_in_the_next_slot() {
     assert!(runs.len() >= 4, "{runs:?}");
     assert_no_slot_twice(&runs);
 }
+
+/// Housekeeping deletes the sessions that have expired and leaves the others.
+#[tokio::test]
+async fn housekeeping_deletes_expired_sessions_only() {
+    use fenhe_jobs::Housekeeping;
+    use fenhe_store::{NewUser, Session};
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = two_stores(&dir).await;
+    let now = 1_800_000_000_000;
+    store
+        .create_user(&NewUser {
+            username: "officer".into(),
+            display_name: "officer".into(),
+            role: fenhe_core::access::Role::Bureau,
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$x$y".into(),
+            at: now - 10_000,
+        })
+        .await
+        .unwrap();
+    let session = |hash: &str, expires_at: i64| Session {
+        token_hash: hash.into(),
+        username: "officer".into(),
+        created_at: now - 10_000,
+        expires_at,
+        last_seen_at: now - 10_000,
+        peer: "127.0.0.1".into(),
+        csrf_secret: "s".into(),
+    };
+    store.create_session(&session("expired", now - 1)).await.unwrap();
+    store.create_session(&session("live", now + 60_000)).await.unwrap();
+    let report = Housekeeping::new(store.clone()).run(now).await.unwrap();
+    assert_eq!(report.work, 1, "{}", report.summary);
+    assert!(store.session("expired").await.unwrap().is_none());
+    assert!(store.session("live").await.unwrap().is_some());
+}

@@ -232,7 +232,7 @@ async fn enterprise_list(
                 Cell::plain(e.name.clone()),
                 Cell::plain(e.uscc.clone()).class("mono"),
                 Cell::plain(ownership_label(e.ownership, lang)),
-                Cell::plain(e.industry.clone()),
+                Cell::plain(crate::labels::industry(lang, &e.industry)),
                 Cell::plain(outlets(&e.id).to_string()).class("num"),
             ]
         })
