@@ -178,6 +178,32 @@ pub async fn session_actor(store: &dyn Store, token: &str, now: i64) -> Result<O
     }))
 }
 
+/// Whether a credential seen earlier still signs its holder in at `now`, without extending it (a
+/// long-lived stream asks this now and then, so that signing out, an expired session, a revoked
+/// token or a deactivated user ends the stream as it ends every page).
+pub async fn still_signed_in(store: &dyn Store, credential: Credential<'_>, now: i64) -> Result<bool> {
+    let username = match credential {
+        Credential::Session(token) => match store.session(&secrets::hash_secret(token)).await? {
+            Some(s) if s.expires_at > now => s.username,
+            _ => return Ok(false),
+        },
+        Credential::Bearer(token) => match store.token_by_hash(&secrets::hash_secret(token.trim())).await? {
+            Some(t) if t.revoked_at.is_none() => t.username,
+            _ => return Ok(false),
+        },
+    };
+    Ok(store.user(&username).await?.is_some_and(|u| u.active))
+}
+
+/// What a request signed in with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential<'a> {
+    /// A browser session's token (the cookie).
+    Session(&'a str),
+    /// An API token (`Authorization: Bearer`).
+    Bearer(&'a str),
+}
+
 /// Whether a form's CSRF token is the session's (in constant time).
 pub fn csrf_matches(session: &SessionInfo, given: &str) -> bool {
     secrets::secrets_match(&session.csrf_token, given)

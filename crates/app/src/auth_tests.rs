@@ -213,3 +213,19 @@ async fn housekeeping_forgets_expired_sessions_and_old_attempts_only() {
     assert!(session_actor(&*store, &fresh.session_token, later + 1).await.unwrap().is_some());
     assert_eq!(forget_expired(&*store, later).await.unwrap(), Forgotten::default());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_lived_stream_learns_of_sign_out_and_expiry_without_extending_the_session() {
+    let (_d, store) = store().await;
+    add(&*store, "zhang", Role::Bureau).await;
+    let s = sign_in(&*store, "zhang", PASSWORD, PEER, T0).await.unwrap();
+    let held = Credential::Session(&s.session_token);
+    assert!(still_signed_in(&*store, held, T0 + 1000).await.unwrap());
+    // Asking does not extend it: the session still ends at its idle limit.
+    assert!(still_signed_in(&*store, held, T0 + IDLE_MS - 1).await.unwrap());
+    assert!(!still_signed_in(&*store, held, T0 + IDLE_MS).await.unwrap());
+    let s = sign_in(&*store, "zhang", PASSWORD, PEER, T0).await.unwrap();
+    sign_out(&*store, &s.session_token).await.unwrap();
+    assert!(!still_signed_in(&*store, Credential::Session(&s.session_token), T0 + 1).await.unwrap());
+    assert!(!still_signed_in(&*store, Credential::Bearer("no such token"), T0).await.unwrap());
+}

@@ -26,6 +26,8 @@ pub struct SignedIn {
     pub csrf: String,
     /// The raw session token (for sign-out), absent for a bearer token.
     pub session_token: Option<String>,
+    /// The raw bearer token, absent for a session (a long-lived stream checks it again).
+    pub bearer_token: Option<String>,
 }
 
 impl SignedIn {
@@ -57,12 +59,14 @@ pub async fn lookup(parts: &mut Parts, state: &AppState) -> Result<Option<Signed
             actor,
             csrf: String::new(),
             session_token: None,
+            bearer_token: Some(token.to_string()),
         })
     } else if let Some(token) = cookies::get(&parts.headers, SESSION_COOKIE) {
         fenhe_app::auth::session_actor(store, &token, now).await.map_err(internal)?.map(|s| SignedIn {
             actor: s.actor,
             csrf: s.csrf_token,
             session_token: Some(token),
+            bearer_token: None,
         })
     } else {
         None
@@ -86,9 +90,31 @@ where
         let state = AppState::from_ref(state);
         match lookup(parts, &state).await {
             Ok(Some(s)) => Ok(PageUser(s)),
+            Ok(None) if parts.headers.contains_key("hx-request") => Err(htmx_to_login(parts)),
             Ok(None) => Err(Redirect::to(&login_url(parts)).into_response()),
             Err(e) => Err(e.into_response()),
         }
+    }
+}
+
+/// A partial update (htmx) whose session has ended: following a redirect would swap the sign-in
+/// page into a table cell, so htmx is told to load the sign-in page in the window instead, to
+/// come back to the page the browser shows (`HX-Current-URL`), not to the fragment asked for.
+fn htmx_to_login(parts: &Parts) -> Response {
+    let page = parts
+        .headers
+        .get("hx-current-url")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|url| url.split_once("://").map(|(_, rest)| rest).or(Some(url)))
+        .and_then(|rest| rest.find('/').map(|i| &rest[i..]))
+        .and_then(local_path::local);
+    let to = match page {
+        Some("/") | None => "/login".to_string(),
+        Some(p) => format!("/login?next={}", local_path::encode(p)),
+    };
+    match axum::http::HeaderValue::from_str(&to) {
+        Ok(v) => ([(axum::http::HeaderName::from_static("hx-redirect"), v)], "").into_response(),
+        Err(_) => Redirect::to("/login").into_response(),
     }
 }
 

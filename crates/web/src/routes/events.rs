@@ -16,7 +16,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
+use fenhe_app::auth::{self, Credential};
 use fenhe_core::access::{Action, Scope, scope};
+use fenhe_core::china_time;
 use fenhe_store::Store;
 use futures_util::{Stream, StreamExt};
 use tokio::sync::broadcast;
@@ -31,6 +33,10 @@ use crate::state::{AppState, Live};
 /// How often a quiet stream carries a keep-alive comment.
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
+/// How often a stream checks that its session or token still signs its holder in: signing out
+/// (in another tab), expiry, revocation or deactivation ends the stream within this time.
+const RECHECK: Duration = Duration::from_secs(30);
+
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/events", get(events))
 }
@@ -42,10 +48,14 @@ async fn events(
     State(live): State<Live>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     let scope = scope(&user.actor, Action::ViewEnvironment).map_err(denied_api)?;
-    let rx = hub.subscribe(store, live);
+    let rx = hub.subscribe(store.clone(), live);
     // The stream ends when the server shuts down (the browser's EventSource then reconnects to
     // the next one and is sent `ready`).
-    let listener = Listener { rx, scope, closed: Box::pin(hub.closed()) };
+    let credential =
+        user.session_token.clone().map(Held::Session).or(user.bearer_token.clone().map(Held::Bearer));
+    let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let listener = Listener { rx, scope, closed: Box::pin(hub.closed()), store, credential, recheck };
     let ready = Event::default().event("ready").data("{}");
     let stream =
         futures_util::stream::once(async move { Ok(ready) })
@@ -60,6 +70,27 @@ struct Listener {
     rx: broadcast::Receiver<Arc<LiveEvent>>,
     scope: Scope,
     closed: Pin<Box<dyn Future<Output = ()> + Send>>,
+    store: Arc<dyn Store>,
+    credential: Option<Held>,
+    recheck: tokio::time::Interval,
+}
+
+/// The credential the stream was opened with, kept to check it again.
+#[derive(Clone)]
+enum Held {
+    Session(String),
+    Bearer(String),
+}
+
+/// The stream's holder is still signed in (a store error keeps the stream: it is checked again at
+/// the next tick). Free of the listener, whose shutdown future is not `Sync`.
+async fn still_signed_in(store: Arc<dyn Store>, credential: Option<Held>) -> bool {
+    let credential = match &credential {
+        Some(Held::Session(t)) => Credential::Session(t),
+        Some(Held::Bearer(t)) => Credential::Bearer(t),
+        None => return false,
+    };
+    auth::still_signed_in(store.as_ref(), credential, china_time::now_ms()).await.unwrap_or(true)
 }
 
 impl Listener {
@@ -69,6 +100,12 @@ impl Listener {
             let received = tokio::select! {
                 r = self.rx.recv() => r,
                 _ = &mut self.closed => return None,
+                _ = self.recheck.tick() => {
+                    if still_signed_in(self.store.clone(), self.credential.clone()).await {
+                        continue;
+                    }
+                    return None;
+                }
             };
             match received {
                 Ok(e) if in_scope(&self.scope, &e.enterprise) => {

@@ -178,3 +178,26 @@ async fn demo_mode_lists_the_demo_accounts_on_the_sign_in_page() {
     fenhe_app::accounts::ensure_demo_accounts(plain.store.as_ref(), 0).await.unwrap();
     assert!(!plain.get("/login").await.text().contains("演示账号"));
 }
+
+/// A partial update (htmx) after the session ended is told to load the sign-in page in the window,
+/// coming back to the page shown, instead of having the sign-in page swapped into a fragment.
+#[tokio::test]
+async fn an_htmx_request_without_a_session_sends_the_window_to_sign_in() {
+    use axum::http::HeaderName;
+    let app = TestApp::builder().build().await;
+    let r = app
+        .get_with(
+            "/alarms?page=2",
+            &[
+                (HeaderName::from_static("hx-request"), "true"),
+                (HeaderName::from_static("hx-current-url"), "http://127.0.0.1:8080/alarms?kind=exceedance"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["hx-redirect"], "/login?next=/alarms%3Fkind%3Dexceedance");
+    assert!(r.body.is_empty());
+    // A plain request is still redirected.
+    let r = app.get("/alarms").await;
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/login?next=/alarms"));
+}
