@@ -259,6 +259,22 @@ pub struct ServeArgs {
     /// Close connections silent for this many seconds.
     #[arg(long, default_value_t = 300)]
     pub idle_timeout_s: u64,
+    /// Frames one connection may send at once before the frame rate paces it.
+    #[arg(long, default_value_t = 200.0)]
+    pub frame_burst: f64,
+    /// A frame must be complete within this many seconds of its first byte.
+    #[arg(long, default_value_t = 30)]
+    pub frame_deadline_s: u64,
+    /// A connection must authenticate (a registered MN and its password) within this many
+    /// seconds of connecting.
+    #[arg(long, default_value_t = 120)]
+    pub auth_deadline_s: u64,
+    /// Connections not yet authenticated held at once (the oldest is closed beyond it).
+    #[arg(long, default_value_t = 256)]
+    pub max_strangers: usize,
+    /// Connections not yet authenticated held at once from one IP address.
+    #[arg(long, default_value_t = 8)]
+    pub max_strangers_per_address: usize,
     /// Set a device's clock (1012) when it is off by more than this many seconds.
     #[arg(long, default_value_t = 60)]
     pub clock_skew_max_s: u64,
@@ -780,6 +796,11 @@ async fn run_serve(a: ServeArgs) -> Result<ExitCode> {
     let gateway = fenhe_ingest::GatewayConfig {
         max_connections: a.max_connections,
         frame_rate: a.frame_rate,
+        frame_burst: a.frame_burst,
+        frame_deadline: std::time::Duration::from_secs(a.frame_deadline_s),
+        auth_deadline: std::time::Duration::from_secs(a.auth_deadline_s),
+        max_strangers: a.max_strangers,
+        max_strangers_per_address: a.max_strangers_per_address,
         idle_timeout: std::time::Duration::from_secs(a.idle_timeout_s),
         clock_skew_max: std::time::Duration::from_secs(a.clock_skew_max_s),
         gap_detection: !a.no_gap_requests,

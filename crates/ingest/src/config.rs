@@ -23,11 +23,32 @@ pub struct GatewayConfig {
     /// A write (acknowledgement or command) that does not complete within this closes the
     /// connection's sending side. Default 30 s.
     pub write_timeout: Duration,
-    /// Frames one connection may send per second on average (token bucket refill rate). Frames
-    /// over the rate are recorded as rejected (`rate: …`) and not processed. Default 50.
+    /// Frames one connection may send per second on average (token bucket refill rate). A
+    /// connection over the rate is paced, not refused: the gateway stops reading its socket until
+    /// the bucket refills, so TCP flow control slows the logger down and every frame is still
+    /// stored. Zero, negative or infinite means no pacing. Default 50.
     pub frame_rate: f64,
     /// Burst size of the token bucket. Default 200.
     pub frame_burst: f64,
+    /// A frame must be complete within this long of its first byte; a connection holding a
+    /// partial frame (or a run of garbage) longer is closed, however often bytes trickle in.
+    /// Default 30 s.
+    pub frame_deadline: Duration,
+    /// A connection must send a frame with a registered MN and its password within this long of
+    /// connecting, or it is closed. Default 120 s.
+    pub auth_deadline: Duration,
+    /// Connections not yet authenticated ("strangers") held at once. Beyond it the oldest
+    /// stranger is closed to make room, so strangers never take a registered device's place.
+    /// Default 256.
+    pub max_strangers: usize,
+    /// Strangers from one IP address held at once (the oldest of that address is closed beyond
+    /// it). Default 8; the demo and `fenhe bench ingest`, whose loggers all come from 127.0.0.1,
+    /// raise it.
+    pub max_strangers_per_address: usize,
+    /// Refused and closed connections are logged as one summary line with counts by reason at
+    /// most this often (and counted in `fenhe_ingest_connections_refused_total{reason}`), not
+    /// one line each. Default 10 s.
+    pub refusal_log_interval: Duration,
     /// Submissions to the store one connection may have in flight; reading pauses beyond this.
     /// Default 32.
     pub max_in_flight: usize,
@@ -62,6 +83,10 @@ pub struct GatewayConfig {
     /// Longest span one gap request covers (older missing records are not asked for).
     /// Default 7 days.
     pub gap_max_span: Duration,
+    /// History requests after gaps open at once per device. Overlapping requests not yet sent
+    /// are merged into one; beyond this the newest queued request is widened instead of queueing
+    /// another. Operator commands are always sent before them. Default 4.
+    pub max_gap_requests: usize,
     /// On shutdown, how long connections get to finish committing and acknowledging what they
     /// have read. Default 10 s.
     pub shutdown_grace: Duration,
@@ -78,6 +103,11 @@ impl Default for GatewayConfig {
             write_timeout: Duration::from_secs(30),
             frame_rate: 50.0,
             frame_burst: 200.0,
+            frame_deadline: Duration::from_secs(30),
+            auth_deadline: Duration::from_secs(120),
+            max_strangers: 256,
+            max_strangers_per_address: 8,
+            refusal_log_interval: Duration::from_secs(10),
             max_in_flight: 32,
             max_pending_splits: 16,
             default_policy: DevicePolicy::default(),
@@ -89,6 +119,7 @@ impl Default for GatewayConfig {
             clock_skew_max: Duration::from_secs(60),
             gap_detection: true,
             gap_max_span: Duration::from_secs(7 * 24 * 3600),
+            max_gap_requests: 4,
             shutdown_grace: Duration::from_secs(10),
         }
     }

@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fenhe_core::Verdict;
 use fenhe_store::writer::Ticket;
@@ -20,15 +20,18 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, Span, debug, info, info_span, warn};
 
-use crate::commands::{self, Addressee, Driver, ORIGIN_CLOCK, ORIGIN_GAP, now_ms, server_time};
+use crate::commands::{self, Addressee, Driver, ORIGIN_CLOCK, now_ms, server_time};
 use crate::directory::DeviceEntry;
 use crate::judge::{JudgeCtx, Judged, PacketInfo};
 use crate::judge_loop::JudgeLoop;
 use crate::live_stats::names;
 use crate::ratelimit::TokenBucket;
+use crate::refusals::Refusal;
+use crate::strangers;
 use crate::{Online, Shared};
 
 /// Devices one connection may speak for (a concentrator relays several loggers); beyond this,
@@ -70,6 +73,7 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     stream: TcpStream,
     peer: SocketAddr,
+    stranger: strangers::Ticket,
     shutdown: CancellationToken,
 ) {
     let span = info_span!("conn", peer = %peer, mn = tracing::field::Empty);
@@ -88,8 +92,9 @@ pub(crate) async fn serve(
             outbox: out_tx,
             devices: CancellationToken::new(),
             links: HashMap::new(),
+            stranger: Some(stranger.id),
         };
-        session.run(Connection::new(rd, &shared), &shutdown).await;
+        session.run(Connection::new(rd, &shared, stranger.evicted), &shutdown).await;
         // Stop the command drivers; let the write loop finish what was queued.
         session.close();
         let _ = writer.await;
@@ -100,14 +105,21 @@ pub(crate) async fn serve(
     shared.stats.connection_closed();
 }
 
-/// The reading side: the socket, the framer and split merger, the frame-rate bucket.
+/// The reading side: the socket, the framer and split merger, the frame-rate bucket, and the
+/// deadlines that bound what a connection may hold without completing anything.
 struct Connection {
     rd: OwnedReadHalf,
     frames: JudgeLoop,
     bucket: TokenBucket,
     read_len: usize,
     idle_timeout: Duration,
-    frame_rate: f64,
+    frame_deadline: Duration,
+    /// When the bytes the framer holds (a partial frame or a run of garbage) began to arrive.
+    partial_since: Option<Instant>,
+    /// Until it authenticates: when the connection must have done so.
+    auth_by: Option<Instant>,
+    /// Cancelled when the connection, still a stranger, is closed to make room.
+    evicted: CancellationToken,
 }
 
 /// What one read came to.
@@ -116,12 +128,15 @@ enum Read {
     Data(usize),
     /// The stream ended (or failed): what is buffered has been framed as the last events.
     End,
-    /// Nothing arrived within the idle timeout, or the gateway is stopping.
+    /// Nothing arrived within the idle timeout, the gateway is stopping, or the connection was
+    /// closed to make room for others.
     Stop,
+    /// A deadline passed: the connection is closed for it.
+    Expired(Refusal),
 }
 
 impl Connection {
-    fn new(rd: OwnedReadHalf, shared: &Shared) -> Self {
+    fn new(rd: OwnedReadHalf, shared: &Shared, evicted: CancellationToken) -> Self {
         let cfg = &shared.cfg;
         // Frame permissively; each frame is then judged by its device's own policy.
         let frame = FrameConfig {
@@ -135,25 +150,55 @@ impl Connection {
             bucket: TokenBucket::new(cfg.frame_rate, cfg.frame_burst, Instant::now()),
             read_len: cfg.read_buffer.max(64),
             idle_timeout: cfg.idle_timeout,
-            frame_rate: cfg.frame_rate,
+            frame_deadline: cfg.frame_deadline,
+            partial_since: None,
+            auth_by: Some(Instant::now() + cfg.auth_deadline),
+            evicted,
         }
+    }
+
+    /// The earliest deadline now: idle, the frame in progress, authentication.
+    fn deadline(&self) -> (Instant, Option<Refusal>) {
+        let mut at = (Instant::now() + self.idle_timeout, None);
+        if let Some(since) = self.partial_since
+            && since + self.frame_deadline < at.0
+        {
+            at = (since + self.frame_deadline, Some(Refusal::FrameDeadline));
+        }
+        if let Some(by) = self.auth_by
+            && by < at.0
+        {
+            at = (by, Some(Refusal::AuthDeadline));
+        }
+        at
     }
 
     /// Read once into the framer.
     async fn read(&mut self, shutdown: &CancellationToken) -> Read {
+        let (deadline, expiry) = self.deadline();
         let r = tokio::select! {
             biased;
             _ = shutdown.cancelled() => {
                 debug!("shutting down: no more reads");
                 return Read::Stop;
             }
-            r = tokio::time::timeout(self.idle_timeout, read_into(&mut self.rd, &mut self.frames, self.read_len)) => r,
+            _ = self.evicted.cancelled() => {
+                debug!("closed to make room for other connections");
+                return Read::Stop;
+            }
+            r = tokio::time::timeout_at(deadline, read_into(&mut self.rd, &mut self.frames, self.read_len)) => r,
         };
         match r {
-            Err(_) => {
-                info!(idle_s = self.idle_timeout.as_secs_f64(), "idle; closing");
-                Read::Stop
-            }
+            Err(_) => match expiry {
+                Some(why) => {
+                    debug!(reason = why.name(), "deadline passed; closing");
+                    Read::Expired(why)
+                }
+                None => {
+                    info!(idle_s = self.idle_timeout.as_secs_f64(), "idle; closing");
+                    Read::Stop
+                }
+            },
             Ok(Ok(n)) if n > 0 => Read::Data(n),
             Ok(r) => {
                 if let Err(e) = r {
@@ -165,10 +210,42 @@ impl Connection {
         }
     }
 
-    /// The next framed event, judged (over the frame rate: kept, not parsed).
-    fn next_judged(&mut self, ctx: &JudgeCtx<'_>, received: Instant) -> Option<Judged> {
-        let bucket = &mut self.bucket;
-        self.frames.next_judged(ctx, || bucket.allow(received), self.frame_rate).map(|(_, j)| j)
+    /// Wait until the frame rate allows one more event. Nothing is read meanwhile, so a logger
+    /// over its rate is slowed by TCP flow control instead of losing packets. False when the
+    /// gateway stops or the connection is closed to make room.
+    async fn pace(&mut self, shutdown: &CancellationToken) -> bool {
+        let wait = self.bucket.wait(Instant::now());
+        if wait.is_zero() {
+            return true;
+        }
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => false,
+            _ = self.evicted.cancelled() => false,
+            _ = tokio::time::sleep(wait) => true,
+        }
+    }
+
+    /// The next framed event, judged; it takes a token of the frame rate.
+    fn next_judged(&mut self, ctx: &JudgeCtx<'_>) -> Option<Judged> {
+        let (_, j) = self.frames.next_judged(ctx)?;
+        self.bucket.allow(Instant::now());
+        Some(j)
+    }
+
+    /// After the events of a read: start the frame deadline when bytes are left over that began
+    /// in this read, and stop it when nothing is left.
+    fn note_leftover(&mut self, read_at: Instant, consumed: bool) {
+        if self.frames.pending_bytes() == 0 {
+            self.partial_since = None;
+        } else if consumed || self.partial_since.is_none() {
+            self.partial_since = Some(read_at);
+        }
+    }
+
+    /// The connection authenticated: no authentication deadline, and no longer evictable.
+    fn authenticated(&mut self) {
+        self.auth_by = None;
     }
 }
 
@@ -185,39 +262,56 @@ struct Session {
     /// Cancels the command drivers of this connection's devices.
     devices: CancellationToken,
     links: HashMap<String, Link>,
+    /// The connection's place among the strangers until it authenticates.
+    stranger: Option<u64>,
 }
 
 impl Session {
     /// Read, judge and hand on until the stream ends, goes idle, or the gateway stops.
     async fn run(&mut self, mut conn: Connection, shutdown: &CancellationToken) {
-        let mut judged = Vec::new();
         loop {
             let last = match conn.read(shutdown).await {
                 Read::Stop => return,
+                Read::Expired(why) => {
+                    self.shared.refusals.record(why, &self.shared.stats);
+                    return;
+                }
                 Read::Data(n) => {
                     self.shared.stats.bytes(n);
                     false
                 }
                 Read::End => true,
             };
-            let received = Instant::now();
-            let ctx = JudgeCtx {
-                directory: &self.shared.directory,
-                default_policy: self.shared.cfg.default_policy,
-                peer: &self.peer,
-                received_at: now_ms(),
-            };
-            judged.extend(std::iter::from_fn(|| conn.next_judged(&ctx, received)));
-            for j in judged.drain(..) {
+            let read_at = Instant::now();
+            let mut consumed = false;
+            loop {
+                if !conn.pace(shutdown).await {
+                    return;
+                }
+                let ctx = JudgeCtx {
+                    directory: &self.shared.directory,
+                    default_policy: self.shared.cfg.default_policy,
+                    peer: &self.peer,
+                    received_at: now_ms(),
+                };
+                let Some(j) = conn.next_judged(&ctx) else { break };
+                consumed = true;
+                if j.device.is_some() {
+                    conn.authenticated();
+                    if let Some(id) = self.stranger.take() {
+                        self.shared.strangers.leave(id);
+                    }
+                }
                 // Boxed: an async fn's state is as large as its largest await point, and handing a
                 // frame on (its judged record, the writer's queue, the write loop's channel) is
                 // ~1.9 KiB that an idle connection, waiting in `read`, would otherwise carry the
                 // whole time — a tenth of its memory (docs/BENCHMARKS.md). One allocation per
                 // frame instead.
-                if !Box::pin(self.handle(j, received)).await {
+                if !Box::pin(self.handle(j, Instant::now())).await {
                     return;
                 }
             }
+            conn.note_leftover(read_at, consumed);
             if last {
                 return;
             }
@@ -255,6 +349,9 @@ impl Session {
     fn close(self) {
         self.devices.cancel();
         let shared = &self.shared;
+        if let Some(id) = self.stranger {
+            shared.strangers.leave(id);
+        }
         let mut online = shared.online.lock().unwrap_or_else(|e| e.into_inner());
         for mn in self.links.keys() {
             if online.get(mn).is_some_and(|o| o.peer == self.peer) {
@@ -457,11 +554,8 @@ fn after_commit(shared: &Arc<Shared>, dev: &Arc<DeviceEntry>, info: &PacketInfo,
     {
         let span = cfg.gap_max_span.as_millis().min(i64::MAX as u128) as i64;
         if let Some(gap) = shared.latest.observe(&info.mn, &info.cn, t.unix_millis_cst(), interval, span) {
-            let begin = server_time(gap.first).compact();
-            let end = server_time(gap.last).compact();
-            info!(mn = %info.mn, cn = %info.cn, begin = %begin, end = %end, "records missing; requesting history");
-            let items = vec![("BeginTime".to_string(), begin), ("EndTime".to_string(), end)];
-            queue_and_wake(shared, &info.mn, &info.cn, items, ORIGIN_GAP, None);
+            info!(mn = %info.mn, cn = %info.cn, "records missing; requesting history");
+            crate::gap_requests::request(shared, &info.mn, &info.cn, gap, interval);
         }
     }
     if info.cn == "1013" {

@@ -123,12 +123,6 @@ pub(crate) fn judge_rejected(error: &hj212::Error, bytes: &[u8], start: u64, ctx
     rejected(record, error.kind.name(), error_text(error, start))
 }
 
-/// A frame over the connection's rate limit: kept, not processed.
-pub(crate) fn judge_rate_limited(bytes: &[u8], rate: f64, ctx: &JudgeCtx<'_>) -> Judged {
-    let record = base_record(bytes, ctx);
-    rejected(record, "rate", format!("more than {rate} frames per second on this connection; not processed"))
-}
-
 thread_local! {
     /// The parsed items of the frame being judged on this thread. A packet's item list is over
     /// a kilobyte, and allocating one per frame made glibc consolidate its free lists on every
@@ -289,24 +283,10 @@ mod tests {
             received_at: 1,
         };
         let mut out = Vec::new();
-        while let Some((_, j)) = frames.next_judged(&ctx, || true, 1.0) {
+        while let Some((_, j)) = frames.next_judged(&ctx) {
             out.push(j);
         }
         out
-    }
-
-    #[test]
-    fn frames_over_the_rate_are_kept_unparsed() {
-        let bytes = [upload("STD", "123456").build(), b"junk\r\n".to_vec()].concat();
-        let frame = FrameConfig { crc_mode: hj212::CrcMode::Any, max_segment_len: 9999 };
-        let mut frames = JudgeLoop::over(frame, 4, bytes);
-        let dir = registry();
-        let ctx =
-            JudgeCtx { directory: &dir, default_policy: DevicePolicy::default(), peer: "p", received_at: 1 };
-        let kinds: Vec<_> = std::iter::from_fn(|| frames.next_judged(&ctx, || false, 2.0))
-            .map(|(_, j)| (j.reason_kind, j.measurements.len(), j.device.is_some()))
-            .collect();
-        assert_eq!(kinds, [(Some("rate"), 0, false), (Some("rate"), 0, false)]);
     }
 
     fn upload(mn: &str, pw: &str) -> hj212::PacketBuilder {

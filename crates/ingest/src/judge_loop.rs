@@ -6,7 +6,7 @@
 use hj212::split::Merger;
 use hj212::{Event, FrameConfig, Framer, Item};
 
-use crate::judge::{JudgeCtx, Judged, accepted_whole, judge_frame, judge_rate_limited, judge_rejected};
+use crate::judge::{JudgeCtx, Judged, accepted_whole, judge_frame, judge_rejected};
 
 /// A framer and the split packets waiting to be merged, over one byte stream.
 pub struct JudgeLoop {
@@ -56,26 +56,19 @@ impl JudgeLoop {
         Some(Located { end, event })
     }
 
-    /// The next event, judged, with the stream offset of its first byte. `admit` is asked once
-    /// per event; an event it refuses is stored as over the rate (`rate` frames per second)
-    /// without being parsed.
-    pub(crate) fn next_judged(
-        &mut self,
-        ctx: &JudgeCtx<'_>,
-        mut admit: impl FnMut() -> bool,
-        rate: f64,
-    ) -> Option<(u64, Judged)> {
+    /// Bytes held that are not an event yet (a partial frame, or garbage waiting for more).
+    pub fn pending_bytes(&self) -> usize {
+        self.framer.pending()
+    }
+
+    /// The next event, judged, with the stream offset of its first byte.
+    pub(crate) fn next_judged(&mut self, ctx: &JudgeCtx<'_>) -> Option<(u64, Judged)> {
         let (end, event) = self.framer.next_located()?;
         Some(match event {
-            Event::Frame(raw) if admit() => (raw.offset, judge_frame(&raw, ctx, &mut self.merger)),
-            Event::Frame(raw) => (raw.offset, judge_rate_limited(raw.bytes, rate, ctx)),
+            Event::Frame(raw) => (raw.offset, judge_frame(&raw, ctx, &mut self.merger)),
             Event::Rejected { error, bytes } => {
                 let start = end - bytes.len() as u64;
-                if admit() {
-                    (start, judge_rejected(&error, bytes, start, ctx))
-                } else {
-                    (start, judge_rate_limited(bytes, rate, ctx))
-                }
+                (start, judge_rejected(&error, bytes, start, ctx))
             }
         })
     }
@@ -134,7 +127,7 @@ mod tests {
         let ctx =
             JudgeCtx { directory: &dir, default_policy: DevicePolicy::default(), peer: "p", received_at: 0 };
         let seen = |l: &mut JudgeLoop| {
-            std::iter::from_fn(|| l.next_judged(&ctx, || true, 1.0))
+            std::iter::from_fn(|| l.next_judged(&ctx))
                 .map(|(at, j)| (at, j.record.verdict, j.reason_kind))
                 .collect::<Vec<_>>()
         };

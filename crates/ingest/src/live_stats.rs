@@ -36,8 +36,13 @@ pub struct GatewayStats {
     pub connections: u64,
     /// Connections accepted since start.
     pub connections_total: u64,
-    /// Connections closed at once because the limit was reached.
+    /// Connections open now that have not authenticated yet.
+    pub strangers: u64,
+    /// Connections refused or closed by a limit (connection cap, stranger caps, deadlines).
     pub connections_refused: u64,
+    /// The same by reason (`connection_limit`, `strangers`, `per_address`, `frame_deadline`,
+    /// `auth_deadline`, …).
+    pub refused_by_reason: BTreeMap<String, u64>,
     /// Devices online, by MN.
     pub devices_online: Vec<OnlineDevice>,
     /// Committed frames by verdict name (`accepted`, `duplicate`, `rejected`, …).
@@ -64,6 +69,7 @@ pub(crate) struct Stats {
 #[derive(Debug, Default)]
 struct Maps {
     online: BTreeMap<String, OnlineDevice>,
+    refused: BTreeMap<String, u64>,
     frames: BTreeMap<String, u64>,
     rejected: BTreeMap<String, u64>,
     commands: BTreeMap<String, u64>,
@@ -85,9 +91,10 @@ impl Stats {
         metrics::gauge!(names::CONNECTIONS).set(n as f64);
     }
 
-    pub fn connection_refused(&self) {
+    /// Count a refusal (the metric is [`crate::refusals::Refusals::record`]'s).
+    pub fn connection_refused(&self, reason: &'static str) {
         self.refused.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!(names::CONNECTIONS_REFUSED).increment(1);
+        *self.maps().refused.entry(reason.to_string()).or_default() += 1;
     }
 
     pub fn bytes(&self, n: usize) {
@@ -136,7 +143,9 @@ impl Stats {
         GatewayStats {
             connections: self.connections.load(Ordering::Relaxed),
             connections_total: self.connections_total.load(Ordering::Relaxed),
+            strangers: 0,
             connections_refused: self.refused.load(Ordering::Relaxed),
+            refused_by_reason: m.refused.clone(),
             devices_online: m.online.values().cloned().collect(),
             frames: m.frames.clone(),
             rejected: m.rejected.clone(),

@@ -590,6 +590,12 @@ async fn bench(a: &IngestArgs) -> Result<Report> {
         // Ingest alone: the compliance engine's cost is measured by `fenhe bench compliance`.
         "--frame-rate".into(),
         "100000".into(),
+        // Every simulated logger connects from 127.0.0.1 at once: none may be taken for a
+        // stranger to evict before its first frame.
+        "--max-strangers".into(),
+        (n + 100).to_string(),
+        "--max-strangers-per-address".into(),
+        (n + 100).to_string(),
         "--no-gap-requests".into(),
         "--no-engine".into(),
     ];
