@@ -45,6 +45,15 @@ pub struct GatewayConfig {
     /// it). Default 8; the demo and `fenhe bench ingest`, whose loggers all come from 127.0.0.1,
     /// raise it.
     pub max_strangers_per_address: usize,
+    /// Failed authentications (a registered MN with a wrong or missing password) from one IP
+    /// address within [`auth_failure_window`](Self::auth_failure_window) that make the gateway
+    /// refuse that address for [`auth_block`](Self::auth_block) and raise a security alarm.
+    /// Counted by address, never by MN, so a stranger cannot lock a device out. Default 10.
+    pub auth_failures_max: usize,
+    /// Default 10 minutes.
+    pub auth_failure_window: Duration,
+    /// Default 15 minutes.
+    pub auth_block: Duration,
     /// Refused and closed connections are logged as one summary line with counts by reason at
     /// most this often (and counted in `fenhe_ingest_connections_refused_total{reason}`), not
     /// one line each. Default 10 s.
@@ -55,6 +64,17 @@ pub struct GatewayConfig {
     /// Incomplete split packets held per connection (the stalest is dropped beyond this).
     /// Default 16.
     pub max_pending_splits: usize,
+    /// Most parts a split packet may declare (PNUM); a part of a packet declaring more is
+    /// recorded as rejected (`split: …`) and not acknowledged. Default 64.
+    pub max_split_parts: u32,
+    /// Bytes of split parts held per device (MN) on a connection; the part that would exceed it
+    /// is rejected and the parts held of its packet discarded. Default 256 KiB.
+    pub split_bytes_per_device: usize,
+    /// Bytes of split parts held across the gateway, likewise. Default 64 MiB.
+    pub split_bytes_total: usize,
+    /// A split packet still incomplete this long after its first part is discarded. Default
+    /// 10 minutes.
+    pub split_max_age: Duration,
     /// Dialect policy for frames from MNs the registry does not know. Default: the standard
     /// CRC and 1024-byte segments.
     pub default_policy: DevicePolicy,
@@ -108,8 +128,15 @@ impl Default for GatewayConfig {
             max_strangers: 256,
             max_strangers_per_address: 8,
             refusal_log_interval: Duration::from_secs(10),
+            auth_failures_max: 10,
+            auth_failure_window: Duration::from_secs(600),
+            auth_block: Duration::from_secs(900),
             max_in_flight: 32,
             max_pending_splits: 16,
+            max_split_parts: 64,
+            split_bytes_per_device: 256 * 1024,
+            split_bytes_total: 64 * 1024 * 1024,
+            split_max_age: Duration::from_secs(600),
             default_policy: DevicePolicy::default(),
             command_timeout: Duration::from_secs(10),
             command_retries: 3,

@@ -87,6 +87,7 @@ pub(crate) async fn serve(
         let writer = tokio::spawn(write_loop(shared.clone(), wr, pending_rx, out_rx).in_current_span());
         let mut session = Session {
             shared: shared.clone(),
+            addr: peer,
             peer: peer.to_string(),
             pending: pending_tx,
             outbox: out_tx,
@@ -122,6 +123,17 @@ struct Connection {
     evicted: CancellationToken,
 }
 
+/// The bounds on a connection's split packets, within the gateway's shared budget.
+fn split_limits(shared: &Shared) -> hj212::split::MergeLimits {
+    let cfg = &shared.cfg;
+    hj212::split::MergeLimits {
+        max_parts: cfg.max_split_parts,
+        max_device_bytes: cfg.split_bytes_per_device,
+        max_age_ms: cfg.split_max_age.as_millis().min(i64::MAX as u128) as i64,
+        shared: Some(shared.split_budget.clone()),
+    }
+}
+
 /// What one read came to.
 enum Read {
     /// Bytes were framed.
@@ -146,7 +158,7 @@ impl Connection {
         Connection {
             rd,
             // Small at first: most connections are idle most of the time; frames grow it when needed.
-            frames: JudgeLoop::new(frame, cfg.max_pending_splits, 2048),
+            frames: JudgeLoop::with_limits(frame, cfg.max_pending_splits, split_limits(shared), 2048),
             bucket: TokenBucket::new(cfg.frame_rate, cfg.frame_burst, Instant::now()),
             read_len: cfg.read_buffer.max(64),
             idle_timeout: cfg.idle_timeout,
@@ -252,6 +264,7 @@ impl Connection {
 /// The per-connection state and the handling of each judged frame.
 struct Session {
     shared: Arc<Shared>,
+    addr: SocketAddr,
     peer: String,
     /// To the write loop: frames in arrival order, with their tickets.
     /// Boxed: a channel allocates its slots 32 at a time when it is made, and a `Pending` is
@@ -296,6 +309,7 @@ impl Session {
                 };
                 let Some(j) = conn.next_judged(&ctx) else { break };
                 consumed = true;
+                let guessing = j.record.verdict == Verdict::WrongPassword && self.failed_auth(&j);
                 if j.device.is_some() {
                     conn.authenticated();
                     if let Some(id) = self.stranger.take() {
@@ -307,7 +321,7 @@ impl Session {
                 // ~1.9 KiB that an idle connection, waiting in `read`, would otherwise carry the
                 // whole time — a tenth of its memory (docs/BENCHMARKS.md). One allocation per
                 // frame instead.
-                if !Box::pin(self.handle(j, Instant::now())).await {
+                if !Box::pin(self.handle(j, Instant::now())).await || guessing {
                     return;
                 }
             }
@@ -316,6 +330,22 @@ impl Session {
                 return;
             }
         }
+    }
+
+    /// Count a failed authentication against the peer's address; true when the address is
+    /// refused now (this failure blocked it, or another connection's did), so the connection
+    /// ends after this frame is stored.
+    fn failed_auth(&self, j: &Judged) -> bool {
+        let now = Instant::now();
+        let mn = j.record.mn.as_deref().unwrap_or("");
+        if let Some(blocked) = self.shared.guard.failed(self.addr.ip(), mn, now) {
+            crate::security::raise_password_guessing(&self.shared, self.addr.ip(), blocked);
+        }
+        if self.shared.guard.is_blocked(self.addr.ip(), now) {
+            self.shared.refusals.record(Refusal::AddressBlocked, &self.shared.stats);
+            return true;
+        }
+        false
     }
 
     /// Queue one judged frame with the writer and pass its ticket to the write loop; false once

@@ -195,8 +195,10 @@ fn judge_frame_into(
 
     // Split packets: each part is stored raw; the measurements go with the part that completes
     // the merge.
-    let (measurements, complete) = match merger.push(&p) {
+    let (measurements, complete) = match merger.push_at(&p, ctx.received_at) {
         MergeOutcome::NotSplit => (measurements(&p), true),
+        // Not acknowledged: the device keeps the part, and the record says why.
+        MergeOutcome::Refused(why) => return rejected(record, "split", why.to_string()),
         MergeOutcome::Pending { .. } | MergeOutcome::Duplicate { .. } => (Vec::new(), false),
         MergeOutcome::Complete { segment } => {
             match hj212::parse(segment.as_bytes(), &ParseOptions::default()) {

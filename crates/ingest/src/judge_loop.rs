@@ -3,7 +3,7 @@
 //! stream, and — for the gateway and replay — each is judged with the split packets merged across
 //! events. `packet check` decodes without a registry, so it takes the located events only.
 
-use hj212::split::Merger;
+use hj212::split::{MergeLimits, Merger};
 use hj212::{Event, FrameConfig, Framer, Item};
 
 use crate::judge::{JudgeCtx, Judged, accepted_whole, judge_frame, judge_rejected};
@@ -32,7 +32,20 @@ pub(crate) enum Fast<'a> {
 impl JudgeLoop {
     /// An empty loop for a stream read piece by piece; `capacity` is the framer's first buffer.
     pub fn new(frame: FrameConfig, max_pending_splits: usize, capacity: usize) -> Self {
-        JudgeLoop { framer: Framer::with_capacity(frame, capacity), merger: Merger::new(max_pending_splits) }
+        Self::with_limits(frame, max_pending_splits, MergeLimits::default(), capacity)
+    }
+
+    /// [`JudgeLoop::new`] with split packets held within `limits`.
+    pub fn with_limits(
+        frame: FrameConfig,
+        max_pending_splits: usize,
+        limits: MergeLimits,
+        capacity: usize,
+    ) -> Self {
+        JudgeLoop {
+            framer: Framer::with_capacity(frame, capacity),
+            merger: Merger::with_limits(max_pending_splits, limits),
+        }
     }
 
     /// A loop over a whole byte stream, taken without copying and already finished.

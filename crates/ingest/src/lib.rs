@@ -64,11 +64,13 @@ mod config;
 mod connection;
 mod directory;
 mod gap_requests;
+mod guard;
 mod judge;
 pub mod judge_loop;
 mod live_stats;
 mod ratelimit;
 mod refusals;
+mod security;
 mod strangers;
 
 pub use commands::{ORIGIN_CLOCK, ORIGIN_GAP, ORIGIN_OPERATOR, queue_command, queue_command_from};
@@ -118,6 +120,10 @@ pub(crate) struct Shared {
     pub refusals: refusals::Refusals,
     /// History requests after gaps are decided one at a time.
     pub gap_requests: tokio::sync::Mutex<()>,
+    /// Bytes of split parts held by every connection together.
+    pub split_budget: Arc<hj212::split::MergeBudget>,
+    /// Failed authentications by address, and the addresses refused for them.
+    pub guard: guard::AddressGuard,
 }
 
 impl Shared {
@@ -159,6 +165,8 @@ impl Gateway {
         let local_addr = listener.local_addr().map_err(|source| Error::Bind { addr: cfg.listen, source })?;
         info!(addr = %local_addr, devices = directory.len(), "HJ 212 gateway listening");
         let cfg_clock_rate = cfg.clock_check_rate;
+        let split_total = cfg.split_bytes_total;
+        let guard = guard::AddressGuard::new(cfg.auth_failures_max, cfg.auth_failure_window, cfg.auth_block);
         let strangers = strangers::Strangers::new(cfg.max_strangers, cfg.max_strangers_per_address);
         let shared = Arc::new(Shared {
             cfg: Arc::new(cfg),
@@ -172,6 +180,8 @@ impl Gateway {
             strangers,
             refusals: refusals::Refusals::default(),
             gap_requests: tokio::sync::Mutex::new(()),
+            split_budget: Arc::new(hj212::split::MergeBudget::new(split_total)),
+            guard,
         });
         Ok(Gateway { listener, handle: GatewayHandle { shared, local_addr } })
     }
@@ -216,6 +226,11 @@ impl Gateway {
                 _ = summary.tick() => shared.refusals.summarize(),
                 r = self.listener.accept() => match r {
                     Ok((stream, peer)) => {
+                        if shared.guard.is_blocked(peer.ip(), tokio::time::Instant::now()) {
+                            shared.refusals.record(Refusal::AddressBlocked, &shared.stats);
+                            drop(stream);
+                            continue;
+                        }
                         // Every slot taken: a stranger makes room, a registered device never does.
                         let permit = match limit.clone().try_acquire_owned() {
                             Ok(permit) => Some(permit),

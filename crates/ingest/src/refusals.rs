@@ -23,6 +23,8 @@ pub(crate) enum Refusal {
     FrameDeadline,
     /// No valid MN and password within the authentication deadline.
     AuthDeadline,
+    /// The address failed to authenticate too often and is refused for a while.
+    AddressBlocked,
 }
 
 impl Refusal {
@@ -34,6 +36,7 @@ impl Refusal {
             Refusal::PerAddress => "per_address",
             Refusal::FrameDeadline => "frame_deadline",
             Refusal::AuthDeadline => "auth_deadline",
+            Refusal::AddressBlocked => "address_blocked",
         }
     }
 }

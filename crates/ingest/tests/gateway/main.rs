@@ -1,13 +1,15 @@
 //! The gateway over real TCP, one test binary: ingest (acknowledgement after commit, split
 //! packets, duplicates, authentication, garbage, limits, shutdown), the platform's commands,
 //! interoperability with fenhe-sim's simulated loggers, and hostile or careless peers (pacing,
-//! slowloris, connection floods, history-request storms). `common` is the harness they share.
+//! slowloris, connection floods, password guessing, history-request storms, bounded split uploads). `common` is the harness they share.
 
 mod commands;
 mod common;
 mod floods;
+mod guessing;
 mod ingest;
 mod pacing;
 mod sim;
 mod slowloris;
+mod splits;
 mod storms;
