@@ -54,6 +54,15 @@ pub struct GatewayConfig {
     pub auth_failure_window: Duration,
     /// Default 15 minutes.
     pub auth_block: Duration,
+    /// Of each run of garbage from a connection not authenticated, the bytes kept (with the
+    /// run's length, pieces and peer). Default 256.
+    pub garbage_keep_bytes: usize,
+    /// Bytes of records kept per day of what one address sent before authenticating (garbage
+    /// runs, frames of unregistered MNs or wrong passwords); past it nothing more of that
+    /// address is stored that day, only counted. Default 1 MiB.
+    pub stranger_bytes_per_address: u64,
+    /// The same across all addresses. Default 256 MiB.
+    pub stranger_bytes_per_day: u64,
     /// Refused and closed connections are logged as one summary line with counts by reason at
     /// most this often (and counted in `fenhe_ingest_connections_refused_total{reason}`), not
     /// one line each. Default 10 s.
@@ -128,6 +137,9 @@ impl Default for GatewayConfig {
             max_strangers: 256,
             max_strangers_per_address: 8,
             refusal_log_interval: Duration::from_secs(10),
+            garbage_keep_bytes: 256,
+            stranger_bytes_per_address: 1024 * 1024,
+            stranger_bytes_per_day: 256 * 1024 * 1024,
             auth_failures_max: 10,
             auth_failure_window: Duration::from_secs(600),
             auth_block: Duration::from_secs(900),

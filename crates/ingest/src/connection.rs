@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, Span, debug, info, info_span, warn};
 
 use crate::commands::{self, Addressee, Driver, ORIGIN_CLOCK, now_ms, server_time};
+use crate::diagnosis::GarbageRun;
 use crate::directory::DeviceEntry;
 use crate::judge::{JudgeCtx, Judged, PacketInfo};
 use crate::judge_loop::JudgeLoop;
@@ -37,6 +38,10 @@ use crate::{Online, Shared};
 /// Devices one connection may speak for (a concentrator relays several loggers); beyond this,
 /// frames are still ingested but no commands are sent.
 const MAX_DEVICES_PER_CONNECTION: usize = 16;
+
+/// A run of garbage from a stranger is recorded when it ends, or this long after it began (and
+/// then again), so it is on record promptly while one record stands for a flood.
+const GARBAGE_RECORD_EVERY: Duration = Duration::from_secs(1);
 
 /// A frame queued with the writer, on its way to the write loop.
 struct Pending {
@@ -94,6 +99,7 @@ pub(crate) async fn serve(
             devices: CancellationToken::new(),
             links: HashMap::new(),
             stranger: Some(stranger.id),
+            garbage: None,
         };
         session.run(Connection::new(rd, &shared, stranger.evicted), &shutdown).await;
         // Stop the command drivers; let the write loop finish what was queued.
@@ -145,6 +151,8 @@ enum Read {
     Stop,
     /// A deadline passed: the connection is closed for it.
     Expired(Refusal),
+    /// Nothing yet, but the record of the run of garbage in progress is due.
+    FlushDue,
 }
 
 impl Connection {
@@ -169,25 +177,31 @@ impl Connection {
         }
     }
 
-    /// The earliest deadline now: idle, the frame in progress, authentication.
-    fn deadline(&self) -> (Instant, Option<Refusal>) {
+    /// The earliest deadline now: idle, the frame in progress, authentication; `flush_at` (the
+    /// record of a run of garbage is due) comes back as `Some(None)`.
+    fn deadline(&self, flush_at: Option<Instant>) -> (Instant, Option<Option<Refusal>>) {
         let mut at = (Instant::now() + self.idle_timeout, None);
+        if let Some(t) = flush_at
+            && t < at.0
+        {
+            at = (t, Some(None));
+        }
         if let Some(since) = self.partial_since
             && since + self.frame_deadline < at.0
         {
-            at = (since + self.frame_deadline, Some(Refusal::FrameDeadline));
+            at = (since + self.frame_deadline, Some(Some(Refusal::FrameDeadline)));
         }
         if let Some(by) = self.auth_by
             && by < at.0
         {
-            at = (by, Some(Refusal::AuthDeadline));
+            at = (by, Some(Some(Refusal::AuthDeadline)));
         }
         at
     }
 
-    /// Read once into the framer.
-    async fn read(&mut self, shutdown: &CancellationToken) -> Read {
-        let (deadline, expiry) = self.deadline();
+    /// Read once into the framer; or, with `flush_at`, stop waiting then (`Read::FlushDue`).
+    async fn read(&mut self, shutdown: &CancellationToken, flush_at: Option<Instant>) -> Read {
+        let (deadline, expiry) = self.deadline(flush_at);
         let r = tokio::select! {
             biased;
             _ = shutdown.cancelled() => {
@@ -202,7 +216,8 @@ impl Connection {
         };
         match r {
             Err(_) => match expiry {
-                Some(why) => {
+                Some(None) => Read::FlushDue,
+                Some(Some(why)) => {
                     debug!(reason = why.name(), "deadline passed; closing");
                     Read::Expired(why)
                 }
@@ -238,11 +253,12 @@ impl Connection {
         }
     }
 
-    /// The next framed event, judged; it takes a token of the frame rate.
-    fn next_judged(&mut self, ctx: &JudgeCtx<'_>) -> Option<Judged> {
-        let (_, j) = self.frames.next_judged(ctx)?;
+    /// The next framed event, judged, with the stream offset of its first byte; it takes a
+    /// token of the frame rate.
+    fn next_judged(&mut self, ctx: &JudgeCtx<'_>) -> Option<(u64, Judged)> {
+        let next = self.frames.next_judged(ctx)?;
         self.bucket.allow(Instant::now());
-        Some(j)
+        Some(next)
     }
 
     /// After the events of a read: start the frame deadline when bytes are left over that began
@@ -277,13 +293,52 @@ struct Session {
     links: HashMap<String, Link>,
     /// The connection's place among the strangers until it authenticates.
     stranger: Option<u64>,
+    /// The run of garbage in progress while not authenticated.
+    garbage: Option<GarbageRun>,
 }
 
 impl Session {
-    /// Read, judge and hand on until the stream ends, goes idle, or the gateway stops.
-    async fn run(&mut self, mut conn: Connection, shutdown: &CancellationToken) {
+    /// Read, judge and hand on until the stream ends, goes idle, or the gateway stops; then store
+    /// the run of garbage in progress, if any.
+    async fn run(&mut self, conn: Connection, shutdown: &CancellationToken) {
+        self.read_frames(conn, shutdown).await;
+        self.flush_garbage().await;
+    }
+
+    /// Hand on the run of garbage in progress as its one record, within the stranger budget;
+    /// false once the write loop is gone.
+    async fn flush_garbage(&mut self) -> bool {
+        let Some(run) = self.garbage.take() else { return true };
+        let j = run.finish();
+        if !self.within_budget(&j) {
+            return true;
+        }
+        Box::pin(self.handle(j, Instant::now())).await
+    }
+
+    /// Charge a stranger's record to the budgets of its address and of the day; false (and
+    /// counted) when it is over one and is not to be stored.
+    fn within_budget(&self, j: &Judged) -> bool {
+        match self.shared.diagnosis.charge(self.addr.ip(), j.record.bytes.len(), now_ms()) {
+            Ok(()) => true,
+            Err(why) => {
+                debug!(budget = why.name(), "stranger's record over budget; not stored");
+                self.shared.stats.not_stored(why.name());
+                false
+            }
+        }
+    }
+
+    async fn read_frames(&mut self, mut conn: Connection, shutdown: &CancellationToken) {
         loop {
-            let last = match conn.read(shutdown).await {
+            let flush_at = self.garbage.as_ref().map(|r| r.began + GARBAGE_RECORD_EVERY);
+            let last = match conn.read(shutdown, flush_at).await {
+                Read::FlushDue => {
+                    if !self.flush_garbage().await {
+                        return;
+                    }
+                    continue;
+                }
                 Read::Stop => return,
                 Read::Expired(why) => {
                     self.shared.refusals.record(why, &self.shared.stats);
@@ -307,7 +362,7 @@ impl Session {
                     peer: &self.peer,
                     received_at: now_ms(),
                 };
-                let Some(j) = conn.next_judged(&ctx) else { break };
+                let Some((at, j)) = conn.next_judged(&ctx) else { break };
                 consumed = true;
                 let guessing = j.record.verdict == Verdict::WrongPassword && self.failed_auth(&j);
                 if j.device.is_some() {
@@ -315,6 +370,31 @@ impl Session {
                     if let Some(id) = self.stranger.take() {
                         self.shared.strangers.leave(id);
                     }
+                }
+                if self.stranger.is_some() && j.record.verdict == Verdict::Rejected {
+                    // Garbage from a connection not authenticated: one record per run.
+                    match &mut self.garbage {
+                        Some(run) => run.add(&j, at),
+                        None => {
+                            self.garbage = Some(GarbageRun::start(j, at, self.shared.cfg.garbage_keep_bytes))
+                        }
+                    }
+                    // A run that goes on is recorded a piece at a time, so it is on record soon.
+                    if self.garbage.as_ref().is_some_and(|r| r.began.elapsed() >= GARBAGE_RECORD_EVERY)
+                        && !self.flush_garbage().await
+                    {
+                        return;
+                    }
+                    continue;
+                }
+                if !self.flush_garbage().await {
+                    return;
+                }
+                if self.stranger.is_some() && !self.within_budget(&j) {
+                    if guessing {
+                        return;
+                    }
+                    continue;
                 }
                 // Boxed: an async fn's state is as large as its largest await point, and handing a
                 // frame on (its judged record, the writer's queue, the write loop's channel) is

@@ -198,7 +198,12 @@ fn judge_frame_into(
     let (measurements, complete) = match merger.push_at(&p, ctx.received_at) {
         MergeOutcome::NotSplit => (measurements(&p), true),
         // Not acknowledged: the device keeps the part, and the record says why.
-        MergeOutcome::Refused(why) => return rejected(record, "split", why.to_string()),
+        // The device authenticated, so the connection counts as its own.
+        MergeOutcome::Refused(why) => {
+            let mut j = rejected(record, "split", why.to_string());
+            j.device = Some((device, packet_info(&p, false)));
+            return j;
+        }
         MergeOutcome::Pending { .. } | MergeOutcome::Duplicate { .. } => (Vec::new(), false),
         MergeOutcome::Complete { segment } => {
             match hj212::parse(segment.as_bytes(), &ParseOptions::default()) {
@@ -212,17 +217,7 @@ fn judge_frame_into(
     };
     record.verdict = Verdict::Accepted;
     let reply = hj212::builder::platform::reply_for(&p).map(|b| b.build());
-    let info = PacketInfo {
-        mn: p.mn.to_string(),
-        cn: p.cn.to_string(),
-        qn: p.qn.map(Into::into),
-        st: p.st.map(Into::into),
-        version: p.version,
-        data_time: p.data_time,
-        keys: p.plain_keys().map(|i| (i.key().to_string(), i.value().to_string())).collect(),
-        cp: cp_text(p.segment),
-        complete,
-    };
+    let info = packet_info(&p, complete);
     Judged { record, measurements, reply, device: Some((device, info)), reason_kind: None }
 }
 
@@ -241,6 +236,21 @@ pub(crate) fn accepted_whole(raw: &RawFrame<'_>, p: &hj212::Packet<'_>, ctx: &Ju
     }
     // `Merger::push` answers `NotSplit` (and changes nothing) for exactly these.
     !matches!((p.pnum, p.pno), (Some(pnum), Some(_)) if pnum > 1)
+}
+
+/// What the platform acts on of an authenticated packet.
+fn packet_info(p: &hj212::Packet<'_>, complete: bool) -> PacketInfo {
+    PacketInfo {
+        mn: p.mn.to_string(),
+        cn: p.cn.to_string(),
+        qn: p.qn.map(Into::into),
+        st: p.st.map(Into::into),
+        version: p.version,
+        data_time: p.data_time,
+        keys: p.plain_keys().map(|i| (i.key().to_string(), i.value().to_string())).collect(),
+        cp: cp_text(p.segment),
+        complete,
+    }
 }
 
 fn cp_text(segment: &str) -> String {

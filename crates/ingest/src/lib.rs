@@ -62,6 +62,7 @@ pub mod capture_judge;
 pub mod commands;
 mod config;
 mod connection;
+mod diagnosis;
 mod directory;
 mod gap_requests;
 mod guard;
@@ -124,6 +125,8 @@ pub(crate) struct Shared {
     pub split_budget: Arc<hj212::split::MergeBudget>,
     /// Failed authentications by address, and the addresses refused for them.
     pub guard: guard::AddressGuard,
+    /// Bytes of strangers' records stored today, per address and in all.
+    pub diagnosis: diagnosis::DiagnosisBudget,
 }
 
 impl Shared {
@@ -166,6 +169,8 @@ impl Gateway {
         info!(addr = %local_addr, devices = directory.len(), "HJ 212 gateway listening");
         let cfg_clock_rate = cfg.clock_check_rate;
         let split_total = cfg.split_bytes_total;
+        let diagnosis =
+            diagnosis::DiagnosisBudget::new(cfg.stranger_bytes_per_address, cfg.stranger_bytes_per_day);
         let guard = guard::AddressGuard::new(cfg.auth_failures_max, cfg.auth_failure_window, cfg.auth_block);
         let strangers = strangers::Strangers::new(cfg.max_strangers, cfg.max_strangers_per_address);
         let shared = Arc::new(Shared {
@@ -182,6 +187,7 @@ impl Gateway {
             gap_requests: tokio::sync::Mutex::new(()),
             split_budget: Arc::new(hj212::split::MergeBudget::new(split_total)),
             guard,
+            diagnosis,
         });
         Ok(Gateway { listener, handle: GatewayHandle { shared, local_addr } })
     }

@@ -18,6 +18,7 @@ pub mod names {
     pub const ACK_SECONDS: &str = "fenhe_ingest_ack_seconds";
     pub const COMMANDS: &str = "fenhe_ingest_commands_total";
     pub const STORE_ERRORS: &str = "fenhe_ingest_store_errors_total";
+    pub const NOT_STORED: &str = "fenhe_ingest_stranger_records_not_stored_total";
 }
 
 /// A device with an authenticated connection.
@@ -50,6 +51,9 @@ pub struct GatewayStats {
     /// Frames not accepted, by reason kind (`crc`, `auth`, `rate`, `header`, …).
     pub rejected: BTreeMap<String, u64>,
     pub bytes: u64,
+    /// Records of strangers not stored, by the budget they were over (`address_budget`,
+    /// `day_budget`).
+    pub not_stored: BTreeMap<String, u64>,
     /// Submissions the store could not commit (no acknowledgement was sent for them).
     pub store_errors: u64,
     /// Commands by status reached (`sent`, `done`, `timed_out`, …).
@@ -70,6 +74,7 @@ pub(crate) struct Stats {
 struct Maps {
     online: BTreeMap<String, OnlineDevice>,
     refused: BTreeMap<String, u64>,
+    not_stored: BTreeMap<String, u64>,
     frames: BTreeMap<String, u64>,
     rejected: BTreeMap<String, u64>,
     commands: BTreeMap<String, u64>,
@@ -114,6 +119,12 @@ impl Stats {
         }
     }
 
+    /// A stranger's record over its budget, not stored.
+    pub fn not_stored(&self, reason: &'static str) {
+        metrics::counter!(names::NOT_STORED, "reason" => reason).increment(1);
+        *self.maps().not_stored.entry(reason.to_string()).or_default() += 1;
+    }
+
     pub fn store_error(&self) {
         self.store_errors.fetch_add(1, Ordering::Relaxed);
         metrics::counter!(names::STORE_ERRORS).increment(1);
@@ -146,6 +157,7 @@ impl Stats {
             strangers: 0,
             connections_refused: self.refused.load(Ordering::Relaxed),
             refused_by_reason: m.refused.clone(),
+            not_stored: m.not_stored.clone(),
             devices_online: m.online.values().cloned().collect(),
             frames: m.frames.clone(),
             rejected: m.rejected.clone(),
