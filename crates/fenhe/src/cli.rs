@@ -259,22 +259,8 @@ pub struct ServeArgs {
     /// Close connections silent for this many seconds.
     #[arg(long, default_value_t = 300)]
     pub idle_timeout_s: u64,
-    /// Frames one connection may send at once before the frame rate paces it.
-    #[arg(long, default_value_t = 200.0)]
-    pub frame_burst: f64,
-    /// A frame must be complete within this many seconds of its first byte.
-    #[arg(long, default_value_t = 30)]
-    pub frame_deadline_s: u64,
-    /// A connection must authenticate (a registered MN and its password) within this many
-    /// seconds of connecting.
-    #[arg(long, default_value_t = 120)]
-    pub auth_deadline_s: u64,
-    /// Connections not yet authenticated held at once (the oldest is closed beyond it).
-    #[arg(long, default_value_t = 256)]
-    pub max_strangers: usize,
-    /// Connections not yet authenticated held at once from one IP address.
-    #[arg(long, default_value_t = 8)]
-    pub max_strangers_per_address: usize,
+    #[command(flatten)]
+    pub gateway_limits: GatewayLimitArgs,
     /// Set a device's clock (1012) when it is off by more than this many seconds.
     #[arg(long, default_value_t = 60)]
     pub clock_skew_max_s: u64,
@@ -299,6 +285,86 @@ pub struct ServeArgs {
     pub batch_wait_ms: u64,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+/// The gateway's limits against hostile or careless peers (docs/LIMITS.md, "Gateway").
+#[derive(Debug, Args, Clone)]
+pub struct GatewayLimitArgs {
+    /// Frames one connection may send at once before the frame rate paces it.
+    #[arg(long, default_value_t = 200.0)]
+    pub frame_burst: f64,
+    /// A frame must be complete within this many seconds of its first byte.
+    #[arg(long, default_value_t = 30)]
+    pub frame_deadline_s: u64,
+    /// A connection must authenticate (a registered MN and its password) within this many
+    /// seconds of connecting.
+    #[arg(long, default_value_t = 120)]
+    pub auth_deadline_s: u64,
+    /// Connections not yet authenticated held at once (the oldest is closed beyond it).
+    #[arg(long, default_value_t = 256)]
+    pub max_strangers: usize,
+    /// Connections not yet authenticated held at once from one IP address.
+    #[arg(long, default_value_t = 8)]
+    pub max_strangers_per_address: usize,
+    /// Seconds between the summary lines of refused and closed connections.
+    #[arg(long, default_value_t = 10)]
+    pub refusal_log_interval_s: u64,
+    /// Wrong passwords from one address within --auth-failure-window-s that get the address
+    /// refused for --auth-block-s and raise a security alarm.
+    #[arg(long, default_value_t = 10)]
+    pub auth_failures_max: usize,
+    #[arg(long, default_value_t = 600)]
+    pub auth_failure_window_s: u64,
+    #[arg(long, default_value_t = 900)]
+    pub auth_block_s: u64,
+    /// Most parts (PNUM) a split upload may declare.
+    #[arg(long, default_value_t = 64)]
+    pub max_split_parts: u32,
+    /// Bytes of split parts held per device.
+    #[arg(long, default_value_t = 256 * 1024)]
+    pub split_bytes_per_device: usize,
+    /// Bytes of split parts held across the gateway.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub split_bytes_total: usize,
+    /// Seconds a split upload may stay incomplete.
+    #[arg(long, default_value_t = 600)]
+    pub split_max_age_s: u64,
+    /// Bytes kept of each run of garbage from a connection not authenticated.
+    #[arg(long, default_value_t = 256)]
+    pub garbage_keep_bytes: usize,
+    /// Bytes of records kept per day of what one address sends before authenticating.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub stranger_bytes_per_address: u64,
+    /// Bytes of records kept per day of what all strangers send.
+    #[arg(long, default_value_t = 256 * 1024 * 1024)]
+    pub stranger_bytes_per_day: u64,
+    /// History requests after gaps open at once per device.
+    #[arg(long, default_value_t = 4)]
+    pub max_gap_requests: usize,
+}
+
+impl GatewayLimitArgs {
+    /// Set these limits on `c`.
+    pub fn apply(&self, c: &mut fenhe_ingest::GatewayConfig) {
+        use std::time::Duration;
+        c.frame_burst = self.frame_burst;
+        c.frame_deadline = Duration::from_secs(self.frame_deadline_s);
+        c.auth_deadline = Duration::from_secs(self.auth_deadline_s);
+        c.max_strangers = self.max_strangers;
+        c.max_strangers_per_address = self.max_strangers_per_address;
+        c.refusal_log_interval = Duration::from_secs(self.refusal_log_interval_s.max(1));
+        c.auth_failures_max = self.auth_failures_max;
+        c.auth_failure_window = Duration::from_secs(self.auth_failure_window_s);
+        c.auth_block = Duration::from_secs(self.auth_block_s);
+        c.max_split_parts = self.max_split_parts;
+        c.split_bytes_per_device = self.split_bytes_per_device;
+        c.split_bytes_total = self.split_bytes_total;
+        c.split_max_age = Duration::from_secs(self.split_max_age_s);
+        c.garbage_keep_bytes = self.garbage_keep_bytes;
+        c.stranger_bytes_per_address = self.stranger_bytes_per_address;
+        c.stranger_bytes_per_day = self.stranger_bytes_per_day;
+        c.max_gap_requests = self.max_gap_requests;
+    }
 }
 
 /// The compliance engine inside `serve` and `demo`: its jobs, the cycle and the silent-device check.
@@ -793,20 +859,16 @@ async fn run_serve(a: ServeArgs) -> Result<ExitCode> {
     if let Err(e) = crate::bench::raise_nofile_limit() {
         tracing::warn!(error = %e, "cannot raise the open-file limit");
     }
-    let gateway = fenhe_ingest::GatewayConfig {
+    let mut gateway = fenhe_ingest::GatewayConfig {
         max_connections: a.max_connections,
         frame_rate: a.frame_rate,
-        frame_burst: a.frame_burst,
-        frame_deadline: std::time::Duration::from_secs(a.frame_deadline_s),
-        auth_deadline: std::time::Duration::from_secs(a.auth_deadline_s),
-        max_strangers: a.max_strangers,
-        max_strangers_per_address: a.max_strangers_per_address,
         idle_timeout: std::time::Duration::from_secs(a.idle_timeout_s),
         clock_skew_max: std::time::Duration::from_secs(a.clock_skew_max_s),
         gap_detection: !a.no_gap_requests,
         time_check_on_connect: !a.no_time_check,
         ..Default::default()
     };
+    a.gateway_limits.apply(&mut gateway);
     let running = crate::server::start(crate::server::ServerOptions {
         db: a.db.db.clone(),
         hj212_listen: a.listen.hj212_listen,
