@@ -258,6 +258,11 @@ impl Connection {
     fn next_judged(&mut self, ctx: &JudgeCtx<'_>) -> Option<(u64, Judged)> {
         let next = self.frames.next_judged(ctx)?;
         self.bucket.allow(Instant::now());
+        let expired = self.frames.take_expired_splits();
+        if expired > 0 {
+            info!(split_packets = expired, "incomplete split uploads discarded for their age");
+            metrics::counter!(names::SPLITS_EXPIRED).increment(expired);
+        }
         Some(next)
     }
 

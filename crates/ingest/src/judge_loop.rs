@@ -12,6 +12,8 @@ use crate::judge::{JudgeCtx, Judged, accepted_whole, judge_frame, judge_rejected
 pub struct JudgeLoop {
     framer: Framer,
     merger: Merger,
+    /// Split packets discarded for their age that were already reported.
+    expired_reported: u64,
 }
 
 /// One event and where it sits in the stream.
@@ -45,12 +47,17 @@ impl JudgeLoop {
         JudgeLoop {
             framer: Framer::with_capacity(frame, capacity),
             merger: Merger::with_limits(max_pending_splits, limits),
+            expired_reported: 0,
         }
     }
 
     /// A loop over a whole byte stream, taken without copying and already finished.
     pub fn over(frame: FrameConfig, max_pending_splits: usize, bytes: Vec<u8>) -> Self {
-        JudgeLoop { framer: Framer::over(frame, bytes), merger: Merger::new(max_pending_splits) }
+        JudgeLoop {
+            framer: Framer::over(frame, bytes),
+            merger: Merger::new(max_pending_splits),
+            expired_reported: 0,
+        }
     }
 
     /// More bytes of the stream.
@@ -67,6 +74,13 @@ impl JudgeLoop {
     pub fn next_event(&mut self) -> Option<Located<'_>> {
         let (end, event) = self.framer.next_located()?;
         Some(Located { end, event })
+    }
+
+    /// Incomplete split packets discarded for their age since the last call.
+    pub fn take_expired_splits(&mut self) -> u64 {
+        let n = self.merger.expired() - self.expired_reported;
+        self.expired_reported = self.merger.expired();
+        n
     }
 
     /// Bytes held that are not an event yet (a partial frame, or garbage waiting for more).

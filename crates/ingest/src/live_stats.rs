@@ -18,6 +18,7 @@ pub mod names {
     pub const ACK_SECONDS: &str = "fenhe_ingest_ack_seconds";
     pub const COMMANDS: &str = "fenhe_ingest_commands_total";
     pub const STORE_ERRORS: &str = "fenhe_ingest_store_errors_total";
+    pub const SPLITS_EXPIRED: &str = "fenhe_ingest_split_uploads_expired_total";
     pub const NOT_STORED: &str = "fenhe_ingest_stranger_records_not_stored_total";
 }
 
