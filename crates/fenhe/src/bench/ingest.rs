@@ -427,7 +427,7 @@ pub fn run(a: IngestArgs) -> Result<ExitCode> {
     if a.devices == 0 || a.factors == 0 || a.window == 0 {
         bail!("--devices, --factors and --window must be at least 1");
     }
-    let limit = super::raise_nofile_limit().context("cannot raise the open-file limit")?;
+    let limit = crate::os::nofile::raise_nofile_limit().context("cannot raise the open-file limit")?;
     if (limit as usize) < a.devices + 64 {
         bail!("{} connections need more open files than the limit of {limit} (ulimit -Hn)", a.devices);
     }

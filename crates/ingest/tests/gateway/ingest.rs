@@ -198,7 +198,7 @@ async fn unknown_device_and_wrong_password_go_to_the_inbox() {
     b.expect_none("an acknowledgement for a wrong password", SHORT, |g| g.cn() == "9014").await;
 
     let inbox = eventually("both in the inbox", || async {
-        let i = h.store.inbox().await.unwrap();
+        let i = h.store.inbox(&fenhe_store::InboxQuery { mn: None, limit: 10, offset: 0 }).await.unwrap();
         (i.len() == 2).then_some(i)
     })
     .await;

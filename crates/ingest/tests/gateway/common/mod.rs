@@ -149,8 +149,11 @@ impl fenhe_store::IngestStore for Gate {
     async fn frame_counts_by_mn(&self, since: i64) -> Result<Vec<fenhe_store::MnFrameCount>> {
         self.inner.frame_counts_by_mn(since).await
     }
-    async fn inbox(&self) -> Result<Vec<fenhe_store::InboxEntry>> {
-        self.inner.inbox().await
+    async fn inbox(&self, q: &fenhe_store::InboxQuery) -> Result<Vec<fenhe_store::InboxEntry>> {
+        self.inner.inbox(q).await
+    }
+    async fn inbox_count(&self) -> Result<u64> {
+        self.inner.inbox_count().await
     }
     async fn device_activity(&self) -> Result<Vec<DeviceActivity>> {
         self.inner.device_activity().await
