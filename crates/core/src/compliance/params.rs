@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 pub struct Params {
     /// Data flags whose values count for compliance (HJ 212 `-Flag`; default `N` only).
     pub valid_flags: Vec<String>,
+    /// Data flags that declare a shutdown (停运, HJ 212 `F`): their records leave the expected
+    /// count of the rates and are reported as stopped time instead of failed monitoring.
+    pub shutdown_flags: Vec<String>,
     /// Valid minutes of data needed for a valid hour (HJ 75: 45). Coverage is counted from each
     /// record's interval, so 10-minute records need 5 of 6.
     pub hour_min_valid_minutes: u32,
@@ -59,6 +62,7 @@ impl Default for Params {
     fn default() -> Params {
         Params {
             valid_flags: vec!["N".to_string()],
+            shutdown_flags: vec!["F".to_string()],
             hour_min_valid_minutes: 45,
             day_min_valid_hours: 20,
             o2_not_convertible: 19.0,
@@ -93,8 +97,9 @@ pub enum ParamError {
 
 impl Params {
     /// Every parameter name, in declaration order.
-    pub const NAMES: [&'static str; 16] = [
+    pub const NAMES: [&'static str; 17] = [
         "valid_flags",
+        "shutdown_flags",
         "hour_min_valid_minutes",
         "day_min_valid_hours",
         "o2_not_convertible",
@@ -132,6 +137,7 @@ impl Params {
         let list = || value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
         match name {
             "valid_flags" => self.valid_flags = list(),
+            "shutdown_flags" => self.shutdown_flags = list(),
             "hour_min_valid_minutes" => self.hour_min_valid_minutes = uint()?,
             "day_min_valid_hours" => self.day_min_valid_hours = uint()?,
             "o2_not_convertible" => self.o2_not_convertible = share()?,
@@ -166,6 +172,11 @@ impl Params {
             _ => return Err(ParamError::Unknown(name.to_string())),
         }
         Ok(())
+    }
+
+    /// Whether a data flag declares a shutdown (no flag: no).
+    pub fn is_shutdown_flag(&self, flag: Option<&str>) -> bool {
+        flag.is_some_and(|f| self.shutdown_flags.iter().any(|s| s == f))
     }
 
     /// Whether a data flag counts as valid. A record without a flag is taken as `N` (HJ 212: the
