@@ -10,6 +10,31 @@ use super::wording::{factor_name_en, factor_name_zh, fmt_num, unit};
 use crate::china_time::{DAY_MS, HOUR_MS};
 use crate::registry::OutletKind;
 
+/// Σ C·Q·Δt and Σ Q·Δt over the minute records of water factor `code` in `[from, to)` with a
+/// valid concentration and a valid, non-negative flow at the same DataTime (Δt the interval, s).
+pub(crate) fn minute_mass_volume(
+    prep: &Prepared<'_>,
+    code: &str,
+    from: i64,
+    to: i64,
+    params: &Params,
+) -> (f64, f64) {
+    let flows = prep.minutes_in(factor::WATER_FLOW, from, to);
+    let step = prep.interval_ms as f64 / 1000.0;
+    let (mut mass, mut volume) = (0.0f64, 0.0f64);
+    for r in prep.minutes_in(code, from, to) {
+        if let Some(c) = valid_value(r, params)
+            && let Some(q) = record_at(flows, r.data_time)
+                .and_then(|f| valid_value(f, params))
+                .filter(|q| q.is_finite() && *q >= 0.0)
+        {
+            mass += c * q * step;
+            volume += q * step;
+        }
+    }
+    (mass, volume)
+}
+
 /// How a water day's mean was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Weighting {
@@ -34,12 +59,9 @@ fn mass_over_volume(prep: &Prepared<'_>, code: &str, start: i64, params: &Params
         r.and_then(|f| valid_value(f, params)).filter(|q| q.is_finite() && *q >= 0.0)
     };
     let (mut mass, mut volume) = (0.0f64, 0.0f64);
-    let step = prep.interval_ms as f64 / 1000.0;
-    let flows = prep.minutes_in(flow, start, start.saturating_add(DAY_MS));
     let mut h = start;
     while h < start.saturating_add(DAY_MS) {
-        let minutes = prep.minutes_in(code, h, h + HOUR_MS);
-        if minutes.is_empty() {
+        if prep.minutes_in(code, h, h + HOUR_MS).is_empty() {
             if let Some(r) = prep.device_hour(code, h)
                 && let Some(c) = valid_value(r, params)
                 && let Some(q) = q_of(prep.device_hour(flow, h))
@@ -48,14 +70,9 @@ fn mass_over_volume(prep: &Prepared<'_>, code: &str, start: i64, params: &Params
                 volume += q * 3600.0;
             }
         } else {
-            for r in minutes {
-                if let Some(c) = valid_value(r, params)
-                    && let Some(q) = q_of(record_at(flows, r.data_time))
-                {
-                    mass += c * q * step;
-                    volume += q * step;
-                }
-            }
+            let (m, v) = minute_mass_volume(prep, code, h, h + HOUR_MS, params);
+            mass += m;
+            volume += v;
         }
         h += HOUR_MS;
     }

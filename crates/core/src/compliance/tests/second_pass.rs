@@ -227,3 +227,36 @@ fn declared_shutdown_leaves_the_expected_count() {
     let day = e.rates.iter().find(|x| x.period == Period::Day).unwrap();
     assert_eq!((day.expected, day.received, day.valid), (1440, 1440, 1140));
 }
+
+// ------------------------------------------------------------ device hours against recomputation
+
+#[test]
+fn device_converted_hour_is_compared_too() {
+    // SO2 40 with O2 11 each minute: converted 40 × (21 − 6) / (21 − 11) = 60.
+    let mut r = Vec::new();
+    for h in [0, 60] {
+        r.extend(series(at(h), 60, 1, SO2, 40.0));
+        r.extend(series(at(h), 60, 1, O2, 11.0));
+    }
+    // Hour 0: Avg 40 matches, ZsAvg 70 differs from 60 by 10 > 3 (5 %). Hour 1: ZsAvg 61, within.
+    r.push(with(hourly(at(0), SO2, 40.0), RuleNumber::ZsAvg, 70.0));
+    r.push(with(hourly(at(60), SO2, 40.0), RuleNumber::ZsAvg, 61.0));
+    let e = evaluate(&air(), &r, day_window(1), &Params::default());
+    let m = kinds(&e, FindingKind::HourlyMismatch);
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!(m[0].start, at(0));
+    assert!(m[0].detail.contains("converted hourly value 70") && m[0].detail.contains("60"), "{}", m[0].detail);
+}
+
+#[test]
+fn a_water_logger_weighting_by_flow_is_no_mismatch() {
+    // Hour 4 of `water_minutes`: arithmetic 70, mass over volume 85.
+    let mut r = water_minutes();
+    r.push(hourly(at(4 * 60), COD, 85.0)); // the device weights by flow (formula 13): no finding
+    r.push(hourly(at(5 * 60), COD, 70.0)); // arithmetic (formula 16): no finding
+    r.push(hourly(at(6 * 60), COD, 77.0)); // neither (beyond 3.5 of 70 and 4.25 of 85)
+    let e = evaluate(&water(), &r, day_window(1), &Params::default());
+    let m = kinds(&e, FindingKind::HourlyMismatch);
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!(m[0].start, at(6 * 60));
+}
