@@ -52,7 +52,8 @@ pub const MAX_WINDOW_DAYS: i64 = 3660;
 ///   live engine calls [`monthly`] on the stored days for the whole month);
 /// - rates: per complete day, and per month as for emissions.
 pub fn evaluate(src: &Source, records: &[Record], window: Window, params: &Params) -> Evaluation {
-    let prep = Prepared::new(src, records);
+    let derived = super::derived::with_nox(records);
+    let prep = Prepared::new(src, derived.as_deref().unwrap_or(records));
     let Window { from, now, .. } = window;
     let first_day = day_start(from);
     let to = window.to.min(first_day.saturating_add(MAX_WINDOW_DAYS * DAY_MS));

@@ -2,16 +2,17 @@
 
 use std::collections::BTreeMap;
 
-use super::params::Params;
 use super::daily::minute_mass_volume;
+use super::params::Params;
 use super::prepare::{
-    Prepared, flow_factor, is_converted, is_emitted, negative_suspect, record_at, valid_value, value, zs_value,
+    Prepared, flow_factor, is_converted, is_emitted, negative_suspect, record_at, valid_value, value,
+    zs_value,
 };
 use super::types::{Aggregate, Finding, FindingKind, Period, Record, Source, factor};
-use crate::registry::OutletKind;
 use super::wording::{factor_name_en, factor_name_zh, fmt_minutes, fmt_num, unit};
 use crate::china_time::minute_text;
 use crate::china_time::{DAY_MS, HOUR_MS, MINUTE_MS, hour_start};
+use crate::registry::OutletKind;
 
 struct Ctx<'s, 'p, 'a> {
     src: &'s Source,

@@ -245,7 +245,11 @@ fn device_converted_hour_is_compared_too() {
     let m = kinds(&e, FindingKind::HourlyMismatch);
     assert_eq!(m.len(), 1, "{m:?}");
     assert_eq!(m[0].start, at(0));
-    assert!(m[0].detail.contains("converted hourly value 70") && m[0].detail.contains("60"), "{}", m[0].detail);
+    assert!(
+        m[0].detail.contains("converted hourly value 70") && m[0].detail.contains("60"),
+        "{}",
+        m[0].detail
+    );
 }
 
 #[test]
@@ -259,4 +263,31 @@ fn a_water_logger_weighting_by_flow_is_no_mismatch() {
     let m = kinds(&e, FindingKind::HourlyMismatch);
     assert_eq!(m.len(), 1, "{m:?}");
     assert_eq!(m[0].start, at(6 * 60));
+}
+
+// ------------------------------------------------------------ NOx from NO and NO2
+
+#[test]
+fn nox_from_no_and_no2_when_the_device_sends_no_nox() {
+    use super::derived::{NO, NO2, NOX};
+    let mut s = air();
+    s.reference_o2 = None;
+    s.limits.push(limit(NOX, Some(50.0), None, "2026-01-01"));
+    // Hour 0: NO 30, NO2 5 each minute → NOx 30 × 46/30 + 5 = 51 > 50.
+    // Hour 1: NO 20, NO2 5, and the device's own NOx 40: its NOx counts (no derivation).
+    let mut r = series(at(0), 60, 1, NO, 30.0);
+    r.extend(series(at(0), 60, 1, NO2, 5.0));
+    r.extend(series(at(60), 60, 1, NO, 20.0));
+    r.extend(series(at(60), 60, 1, NO2, 5.0));
+    r.extend(series(at(60), 60, 1, NOX, 40.0));
+    let e = evaluate(&s, &r, day_window(1), &Params::default());
+    let h0 = hour(&e, NOX, at(0));
+    assert!(close(h0.mean.unwrap(), 51.0));
+    assert!(h0.exceeds);
+    assert_eq!(hour(&e, NOX, at(60)).mean, Some(40.0));
+    // A fault on NO2 makes the derived minute invalid.
+    let mut r = series(at(0), 60, 1, NO, 30.0);
+    r.extend(series(at(0), 60, 1, NO2, 5.0).into_iter().map(|x| flagged(x, "D")));
+    let e = evaluate(&s, &r, day_window(1), &Params::default());
+    assert_eq!(hour(&e, NOX, at(0)).reason, Some(Invalidity::NoValidData));
 }
