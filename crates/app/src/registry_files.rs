@@ -505,7 +505,8 @@ fn parse_limit(s: &str) -> Result<Limit, String> {
         factor: factor.trim().into(),
         min: num(lo)?,
         max: num(hi)?,
-        effective_from: fenhe_core::registry::parse_effective_date(date).map_err(|e| format!("{s:?}: {e}"))?,
+        effective_from: fenhe_core::registry::parse_effective_date(date)
+            .map_err(|e| format!("{s:?}: {e}"))?,
     })
 }
 

@@ -143,15 +143,18 @@ pub struct Limit {
 /// cut to its date would judge the hours before the change against the new limit.
 pub fn parse_effective_date(s: &str) -> Result<Date, String> {
     let s = s.trim();
-    let plain = s.len() == 10 && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    let plain = s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
     if !plain {
-        return Err(if s.len() > 10 && s.as_bytes().get(10).is_some_and(|b| matches!(b, b'T' | b't' | b' ')) {
-            format!(
-                "{s:?} has a time of day: limits take effect at 00:00 China time of a date; give YYYY-MM-DD (a limit from another time of day is not supported)"
-            )
-        } else {
-            format!("{s:?} is not a date (YYYY-MM-DD)")
-        });
+        return Err(
+            if s.len() > 10 && s.as_bytes().get(10).is_some_and(|b| matches!(b, b'T' | b't' | b' ')) {
+                format!(
+                    "{s:?} has a time of day: limits take effect at 00:00 China time of a date; give YYYY-MM-DD (a limit from another time of day is not supported)"
+                )
+            } else {
+                format!("{s:?} is not a date (YYYY-MM-DD)")
+            },
+        );
     }
     s.parse::<Date>().map_err(|e| format!("{s:?} is not a date (YYYY-MM-DD): {e}"))
 }
