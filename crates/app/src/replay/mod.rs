@@ -108,15 +108,14 @@ fn report(
         };
         let interval = match (req.overrides.interval_of(mn), described_by) {
             (Some(c), _) => c,
-            (None, "registry") => source::IntervalChoice { minutes: src.minute_interval_min, how: "registry".into() },
+            (None, "registry") => {
+                source::IntervalChoice { minutes: src.minute_interval_min, how: "registry".into() }
+            }
             (None, _) => source::infer_minute_interval(recs),
         };
         src.minute_interval_min = interval.minutes;
         if described_by != "registry" || interval.how == "--interval" {
-            report.notes.push(format!(
-                "{mn}: minute interval {} min ({})",
-                interval.minutes, interval.how
-            ));
+            report.notes.push(format!("{mn}: minute interval {} min ({})", interval.minutes, interval.how));
         }
         let (Some((from, to)), Some(until)) = (days_of(recs), data_until(&src, recs)) else { continue };
         // The rules judge at most MAX_WINDOW_DAYS from the first day; say so rather than cut quietly.

@@ -15,6 +15,7 @@ use super::params::Params;
 use super::prepare::{Prepared, is_emitted, slice_in};
 use super::quality::findings;
 use super::rates::day_rate;
+use super::substitution::substitute;
 use super::types::{Aggregate, Emission, Evaluation, Finding, Period, Record, Source};
 use crate::china_time::{DAY_MS, HOUR_MS, day_start, hour_start, month_start, next_month_start};
 
@@ -63,6 +64,7 @@ pub fn evaluate(src: &Source, records: &[Record], window: Window, params: &Param
     let mut emissions: Vec<Emission> = Vec::new();
     let mut rates = Vec::new();
     let mut day_findings = Vec::new();
+    let mut closed_days: Vec<i64> = Vec::new();
     let mut d = first_day;
     while d < to {
         let d_end = d.saturating_add(DAY_MS);
@@ -109,6 +111,7 @@ pub fn evaluate(src: &Source, records: &[Record], window: Window, params: &Param
                 per.into_iter().map(|(f, parts)| total(src, f, Period::Day, d, &parts)).collect();
             let aggs: Vec<&Aggregate> = hours[first_hour..].iter().chain(&days[first_day_agg..]).collect();
             rates.push(day_rate(src, &prep, d, &aggs, &[], params));
+            closed_days.push(d);
             emissions.extend(day_emissions);
         }
         if d_end <= d {
@@ -116,6 +119,24 @@ pub fn evaluate(src: &Source, records: &[Record], window: Window, params: &Param
         }
         d = d_end;
     }
+
+    // Substitution (off by default) needs every hour first: a gap's length decides its look-back.
+    let (substituted, marks) = substitute(src, &prep, &hours, &emissions, params);
+    if !substituted.is_empty() {
+        emissions.extend(substituted);
+        let mut per: BTreeMap<(&str, i64), Vec<&Emission>> = BTreeMap::new();
+        for e in emissions.iter().filter(|e| e.period == Period::Hour) {
+            let d = day_start(e.start);
+            if closed_days.binary_search(&d).is_ok() {
+                per.entry((e.factor.as_str(), d)).or_default().push(e);
+            }
+        }
+        let totals: Vec<Emission> =
+            per.into_iter().map(|((f, d), parts)| total(src, f, Period::Day, d, &parts)).collect();
+        emissions.retain(|e| e.period != Period::Day);
+        emissions.extend(totals);
+    }
+    day_findings.extend(marks);
 
     let judged = match judged_period(src.kind) {
         Period::Hour => &hours,

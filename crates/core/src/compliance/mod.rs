@@ -50,6 +50,7 @@ mod rates;
 pub mod rollup;
 mod rule_values;
 pub mod sources;
+pub mod substitution;
 mod wording;
 /// The period arithmetic moved to [`crate::china_time`]; this path stays for the callers
 /// outside core that still name it.

@@ -45,6 +45,21 @@ pub struct Params {
     pub monthly_within_share: f64,
     /// Source types the monthly rule applies to (steel ultra-low outlets).
     pub monthly_rule_source_types: Vec<String>,
+    /// Substitute the emission of flue-gas hours without a measured one (HJ 75-2017 §11; off:
+    /// the live engine lacks the look-back, see `compliance::substitution`).
+    pub substitute_missing: bool,
+    /// A gap of at most this many hours looks back `substitute_short_lookback_hours` (24)…
+    pub substitute_short_gap_hours: u32,
+    /// …valid hours (180)…
+    pub substitute_short_lookback_hours: u32,
+    /// …a longer gap this many (720), when the quarter's capture is at least…
+    pub substitute_long_lookback_hours: u32,
+    /// …this share (0.9);
+    pub substitute_capture_high: f64,
+    /// at least this share (0.75) but below the one above…
+    pub substitute_capture_low: f64,
+    /// …looks back this many valid hours (2160); below it nothing is substituted.
+    pub substitute_capture_low_lookback_hours: u32,
 }
 
 impl Params {
@@ -80,6 +95,13 @@ impl Default for Params {
             monthly_rule_source_types: ["sinter_head", "pellet", "steel_ultra_low"]
                 .map(String::from)
                 .to_vec(),
+            substitute_missing: false,
+            substitute_short_gap_hours: 24,
+            substitute_short_lookback_hours: 180,
+            substitute_long_lookback_hours: 720,
+            substitute_capture_high: 0.9,
+            substitute_capture_low: 0.75,
+            substitute_capture_low_lookback_hours: 2160,
         }
     }
 }
@@ -97,7 +119,7 @@ pub enum ParamError {
 
 impl Params {
     /// Every parameter name, in declaration order.
-    pub const NAMES: [&'static str; 17] = [
+    pub const NAMES: [&'static str; 24] = [
         "valid_flags",
         "shutdown_flags",
         "hour_min_valid_minutes",
@@ -115,6 +137,13 @@ impl Params {
         "permit_warn_shares",
         "monthly_within_share",
         "monthly_rule_source_types",
+        "substitute_missing",
+        "substitute_short_gap_hours",
+        "substitute_short_lookback_hours",
+        "substitute_long_lookback_hours",
+        "substitute_capture_high",
+        "substitute_capture_low",
+        "substitute_capture_low_lookback_hours",
     ];
 
     /// Apply `name=value`. Lists are comma-separated (`valid_flags=N,S`).
@@ -134,6 +163,11 @@ impl Params {
             Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
             _ => Err(invalid("a non-negative number")),
         };
+        let boolean = || match value {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(invalid("true or false")),
+        };
         let list = || value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
         match name {
             "valid_flags" => self.valid_flags = list(),
@@ -141,13 +175,14 @@ impl Params {
             "hour_min_valid_minutes" => self.hour_min_valid_minutes = uint()?,
             "day_min_valid_hours" => self.day_min_valid_hours = uint()?,
             "o2_not_convertible" => self.o2_not_convertible = share()?,
-            "water_flow_weighted" => {
-                self.water_flow_weighted = match value {
-                    "true" | "1" | "yes" => true,
-                    "false" | "0" | "no" => false,
-                    _ => return Err(invalid("true or false")),
-                }
-            }
+            "water_flow_weighted" => self.water_flow_weighted = boolean()?,
+            "substitute_missing" => self.substitute_missing = boolean()?,
+            "substitute_short_gap_hours" => self.substitute_short_gap_hours = uint()?,
+            "substitute_short_lookback_hours" => self.substitute_short_lookback_hours = uint()?,
+            "substitute_long_lookback_hours" => self.substitute_long_lookback_hours = uint()?,
+            "substitute_capture_high" => self.substitute_capture_high = share()?,
+            "substitute_capture_low" => self.substitute_capture_low = share()?,
+            "substitute_capture_low_lookback_hours" => self.substitute_capture_low_lookback_hours = uint()?,
             "hourly_tolerance" => self.hourly_tolerance = share()?,
             "hourly_tolerance_abs" => self.hourly_tolerance_abs = share()?,
             "offline_intervals" => self.offline_intervals = share()?,

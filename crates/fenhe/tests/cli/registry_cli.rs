@@ -139,7 +139,15 @@ fn a_limit_with_a_time_of_day_is_refused() {
     std::fs::write(&file, &timed).unwrap();
     for args in [
         vec!["registry", "import", file.to_str().unwrap(), "--db", &db],
-        vec!["replay", "--registry", file.to_str().unwrap(), "--input", file.to_str().unwrap(), "--out", "x.json"],
+        vec![
+            "replay",
+            "--registry",
+            file.to_str().unwrap(),
+            "--input",
+            file.to_str().unwrap(),
+            "--out",
+            "x.json",
+        ],
     ] {
         let out = fenhe(&args);
         assert!(!out.status.success(), "{args:?}");

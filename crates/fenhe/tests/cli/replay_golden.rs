@@ -344,12 +344,23 @@ fn interval_inferred_from_the_data_or_given() {
     assert_eq!(d["minute_interval_min"], 10, "{d}");
     let how = d["interval_from"].as_str().unwrap();
     assert!(how.starts_with("usual gap 10 min in "), "{how}");
-    assert!(stderr.contains(&format!("note: {}: minute interval 10 min (usual gap 10 min", spec.mn)), "{stderr}");
+    assert!(
+        stderr.contains(&format!("note: {}: minute interval 10 min (usual gap 10 min", spec.mn)),
+        "{stderr}"
+    );
     // Valid hours: six 10-minute records cover 60 minutes.
-    let valid = r["hours"].as_array().unwrap().iter().filter(|h| h["factor"] == "a21026" && h["valid"] == true).count();
+    let valid = r["hours"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["factor"] == "a21026" && h["valid"] == true)
+        .count();
     assert_eq!(valid, 6);
     let (r, stderr) = replay(&["--interval", &format!("{}=5m", spec.mn)]);
-    assert_eq!((r["devices"][0]["minute_interval_min"].as_u64(), r["devices"][0]["interval_from"].as_str()), (Some(5), Some("--interval")));
+    assert_eq!(
+        (r["devices"][0]["minute_interval_min"].as_u64(), r["devices"][0]["interval_from"].as_str()),
+        (Some(5), Some("--interval"))
+    );
     assert!(stderr.contains("minute interval 5 min (--interval)"), "{stderr}");
     // An interval HJ 212 does not allow is refused.
     let out = Command::new(bin())
@@ -359,4 +370,44 @@ fn interval_inferred_from_the_data_or_given() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a minute-data interval HJ 212 allows"));
+}
+
+/// With `--param substitute_missing=true`, the outage's missing hours count the highest preceding
+/// hourly emission (HJ 75-2017 §11), and a `substituted` finding marks each gap.
+#[test]
+fn substitution_in_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let specs: Vec<_> = scenarios().into_iter().filter(|(n, _)| *n == "outage").collect();
+    let reg_file = dir.path().join("registry.toml");
+    std::fs::write(&reg_file, toml::to_string(&registry(&specs)).unwrap()).unwrap();
+    let capture = dir.path().join("outage.hj212");
+    std::fs::write(&capture, fenhe_sim::capture(&specs[0].1, day(), day() + time::DAY_MS)).unwrap();
+    let replay = |extra: &[&str]| {
+        let report = dir.path().join("report.json");
+        let out = Command::new(bin())
+            .args(["replay", "--registry", reg_file.to_str().unwrap(), "--input", capture.to_str().unwrap()])
+            .args(["--out", report.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_str::<Value>(&std::fs::read_to_string(&report).unwrap()).unwrap()
+    };
+    let so2_day = |r: &Value| {
+        r["emissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["factor"] == "a21026" && e["period"] == "day")
+            .unwrap()["kg"]
+            .as_f64()
+            .unwrap()
+    };
+    let plain = replay(&[]);
+    let substituted = replay(&["--param", "substitute_missing=true"]);
+    let marks: Vec<&Value> =
+        substituted["quality"].as_array().unwrap().iter().filter(|q| q["kind"] == "substituted").collect();
+    assert!(marks.iter().any(|q| q["factor"] == "a21026"), "{marks:?}");
+    assert!(so2_day(&substituted) > so2_day(&plain), "{} vs {}", so2_day(&substituted), so2_day(&plain));
+    assert!(plain["quality"].as_array().unwrap().iter().all(|q| q["kind"] != "substituted"));
 }

@@ -291,3 +291,77 @@ fn nox_from_no_and_no2_when_the_device_sends_no_nox() {
     let e = evaluate(&s, &r, day_window(1), &Params::default());
     assert_eq!(hour(&e, NOX, at(0)).reason, Some(Invalidity::NoValidData));
 }
+
+// ------------------------------------------------------------ substitution (HJ 75-2017 §11)
+
+/// SO2 10 mg/m³ at 50 m³/s every minute: 10 × 50 × 60 s × 1e-6 = 0.03 kg a minute, 1.8 kg an
+/// hour; hour 5 at 20 mg/m³: 3.6 kg. Hours 10–12 send nothing.
+fn gap_day() -> (Source, Vec<Record>) {
+    let mut s = air();
+    s.reference_o2 = None;
+    s.factors = vec![SO2.into(), FLOW.into()];
+    let mut r = Vec::new();
+    for h in (0..24).filter(|h| !(10..13).contains(h)) {
+        r.extend(series(at(h * 60), 60, 1, SO2, if h == 5 { 20.0 } else { 10.0 }));
+        r.extend(series(at(h * 60), 60, 1, FLOW, 50.0));
+    }
+    (s, r)
+}
+
+#[test]
+fn missing_hours_are_substituted_with_the_highest_preceding_hour() {
+    let (s, r) = gap_day();
+    // Off by default: the day is what was measured, 20 × 1.8 + 3.6 = 39.6 kg.
+    let e = evaluate(&s, &r, day_window(1), &Params::default());
+    assert!(close(emission(&e, SO2, Period::Day, at(0)).kg, 39.6));
+    assert!(kinds(&e, FindingKind::Substituted).is_empty());
+    let mut p = Params::default();
+    p.apply("substitute_missing=true").unwrap();
+    let e = evaluate(&s, &r, day_window(1), &p);
+    // Capture before the gap 10 of 10 hours ≥ 90 %, gap 3 h ≤ 24 h: the highest of the preceding
+    // 180 valid hours, 3.6 kg, for each of hours 10, 11, 12: the day 39.6 + 3 × 3.6 = 50.4 kg.
+    for h in 10..13 {
+        let x = emission(&e, SO2, Period::Hour, at(h * 60));
+        assert!(close(x.kg, 3.6) && x.records == 0, "hour {h}: {x:?}");
+    }
+    assert!(close(emission(&e, SO2, Period::Day, at(0)).kg, 50.4));
+    assert!(close(emission(&e, SO2, Period::Month, date_start(jiff::civil::date(2026, 11, 1))).kg, 50.4));
+    let f = kinds(&e, FindingKind::Substituted);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!((f[0].start, f[0].end), (at(600), at(780)));
+    assert!(
+        f[0].detail.contains("3 h without a measured emission") && f[0].detail.contains("3.6 kg/h"),
+        "{}",
+        f[0].detail
+    );
+    assert!(
+        f[0].detail.contains("preceding 180 valid hours") && f[0].detail.contains("capture 100 %"),
+        "{}",
+        f[0].detail
+    );
+}
+
+#[test]
+fn shutdown_hours_are_not_substituted_and_low_capture_looks_further() {
+    let (s, mut r) = gap_day();
+    // Hour 10 comes back flagged F (declared shutdown): only hours 11 and 12 are missing.
+    r.extend(series(at(600), 60, 1, SO2, 0.0).into_iter().map(|x| flagged(x, "F")));
+    let mut p = Params::default();
+    p.apply("substitute_missing=true").unwrap();
+    let e = evaluate(&s, &r, day_window(1), &p);
+    let f = kinds(&e, FindingKind::Substituted);
+    assert_eq!((f.len(), f[0].start, f[0].end), (1, at(660), at(780)));
+    assert!(close(emission(&e, SO2, Period::Day, at(0)).kg, 39.6 + 2.0 * 3.6));
+    // The shutdown hour does not count against the capture (10 of 10 hours). A capture (100 %)
+    // below the upper bar but at least the lower one looks back 2160 hours (the same 3.6 here);
+    // below the lower bar nothing is substituted.
+    p.apply("substitute_capture_high=1.5").unwrap();
+    let e = evaluate(&s, &r, day_window(1), &p);
+    let f = kinds(&e, FindingKind::Substituted);
+    assert!(f[0].detail.contains("preceding 2160 valid hours"), "{}", f[0].detail);
+    p.apply("substitute_capture_low=1.2").unwrap();
+    let e = evaluate(&s, &r, day_window(1), &p);
+    let f = kinds(&e, FindingKind::Substituted);
+    assert!(f[0].detail.contains("not substituted: capture below"), "{}", f[0].detail);
+    assert!(close(emission(&e, SO2, Period::Day, at(0)).kg, 39.6));
+}
