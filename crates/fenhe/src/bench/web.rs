@@ -46,6 +46,8 @@ const CHUNK_DAYS: i64 = 31;
 
 #[derive(Debug, Serialize)]
 pub struct WebReport {
+    /// The history is an earlier run's (`--reuse`): its load figures are not this run's.
+    pub reused: bool,
     pub days: u32,
     pub outlets: usize,
     pub frames: u64,
@@ -129,7 +131,7 @@ async fn run_async(a: WebArgs) -> Result<ExitCode> {
 async fn load_and_measure(a: &WebArgs, dir: &Path, db: &Path) -> Result<(WebReport, bool)> {
     let loaded = if a.reuse && db.exists() {
         eprintln!("reusing {} (an earlier run's --keep)", db.display());
-        Loaded::default()
+        Loaded { reused: true, ..Loaded::default() }
     } else {
         load(db, a.days, a.minute_days).await?
     };
@@ -145,6 +147,7 @@ async fn load_and_measure(a: &WebArgs, dir: &Path, db: &Path) -> Result<(WebRepo
     let targets = result?;
     let report = WebReport {
         days: a.days,
+        reused: loaded.reused,
         outlets: loaded.outlets,
         frames: loaded.frames,
         load_s: loaded.load_s,
@@ -160,6 +163,7 @@ async fn load_and_measure(a: &WebArgs, dir: &Path, db: &Path) -> Result<(WebRepo
 
 #[derive(Debug, Default)]
 struct Loaded {
+    reused: bool,
     outlets: usize,
     frames: u64,
     load_s: f64,
@@ -192,7 +196,14 @@ async fn load(db: &Path, days: u32, minute_days: u32) -> Result<Loaded> {
     let engine_s = t.elapsed().as_secs_f64();
     eprintln!("  {} device-days in {engine_s:.1} s", r.device_days);
     accounts(store.as_ref(), now).await?;
-    Ok(Loaded { outlets: registry.outlets.len(), frames, load_s, engine_s, device_days: r.device_days })
+    Ok(Loaded {
+        reused: false,
+        outlets: registry.outlets.len(),
+        frames,
+        load_s,
+        engine_s,
+        device_days: r.device_days,
+    })
 }
 
 /// Every demo device's uploads for `[from, to)`, judged as the gateway judges them and written
@@ -518,16 +529,20 @@ fn hidden_field(page: &str, name: &str) -> Option<String> {
 }
 
 fn print_table(r: &WebReport) {
-    println!(
-        "history: {} days, {} outlets, {} frames (loaded in {:.1} s), {} device-days judged in {:.1} s, database {:.0} MB",
-        r.days,
-        r.outlets,
-        r.frames,
-        r.load_s,
-        r.device_days,
-        r.engine_s,
-        r.db_bytes as f64 / 1e6
-    );
+    if r.reused {
+        println!("history: an earlier run's (--reuse), database {:.0} MB", r.db_bytes as f64 / 1e6);
+    } else {
+        println!(
+            "history: {} days, {} outlets, {} frames (loaded in {:.1} s), {} device-days judged in {:.1} s, database {:.0} MB",
+            r.days,
+            r.outlets,
+            r.frames,
+            r.load_s,
+            r.device_days,
+            r.engine_s,
+            r.db_bytes as f64 / 1e6
+        );
+    }
     println!("load: {} signed-in users, {} s a target\n", r.users, r.seconds_per_target);
     println!(
         "{:<26} {:>5} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9}  {:<24} met",
