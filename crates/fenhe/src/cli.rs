@@ -281,6 +281,11 @@ pub struct ServeArgs {
     /// every packet of the batch waits that long.
     #[arg(long, default_value_t = fenhe_store::writer::WriterConfig::default().max_wait.as_millis() as u64)]
     pub batch_wait_ms: u64,
+    /// Stop taking new data (no acknowledgements, so loggers keep it) while the file system of a
+    /// SQLite database has less than this many MiB free, before SQLite runs out of space mid-commit;
+    /// ingest resumes by itself above it. 0: no floor.
+    #[arg(long, default_value_t = fenhe_store::writer::DEFAULT_MIN_FREE_MB)]
+    pub min_free_mb: u64,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -794,6 +799,14 @@ async fn run_serve(a: ServeArgs) -> Result<ExitCode> {
         writer: fenhe_store::writer::WriterConfig {
             max_batch: a.max_batch.max(1),
             max_wait: std::time::Duration::from_millis(a.batch_wait_ms),
+            floor: (a.min_free_mb > 0)
+                .then(|| {
+                    fenhe_store::write_health::SpaceFloor::for_database(
+                        &a.db.db,
+                        a.min_free_mb.saturating_mul(1024 * 1024),
+                    )
+                })
+                .flatten(),
             ..Default::default()
         },
         web: fenhe_web::WebConfig { secure_cookies: a.secure_cookies, ..Default::default() },

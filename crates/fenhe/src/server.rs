@@ -109,6 +109,8 @@ pub async fn start(opts: ServerOptions) -> Result<Running> {
     if let Some(h) = metrics {
         state = state.with_metrics(Arc::new(move || h.render()));
     }
+    let health = writer.health_watch();
+    state = state.with_health(Arc::new(move || health.get().problem()));
     let web_cancel = cancel.clone();
     let web =
         match fenhe_web::start(opts.http_listen, state, async move { web_cancel.cancelled().await }).await {

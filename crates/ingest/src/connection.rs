@@ -433,7 +433,9 @@ async fn committed(shared: &Arc<Shared>, p: Pending) -> Option<Vec<u8>> {
         Ok(o) => o,
         Err(e) => {
             shared.stats.store_error();
-            warn!(error = %e, "store did not commit the frame; no acknowledgement");
+            // Not a warning per frame: a full disk fails every frame until space returns, and
+            // the writer logs each change of its health once.
+            debug!(error = %e, "store did not commit the frame; no acknowledgement");
             return None;
         }
     };

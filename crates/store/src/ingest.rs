@@ -27,6 +27,9 @@ pub struct ItemOutcome {
     pub duplicates: u32,
     /// Measurements that differ from the stored one, kept as a new revision.
     pub revisions: u32,
+    /// Measurements that differ from a stored one older than the revision window: kept as
+    /// pending revisions, which change nothing judged until the bureau approves them.
+    pub pending: u32,
 }
 
 /// A stored measurement.

@@ -29,6 +29,7 @@ pub mod results;
 pub mod sessions;
 pub mod sign_ins;
 pub mod sqlite;
+pub mod write_health;
 pub mod writer;
 
 pub use accounts::{AccountStore, ApiToken, Department, NewToken, NewUser, User};

@@ -59,6 +59,9 @@ pub const DEFAULT_PATH: &str = "./fenhe.db";
 pub struct SqliteStore {
     write: sqlx::SqlitePool,
     read: sqlx::SqlitePool,
+    /// The `max_page_count` every write connection gets (0: SQLite's default); see
+    /// `SqliteStore::limit_pages`.
+    page_cap: std::sync::Arc<std::sync::atomic::AtomicU64>,
     ids: Mutex<ids::Ids>,
     /// Dirty marks written since the engine last took them (see `dirty::DirtyMarks`).
     dirty: Mutex<dirty::DirtyMarks>,

@@ -822,7 +822,7 @@ async fn writer_batches_concurrent_submits(store: Arc<dyn Store>) {
     fresh(&store).await;
     let w = Writer::spawn(
         store.clone(),
-        WriterConfig { max_batch: 64, max_wait: Duration::from_millis(2), queue: 128 },
+        WriterConfig { max_batch: 64, max_wait: Duration::from_millis(2), queue: 128, floor: None },
     );
     // 400 concurrent submitters, 200 data times × 2 devices, each minute sent twice.
     let mut tasks = Vec::new();
@@ -879,8 +879,10 @@ async fn writer_batches_concurrent_submits(store: Arc<dyn Store>) {
 
 async fn writer_shutdown_finishes_queued_items(store: Arc<dyn Store>) {
     fresh(&store).await;
-    let w =
-        Writer::spawn(store.clone(), WriterConfig { max_batch: 8, max_wait: Duration::ZERO, queue: 1024 });
+    let w = Writer::spawn(
+        store.clone(),
+        WriterConfig { max_batch: 8, max_wait: Duration::ZERO, queue: 1024, floor: None },
+    );
     let tasks: Vec<_> = (0..100i64)
         .map(|i| {
             let w = w.clone();
@@ -2617,6 +2619,90 @@ async fn sqlite_writer_reports_a_closed_pool() {
             other => panic!("expected BatchFailed, got {other:?}"),
         }
     }
+    w.shutdown().await;
+}
+
+/// A full disk: SQLite fails a batch with "database or disk is full". The batch is refused
+/// (nobody acknowledges it), the writer says it is failing, later batches fail for the same
+/// reason (not because the connection was left inside a transaction), and once space returns the
+/// writer stores again by itself. The disk is filled with SQLite's `max_page_count`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writer_recovers_from_a_full_disk() {
+    use fenhe_store::write_health::WriterHealth;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(sqlite_file(&dir, "full").await);
+    fresh(&(store.clone() as Arc<dyn Store>)).await;
+    let w = Writer::spawn(store.clone(), WriterConfig { max_wait: Duration::ZERO, ..Default::default() });
+    assert_eq!(w.health(), WriterHealth::Storing);
+    let pages = store.page_count().await.unwrap();
+    store.limit_pages(Some(pages + 8)).await.unwrap();
+
+    // Uploads with big frames until the database is full.
+    let big = |i: i64| {
+        let mut item = upload(MN1, T0 + i, T0 + i * MINUTE, &[("a21026", i as f64)]);
+        item.frame.bytes = vec![b'#'; 6_000];
+        item
+    };
+    let mut acked = 0i64;
+    let full = loop {
+        match w.submit(big(acked)).await {
+            Ok(_) => acked += 1,
+            Err(e) => break e,
+        }
+        assert!(acked < 1_000, "the page cap did not fill the database");
+    };
+    assert!(full.to_string().contains("full"), "{full}");
+    match w.health() {
+        WriterHealth::Failing { reason } => assert!(reason.contains("full"), "{reason}"),
+        other => panic!("expected Failing, got {other:?}"),
+    }
+    // Still full: every try fails for that reason, not for a connection left in a transaction.
+    for i in 0..3 {
+        let e = w.submit(big(acked + i)).await.unwrap_err();
+        assert!(e.to_string().contains("full"), "try {i}: {e}");
+    }
+    assert!(w.health().problem().is_some());
+
+    // Space returns: the next batches commit without a restart.
+    store.limit_pages(None).await.unwrap();
+    for i in 0..5 {
+        w.submit(big(acked + i)).await.unwrap();
+    }
+    assert_eq!(w.health(), WriterHealth::Storing);
+    let m = store.measurements(&MeasurementQuery::default()).await.unwrap();
+    assert_eq!(m.len() as i64, acked + 5, "every acknowledged upload is stored, nothing refused is");
+    w.shutdown().await;
+}
+
+/// Below the free-space floor the writer refuses new data without trying, says why, and stores
+/// nothing; command bookkeeping still goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writer_refuses_data_below_the_free_space_floor() {
+    use fenhe_store::write_health::{SpaceFloor, WriterHealth, free_bytes};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(sqlite_file(&dir, "floor").await);
+    fresh(&(store.clone() as Arc<dyn Store>)).await;
+    let free = free_bytes(dir.path()).unwrap();
+    let floor = SpaceFloor { dir: dir.path().into(), min_free_bytes: free.saturating_mul(4).max(1 << 50) };
+    let w = Writer::spawn(
+        store.clone(),
+        WriterConfig { max_wait: Duration::ZERO, floor: Some(floor), ..Default::default() },
+    );
+    match w.submit(upload(MN1, T0, T0, &[("a21026", 1.0)])).await {
+        Err(StoreError::Unavailable(why)) => assert!(why.contains("--min-free-mb"), "{why}"),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    assert!(matches!(w.health(), WriterHealth::BelowFloor { .. }), "{:?}", w.health());
+    assert!(store.measurements(&MeasurementQuery::default()).await.unwrap().is_empty());
+    assert!(store.frames(&FrameQuery::default()).await.unwrap().is_empty());
+    w.enqueue_command(cmd(MN1, "1011", T0)).await.unwrap();
+    w.shutdown().await;
+
+    // A floor the disk is above: stored as usual.
+    let floor = SpaceFloor { dir: dir.path().into(), min_free_bytes: 1 };
+    let w = Writer::spawn(store.clone(), WriterConfig { floor: Some(floor), ..Default::default() });
+    w.submit(upload(MN1, T0, T0, &[("a21026", 1.0)])).await.unwrap();
+    assert_eq!(w.health(), WriterHealth::Storing);
     w.shutdown().await;
 }
 

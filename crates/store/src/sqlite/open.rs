@@ -3,11 +3,13 @@
 
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, Connection as _};
 
 use super::dirty::DirtyMarks;
 use super::ids::Ids;
@@ -57,7 +59,43 @@ impl SqliteStore {
             .pragma("wal_autocheckpoint", "100000")
             .pragma("temp_store", "MEMORY")
             .optimize_on_close(true, None);
-        let write = SqlitePoolOptions::new()
+        let page_cap = Arc::new(AtomicU64::new(0));
+        let cap = page_cap.clone();
+        let mut write_pool = SqlitePoolOptions::new()
+            // A size cap set by `limit_pages` holds on every connection the pool opens.
+            .after_connect(move |conn, _| {
+                let pages = cap.load(Ordering::Acquire);
+                Box::pin(async move {
+                    if pages > 0 {
+                        sqlx::query(AssertSqlSafe(format!("PRAGMA max_page_count = {pages}")))
+                            .execute(conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            });
+        if !memory {
+            // A write that failed half-way (a full disk: SQLite may roll the transaction back
+            // itself, and then sqlx's own ROLLBACK fails) can leave the connection counted as
+            // inside a transaction, and every later `BEGIN IMMEDIATE` refused ("begin_with at
+            // non-zero transaction depth"). Such a connection is closed when it is given back,
+            // and the pool opens a fresh one for the next write. (An in-memory database would
+            // vanish with its connection; it keeps it.)
+            write_pool = write_pool.after_release(|conn, _| {
+                Box::pin(async move {
+                    // Wait for the rollback the dropped transaction queued, then look.
+                    conn.ping().await?;
+                    let stuck = conn.is_in_transaction();
+                    if stuck {
+                        tracing::warn!(
+                            "the write connection was left inside a transaction; opening a new one"
+                        );
+                    }
+                    Ok(!stuck)
+                })
+            });
+        }
+        let write = write_pool
             .max_connections(1)
             .min_connections(1)
             // The one write connection lives as long as the store: its statement cache stays
@@ -85,10 +123,29 @@ impl SqliteStore {
         Ok(SqliteStore {
             write,
             read,
+            page_cap,
             ids: Mutex::new(Ids::default()),
             dirty: Mutex::new(DirtyMarks::default()),
             checkpointer,
         })
+    }
+
+    /// Cap the database at `pages` pages (SQLite's `max_page_count`; `None` lifts the cap), on
+    /// the write connection now and on any it is replaced by. Past the cap a write fails as on
+    /// a full disk, which is how the tests fill the disk without filling one.
+    pub async fn limit_pages(&self, pages: Option<u64>) -> Result<()> {
+        // SQLite's own ceiling (4294967294 pages) when lifted.
+        let pages = pages.unwrap_or(4_294_967_294).max(1);
+        self.page_cap.store(pages, Ordering::Release);
+        // A number we formatted, not input.
+        sqlx::query(AssertSqlSafe(format!("PRAGMA max_page_count = {pages}"))).execute(&self.write).await?;
+        Ok(())
+    }
+
+    /// Pages the database holds now.
+    pub async fn page_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&self.write).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Close both pools, waiting for connections in use to be returned. Afterwards every call
