@@ -38,8 +38,9 @@ pub use audit::{AuditEntry, AuditQuery, AuditStore, NewAuditEntry};
 pub use commands::{Command, CommandStore, NewCommand};
 pub use error::StoreError;
 pub use ingest::{
-    DeviceActivity, FrameCount, FrameQuery, InboxEntry, IngestItem, IngestStore, ItemOutcome,
-    MeasurementQuery, MnFrameCount, StoredCounts, StoredFrame, StoredMeasurement,
+    DeviceActivity, FrameCount, FrameQuery, InboxEntry, IngestItem, IngestRules, IngestStore, ItemOutcome,
+    MeasurementQuery, MnFrameCount, PendingRevision, RevisionDecision, RevisionQuery, RevisionStatus,
+    StoredCounts, StoredFrame, StoredMeasurement,
 };
 pub use leases::{Lease, LeaseStore};
 pub use registry::{ImportRecord, ImportSummary, RegistryStore, StoredImport};

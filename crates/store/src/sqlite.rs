@@ -49,6 +49,7 @@ mod registry;
 mod result_queries;
 mod result_save;
 mod results;
+mod revisions;
 mod sessions;
 mod sign_ins;
 
@@ -62,6 +63,8 @@ pub struct SqliteStore {
     /// The `max_page_count` every write connection gets (0: SQLite's default); see
     /// `SqliteStore::limit_pages`.
     page_cap: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// `IngestRules::revision_window_ms`, read by every batch.
+    revision_window_ms: std::sync::atomic::AtomicI64,
     ids: Mutex<ids::Ids>,
     /// Dirty marks written since the engine last took them (see `dirty::DirtyMarks`).
     dirty: Mutex<dirty::DirtyMarks>,

@@ -219,6 +219,7 @@ stories![
     story,
     registry_round_trip_and_update,
     revisions_and_duplicates,
+    late_revisions_wait_for_the_bureau,
     frames_inbox_and_counts,
     commands_lifecycle,
     writer_batches_concurrent_submits,
@@ -574,6 +575,115 @@ async fn revisions_and_duplicates(store: Arc<dyn Store>) {
     assert!(store.measurements(&nobody).await.unwrap().is_empty());
     let odd_cn = MeasurementQuery { cn: Some("20x1".into()), ..Default::default() };
     assert!(store.measurements(&odd_cn).await.unwrap().is_empty());
+}
+
+/// Evidence cannot be quietly rewritten: a changed value within the revision window of the
+/// record's first receipt is a revision, a later one is kept as a pending revision that changes
+/// nothing until approved; approving stores it as the next revision and marks its day dirty;
+/// history that fills a gap is stored whatever its age.
+async fn late_revisions_wait_for_the_bureau(store: Arc<dyn Store>) {
+    fresh(&store).await;
+    store.set_ingest_rules(fenhe_store::IngestRules::default());
+    let latest = |store: Arc<dyn Store>| async move {
+        let q = MeasurementQuery {
+            mn: Some(MN1.into()),
+            from: Some(T0),
+            to: Some(T0 + 1),
+            latest_only: true,
+            ..Default::default()
+        };
+        let m = store.measurements(&q).await.unwrap();
+        assert_eq!(m.len(), 1);
+        (m[0].values.avg, m[0].revision)
+    };
+    let o = store.write_batch(&[upload(MN1, T0, T0, &[("a21026", 10.0)])]).await.unwrap();
+    assert_eq!(outcome(&o[0]), (1, 0, 0));
+    // Five minutes later: the logger's own correction.
+    let o = store.write_batch(&[upload(MN1, T0 + 5 * MINUTE, T0, &[("a21026", 11.0)])]).await.unwrap();
+    assert_eq!((outcome(&o[0]), o[0].pending), ((0, 0, 1), 0));
+    let taken = store.dirty_days(100).await.unwrap();
+    store.clear_dirty(&taken).await.unwrap();
+
+    // Twenty minutes after the first receipt: kept aside, the judged value stands.
+    let late = store.write_batch(&[upload(MN1, T0 + 20 * MINUTE, T0, &[("a21026", 12.0)])]).await.unwrap();
+    assert_eq!((outcome(&late[0]), late[0].pending), ((0, 0, 0), 1));
+    assert!(!late[0].is_duplicate());
+    assert_eq!(latest(store.clone()).await, (Some(11.0), 1));
+    assert!(store.dirty_days(100).await.unwrap().is_empty(), "a pending revision marks nothing dirty");
+    let q = FrameQuery { after_id: Some(late[0].frame_id - 1), limit: Some(1), ..Default::default() };
+    let frame = store.frames(&q).await.unwrap();
+    assert_eq!(frame[0].record.verdict, Verdict::Accepted, "the frame is kept as received");
+    // History filling a gap is new data, whatever its age; an identical re-send a duplicate.
+    let o = store
+        .write_batch(&[upload(MN1, T0 + 30 * MINUTE, T0 - 60 * MINUTE, &[("a21026", 9.0)])])
+        .await
+        .unwrap();
+    assert_eq!(outcome(&o[0]), (1, 0, 0));
+    let o = store.write_batch(&[upload(MN1, T0 + 31 * MINUTE, T0, &[("a21026", 11.0)])]).await.unwrap();
+    assert_eq!((outcome(&o[0]), o[0].pending), ((0, 1, 0), 0));
+    store.clear_dirty(&store.dirty_days(100).await.unwrap()).await.unwrap();
+
+    let pending = fenhe_store::RevisionQuery {
+        status: Some(fenhe_store::RevisionStatus::Pending),
+        ..Default::default()
+    };
+    let listed = store.pending_revisions(&pending).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let p = &listed[0];
+    assert_eq!((p.mn.as_str(), p.cn.as_str(), p.data_time, p.factor.as_str()), (MN1, "2051", T0, "a21026"));
+    assert_eq!((p.values.avg, p.frame_id, p.received_at), (Some(12.0), late[0].frame_id, T0 + 20 * MINUTE));
+    assert_eq!(
+        (p.status, p.decided_by.as_deref(), p.revision),
+        (fenhe_store::RevisionStatus::Pending, None, None)
+    );
+
+    // Approved: the next revision, its day dirty for the engine.
+    let approved = store
+        .decide_revision(p.id, fenhe_store::RevisionDecision::Approve, "cli", None, T0 + 40 * MINUTE)
+        .await
+        .unwrap();
+    assert_eq!(
+        (approved.status, approved.revision, approved.decided_by.as_deref(), approved.decided_at),
+        (fenhe_store::RevisionStatus::Approved, Some(2), Some("cli"), Some(T0 + 40 * MINUTE))
+    );
+    assert_eq!(latest(store.clone()).await, (Some(12.0), 2));
+    let dirty = store.dirty_days(100).await.unwrap();
+    assert_eq!(
+        dirty.iter().map(|d| (d.mn.as_str(), d.day_start)).collect::<Vec<_>>(),
+        [(MN1, time::day_start(T0))]
+    );
+    match store.decide_revision(p.id, fenhe_store::RevisionDecision::Reject, "cli", None, T0).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("approved"), "{m}"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    assert!(matches!(
+        store.decide_revision(p.id + 100, fenhe_store::RevisionDecision::Approve, "cli", None, T0).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Rejected: kept with its reason, the stored value stands.
+    store.write_batch(&[upload(MN1, T0 + 50 * MINUTE, T0, &[("a21026", 13.0)])]).await.unwrap();
+    let second = store.pending_revisions(&pending).await.unwrap();
+    assert_eq!(second.len(), 1);
+    let rejected = store
+        .decide_revision(
+            second[0].id,
+            fenhe_store::RevisionDecision::Reject,
+            "auditor",
+            Some("sensor swap"),
+            T0 + 60 * MINUTE,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (rejected.status, rejected.reason.as_deref(), rejected.revision),
+        (fenhe_store::RevisionStatus::Rejected, Some("sensor swap"), None)
+    );
+    assert_eq!(latest(store.clone()).await, (Some(12.0), 2));
+    let all = store.pending_revisions(&fenhe_store::RevisionQuery::default()).await.unwrap();
+    assert_eq!(all.iter().map(|r| r.status.name()).collect::<Vec<_>>(), ["approved", "rejected"]);
+    let mine = fenhe_store::RevisionQuery { mn: Some(MN2.into()), ..Default::default() };
+    assert!(store.pending_revisions(&mine).await.unwrap().is_empty());
 }
 
 async fn out_frame_id(store: &Arc<dyn Store>, received_at: i64) -> i64 {
@@ -955,6 +1065,25 @@ impl fenhe_store::IngestStore for Failing {
     }
     async fn measurements(&self, q: &MeasurementQuery) -> Result<Vec<fenhe_store::StoredMeasurement>> {
         self.inner.measurements(q).await
+    }
+    fn set_ingest_rules(&self, rules: fenhe_store::IngestRules) {
+        self.inner.set_ingest_rules(rules)
+    }
+    async fn pending_revisions(
+        &self,
+        q: &fenhe_store::RevisionQuery,
+    ) -> Result<Vec<fenhe_store::PendingRevision>> {
+        self.inner.pending_revisions(q).await
+    }
+    async fn decide_revision(
+        &self,
+        id: i64,
+        decision: fenhe_store::RevisionDecision,
+        by: &str,
+        reason: Option<&str>,
+        at: i64,
+    ) -> Result<fenhe_store::PendingRevision> {
+        self.inner.decide_revision(id, decision, by, reason, at).await
     }
     async fn frames(&self, q: &FrameQuery) -> Result<Vec<StoredFrame>> {
         self.inner.frames(q).await

@@ -69,7 +69,8 @@ pub(super) async fn write_batch(s: &SqliteStore, items: &[IngestItem]) -> Result
     let outcomes = {
         let mut handle = conn.lock_handle().await?;
         let db = handle.as_raw_handle();
-        blocking(|| batch::write(db, items, &keys))?
+        let window = s.revision_window_ms.load(std::sync::atomic::Ordering::Relaxed);
+        blocking(|| batch::write(db, items, &keys, window))?
     };
     let phases = phases.lap("statements");
     // The compliance engine re-evaluates the device-days this batch changed: the items that

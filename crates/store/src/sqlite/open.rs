@@ -124,6 +124,7 @@ impl SqliteStore {
             write,
             read,
             page_cap,
+            revision_window_ms: std::sync::atomic::AtomicI64::new(fenhe_core::revision::DEFAULT_WINDOW_MS),
             ids: Mutex::new(Ids::default()),
             dirty: Mutex::new(DirtyMarks::default()),
             checkpointer,
