@@ -14,3 +14,4 @@ mod demo;
 mod packet_cli;
 mod registry_cli;
 mod replay_golden;
+mod revisions_cli;
