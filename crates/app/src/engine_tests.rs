@@ -282,3 +282,26 @@ async fn a_late_rewrite_waits_for_approval_and_the_alarm_is_not_withdrawn_before
     assert!(hours.iter().all(|h| !h.exceeds), "the approved values are judged");
     assert_ne!(exceedance(store.alarms(&AlarmQuery::default()).await.unwrap()), judged);
 }
+
+/// Data dated in the future (a logger's clock far ahead) is not judged before its time: its day
+/// stays dirty through the cycles before it, and is judged once it has begun.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_future_day_waits_for_its_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fenhe_store::open(dir.path().join("future.db").to_str().unwrap()).await.unwrap();
+    let reg = registry();
+    store.import_registry(&reg).await.unwrap();
+    let mut ahead = uploads().remove(0);
+    let future = day() + 400 * time::DAY_MS;
+    ahead.measurements[0].data_time = future;
+    ahead.frame.received_at = day();
+    store.write_batch(&[ahead]).await.unwrap();
+    let params = Params::default();
+    let before = run_cycle(store.as_ref(), &reg, &params, day() + time::DAY_MS).await.unwrap();
+    assert_eq!(before.device_days, 0, "nothing judged before its time");
+    let dirty = store.dirty_days(10).await.unwrap();
+    assert_eq!(dirty.iter().map(|d| d.day_start).collect::<Vec<_>>(), [time::day_start(future)]);
+    let after = run_cycle(store.as_ref(), &reg, &params, future + time::DAY_MS).await.unwrap();
+    assert_eq!(after.device_days, 1);
+    assert!(store.dirty_days(10).await.unwrap().is_empty());
+}
