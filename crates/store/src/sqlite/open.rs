@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::AssertSqlSafe;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, Connection as _};
 
 use super::dirty::DirtyMarks;
 use super::ids::Ids;
@@ -61,7 +61,7 @@ impl SqliteStore {
             .optimize_on_close(true, None);
         let page_cap = Arc::new(AtomicU64::new(0));
         let cap = page_cap.clone();
-        let mut write_pool = SqlitePoolOptions::new()
+        let write_pool = SqlitePoolOptions::new()
             // A size cap set by `limit_pages` holds on every connection the pool opens.
             .after_connect(move |conn, _| {
                 let pages = cap.load(Ordering::Acquire);
@@ -74,27 +74,6 @@ impl SqliteStore {
                     Ok(())
                 })
             });
-        if !memory {
-            // A write that failed half-way (a full disk: SQLite may roll the transaction back
-            // itself, and then sqlx's own ROLLBACK fails) can leave the connection counted as
-            // inside a transaction, and every later `BEGIN IMMEDIATE` refused ("begin_with at
-            // non-zero transaction depth"). Such a connection is closed when it is given back,
-            // and the pool opens a fresh one for the next write. (An in-memory database would
-            // vanish with its connection; it keeps it.)
-            write_pool = write_pool.after_release(|conn, _| {
-                Box::pin(async move {
-                    // Wait for the rollback the dropped transaction queued, then look.
-                    conn.ping().await?;
-                    let stuck = conn.is_in_transaction();
-                    if stuck {
-                        tracing::warn!(
-                            "the write connection was left inside a transaction; opening a new one"
-                        );
-                    }
-                    Ok(!stuck)
-                })
-            });
-        }
         let write = write_pool
             .max_connections(1)
             .min_connections(1)
