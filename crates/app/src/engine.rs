@@ -118,6 +118,9 @@ pub async fn run_cycle(
     let t = Instant::now();
     let dirty = store.dirty_days(MAX_DIRTY_PER_CYCLE).await?;
     report.timings.dirty += t.elapsed();
+    // A day that has not begun (a DataTime from a clock running ahead) stays dirty and is
+    // judged when its time comes: judged now it would produce nothing and lose its mark.
+    let dirty: Vec<DirtyDay> = dirty.into_iter().filter(|d| d.day_start <= now).collect();
 
     // Enterprises (and China-time years) whose emissions may have changed.
     let mut permit_years: BTreeSet<(String, i64)> = BTreeSet::new();

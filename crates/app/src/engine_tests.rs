@@ -227,3 +227,98 @@ fn long_runs_are_split_at_the_rules_window() {
     let days: std::collections::BTreeSet<i64> = [0, 1, 3].map(|i| first + i * time::DAY_MS).into();
     assert_eq!(super::runs(&days).len(), 2);
 }
+
+/// Evidence is not rewritten by a late re-send: the exceedance hours sent again a day later with
+/// compliant values are kept as pending revisions, the next cycle judges nothing and the
+/// exceedance alarm stays as it was; once the bureau approves them (audited), their day is
+/// judged again and the alarm follows the approved data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_rewrite_waits_for_approval_and_the_alarm_is_not_withdrawn_before() {
+    use fenhe_store::{RevisionDecision, RevisionStatus};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = fenhe_store::open(dir.path().join("late.db").to_str().unwrap()).await.unwrap();
+    let reg = registry();
+    store.import_registry(&reg).await.unwrap();
+    store.write_batch(&uploads()).await.unwrap();
+    let params = Params::default();
+    let now = day() + time::DAY_MS;
+    run_cycle(store.as_ref(), &reg, &params, now).await.unwrap();
+    let exceedance = |list: Vec<fenhe_store::Alarm>| -> Vec<(i64, AlarmStatus, Option<String>, i64)> {
+        list.into_iter()
+            .filter(|a| a.draft.kind == "exceedance")
+            .map(|a| (a.id, a.status, a.resolution.clone(), a.updated_at))
+            .collect()
+    };
+    let judged = exceedance(store.alarms(&AlarmQuery::default()).await.unwrap());
+    assert_eq!(judged.len(), 1);
+
+    // A day later the polluter re-sends 09:00–12:00 at 20 mg/m³.
+    let rewrite: Vec<IngestItem> = uploads()
+        .into_iter()
+        .filter(|u| u.measurements[0].values.avg == Some(100.0))
+        .map(|mut u| {
+            u.frame.received_at = now + HOUR_MS;
+            u.measurements[0].values.avg = Some(20.0);
+            u
+        })
+        .collect();
+    assert_eq!(rewrite.len(), 18);
+    let outcomes = store.write_batch(&rewrite).await.unwrap();
+    assert!(outcomes.iter().all(|o| (o.pending, o.revisions) == (1, 0)), "{outcomes:?}");
+    let second = run_cycle(store.as_ref(), &reg, &params, now + 2 * HOUR_MS).await.unwrap();
+    assert_eq!(second.device_days, 0, "unapproved data marks nothing to judge");
+    assert_eq!(exceedance(store.alarms(&AlarmQuery::default()).await.unwrap()), judged);
+
+    let caller = crate::audit::Caller::cli(now + 3 * HOUR_MS);
+    let pending =
+        crate::revisions::list(store.as_ref(), &caller, Some(RevisionStatus::Pending), None).await.unwrap();
+    assert_eq!(pending.len(), 18);
+    assert_eq!(pending[0].revision.values.avg, Some(20.0));
+    assert_eq!(pending[0].stored.as_ref().and_then(|v| v.avg), Some(100.0), "the judged value stands");
+    for p in &pending {
+        crate::revisions::decide(store.as_ref(), &caller, p.revision.id, RevisionDecision::Approve, None)
+            .await
+            .unwrap();
+    }
+    let audited = store
+        .audit(&fenhe_store::AuditQuery {
+            action: Some("revision.approve".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audited.len(), 18);
+    assert_eq!((audited[0].entry.actor.as_str(), audited[0].entry.object_kind.as_str()), ("cli", "revision"));
+
+    // Approved: the day is judged again and the exceedance is gone from the data.
+    let third = run_cycle(store.as_ref(), &reg, &params, now + 4 * HOUR_MS).await.unwrap();
+    assert_eq!(third.device_days, 1);
+    let hours = aggregates(store.as_ref(), Period::Hour).await;
+    assert!(hours.iter().all(|h| !h.exceeds), "the approved values are judged");
+    assert_ne!(exceedance(store.alarms(&AlarmQuery::default()).await.unwrap()), judged);
+}
+
+/// Data dated in the future (a logger's clock far ahead) is not judged before its time: its day
+/// stays dirty through the cycles before it, and is judged once it has begun.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_future_day_waits_for_its_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = fenhe_store::open(dir.path().join("future.db").to_str().unwrap()).await.unwrap();
+    let reg = registry();
+    store.import_registry(&reg).await.unwrap();
+    let mut ahead = uploads().remove(0);
+    let future = day() + 400 * time::DAY_MS;
+    ahead.measurements[0].data_time = future;
+    ahead.frame.received_at = day();
+    store.write_batch(&[ahead]).await.unwrap();
+    let params = Params::default();
+    let before = run_cycle(store.as_ref(), &reg, &params, day() + time::DAY_MS).await.unwrap();
+    assert_eq!(before.device_days, 0, "nothing judged before its time");
+    let dirty = store.dirty_days(10).await.unwrap();
+    assert_eq!(dirty.iter().map(|d| d.day_start).collect::<Vec<_>>(), [time::day_start(future)]);
+    let after = run_cycle(store.as_ref(), &reg, &params, future + time::DAY_MS).await.unwrap();
+    assert_eq!(after.device_days, 1);
+    assert!(store.dirty_days(10).await.unwrap().is_empty());
+}

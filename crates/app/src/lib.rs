@@ -17,6 +17,8 @@
 //! - [`auth`], [`accounts`], [`audit`]: who is signed in (passwords, sessions, API tokens, the
 //!   sign-in throttle), users and tokens managed under the access policy, and the audit log every
 //!   change goes to.
+//! - [`revisions`]: changed values that arrived after the revision window, listed and decided
+//!   (approved or rejected, audited) by the bureau.
 
 pub mod accounts;
 pub mod alarm_queries;
@@ -41,6 +43,7 @@ pub mod registry_admin;
 pub mod registry_files;
 pub mod registry_import;
 pub mod replay;
+pub mod revisions;
 pub mod secrets;
 pub mod text_table;
 pub mod view_error;

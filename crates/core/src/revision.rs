@@ -6,6 +6,12 @@
 //! again; a different value is kept as the next revision, so nothing a device ever sent is lost
 //! and the rules read the latest. Backends decide with [`decide`] and label frames with
 //! [`frame_verdict`]; replay, which keeps only each record's latest values, with [`arrival`].
+//!
+//! Stored data is evidence. A changed value that arrives within the revision window of the
+//! record's first receipt is a logger's own correction and becomes the next revision; one that
+//! arrives later ([`decide_within`]) would rewrite data the engine may already have judged, so
+//! it is kept as a pending revision ([`Decision::Pending`]) and changes nothing until the bureau
+//! approves it. Data never stored (a history re-upload filling a gap) is new whatever its age.
 
 use crate::Verdict;
 
@@ -28,6 +34,9 @@ pub enum Decision {
     Duplicate,
     /// Different from the latest stored revision: store it as this revision.
     Revision(u32),
+    /// Different from a stored record first received longer ago than the revision window: keep
+    /// it aside as a pending revision; the stored values stand until it is approved.
+    Pending,
 }
 
 impl Decision {
@@ -35,7 +44,7 @@ impl Decision {
     pub fn revision(self) -> Option<u32> {
         match self {
             Decision::New => Some(0),
-            Decision::Duplicate => None,
+            Decision::Duplicate | Decision::Pending => None,
             Decision::Revision(n) => Some(n),
         }
     }
@@ -71,6 +80,27 @@ pub fn decide(latest: Option<Latest>) -> Decision {
         // Saturating: a record revised four billion times keeps its last slot rather than
         // wrapping to 0 and posing as the first version.
         (Arrival::Revision, Some(l)) => Decision::Revision(l.revision.saturating_add(1)),
+    }
+}
+
+/// The default revision window (`--revision-window-min`): ten minutes.
+pub const DEFAULT_WINDOW_MS: i64 = 10 * 60_000;
+
+/// [`decide`] under the revision window: a change to a record first received at
+/// `first_received_at` that arrives at `arrived_at` more than `window_ms` later is
+/// [`Decision::Pending`]. New records and identical re-sends are decided as by [`decide`],
+/// whatever their age. A negative window counts as zero.
+pub fn decide_within(
+    latest: Option<Latest>,
+    first_received_at: i64,
+    arrived_at: i64,
+    window_ms: i64,
+) -> Decision {
+    match decide(latest) {
+        Decision::Revision(_) if arrived_at.saturating_sub(first_received_at) > window_ms.max(0) => {
+            Decision::Pending
+        }
+        d => d,
     }
 }
 
@@ -116,6 +146,19 @@ mod tests {
             decide(Some(Latest { revision: u32::MAX, same_values: false })),
             Decision::Revision(u32::MAX)
         );
+    }
+
+    #[test]
+    fn a_late_change_is_pending_and_a_late_first_or_identical_send_is_not() {
+        let changed = Some(Latest { revision: 0, same_values: false });
+        let same = Some(Latest { revision: 0, same_values: true });
+        let w = DEFAULT_WINDOW_MS;
+        assert_eq!(decide_within(changed, 0, w, w), Decision::Revision(1), "at the window's edge");
+        assert_eq!(decide_within(changed, 0, w + 1, w), Decision::Pending);
+        assert_eq!(decide_within(None, 0, 100 * w, w), Decision::New, "history fills a gap");
+        assert_eq!(decide_within(same, 0, 100 * w, w), Decision::Duplicate);
+        assert_eq!(decide_within(changed, 0, 1, -5), Decision::Pending);
+        assert_eq!(Decision::Pending.revision(), None);
     }
 
     #[test]

@@ -67,6 +67,44 @@ pub enum Command {
     /// API tokens (`Authorization: Bearer TOKEN`).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Changed values that arrived after the revision window: they change nothing judged until
+    /// approved (decisions are audited as `cli`).
+    #[command(subcommand)]
+    Revisions(RevisionsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RevisionsCommand {
+    /// Pending revisions, each beside the value that stands (all of them with `--all`).
+    List {
+        /// Decided ones too.
+        #[arg(long)]
+        all: bool,
+        /// Only this device's.
+        #[arg(long)]
+        mn: Option<String>,
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Store a pending revision as its record's next revision; its day is judged again.
+    Approve {
+        id: i64,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Keep the stored value; the revision stays on record with the reason.
+    Reject {
+        id: i64,
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -290,6 +328,15 @@ pub struct ServeArgs {
     /// every packet of the batch waits that long.
     #[arg(long, default_value_t = fenhe_store::writer::WriterConfig::default().max_wait.as_millis() as u64)]
     pub batch_wait_ms: u64,
+    /// Stop taking new data (no acknowledgements, so loggers keep it) while the file system of a
+    /// SQLite database has less than this many MiB free, before SQLite runs out of space mid-commit;
+    /// ingest resumes by itself above it. 0: no floor.
+    #[arg(long, default_value_t = fenhe_store::writer::DEFAULT_MIN_FREE_MB)]
+    pub min_free_mb: u64,
+    /// A changed value of stored data first received longer ago than this many minutes is kept
+    /// as a pending revision that changes nothing judged until `fenhe revisions approve`.
+    #[arg(long, default_value_t = fenhe_core::revision::DEFAULT_WINDOW_MS / 60_000)]
+    pub revision_window_min: i64,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -852,6 +899,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::User(cmd) => block_on(run_user(cmd)),
         Command::Token(cmd) => block_on(run_token(cmd)),
+        Command::Revisions(cmd) => block_on(run_revisions(cmd)),
         Command::Migrate(db) => block_on(async move {
             open_store(&db).await?;
             eprintln!("migrations applied to {}", db.db);
@@ -946,12 +994,23 @@ async fn run_serve(a: ServeArgs) -> Result<ExitCode> {
         writer: fenhe_store::writer::WriterConfig {
             max_batch: a.max_batch.max(1),
             max_wait: std::time::Duration::from_millis(a.batch_wait_ms),
+            floor: (a.min_free_mb > 0)
+                .then(|| {
+                    fenhe_store::write_health::SpaceFloor::for_database(
+                        &a.db.db,
+                        a.min_free_mb.saturating_mul(1024 * 1024),
+                    )
+                })
+                .flatten(),
             ..Default::default()
         },
         web: fenhe_web::WebConfig {
             secure_cookies: a.secure_cookies,
             listener: http_limits,
             ..Default::default()
+        },
+        ingest_rules: fenhe_store::IngestRules {
+            revision_window_ms: a.revision_window_min.saturating_mul(60_000),
         },
         engine: a.engine.options()?,
     })
@@ -1159,6 +1218,30 @@ async fn run_user(cmd: UserCommand) -> Result<ExitCode> {
             let password = accounts::read_password(&mut io::stdin().lock())?;
             let store = open_store(&db).await?;
             accounts::passwd(store.as_ref(), &username, &password, &mut out).await?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_revisions(cmd: RevisionsCommand) -> Result<ExitCode> {
+    use crate::cmd::revisions;
+    use fenhe_store::RevisionDecision;
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    match cmd {
+        RevisionsCommand::List { all, mn, format, db } => {
+            let store = open_store(&db).await?;
+            revisions::list(store.as_ref(), all, mn.as_deref(), format == ListFormat::Json, &mut out).await?;
+        }
+        RevisionsCommand::Approve { id, reason, db } => {
+            let store = open_store(&db).await?;
+            revisions::decide(store.as_ref(), id, RevisionDecision::Approve, reason.as_deref(), &mut out)
+                .await?;
+        }
+        RevisionsCommand::Reject { id, reason, db } => {
+            let store = open_store(&db).await?;
+            revisions::decide(store.as_ref(), id, RevisionDecision::Reject, reason.as_deref(), &mut out)
+                .await?;
         }
     }
     out.flush()?;

@@ -172,6 +172,7 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
         writer: Default::default(),
         // Demo mode: the sign-in page lists the demo's accounts.
         web: fenhe_web::WebConfig { banner, demo: true, ..Default::default() },
+        ingest_rules: Default::default(),
         engine: Some(fenhe_app::engine::EngineOptions {
             params: Default::default(),
             interval: std::time::Duration::from_secs(15),

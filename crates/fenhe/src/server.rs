@@ -25,6 +25,8 @@ pub struct ServerOptions {
     pub writer: WriterConfig,
     /// The web side's settings (status page banner, demo mode, secure cookies).
     pub web: WebConfig,
+    /// How ingest treats what arrives (the revision window).
+    pub ingest_rules: fenhe_store::IngestRules,
     /// The compliance engine's jobs (the cycle and the silent-device check), if wanted.
     pub engine: Option<fenhe_app::engine::EngineOptions>,
 }
@@ -93,6 +95,7 @@ pub async fn start(opts: ServerOptions) -> Result<Running> {
     let metrics = prometheus();
     let store =
         fenhe_store::open(&opts.db).await.with_context(|| format!("cannot open the database {}", opts.db))?;
+    store.set_ingest_rules(opts.ingest_rules);
     let writer = Writer::spawn(store.clone(), opts.writer);
     let mut gcfg = opts.gateway;
     gcfg.listen = opts.hj212_listen;
@@ -109,6 +112,8 @@ pub async fn start(opts: ServerOptions) -> Result<Running> {
     if let Some(h) = metrics {
         state = state.with_metrics(Arc::new(move || h.render()));
     }
+    let health = writer.health_watch();
+    state = state.with_health(Arc::new(move || health.get().problem()));
     let web_cancel = cancel.clone();
     let web =
         match fenhe_web::start(opts.http_listen, state, async move { web_cancel.cancelled().await }).await {
@@ -217,6 +222,7 @@ mod tests {
             gateway: GatewayConfig::default(),
             writer: WriterConfig::default(),
             web: WebConfig::default(),
+            ingest_rules: Default::default(),
             engine: None,
         })
         .await

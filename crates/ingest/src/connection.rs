@@ -645,7 +645,9 @@ async fn committed(shared: &Arc<Shared>, p: Pending) -> Option<Vec<u8>> {
         Ok(o) => o,
         Err(e) => {
             shared.stats.store_error();
-            warn!(error = %e, "store did not commit the frame; no acknowledgement");
+            // Not a warning per frame: a full disk fails every frame until space returns, and
+            // the writer logs each change of its health once.
+            debug!(error = %e, "store did not commit the frame; no acknowledgement");
             return None;
         }
     };
@@ -662,9 +664,19 @@ async fn committed(shared: &Arc<Shared>, p: Pending) -> Option<Vec<u8>> {
 /// Platform reactions to a committed frame: gap detection and clock checks.
 fn after_commit(shared: &Arc<Shared>, dev: &Arc<DeviceEntry>, info: &PacketInfo, has_measurements: bool) {
     let cfg = &shared.cfg;
+    // A DataTime ahead of the platform's clock by more than the tolerance is stored (it is
+    // evidence) but is no mark for gap detection: one upload dated 2099 would otherwise hide
+    // every later gap. The device's clock is set, and the command is the finding on record.
+    let ahead =
+        info.data_time.is_some_and(|t| t.unix_millis_cst() > now_ms().saturating_add(skew_max_ms(cfg)));
+    if ahead && has_measurements {
+        info!(mn = %info.mn, cn = %info.cn, "DataTime is ahead of the platform clock; stored, not used for gap detection; setting the device's clock");
+        queue_set_time(shared, info);
+    }
     if cfg.gap_detection
         && has_measurements
         && info.complete
+        && !ahead
         && let (Some(interval), Some(t)) = (commands::interval_ms(&info.cn, dev), info.data_time)
     {
         let span = cfg.gap_max_span.as_millis().min(i64::MAX as u128) as i64;
@@ -683,14 +695,18 @@ fn after_commit(shared: &Arc<Shared>, dev: &Arc<DeviceEntry>, info: &PacketInfo,
         && let Some(t) = info.key("SystemTime").and_then(|s| hj212::DateTime::parse(s).ok())
     {
         let skew = t.0.unix_millis_cst() - now_ms();
-        let max = cfg.clock_skew_max.as_millis().min(i64::MAX as u128) as i64;
-        if skew.abs() > max {
+        if skew.abs() > skew_max_ms(cfg) {
             info!(mn = %info.mn, skew_s = skew / 1000, "device clock is off; setting it");
             queue_set_time(shared, info);
         } else {
             debug!(mn = %info.mn, skew_ms = skew, "device clock is fine");
         }
     }
+}
+
+/// The clock tolerance (`--clock-skew-max-s`), milliseconds.
+pub(crate) fn skew_max_ms(cfg: &crate::GatewayConfig) -> i64 {
+    cfg.clock_skew_max.as_millis().min(i64::MAX as u128) as i64
 }
 
 /// Queue a 1012 (the time is filled in when it is sent), for the instrument of `PolId` if named.

@@ -156,9 +156,12 @@ impl Gateway {
     pub async fn bind(cfg: GatewayConfig, store: Arc<dyn Store>, writer: WriterHandle) -> Result<Gateway> {
         let directory = DeviceDirectory::load(&*store).await?;
         let latest = commands::LatestTimes::default();
+        // Stored DataTimes beyond the clock tolerance are no mark for gap detection (see
+        // `connection::after_commit`).
+        let horizon = fenhe_core::china_time::now_ms().saturating_add(connection::skew_max_ms(&cfg));
         for a in store.device_activity().await? {
             for (cn, t) in &a.latest {
-                if matches!(cn.as_str(), "2051" | "2061") {
+                if matches!(cn.as_str(), "2051" | "2061") && *t <= horizon {
                     latest.seed(&a.mn, cn, *t);
                 }
             }

@@ -53,6 +53,10 @@ pub enum StoreError {
     BatchFailed(Arc<StoreError>),
     #[error("the store's writer has stopped")]
     WriterGone,
+    /// The writer takes no new data now (the disk is below its free-space floor); nothing was
+    /// tried. It takes data again by itself once space returns.
+    #[error("the store takes no new data: {0}")]
+    Unavailable(String),
 }
 
 impl From<sqlx::Error> for StoreError {

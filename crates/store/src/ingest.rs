@@ -27,6 +27,9 @@ pub struct ItemOutcome {
     pub duplicates: u32,
     /// Measurements that differ from the stored one, kept as a new revision.
     pub revisions: u32,
+    /// Measurements that differ from a stored one older than the revision window: kept as
+    /// pending revisions, which change nothing judged until the bureau approves them.
+    pub pending: u32,
 }
 
 /// A stored measurement.
@@ -143,6 +146,85 @@ pub struct StoredCounts {
     pub measurement_values: u64,
 }
 
+/// How [`IngestStore::write_batch`] treats what arrives (set once at start-up with
+/// [`IngestStore::set_ingest_rules`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestRules {
+    /// A changed value of a record first received longer ago than this is kept as a pending
+    /// revision ([`fenhe_core::revision::decide_within`]); `--revision-window-min`.
+    pub revision_window_ms: i64,
+}
+
+impl Default for IngestRules {
+    fn default() -> Self {
+        IngestRules { revision_window_ms: fenhe_core::revision::DEFAULT_WINDOW_MS }
+    }
+}
+
+/// Where a pending revision stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevisionStatus {
+    Pending,
+    Approved,
+    Rejected,
+}
+
+impl RevisionStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            RevisionStatus::Pending => "pending",
+            RevisionStatus::Approved => "approved",
+            RevisionStatus::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RevisionStatus> {
+        [RevisionStatus::Pending, RevisionStatus::Approved, RevisionStatus::Rejected]
+            .into_iter()
+            .find(|r| r.name() == s)
+    }
+}
+
+/// A changed value that arrived after the revision window, kept aside until the bureau decides.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PendingRevision {
+    pub id: i64,
+    pub mn: String,
+    pub cn: String,
+    pub data_time: i64,
+    pub factor: String,
+    /// The code as sent when it is not the factor code.
+    pub raw_code: Option<String>,
+    /// The values as sent.
+    pub values: Values,
+    pub frame_id: i64,
+    pub received_at: i64,
+    pub status: RevisionStatus,
+    pub decided_at: Option<i64>,
+    pub decided_by: Option<String>,
+    pub reason: Option<String>,
+    /// The revision it was stored as, once approved.
+    pub revision: Option<u32>,
+}
+
+/// Filter for [`IngestStore::pending_revisions`]: oldest first (by id).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RevisionQuery {
+    pub status: Option<RevisionStatus>,
+    pub mn: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// The bureau's decision on a pending revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevisionDecision {
+    /// Store it as the record's next revision and mark its day dirty (the engine re-judges).
+    Approve,
+    /// Keep it aside for good, with the reason.
+    Reject,
+}
+
 /// Storing and reading what devices send. Implementations must make
 /// [`IngestStore::write_batch`] atomic: when it returns `Ok`, every item is durable; when it
 /// returns `Err`, none is.
@@ -150,7 +232,9 @@ pub struct StoredCounts {
 pub trait IngestStore: Send + Sync {
     /// Store frames and their measurements in one transaction. A measurement identical to the
     /// latest stored revision of the same (MN, CN, DataTime, factor) counts as a duplicate; a
-    /// different one is stored as the next revision ([`fenhe_core::revision::decide`]). A frame
+    /// different one is stored as the next revision ([`fenhe_core::revision::decide`]), or kept
+    /// as a pending revision when the record was first received longer than the revision window
+    /// before the frame ([`fenhe_core::revision::decide_within`], [`IngestRules`]). A frame
     /// whose measurements were all duplicates is stored with verdict [`Verdict::Duplicate`]
     /// ([`fenhe_core::revision::frame_verdict`]). Measurements must belong to registered devices
     /// and carry a numeric CN (otherwise [`crate::StoreError::Invalid`], and nothing of the batch
@@ -178,4 +262,22 @@ pub trait IngestStore: Send + Sync {
     /// Accepted frames and measurement values stored, of command `cn` (every command when
     /// `None`).
     async fn stored_counts(&self, cn: Option<&str>) -> Result<StoredCounts>;
+
+    /// Set the rules later [`IngestStore::write_batch`] calls follow (the default until then).
+    fn set_ingest_rules(&self, rules: IngestRules);
+    /// Pending revisions (and decided ones) matching `q`, oldest first.
+    async fn pending_revisions(&self, q: &RevisionQuery) -> Result<Vec<PendingRevision>>;
+    /// Decide pending revision `id`, in one transaction: approving stores its values as the
+    /// record's next revision (frame and receipt time its own) and marks the record's China-time
+    /// day dirty; rejecting keeps it with `reason`. Either records `by` and `at`. A revision that
+    /// is no longer pending is [`crate::StoreError::Conflict`], an unknown id
+    /// [`crate::StoreError::NotFound`]. Returns the revision as decided.
+    async fn decide_revision(
+        &self,
+        id: i64,
+        decision: RevisionDecision,
+        by: &str,
+        reason: Option<&str>,
+        at: i64,
+    ) -> Result<PendingRevision>;
 }

@@ -30,6 +30,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod sign_ins;
 pub mod sqlite;
+pub mod write_health;
 pub mod writer;
 
 pub use accounts::{AccountStore, ApiToken, Department, NewToken, NewUser, User};
@@ -38,8 +39,9 @@ pub use audit::{AuditEntry, AuditQuery, AuditStore, NewAuditEntry};
 pub use commands::{Command, CommandStore, NewCommand};
 pub use error::StoreError;
 pub use ingest::{
-    DeviceActivity, FrameCount, FrameQuery, InboxEntry, InboxQuery, IngestItem, IngestStore, ItemOutcome,
-    MeasurementQuery, MnFrameCount, StoredCounts, StoredFrame, StoredMeasurement,
+    DeviceActivity, FrameCount, FrameQuery, InboxEntry, InboxQuery, IngestItem, IngestRules, IngestStore,
+    ItemOutcome, MeasurementQuery, MnFrameCount, PendingRevision, RevisionDecision, RevisionQuery,
+    RevisionStatus, StoredCounts, StoredFrame, StoredMeasurement,
 };
 pub use leases::{Lease, LeaseStore};
 pub use registry::{ImportRecord, ImportSummary, RegistryStore, StoredImport};

@@ -50,6 +50,7 @@ mod registry;
 mod result_queries;
 mod result_save;
 mod results;
+mod revisions;
 mod sessions;
 mod sign_ins;
 
@@ -60,6 +61,11 @@ pub const DEFAULT_PATH: &str = "./fenhe.db";
 pub struct SqliteStore {
     write: sqlx::SqlitePool,
     read: sqlx::SqlitePool,
+    /// The `max_page_count` every write connection gets (0: SQLite's default); see
+    /// `SqliteStore::limit_pages`.
+    page_cap: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// `IngestRules::revision_window_ms`, read by every batch.
+    revision_window_ms: std::sync::atomic::AtomicI64,
     ids: Mutex<ids::Ids>,
     /// Dirty marks written since the engine last took them (see `dirty::DirtyMarks`).
     dirty: Mutex<dirty::DirtyMarks>,

@@ -14,9 +14,14 @@
 //! [`WriterHandle::update_command`]), so it is sequenced with the batches: a command queued after
 //! a frame is written after that frame's batch.
 //!
+//! The writer keeps its health ([`crate::write_health`]): a failed batch makes it `Failing` until
+//! a batch commits again, and with a free-space floor ([`WriterConfig::floor`]) it refuses new
+//! frames ([`StoreError::Unavailable`]) while the disk is nearly full, before SQLite runs out of
+//! space half-way through a commit. Both end by themselves when space returns.
+//!
 //! Metrics: histograms `fenhe_store_batch_size` and `fenhe_store_commit_seconds`, gauge
 //! `fenhe_store_queue_depth`, counter `fenhe_store_measurements_total{outcome}` with outcome
-//! `inserted`, `duplicate` or `revision`.
+//! `inserted`, `duplicate`, `revision` or `pending`; the health's gauge and counter.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -26,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::write_health::{HealthCell, HealthWatch, SpaceFloor, WriterHealth};
 use crate::{CommandStatus, IngestItem, ItemOutcome, NewCommand, Result, Store, StoreError};
 
 /// How the writer batches.
@@ -38,11 +44,17 @@ pub struct WriterConfig {
     pub max_wait: Duration,
     /// Capacity of the submission queue.
     pub queue: usize,
+    /// Refuse new frames while the database's file system has less free space than this
+    /// (`None`: no floor).
+    pub floor: Option<SpaceFloor>,
 }
+
+/// The default free-space floor (`--min-free-mb`), in MiB.
+pub const DEFAULT_MIN_FREE_MB: u64 = 512;
 
 impl Default for WriterConfig {
     fn default() -> Self {
-        WriterConfig { max_batch: 2048, max_wait: Duration::from_millis(5), queue: 8192 }
+        WriterConfig { max_batch: 2048, max_wait: Duration::from_millis(5), queue: 8192, floor: None }
     }
 }
 
@@ -84,7 +96,7 @@ impl ItemOutcome {
     /// Every measurement the item carried was already stored, identically: the packet is a
     /// duplicate. An item without measurements is never one.
     pub fn is_duplicate(&self) -> bool {
-        self.duplicates > 0 && self.inserted == 0 && self.revisions == 0
+        self.duplicates > 0 && self.inserted == 0 && self.revisions == 0 && self.pending == 0
     }
 }
 
@@ -100,22 +112,24 @@ impl Writer {
         let (tx, rx) = mpsc::channel(cfg.queue);
         let (stop_tx, stop_rx) = watch::channel(false);
         let (done_tx, done_rx) = watch::channel(false);
+        let (cell, health) = HealthCell::new();
         // The runtime the writer was started from, to free written batches on (below).
         let shared = tokio::runtime::Handle::try_current().ok();
         // Its own thread: every acknowledgement waits for this task, so it must not wait in the
         // run queue behind the connections (see `own_thread`).
         crate::own_thread::spawn("fenhe-writer", async move {
-            run(store, cfg, rx, stop_rx, shared).await;
+            run(store, cfg, rx, stop_rx, shared, cell).await;
             done_tx.send_replace(true);
         })
         .detach();
-        WriterHandle { tx, shared: Arc::new(Shared { stop: stop_tx, done: done_rx }) }
+        WriterHandle { tx, shared: Arc::new(Shared { stop: stop_tx, done: done_rx, health }) }
     }
 }
 
 struct Shared {
     stop: watch::Sender<bool>,
     done: watch::Receiver<bool>,
+    health: HealthWatch,
 }
 
 /// Submits items to the writer. Cheap to clone.
@@ -181,6 +195,16 @@ impl WriterHandle {
         let _ = done.wait_for(|d| *d).await;
     }
 
+    /// What the writer can do right now (see [`crate::write_health`]).
+    pub fn health(&self) -> WriterHealth {
+        self.shared.health.get()
+    }
+
+    /// A reader of the writer's health, for `/healthz` and for waiting on a change.
+    pub fn health_watch(&self) -> HealthWatch {
+        self.shared.health.clone()
+    }
+
     /// Items waiting in the queue.
     pub fn queued(&self) -> usize {
         self.tx.max_capacity() - self.tx.capacity()
@@ -193,6 +217,7 @@ async fn run(
     mut rx: mpsc::Receiver<Job>,
     mut stop: watch::Receiver<bool>,
     shared: Option<tokio::runtime::Handle>,
+    health: HealthCell,
 ) {
     // Whether a stop request can still arrive (false once every handle is gone).
     let mut listening = true;
@@ -235,7 +260,7 @@ async fn run(
             }
         }
         metrics::gauge!("fenhe_store_queue_depth").set(rx.len() as f64);
-        let written = write_in_order(store.as_ref(), batch).await;
+        let written = write_in_order(store.as_ref(), batch, cfg.floor.as_ref(), &health).await;
         // Freeing a batch (some 40 allocations a packet, made on the connections' threads) was
         // a tenth of the writer thread's time, and the next batch waited for it.
         match &shared {
@@ -257,7 +282,12 @@ fn drain(rx: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>, max: usize) {
 
 /// Write what was taken off the queue in its order: each run of frames as one batch, each
 /// command write between them. Returns the items, for the caller to free.
-async fn write_in_order(store: &dyn Store, jobs: Vec<Job>) -> Vec<IngestItem> {
+async fn write_in_order(
+    store: &dyn Store,
+    jobs: Vec<Job>,
+    floor: Option<&SpaceFloor>,
+    health: &HealthCell,
+) -> Vec<IngestItem> {
     let mut written = Vec::new();
     let mut run: Vec<(IngestItem, oneshot::Sender<Result<ItemOutcome>>)> = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -265,14 +295,14 @@ async fn write_in_order(store: &dyn Store, jobs: Vec<Job>) -> Vec<IngestItem> {
             Job::Ingest { item, reply } => run.push((item, reply)),
             Job::Command { write, reply } => {
                 if !run.is_empty() {
-                    written.extend(commit(store, std::mem::take(&mut run)).await);
+                    written.extend(commit(store, std::mem::take(&mut run), floor, health).await);
                 }
                 let _ = reply.send(write_command(store, write).await);
             }
         }
     }
     if !run.is_empty() {
-        let items = commit(store, run).await;
+        let items = commit(store, run, floor, health).await;
         // Almost always the only run: hand its vector back instead of copying it.
         if written.is_empty() {
             return items;
@@ -292,12 +322,23 @@ async fn write_command(store: &dyn Store, write: CommandWrite) -> Result<Option<
     }
 }
 
-/// Write `batch` and answer its submitters; returns the items, for the caller to free.
+/// Write `batch` and answer its submitters; returns the items, for the caller to free. Below the
+/// free-space floor nothing is tried and every submitter is refused.
 async fn commit(
     store: &dyn Store,
     batch: Vec<(IngestItem, oneshot::Sender<Result<ItemOutcome>>)>,
+    floor: Option<&SpaceFloor>,
+    health: &HealthCell,
 ) -> Vec<IngestItem> {
     let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+    if let Some(below) = floor.and_then(SpaceFloor::check) {
+        let problem = below.problem().unwrap_or_default();
+        health.set(below);
+        for reply in replies {
+            let _ = reply.send(Err(StoreError::Unavailable(problem.clone())));
+        }
+        return items;
+    }
     metrics::histogram!("fenhe_store_batch_size").record(items.len() as f64);
     let started = Instant::now();
     let result = store.write_batch(&items).await;
@@ -313,11 +354,13 @@ async fn commit(
     };
     match result {
         Ok(outcomes) => {
-            let (mut inserted, mut duplicates, mut revisions) = (0u64, 0u64, 0u64);
+            health.set(WriterHealth::Storing);
+            let (mut inserted, mut duplicates, mut revisions, mut pending) = (0u64, 0u64, 0u64, 0u64);
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 inserted += u64::from(outcome.inserted);
                 duplicates += u64::from(outcome.duplicates);
                 revisions += u64::from(outcome.revisions);
+                pending += u64::from(outcome.pending);
                 // A submitter that stopped waiting no longer needs the answer.
                 let _ = reply.send(Ok(outcome));
             }
@@ -325,9 +368,13 @@ async fn commit(
             metrics::counter!("fenhe_store_measurements_total", "outcome" => "duplicate")
                 .increment(duplicates);
             metrics::counter!("fenhe_store_measurements_total", "outcome" => "revision").increment(revisions);
+            metrics::counter!("fenhe_store_measurements_total", "outcome" => "pending").increment(pending);
         }
         Err(e) => {
-            tracing::error!(items = items.len(), error = %e, "write batch failed; nothing of it was stored");
+            // Logged once per change of state (`HealthCell::set`), not once per failed batch:
+            // a full disk fails every batch until space returns.
+            tracing::debug!(items = items.len(), error = %e, "write batch failed; nothing of it was stored");
+            health.set(WriterHealth::Failing { reason: e.to_string() });
             let e = Arc::new(e);
             for reply in replies {
                 let _ = reply.send(Err(StoreError::BatchFailed(e.clone())));

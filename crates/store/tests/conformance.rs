@@ -219,6 +219,7 @@ stories![
     story,
     registry_round_trip_and_update,
     revisions_and_duplicates,
+    late_revisions_wait_for_the_bureau,
     frames_inbox_and_counts,
     commands_lifecycle,
     device_secrets_read_back_as_written,
@@ -577,6 +578,115 @@ async fn revisions_and_duplicates(store: Arc<dyn Store>) {
     assert!(store.measurements(&odd_cn).await.unwrap().is_empty());
 }
 
+/// Evidence cannot be quietly rewritten: a changed value within the revision window of the
+/// record's first receipt is a revision, a later one is kept as a pending revision that changes
+/// nothing until approved; approving stores it as the next revision and marks its day dirty;
+/// history that fills a gap is stored whatever its age.
+async fn late_revisions_wait_for_the_bureau(store: Arc<dyn Store>) {
+    fresh(&store).await;
+    store.set_ingest_rules(fenhe_store::IngestRules::default());
+    let latest = |store: Arc<dyn Store>| async move {
+        let q = MeasurementQuery {
+            mn: Some(MN1.into()),
+            from: Some(T0),
+            to: Some(T0 + 1),
+            latest_only: true,
+            ..Default::default()
+        };
+        let m = store.measurements(&q).await.unwrap();
+        assert_eq!(m.len(), 1);
+        (m[0].values.avg, m[0].revision)
+    };
+    let o = store.write_batch(&[upload(MN1, T0, T0, &[("a21026", 10.0)])]).await.unwrap();
+    assert_eq!(outcome(&o[0]), (1, 0, 0));
+    // Five minutes later: the logger's own correction.
+    let o = store.write_batch(&[upload(MN1, T0 + 5 * MINUTE, T0, &[("a21026", 11.0)])]).await.unwrap();
+    assert_eq!((outcome(&o[0]), o[0].pending), ((0, 0, 1), 0));
+    let taken = store.dirty_days(100).await.unwrap();
+    store.clear_dirty(&taken).await.unwrap();
+
+    // Twenty minutes after the first receipt: kept aside, the judged value stands.
+    let late = store.write_batch(&[upload(MN1, T0 + 20 * MINUTE, T0, &[("a21026", 12.0)])]).await.unwrap();
+    assert_eq!((outcome(&late[0]), late[0].pending), ((0, 0, 0), 1));
+    assert!(!late[0].is_duplicate());
+    assert_eq!(latest(store.clone()).await, (Some(11.0), 1));
+    assert!(store.dirty_days(100).await.unwrap().is_empty(), "a pending revision marks nothing dirty");
+    let q = FrameQuery { after_id: Some(late[0].frame_id - 1), limit: Some(1), ..Default::default() };
+    let frame = store.frames(&q).await.unwrap();
+    assert_eq!(frame[0].record.verdict, Verdict::Accepted, "the frame is kept as received");
+    // History filling a gap is new data, whatever its age; an identical re-send a duplicate.
+    let o = store
+        .write_batch(&[upload(MN1, T0 + 30 * MINUTE, T0 - 60 * MINUTE, &[("a21026", 9.0)])])
+        .await
+        .unwrap();
+    assert_eq!(outcome(&o[0]), (1, 0, 0));
+    let o = store.write_batch(&[upload(MN1, T0 + 31 * MINUTE, T0, &[("a21026", 11.0)])]).await.unwrap();
+    assert_eq!((outcome(&o[0]), o[0].pending), ((0, 1, 0), 0));
+    store.clear_dirty(&store.dirty_days(100).await.unwrap()).await.unwrap();
+
+    let pending = fenhe_store::RevisionQuery {
+        status: Some(fenhe_store::RevisionStatus::Pending),
+        ..Default::default()
+    };
+    let listed = store.pending_revisions(&pending).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let p = &listed[0];
+    assert_eq!((p.mn.as_str(), p.cn.as_str(), p.data_time, p.factor.as_str()), (MN1, "2051", T0, "a21026"));
+    assert_eq!((p.values.avg, p.frame_id, p.received_at), (Some(12.0), late[0].frame_id, T0 + 20 * MINUTE));
+    assert_eq!(
+        (p.status, p.decided_by.as_deref(), p.revision),
+        (fenhe_store::RevisionStatus::Pending, None, None)
+    );
+
+    // Approved: the next revision, its day dirty for the engine.
+    let approved = store
+        .decide_revision(p.id, fenhe_store::RevisionDecision::Approve, "cli", None, T0 + 40 * MINUTE)
+        .await
+        .unwrap();
+    assert_eq!(
+        (approved.status, approved.revision, approved.decided_by.as_deref(), approved.decided_at),
+        (fenhe_store::RevisionStatus::Approved, Some(2), Some("cli"), Some(T0 + 40 * MINUTE))
+    );
+    assert_eq!(latest(store.clone()).await, (Some(12.0), 2));
+    let dirty = store.dirty_days(100).await.unwrap();
+    assert_eq!(
+        dirty.iter().map(|d| (d.mn.as_str(), d.day_start)).collect::<Vec<_>>(),
+        [(MN1, time::day_start(T0))]
+    );
+    match store.decide_revision(p.id, fenhe_store::RevisionDecision::Reject, "cli", None, T0).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("approved"), "{m}"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    assert!(matches!(
+        store.decide_revision(p.id + 100, fenhe_store::RevisionDecision::Approve, "cli", None, T0).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Rejected: kept with its reason, the stored value stands.
+    store.write_batch(&[upload(MN1, T0 + 50 * MINUTE, T0, &[("a21026", 13.0)])]).await.unwrap();
+    let second = store.pending_revisions(&pending).await.unwrap();
+    assert_eq!(second.len(), 1);
+    let rejected = store
+        .decide_revision(
+            second[0].id,
+            fenhe_store::RevisionDecision::Reject,
+            "auditor",
+            Some("sensor swap"),
+            T0 + 60 * MINUTE,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (rejected.status, rejected.reason.as_deref(), rejected.revision),
+        (fenhe_store::RevisionStatus::Rejected, Some("sensor swap"), None)
+    );
+    assert_eq!(latest(store.clone()).await, (Some(12.0), 2));
+    let all = store.pending_revisions(&fenhe_store::RevisionQuery::default()).await.unwrap();
+    assert_eq!(all.iter().map(|r| r.status.name()).collect::<Vec<_>>(), ["approved", "rejected"]);
+    let mine = fenhe_store::RevisionQuery { mn: Some(MN2.into()), ..Default::default() };
+    assert!(store.pending_revisions(&mine).await.unwrap().is_empty());
+}
+
 async fn out_frame_id(store: &Arc<dyn Store>, received_at: i64) -> i64 {
     let q = FrameQuery { from: Some(received_at), to: Some(received_at + 1), ..Default::default() };
     let f = store.frames(&q).await.unwrap();
@@ -880,7 +990,7 @@ async fn writer_batches_concurrent_submits(store: Arc<dyn Store>) {
     fresh(&store).await;
     let w = Writer::spawn(
         store.clone(),
-        WriterConfig { max_batch: 64, max_wait: Duration::from_millis(2), queue: 128 },
+        WriterConfig { max_batch: 64, max_wait: Duration::from_millis(2), queue: 128, floor: None },
     );
     // 400 concurrent submitters, 200 data times × 2 devices, each minute sent twice.
     let mut tasks = Vec::new();
@@ -937,8 +1047,10 @@ async fn writer_batches_concurrent_submits(store: Arc<dyn Store>) {
 
 async fn writer_shutdown_finishes_queued_items(store: Arc<dyn Store>) {
     fresh(&store).await;
-    let w =
-        Writer::spawn(store.clone(), WriterConfig { max_batch: 8, max_wait: Duration::ZERO, queue: 1024 });
+    let w = Writer::spawn(
+        store.clone(),
+        WriterConfig { max_batch: 8, max_wait: Duration::ZERO, queue: 1024, floor: None },
+    );
     let tasks: Vec<_> = (0..100i64)
         .map(|i| {
             let w = w.clone();
@@ -1011,6 +1123,25 @@ impl fenhe_store::IngestStore for Failing {
     }
     async fn measurements(&self, q: &MeasurementQuery) -> Result<Vec<fenhe_store::StoredMeasurement>> {
         self.inner.measurements(q).await
+    }
+    fn set_ingest_rules(&self, rules: fenhe_store::IngestRules) {
+        self.inner.set_ingest_rules(rules)
+    }
+    async fn pending_revisions(
+        &self,
+        q: &fenhe_store::RevisionQuery,
+    ) -> Result<Vec<fenhe_store::PendingRevision>> {
+        self.inner.pending_revisions(q).await
+    }
+    async fn decide_revision(
+        &self,
+        id: i64,
+        decision: fenhe_store::RevisionDecision,
+        by: &str,
+        reason: Option<&str>,
+        at: i64,
+    ) -> Result<fenhe_store::PendingRevision> {
+        self.inner.decide_revision(id, decision, by, reason, at).await
     }
     async fn frames(&self, q: &FrameQuery) -> Result<Vec<StoredFrame>> {
         self.inner.frames(q).await
@@ -2763,6 +2894,90 @@ async fn sqlite_writer_reports_a_closed_pool() {
             other => panic!("expected BatchFailed, got {other:?}"),
         }
     }
+    w.shutdown().await;
+}
+
+/// A full disk: SQLite fails a batch with "database or disk is full". The batch is refused
+/// (nobody acknowledges it), the writer says it is failing, later batches fail for the same
+/// reason (not because the connection was left inside a transaction), and once space returns the
+/// writer stores again by itself. The disk is filled with SQLite's `max_page_count`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writer_recovers_from_a_full_disk() {
+    use fenhe_store::write_health::WriterHealth;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(sqlite_file(&dir, "full").await);
+    fresh(&(store.clone() as Arc<dyn Store>)).await;
+    let w = Writer::spawn(store.clone(), WriterConfig { max_wait: Duration::ZERO, ..Default::default() });
+    assert_eq!(w.health(), WriterHealth::Storing);
+    let pages = store.page_count().await.unwrap();
+    store.limit_pages(Some(pages + 8)).await.unwrap();
+
+    // Uploads with big frames until the database is full.
+    let big = |i: i64| {
+        let mut item = upload(MN1, T0 + i, T0 + i * MINUTE, &[("a21026", i as f64)]);
+        item.frame.bytes = vec![b'#'; 6_000];
+        item
+    };
+    let mut acked = 0i64;
+    let full = loop {
+        match w.submit(big(acked)).await {
+            Ok(_) => acked += 1,
+            Err(e) => break e,
+        }
+        assert!(acked < 1_000, "the page cap did not fill the database");
+    };
+    assert!(full.to_string().contains("full"), "{full}");
+    match w.health() {
+        WriterHealth::Failing { reason } => assert!(reason.contains("full"), "{reason}"),
+        other => panic!("expected Failing, got {other:?}"),
+    }
+    // Still full: every try fails for that reason, not for a connection left in a transaction.
+    for i in 0..3 {
+        let e = w.submit(big(acked + i)).await.unwrap_err();
+        assert!(e.to_string().contains("full"), "try {i}: {e}");
+    }
+    assert!(w.health().problem().is_some());
+
+    // Space returns: the next batches commit without a restart.
+    store.limit_pages(None).await.unwrap();
+    for i in 0..5 {
+        w.submit(big(acked + i)).await.unwrap();
+    }
+    assert_eq!(w.health(), WriterHealth::Storing);
+    let m = store.measurements(&MeasurementQuery::default()).await.unwrap();
+    assert_eq!(m.len() as i64, acked + 5, "every acknowledged upload is stored, nothing refused is");
+    w.shutdown().await;
+}
+
+/// Below the free-space floor the writer refuses new data without trying, says why, and stores
+/// nothing; command bookkeeping still goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writer_refuses_data_below_the_free_space_floor() {
+    use fenhe_store::write_health::{SpaceFloor, WriterHealth, free_bytes};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(sqlite_file(&dir, "floor").await);
+    fresh(&(store.clone() as Arc<dyn Store>)).await;
+    let free = free_bytes(dir.path()).unwrap();
+    let floor = SpaceFloor { dir: dir.path().into(), min_free_bytes: free.saturating_mul(4).max(1 << 50) };
+    let w = Writer::spawn(
+        store.clone(),
+        WriterConfig { max_wait: Duration::ZERO, floor: Some(floor), ..Default::default() },
+    );
+    match w.submit(upload(MN1, T0, T0, &[("a21026", 1.0)])).await {
+        Err(StoreError::Unavailable(why)) => assert!(why.contains("--min-free-mb"), "{why}"),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    assert!(matches!(w.health(), WriterHealth::BelowFloor { .. }), "{:?}", w.health());
+    assert!(store.measurements(&MeasurementQuery::default()).await.unwrap().is_empty());
+    assert!(store.frames(&FrameQuery::default()).await.unwrap().is_empty());
+    w.enqueue_command(cmd(MN1, "1011", T0)).await.unwrap();
+    w.shutdown().await;
+
+    // A floor the disk is above: stored as usual.
+    let floor = SpaceFloor { dir: dir.path().into(), min_free_bytes: 1 };
+    let w = Writer::spawn(store.clone(), WriterConfig { floor: Some(floor), ..Default::default() });
+    w.submit(upload(MN1, T0, T0, &[("a21026", 1.0)])).await.unwrap();
+    assert_eq!(w.health(), WriterHealth::Storing);
     w.shutdown().await;
 }
 

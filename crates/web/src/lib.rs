@@ -38,5 +38,7 @@ pub use error::AppError;
 pub use i18n::Lang;
 pub use routes::router;
 pub use serve::{ServeError, WebServer, start, start_with_listeners};
-pub use state::{AppState, LiveSnapshot, LiveStatus, MetricsRender, OnlineDevice, WebConfig};
+pub use state::{
+    AppState, Health, HealthProbe, LiveSnapshot, LiveStatus, MetricsRender, OnlineDevice, WebConfig,
+};
 pub use status::{Status, StoredCount};

@@ -57,6 +57,14 @@ pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
 #[derive(Clone, Default)]
 pub struct Metrics(pub Option<MetricsRender>);
 
+/// Says why the store cannot take data right now, or `None` while it can (the binary passes the
+/// writer's health); `/healthz` answers 503 with that reason.
+pub type HealthProbe = Arc<dyn Fn() -> Option<String> + Send + Sync>;
+
+/// The `/healthz` probe, absent when nothing beside the web side can fail (a web-only process).
+#[derive(Clone, Default)]
+pub struct Health(pub Option<HealthProbe>);
+
 /// The live gateway, as a sub-state.
 #[derive(Clone)]
 pub struct Live(pub Arc<dyn LiveStatus>);
@@ -81,6 +89,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub live: Live,
     pub metrics: Metrics,
+    pub health: Health,
     pub config: Arc<WebConfig>,
     /// The live events of `/events` (see [`crate::live_events`]).
     pub events: Arc<crate::live_events::EventHub>,
@@ -95,6 +104,7 @@ impl AppState {
             store,
             live: Live(live),
             metrics: Metrics(None),
+            health: Health(None),
             config: Arc::new(WebConfig::default()),
             events: Arc::new(crate::live_events::EventHub::default()),
             overview_cache: Arc::new(crate::overview_cache::OverviewCache::default()),
@@ -104,6 +114,12 @@ impl AppState {
     /// Serve `/metrics` with this renderer.
     pub fn with_metrics(mut self, render: MetricsRender) -> Self {
         self.metrics = Metrics(Some(render));
+        self
+    }
+
+    /// Answer `/healthz` from this probe.
+    pub fn with_health(mut self, probe: HealthProbe) -> Self {
+        self.health = Health(Some(probe));
         self
     }
 
@@ -134,6 +150,12 @@ impl FromRef<AppState> for Live {
 impl FromRef<AppState> for Metrics {
     fn from_ref(s: &AppState) -> Self {
         s.metrics.clone()
+    }
+}
+
+impl FromRef<AppState> for Health {
+    fn from_ref(s: &AppState) -> Self {
+        s.health.clone()
     }
 }
 

@@ -6,3 +6,4 @@ pub mod alarms;
 pub mod compliance;
 pub mod data;
 pub mod device;
+pub mod revisions;

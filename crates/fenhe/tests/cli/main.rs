@@ -16,3 +16,4 @@ mod packet_cli;
 mod registry_cli;
 mod replay_golden;
 mod web_listener;
+mod revisions_cli;

@@ -58,6 +58,37 @@ async fn history_request_after_an_outage() {
     h.stop().await;
 }
 
+/// An upload dated 2099 is acknowledged and stored (evidence), the device's clock is set, and it
+/// does not hide later gaps: gap detection keeps to DataTimes within the clock tolerance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_time_in_2099_is_stored_and_does_not_stop_gap_detection() {
+    let h = start(config()).await;
+    let mut d = h.device(STD).await;
+    let (bytes, qn) = d.upload("2051", &t(10, 0), 1.0);
+    d.send(&bytes).await;
+    d.expect_ack(&qn).await;
+    let (bytes, qn) = d.upload("2051", &DateTime::new(2099, 1, 1, 0, 0, 0).unwrap(), 9.0);
+    d.send(&bytes).await;
+    d.expect_ack(&qn).await;
+    let set = d.expect("a 1012 setting the clock", |g| g.cn() == "1012").await;
+    d.request_reply(&set, 1).await;
+    d.exe_result(&set, 1).await;
+    let (bytes, qn) = d.upload("2051", &t(10, 5), 6.0);
+    d.send(&bytes).await;
+    d.expect_ack(&qn).await;
+    let req = d.expect("a 2051 history request", |g| g.cn() == "2051").await;
+    assert_eq!(req.key("BeginTime").as_deref(), Some("20240501100100"));
+    assert_eq!(req.key("EndTime").as_deref(), Some("20240501100400"));
+    let stored: Vec<i64> = h.measurements(STD).await.iter().map(|m| m.data_time).collect();
+    assert!(
+        stored.contains(&DateTime::new(2099, 1, 1, 0, 0, 0).unwrap().unix_millis_cst()),
+        "kept as evidence"
+    );
+    let clock = command_where(&h, STD, |c| c.new.origin == ORIGIN_CLOCK).await;
+    assert_eq!(clock.new.cn, "1012");
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gap_detection_is_seeded_from_the_store() {
     // A first gateway stores 10:00; a second one, started later, sees 10:03 as a gap.

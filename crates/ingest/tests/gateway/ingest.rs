@@ -80,7 +80,7 @@ async fn pipelined_acks_come_in_order() {
 /// same minute still wins over an earlier one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_writer_queue_keeps_arrival_order() {
-    let writer_cfg = WriterConfig { max_batch: 1, max_wait: Duration::ZERO, queue: 1 };
+    let writer_cfg = WriterConfig { max_batch: 1, max_wait: Duration::ZERO, queue: 1, floor: None };
     let h = start_with_writer(config(), writer_cfg).await;
     let mut d = h.device(STD).await;
     h.gate.hold.store(true, Ordering::SeqCst);

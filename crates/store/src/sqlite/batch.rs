@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::ptr::NonNull;
 
 use fenhe_core::revision::{self, Decision, Latest};
-use fenhe_core::{Values, Verdict};
+use fenhe_core::{Measurement, Values, Verdict};
 use foldhash::{HashMap as FastMap, HashMapExt as _, HashSet as FastSet, HashSetExt as _};
 use libsqlite3_sys as ffi;
 
@@ -24,7 +24,7 @@ use super::packed;
 use super::raw::Stmt;
 use crate::{IngestItem, ItemOutcome, Result, StoreError};
 
-const LOOKUP: &str = "SELECT seq, factors FROM measurement_sets \
+const LOOKUP: &str = "SELECT seq, factors, received_at FROM measurement_sets \
                       WHERE device_id = ?1 AND cn = ?2 AND data_time = ?3";
 const NEXT_FRAME_ID: &str = "SELECT COALESCE(MAX(id), 0) + 1 FROM frames";
 // OR FAIL: a conflict (which the revision logic rules out) fails the statement; the error still
@@ -33,6 +33,8 @@ const INSERT_FRAME: &str = "INSERT OR FAIL INTO frames (id, received_at, peer, m
                             deviations, bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 pub(super) const INSERT_SET: &str = "INSERT OR FAIL INTO measurement_sets (device_id, cn, data_time, seq, frame_id, \
                           received_at, n, factors) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+const INSERT_PENDING: &str = "INSERT INTO pending_revisions (device_id, cn, data_time, factor_id, raw_code, \
+                              values_json, frame_id, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 const UPSERT_TALLY: &str = "INSERT INTO frame_tally (verdict, reason_kind, frames) VALUES (?1, ?2, ?3) \
                             ON CONFLICT (verdict, reason_kind) DO UPDATE SET frames = frames + excluded.frames";
 const UPSERT_TRAFFIC: &str = "INSERT INTO mn_traffic (mn, frames, last_frame_at) VALUES (?1, ?2, ?3) \
@@ -51,15 +53,19 @@ struct NewSet {
 }
 
 /// Everything of `items` but the id resolution (`keys`: one per measurement, in order) inside the
-/// open write transaction of `db`. On error the caller rolls the transaction back.
+/// open write transaction of `db`; a change to a record first received more than `window_ms`
+/// before its frame is kept as a pending revision. On error the caller rolls the transaction back.
 pub(super) fn write(
     db: NonNull<ffi::sqlite3>,
     items: &[IngestItem],
     keys: &[Key],
+    window_ms: i64,
 ) -> Result<Vec<ItemOutcome>> {
     // Everything already stored for the (device, CN, DataTime)s of this batch: the newest
-    // revision of each factor, and the next `seq` of each (device, CN, DataTime).
+    // revision of each factor, and the next `seq` of each (device, CN, DataTime); and when each
+    // factor was first received (its revision 0).
     let mut stored: FastMap<Key, (u32, Values)> = FastMap::new();
+    let mut first_received: FastMap<Key, i64> = FastMap::new();
     let mut next_seq: FastMap<(i64, i64, i64), i64> = FastMap::new();
     if !keys.is_empty() {
         let mut lookup = prepare(db, LOOKUP)?;
@@ -75,9 +81,13 @@ pub(super) fn write(
                 let seq = lookup.column_int(0);
                 let next = next_seq.entry((k.0, k.1, k.2)).or_insert(0);
                 *next = (*next).max(seq + 1);
+                let received_at = lookup.column_int(2);
                 for e in packed::entries(lookup.column_blob(1)) {
                     let e = e?;
                     let key: Key = (k.0, k.1, k.2, e.factor_id);
+                    if e.revision == 0 {
+                        first_received.insert(key, received_at);
+                    }
                     if stored.get(&key).is_none_or(|(have, _)| e.revision > *have) {
                         stored.insert(key, (e.revision, e.values()));
                     }
@@ -103,6 +113,7 @@ pub(super) fn write(
     let mut packed_bytes: Vec<u8> = Vec::with_capacity(keys.len() * 48);
     let mut tally: BTreeMap<(Verdict, &str), i64> = BTreeMap::new();
     let mut traffic: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    let mut pending: Vec<(Key, &Measurement, i64, i64)> = Vec::new();
     let mut keys = keys.iter().copied();
     for (i, item) in items.iter().enumerate() {
         let frame_id = first_id + i as i64;
@@ -114,7 +125,14 @@ pub(super) fn write(
             let key = keys.next().expect("one key per measurement");
             let stored =
                 latest.get(&key).map(|(rev, v)| Latest { revision: *rev, same_values: v.same_as(&m.values) });
-            let revision = match revision::decide(stored) {
+            // A record first stored in this batch was first received now.
+            let first = first_received.get(&key).copied().unwrap_or(item.frame.received_at);
+            let revision = match revision::decide_within(stored, first, item.frame.received_at, window_ms) {
+                Decision::Pending => {
+                    out.pending += 1;
+                    pending.push((key, m, frame_id, item.frame.received_at));
+                    continue;
+                }
                 Decision::New => {
                     out.inserted += 1;
                     0
@@ -192,6 +210,23 @@ pub(super) fn write(
             s.n,
             &packed_bytes[s.range.clone()],
         )?;
+    }
+
+    if !pending.is_empty() {
+        let mut insert = prepare(db, INSERT_PENDING)?;
+        for (key, m, frame_id, received_at) in &pending {
+            let json = serde_json::to_string(&m.values)
+                .map_err(|e| StoreError::Invalid(format!("values of {} {}: {e}", m.mn, m.factor)))?;
+            insert.int(1, key.0)?;
+            insert.int(2, key.1)?;
+            insert.int(3, key.2)?;
+            insert.int(4, key.3)?;
+            insert.text(5, Some(m.raw_code.as_str()).filter(|c| *c != m.factor))?;
+            insert.text(6, Some(json.as_str()))?;
+            insert.int(7, *frame_id)?;
+            insert.int(8, *received_at)?;
+            insert.exec()?;
+        }
     }
 
     let mut upsert = prepare(db, UPSERT_TALLY)?;

@@ -412,6 +412,25 @@ impl IngestStore for SqliteStore {
         .await?)
     }
 
+    fn set_ingest_rules(&self, rules: crate::IngestRules) {
+        self.revision_window_ms.store(rules.revision_window_ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    async fn pending_revisions(&self, q: &crate::RevisionQuery) -> Result<Vec<crate::PendingRevision>> {
+        super::revisions::list(self, q).await
+    }
+
+    async fn decide_revision(
+        &self,
+        id: i64,
+        decision: crate::RevisionDecision,
+        by: &str,
+        reason: Option<&str>,
+        at: i64,
+    ) -> Result<crate::PendingRevision> {
+        super::revisions::decide(self, id, decision, by, reason, at).await
+    }
+
     async fn stored_counts(&self, cn: Option<&str>) -> Result<StoredCounts> {
         let numeric = match cn.map(numeric_cn) {
             Some(None) => return Ok(StoredCounts::default()), // no such CN is ever stored

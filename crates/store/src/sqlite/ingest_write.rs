@@ -28,7 +28,30 @@ pub(super) async fn write_batch(s: &SqliteStore, items: &[IngestItem]) -> Result
     }
 
     let phases = PhaseClock::start();
-    let mut tx = s.write.begin_with("BEGIN IMMEDIATE").await?;
+    let mut conn = s.write.acquire().await?;
+    let result = write_in(s, items, &cns, &mut conn, phases).await;
+    if result.is_err() {
+        // A write that failed half-way (a full disk: SQLite may roll back by itself, and then
+        // sqlx's own ROLLBACK fails) can leave the connection counted as inside a transaction,
+        // and every later `BEGIN IMMEDIATE` refused. Such a connection is closed; the pool opens
+        // a fresh one for the next write.
+        let _ = sqlx::Connection::ping(&mut *conn).await;
+        if sqlx::Connection::is_in_transaction(&*conn) {
+            tracing::warn!("the write connection was left inside a transaction; opening a new one");
+            conn.close_on_drop();
+        }
+    }
+    result
+}
+
+async fn write_in(
+    s: &SqliteStore,
+    items: &[IngestItem],
+    cns: &[i64],
+    conn: &mut sqlx::SqliteConnection,
+    phases: PhaseClock,
+) -> Result<Vec<ItemOutcome>> {
+    let mut tx = sqlx::Connection::begin_with(conn, "BEGIN IMMEDIATE").await?;
     let phases = phases.lap("begin");
     let conn = &mut *tx;
 
@@ -43,7 +66,7 @@ pub(super) async fn write_batch(s: &SqliteStore, items: &[IngestItem]) -> Result
             let ids = s.ids.lock().expect("ids lock");
             (ids.devices.clone(), ids.factors.clone())
         };
-        match devices.as_deref().and_then(|d| keys_of(items, &cns, d, &factors)) {
+        match devices.as_deref().and_then(|d| keys_of(items, cns, d, &factors)) {
             Some(keys) => keys,
             None => {
                 let devices = s.device_ids(conn, items).await?;
@@ -51,7 +74,7 @@ pub(super) async fn write_batch(s: &SqliteStore, items: &[IngestItem]) -> Result
                 if reloaded {
                     new_factors = Some(factors.clone());
                 }
-                keys_of(items, &cns, &devices, &factors).ok_or_else(|| {
+                keys_of(items, cns, &devices, &factors).ok_or_else(|| {
                     match items.iter().flat_map(|i| &i.measurements).find(|m| !devices.contains_key(&m.mn)) {
                         Some(m) => StoreError::Invalid(format!("measurement of unregistered MN {}", m.mn)),
                         None => {
@@ -69,7 +92,8 @@ pub(super) async fn write_batch(s: &SqliteStore, items: &[IngestItem]) -> Result
     let outcomes = {
         let mut handle = conn.lock_handle().await?;
         let db = handle.as_raw_handle();
-        blocking(|| batch::write(db, items, &keys))?
+        let window = s.revision_window_ms.load(std::sync::atomic::Ordering::Relaxed);
+        blocking(|| batch::write(db, items, &keys, window))?
     };
     let phases = phases.lap("statements");
     // The compliance engine re-evaluates the device-days this batch changed: the items that

@@ -3,10 +3,12 @@
 
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::AssertSqlSafe;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::dirty::DirtyMarks;
@@ -58,7 +60,22 @@ impl SqliteStore {
             .pragma("wal_autocheckpoint", "100000")
             .pragma("temp_store", "MEMORY")
             .optimize_on_close(true, None);
-        let write = SqlitePoolOptions::new()
+        let page_cap = Arc::new(AtomicU64::new(0));
+        let cap = page_cap.clone();
+        let write_pool = SqlitePoolOptions::new()
+            // A size cap set by `limit_pages` holds on every connection the pool opens.
+            .after_connect(move |conn, _| {
+                let pages = cap.load(Ordering::Acquire);
+                Box::pin(async move {
+                    if pages > 0 {
+                        sqlx::query(AssertSqlSafe(format!("PRAGMA max_page_count = {pages}")))
+                            .execute(conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            });
+        let write = write_pool
             .max_connections(1)
             .min_connections(1)
             // The one write connection lives as long as the store: its statement cache stays
@@ -91,11 +108,31 @@ impl SqliteStore {
         Ok(SqliteStore {
             write,
             read,
+            page_cap,
+            revision_window_ms: std::sync::atomic::AtomicI64::new(fenhe_core::revision::DEFAULT_WINDOW_MS),
             ids: Mutex::new(Ids::default()),
             dirty: Mutex::new(DirtyMarks::default()),
             checkpointer,
             sealer,
         })
+    }
+
+    /// Cap the database at `pages` pages (SQLite's `max_page_count`; `None` lifts the cap), on
+    /// the write connection now and on any it is replaced by. Past the cap a write fails as on
+    /// a full disk, which is how the tests fill the disk without filling one.
+    pub async fn limit_pages(&self, pages: Option<u64>) -> Result<()> {
+        // SQLite's own ceiling (4294967294 pages) when lifted.
+        let pages = pages.unwrap_or(4_294_967_294).max(1);
+        self.page_cap.store(pages, Ordering::Release);
+        // A number we formatted, not input.
+        sqlx::query(AssertSqlSafe(format!("PRAGMA max_page_count = {pages}"))).execute(&self.write).await?;
+        Ok(())
+    }
+
+    /// Pages the database holds now.
+    pub async fn page_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("PRAGMA page_count").fetch_one(&self.write).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Close both pools, waiting for connections in use to be returned. Afterwards every call

@@ -37,6 +37,7 @@ pub struct TestAppBuilder {
     /// web side tells the gateway.
     live_status: Option<Arc<dyn LiveStatus>>,
     metrics: Option<MetricsRender>,
+    health: Option<fenhe_web::HealthProbe>,
     banner: Vec<String>,
     demo: bool,
     secure_cookies: bool,
@@ -198,6 +199,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Answer `/healthz` from this probe (the binary's is the writer's health).
+    pub fn health(mut self, probe: impl Fn() -> Option<String> + Send + Sync + 'static) -> Self {
+        self.health = Some(Arc::new(probe));
+        self
+    }
+
     pub fn banner(mut self, line: &str) -> Self {
         self.banner.push(line.to_string());
         self
@@ -249,6 +256,9 @@ impl TestAppBuilder {
         }
         if let Some(every) = self.event_poll {
             state = state.with_event_poll(every);
+        }
+        if let Some(h) = self.health {
+            state = state.with_health(h);
         }
         (state, dir)
     }

@@ -98,6 +98,25 @@ async fn healthz_answers_ok() {
 }
 
 #[tokio::test]
+async fn healthz_answers_503_with_the_reason_while_the_store_cannot_take_data() {
+    let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let f = failing.clone();
+    let app = TestApp::builder()
+        .health(move || {
+            f.load(std::sync::atomic::Ordering::SeqCst)
+                .then(|| "the store cannot commit: database or disk is full".to_string())
+        })
+        .build()
+        .await;
+    let r = app.get("/healthz").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.text(), "unavailable: the store cannot commit: database or disk is full");
+    failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    let r = app.get("/healthz").await;
+    assert_eq!((r.status, r.text().as_str()), (StatusCode::OK, "ok"));
+}
+
+#[tokio::test]
 async fn metrics_serve_prometheus_text_when_enabled() {
     let app = TestApp::builder()
         .metrics(|| "# TYPE fenhe_frames_total counter\nfenhe_frames_total 7\n".into())

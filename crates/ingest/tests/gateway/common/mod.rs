@@ -140,6 +140,25 @@ impl fenhe_store::IngestStore for Gate {
     async fn measurements(&self, q: &MeasurementQuery) -> Result<Vec<fenhe_store::StoredMeasurement>> {
         self.inner.measurements(q).await
     }
+    fn set_ingest_rules(&self, rules: fenhe_store::IngestRules) {
+        self.inner.set_ingest_rules(rules)
+    }
+    async fn pending_revisions(
+        &self,
+        q: &fenhe_store::RevisionQuery,
+    ) -> Result<Vec<fenhe_store::PendingRevision>> {
+        self.inner.pending_revisions(q).await
+    }
+    async fn decide_revision(
+        &self,
+        id: i64,
+        decision: fenhe_store::RevisionDecision,
+        by: &str,
+        reason: Option<&str>,
+        at: i64,
+    ) -> Result<fenhe_store::PendingRevision> {
+        self.inner.decide_revision(id, decision, by, reason, at).await
+    }
     async fn frames(&self, q: &FrameQuery) -> Result<Vec<StoredFrame>> {
         self.inner.frames(q).await
     }
