@@ -4,8 +4,9 @@
 //! [`AccountStore`] (users, API tokens, departments), [`SessionStore`], [`SignInStore`] and
 //! [`AuditStore`]. [`Store`] is all of them plus [`Migrate`], implemented for
 //! every type that implements them; a backend that lacks a method does not compile.
-//! [`sqlite::SqliteStore`] is the embedded default (`./fenhe.db`); PostgreSQL arrives for
-//! production. Time instants are epoch milliseconds (UTC).
+//! [`sqlite::SqliteStore`] is the embedded default (`./fenhe.db`); [`postgres::PgStore`] is the
+//! production store, shared by several processes. Both pass the same conformance suite
+//! (`tests/conformance.rs`). Time instants are epoch milliseconds (UTC).
 //!
 //! Decisions are not made here: the revision rule, the alarm lifecycle and the command statuses
 //! are `fenhe_core`'s (`revision`, `alarm`, `command`); a backend loads, applies and stores.
@@ -24,6 +25,7 @@ pub mod error;
 pub mod ingest;
 pub mod leases;
 mod own_thread;
+pub mod postgres;
 pub mod registry;
 pub mod results;
 pub mod sessions;
@@ -105,13 +107,13 @@ impl<T> Store for T where
 {
 }
 
-/// Open a store from `--db`: a path or `sqlite://…` (PostgreSQL URLs are refused until that
-/// backend lands). Migrations are applied.
+/// Open a store from `--db`: a path or `sqlite://…` (SQLite), or `postgres://…` /
+/// `postgresql://…` (PostgreSQL, see [`postgres::PgStore::open`]). Migrations are applied.
 pub async fn open(db: &str) -> Result<std::sync::Arc<dyn Store>> {
-    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
-        return Err(StoreError::Unsupported(
-            "PostgreSQL is not available in this build yet; use a SQLite path".into(),
-        ));
+    if postgres::is_postgres_url(db) {
+        let s = postgres::PgStore::open(db).await?;
+        s.migrate().await?;
+        return Ok(std::sync::Arc::new(s));
     }
     let s = sqlite::SqliteStore::open(db).await?;
     s.migrate().await?;

@@ -30,7 +30,7 @@ mod audit;
 mod batch;
 mod checkpoint;
 mod commands;
-mod convert;
+pub(crate) mod convert;
 mod dirty;
 mod engine_state;
 mod ids;

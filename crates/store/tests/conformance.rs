@@ -1,10 +1,9 @@
 //! The store conformance suite: stories that every backend must pass.
 //!
-//! Each story is an `async fn(Arc<dyn Store>)` on a freshly migrated, empty store. The backend
-//! test functions at the bottom run every story against their backend. SQLite runs always, on a
-//! temporary file. A PostgreSQL backend adds one more function there, `postgres()`, which reads
-//! `FENHE_TEST_PG_URL` (skipping when it is unset), creates a fresh schema per story and runs
-//! the same `STORIES` list.
+//! Each story is an `async fn(Arc<dyn Store>)` on a freshly migrated, empty store. `stories!`
+//! makes one test per story per backend: `on_sqlite::NAME` (a temporary file),
+//! `on_sqlite_memory::NAME` and `on_postgres::NAME`, which runs in a schema of its own on the
+//! database of `FENHE_TEST_PG_URL` and skips (saying so) when that is unset.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +21,7 @@ use fenhe_core::{
     Contact, CrcPolicy, Device, Enterprise, FrameRecord, Limit, Measurement, Outlet, OutletKind, Ownership,
     Protocol, Registry, Values, Verdict,
 };
+use fenhe_store::postgres::PgStore;
 use fenhe_store::prelude::*;
 use fenhe_store::sqlite::SqliteStore;
 use fenhe_store::writer::{Writer, WriterConfig};
@@ -209,9 +209,40 @@ async fn fresh(store: &Arc<dyn Store>) {
 
 type Story = fn(Arc<dyn Store>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
+/// The list of stories, and one test per story per backend (`on_sqlite::story`,
+/// `on_sqlite_memory::story`, `on_postgres::story`, …), so that one failing story hides no other
+/// and the tests of one backend run in parallel.
 macro_rules! stories {
     ($($name:ident),* $(,)?) => {
+        #[allow(dead_code)]
         const STORIES: &[(&str, Story)] = &[$((stringify!($name), |s| Box::pin($name(s)))),*];
+
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::on_sqlite_file(stringify!($name), |s| Box::pin(super::$name(s))).await;
+                }
+            )*
+        }
+
+        mod on_sqlite_memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::on_sqlite_memory(|s| Box::pin(super::$name(s))).await;
+                }
+            )*
+        }
+
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::on_postgres(stringify!($name), |s| Box::pin(super::$name(s))).await;
+                }
+            )*
+        }
     };
 }
 
@@ -2446,29 +2477,72 @@ async fn sqlite_file(dir: &tempfile::TempDir, name: &str) -> SqliteStore {
     store
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite() {
+/// Run `story` on a fresh SQLite file.
+async fn on_sqlite_file(name: &str, story: Story) {
     let dir = tempfile::tempdir().unwrap();
-    for (name, story) in STORIES {
-        eprintln!("sqlite: {name}");
-        let store = Arc::new(sqlite_file(&dir, name).await);
-        story(store.clone()).await;
-        store.close().await;
+    let store = Arc::new(sqlite_file(&dir, name).await);
+    story(store.clone()).await;
+    store.close().await;
+}
+
+/// Run `story` on a fresh in-memory SQLite database.
+async fn on_sqlite_memory(story: Story) {
+    let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+    store.migrate().await.unwrap();
+    story(Arc::new(store)).await;
+}
+
+/// The PostgreSQL server of `FENHE_TEST_PG_URL`, or `None` (with a note) when it is unset.
+fn pg_url() -> Option<String> {
+    match std::env::var("FENHE_TEST_PG_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            eprintln!("skipped: FENHE_TEST_PG_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/test)");
+            None
+        }
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_in_memory() {
-    for (name, story) in STORIES {
-        eprintln!("sqlite::memory: {name}");
-        let store = SqliteStore::open("sqlite::memory:").await.unwrap();
-        store.migrate().await.unwrap();
-        story(Arc::new(store)).await;
-    }
+/// A schema of its own for one test, so tests run in parallel on one database; dropped after
+/// a test that passed (a failed one leaves its schema to look at).
+fn pg_schema(name: &str) -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let mut short: String = name.chars().take(30).collect();
+    short.make_ascii_lowercase();
+    format!("t_{short}_{}_{nanos}_{n}", std::process::id())
 }
 
-// PostgreSQL: add `async fn postgres()` here, running every entry of `STORIES` against a fresh
-// schema when FENHE_TEST_PG_URL is set (and returning early when it is not).
+fn with_schema(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}schema={schema}")
+}
+
+async fn pg_store(url: &str, schema: &str) -> PgStore {
+    let store = PgStore::open(&with_schema(url, schema)).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+async fn drop_schema(url: &str, schema: &str) {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+/// Run `story` in a fresh schema of the PostgreSQL database of `FENHE_TEST_PG_URL`.
+async fn on_postgres(name: &str, story: Story) {
+    let Some(url) = pg_url() else { return };
+    let schema = pg_schema(name);
+    let store = Arc::new(pg_store(&url, &schema).await);
+    story(store.clone()).await;
+    store.close().await;
+    drop_schema(&url, &schema).await;
+}
 
 // ---------------------------------------------------------------------------------------------
 // SQLite specifics
@@ -2532,7 +2606,11 @@ async fn sqlite_open_forms_and_pragmas() {
     let mem = fenhe_store::open("sqlite::memory:").await.unwrap();
     assert_eq!(mem.registry().await.unwrap(), Registry::default());
     assert!(matches!(SqliteStore::open("").await, Err(StoreError::Invalid(_))));
-    assert!(matches!(fenhe_store::open("postgres://x/y").await, Err(StoreError::Unsupported(_))));
+    // A PostgreSQL URL goes to the PostgreSQL backend (nothing listens on port 1).
+    assert!(matches!(
+        fenhe_store::open("postgres://postgres@127.0.0.1:1/y").await,
+        Err(StoreError::Open { .. })
+    ));
 
     let pool = sqlx::sqlite::SqlitePoolOptions::new()
         .connect_with(
