@@ -2806,3 +2806,137 @@ async fn sqlite_audit_log_refuses_updates_and_deletes() {
     assert_eq!(all.iter().map(|e| &e.entry).collect::<Vec<_>>(), [&entry]);
     store.close().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL specifics
+
+/// Two processes (two stores on one schema) receive the same uploads at the same time, as two
+/// ingest nodes behind a load balancer would after a device reconnects: every value is stored
+/// once, each upload counts as inserted by exactly one of them and as duplicates by the other,
+/// and a changed value becomes exactly one revision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_nodes_store_each_value_once() {
+    let Some(url) = pg_url() else { return };
+    let schema = pg_schema("two_nodes");
+    let a: Arc<dyn Store> = Arc::new(pg_store(&url, &schema).await);
+    let b: Arc<dyn Store> = Arc::new(pg_store(&url, &schema).await);
+    fresh(&a).await;
+    let rounds = 40i64;
+    let mut inserted = 0;
+    let mut duplicates = 0;
+    for round in 0..rounds {
+        // Both devices, two factors, in one batch per node; the second node's batch is the same.
+        let t = T0 + round * MINUTE;
+        let batch = vec![
+            upload(MN1, t, t, &[("a21026", 1.0), ("a19001", 2.0)]),
+            upload(MN2, t, t, &[("w01018", 3.0)]),
+        ];
+        let (ra, rb) = {
+            let (a, b, x, y) = (a.clone(), b.clone(), batch.clone(), batch);
+            let ta = tokio::spawn(async move { a.write_batch(&x).await.unwrap() });
+            let tb = tokio::spawn(async move { b.write_batch(&y).await.unwrap() });
+            (ta.await.unwrap(), tb.await.unwrap())
+        };
+        for o in ra.iter().chain(&rb) {
+            inserted += o.inserted;
+            duplicates += o.duplicates;
+            assert_eq!(o.revisions, 0);
+        }
+    }
+    assert_eq!((inserted, duplicates), (3 * rounds as u32, 3 * rounds as u32));
+    let counts = a.stored_counts(None).await.unwrap();
+    assert_eq!(counts.measurement_values, 3 * rounds as u64);
+    // A changed value sent to both nodes at once: one revision, whichever node stores it.
+    let changed = vec![upload(MN1, T0 + HOUR, T0, &[("a21026", 9.0)])];
+    let (x, y) = (changed.clone(), changed);
+    let (a2, b2) = (a.clone(), b.clone());
+    let (ra, rb) = tokio::join!(
+        tokio::spawn(async move { a2.write_batch(&x).await.unwrap() }),
+        tokio::spawn(async move { b2.write_batch(&y).await.unwrap() })
+    );
+    let mut got = vec![outcome(&ra.unwrap()[0]), outcome(&rb.unwrap()[0])];
+    got.sort();
+    assert_eq!(got, vec![(0, 0, 1), (0, 1, 0)]);
+    let ms = a
+        .measurements(&MeasurementQuery {
+            mn: Some(MN1.into()),
+            factor: Some("a21026".into()),
+            to: Some(T0 + 1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        ms.iter().map(|m| (m.revision, m.values.avg)).collect::<Vec<_>>(),
+        vec![(0, Some(1.0)), (1, Some(9.0))]
+    );
+    drop((a, b));
+    drop_schema(&url, &schema).await;
+}
+
+/// Frames and measurements land in monthly partitions, created as their months arrive (a
+/// backfill of an old month, a device whose clock is years ahead), by either of two stores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_partitions_follow_the_data() {
+    let Some(url) = pg_url() else { return };
+    let schema = pg_schema("partitions");
+    let a = pg_store(&url, &schema).await;
+    let b = pg_store(&url, &schema).await;
+    let a: Arc<dyn Store> = Arc::new(a);
+    fresh(&a).await;
+    // 2024-07 (T0) and 2031-01-15 China time.
+    let later = 1_926_086_400_000;
+    a.write_batch(&[upload(MN1, T0, T0, &[("a21026", 1.0)])]).await.unwrap();
+    b.write_batch(&[upload(MN1, T0, later, &[("a21026", 2.0)])]).await.unwrap();
+    let names: Vec<String> = {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query_scalar(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 ORDER BY 1",
+        )
+        .bind(&schema)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+    };
+    for want in ["frames_p202407", "measurements_p202407", "measurements_p203101"] {
+        assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
+    }
+    assert!(!names.iter().any(|n| n == "frames_p203101"), "frames are partitioned by receipt: {names:?}");
+    let all = a.measurements(&MeasurementQuery::default()).await.unwrap();
+    assert_eq!(all.iter().map(|m| m.data_time).collect::<Vec<_>>(), vec![T0, later]);
+    drop(a);
+    b.close().await;
+    drop_schema(&url, &schema).await;
+}
+
+/// The audit log refuses updates, deletes and truncation on PostgreSQL too.
+#[tokio::test]
+async fn postgres_audit_log_refuses_updates_and_deletes() {
+    let Some(url) = pg_url() else { return };
+    let schema = pg_schema("audit_ro");
+    let store = pg_store(&url, &schema).await;
+    let e = NewAuditEntry {
+        at: T0,
+        actor: "cli".into(),
+        actor_role: "admin".into(),
+        action: "user.create".into(),
+        object_kind: "user".into(),
+        object_id: "u".into(),
+        before: None,
+        after: Some(serde_json::json!({"a": 1})),
+        peer: "local".into(),
+    };
+    store.append_audit(&e).await.unwrap();
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    for sql in ["UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"] {
+        let sql = format!("SET search_path TO {schema}; {sql}");
+        let err = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone())).execute(&mut conn).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(store.audit_count(&AuditQuery::default()).await.unwrap(), 1);
+    store.close().await;
+    drop_schema(&url, &schema).await;
+}
