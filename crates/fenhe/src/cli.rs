@@ -377,7 +377,7 @@ pub struct SimulateArgs {
 /// Where the data lives.
 #[derive(Debug, Args, Clone)]
 pub struct DbArg {
-    /// SQLite path or `sqlite://PATH` (PostgreSQL URLs once that backend lands).
+    /// SQLite path or `sqlite://PATH`, or a PostgreSQL URL `postgres://USER@HOST[:PORT]/DB[?schema=NAME]`.
     #[arg(long, env = "FENHE_DB", default_value = "./fenhe.db")]
     pub db: String,
 }

@@ -2940,3 +2940,33 @@ async fn postgres_audit_log_refuses_updates_and_deletes() {
     store.close().await;
     drop_schema(&url, &schema).await;
 }
+
+/// Two engines (two stores on one schema) saving the same device's window at once: both
+/// succeed, one after the other, and the window holds one evaluation (no duplicate rows).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_engines_save_one_window() {
+    let Some(url) = pg_url() else { return };
+    let schema = pg_schema("two_engines");
+    let a: Arc<dyn Store> = Arc::new(pg_store(&url, &schema).await);
+    let b: Arc<dyn Store> = Arc::new(pg_store(&url, &schema).await);
+    fresh(&a).await;
+    for round in 0..20 {
+        let (a2, b2) = (a.clone(), b.clone());
+        let (ra, rb) = tokio::join!(
+            tokio::spawn(
+                async move { a2.save_evaluation(MN1, D0, D0 + DAY, &day_evaluation(D0, 1.0)).await }
+            ),
+            tokio::spawn(
+                async move { b2.save_evaluation(MN1, D0, D0 + DAY, &day_evaluation(D0, 2.0)).await }
+            )
+        );
+        ra.unwrap().unwrap_or_else(|e| panic!("round {round}: {e}"));
+        rb.unwrap().unwrap_or_else(|e| panic!("round {round}: {e}"));
+    }
+    let hours =
+        a.aggregates(&AggregateQuery { period: Some(Period::Hour), ..Default::default() }).await.unwrap();
+    assert_eq!(hours.len(), 4, "{hours:?}");
+    assert_eq!(a.episodes(&EpisodeQuery::default()).await.unwrap().len(), 1);
+    drop((a, b));
+    drop_schema(&url, &schema).await;
+}

@@ -18,6 +18,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// Connections per process: the ingest writer holds one per batch, the web and the engine the
 /// rest.
 const MAX_CONNECTIONS: u32 = 10;
+/// A statement slower than this is logged as a warning.
+const SLOW_STATEMENT: Duration = Duration::from_secs(30);
 /// How long opening waits for the server to answer before saying it does not.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -68,7 +70,11 @@ impl PgStore {
         let opts = PgConnectOptions::from_str(&url)
             .map_err(|e| StoreError::Invalid(format!("not a PostgreSQL URL fenhe can use: {e}")))?
             .application_name("fenhe")
-            .options([("search_path", schema.as_str())]);
+            .options([("search_path", schema.as_str())])
+            // Every statement at TRACE (an ingest batch is a few statements of large arrays);
+            // one that takes longer than this is worth a warning even on a loaded machine.
+            .log_statements(log::LevelFilter::Trace)
+            .log_slow_statements(log::LevelFilter::Warn, SLOW_STATEMENT);
         let target = format!("{}:{}", opts.get_host(), opts.get_port());
         let database = opts.get_database().unwrap_or(opts.get_username()).to_string();
         // One connection first, so that the reason a server cannot be used is said as it is

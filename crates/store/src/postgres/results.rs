@@ -82,6 +82,19 @@ fn check_findings(mn: &str, from: i64, to: i64, kinds: &[FindingKind], findings:
     Ok(())
 }
 
+/// Start a transaction that replaces results of `mn`, holding the device's results lock until
+/// it ends: two replacements of the same device (two engine nodes, or a window saved while the
+/// next one of the same device is) are serialised as on SQLite; without it, both would delete
+/// the old rows and the second insert would collide with the first's.
+async fn results_tx<'c>(pool: &'c sqlx::PgPool, mn: &str) -> Result<sqlx::Transaction<'c, sqlx::Postgres>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 1))")
+        .bind(format!("results:{mn}"))
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
 // --- Inserts, one statement per table -------------------------------------------------------------
 
 async fn insert_aggregates(conn: &mut PgConnection, rows: &[&Aggregate]) -> Result<()> {
@@ -419,7 +432,7 @@ impl ResultStore for PgStore {
         check_episodes(mn, from, to, &ev.episodes)?;
         check_findings(mn, from, to, &kinds, &ev.findings)?;
 
-        let mut tx = self.pool.begin().await?;
+        let mut tx = results_tx(&self.pool, mn).await?;
         for table in ["aggregates", "emissions", "rates"] {
             sqlx::query(AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE mn = $1 AND period IN ('hour', 'day') AND start_at >= $2 AND start_at < $3"
@@ -444,7 +457,7 @@ impl ResultStore for PgStore {
 
     async fn replace_episodes(&self, mn: &str, from: i64, to: i64, episodes: &[Episode]) -> Result<()> {
         check_episodes(mn, from, to, episodes)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = results_tx(&self.pool, mn).await?;
         delete_touching(&mut tx, "episodes", mn, from, to, None).await?;
         insert_episodes(&mut tx, episodes).await?;
         tx.commit().await?;
@@ -464,7 +477,7 @@ impl ResultStore for PgStore {
             None => window_kinds(),
         };
         check_findings(mn, from, to, &kinds, findings)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = results_tx(&self.pool, mn).await?;
         delete_touching(&mut tx, "findings", mn, from, to, Some(&kinds)).await?;
         insert_findings(&mut tx, findings).await?;
         tx.commit().await?;
@@ -498,7 +511,7 @@ impl ResultStore for PgStore {
             }
             check_in("a monthly finding", f.start, start, end)?;
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = results_tx(&self.pool, mn).await?;
         for table in ["emissions", "rates"] {
             sqlx::query(AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE mn = $1 AND period = 'month' AND start_at = $2"
