@@ -715,7 +715,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Token(cmd) => block_on(run_token(cmd)),
         Command::Migrate(db) => block_on(async move {
             open_store(&db).await?;
-            eprintln!("migrations applied to {}", db.db);
+            eprintln!("migrations applied to {}", fenhe_store::shown(&db.db));
             Ok(ExitCode::SUCCESS)
         }),
     }
@@ -811,7 +811,9 @@ async fn run_serve(a: ServeArgs) -> Result<ExitCode> {
     }
     eprintln!(
         "fenhe serving: HJ 212 on {}, HTTP on http://{}/ (database {}); Ctrl-C stops",
-        running.hj212_addr, running.http_addr, a.db.db
+        running.hj212_addr,
+        running.http_addr,
+        fenhe_store::shown(&a.db.db)
     );
     crate::server::wait_for_signal().await;
     eprintln!("stopping: finishing commits and acknowledgements …");
@@ -829,7 +831,9 @@ fn block_on<F: std::future::Future<Output = Result<ExitCode>>>(f: F) -> Result<E
 }
 
 pub(crate) async fn open_store(db: &DbArg) -> Result<std::sync::Arc<dyn fenhe_store::Store>> {
-    fenhe_store::open(&db.db).await.with_context(|| format!("cannot open the database {}", db.db))
+    fenhe_store::open(&db.db)
+        .await
+        .with_context(|| format!("cannot open the database {}", fenhe_store::shown(&db.db)))
 }
 
 async fn run_registry(cmd: RegistryCommand) -> Result<ExitCode> {
@@ -862,7 +866,7 @@ async fn run_registry(cmd: RegistryCommand) -> Result<ExitCode> {
             let store = open_store(&db).await?;
             let now = fenhe_core::china_time::now_ms();
             let summary = fenhe_app::registry_import::import(store.as_ref(), &registry, names, now).await?;
-            eprintln!("{summary} into {}", db.db);
+            eprintln!("{summary} into {}", fenhe_store::shown(&db.db));
             Ok(ExitCode::SUCCESS)
         }
         RegistryCommand::Imports { format, db } => {

@@ -53,9 +53,12 @@ fn split_schema(url: &str) -> Result<(String, String)> {
     }
     let schema = schema.unwrap_or_else(|| "public".into());
     if !valid_schema(&schema) {
-        return Err(StoreError::Invalid(format!(
-            "schema {schema:?} in the database URL: use lower-case letters, digits and _ only"
-        )));
+        return Err(StoreError::Open {
+            target: crate::shown(url).into_owned(),
+            reason: format!(
+                "schema {schema:?} in the database URL: use lower-case letters, digits and _ only"
+            ),
+        });
     }
     let url = if rest.is_empty() { base.to_string() } else { format!("{base}?{}", rest.join("&")) };
     Ok((url, schema))
@@ -68,7 +71,10 @@ impl PgStore {
     pub async fn open(url: &str) -> Result<PgStore> {
         let (url, schema) = split_schema(url)?;
         let opts = PgConnectOptions::from_str(&url)
-            .map_err(|e| StoreError::Invalid(format!("not a PostgreSQL URL fenhe can use: {e}")))?
+            .map_err(|e| StoreError::Open {
+                target: crate::shown(&url).into_owned(),
+                reason: format!("not a PostgreSQL URL fenhe can use: {e}"),
+            })?
             .application_name("fenhe")
             .options([("search_path", schema.as_str())])
             // Every statement at TRACE (an ingest batch is a few statements of large arrays);
@@ -194,7 +200,7 @@ mod tests {
         assert_eq!(url, "postgres://u@h/db");
         for bad in ["A", "1x", "x;drop", "", "x-y"] {
             let e = split_schema(&format!("postgres://u@h/db?schema={bad}")).unwrap_err();
-            assert!(matches!(e, StoreError::Invalid(_)), "{bad}: {e}");
+            assert!(matches!(e, StoreError::Open { .. }), "{bad}: {e}");
         }
     }
 
