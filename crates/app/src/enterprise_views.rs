@@ -21,6 +21,9 @@ use crate::view_error::ViewError;
 /// no latest value (its state says offline).
 const LATEST_LOOKBACK_MS: i64 = 7 * 24 * HOUR_MS;
 
+/// The recent hours read first for the latest values (see [`latest_hours`]).
+const LATEST_RECENT_MS: i64 = 3 * HOUR_MS;
+
 /// The state of an outlet or an enterprise now (decided in core, the same on every page).
 pub use fenhe_core::site_state::SiteState as State;
 
@@ -158,7 +161,8 @@ pub async fn list_enterprises(
     let states = if with_state {
         let ids: BTreeSet<&str> = shown.iter().map(|e| e.id.as_str()).collect();
         // The list shows states only: the latest hours are enough, not a week of them.
-        Some(Facts::load(store, &registry, &ids, now, RECENT_EXCEEDANCE_MS + HOUR_MS).await?)
+        let outlets = outlets_of(&registry, &ids);
+        Some(Facts::load(store, &registry, &outlets, only(&ids), now, RECENT_EXCEEDANCE_MS + HOUR_MS).await?)
     } else {
         None
     };
@@ -205,8 +209,8 @@ pub async fn enterprise_file(
     if !environmental {
         return Ok(EnterpriseFile { enterprise, environment: None });
     }
-    let ids = BTreeSet::from([id]);
-    let facts = Facts::load(store, &registry, &ids, now, LATEST_LOOKBACK_MS).await?;
+    let outlets = outlets_of(&registry, &BTreeSet::from([id]));
+    let facts = Facts::load(store, &registry, &outlets, Some(id), now, LATEST_LOOKBACK_MS).await?;
     let outlets: Vec<OutletSummary> = registry
         .outlets
         .iter()
@@ -253,7 +257,8 @@ pub async fn list_outlets(
     }
     let ids: BTreeSet<&str> =
         registry.enterprises.iter().map(|e| e.id.as_str()).filter(|e| scope.includes(e)).collect();
-    let facts = Facts::load(store, &registry, &ids, now, LATEST_LOOKBACK_MS).await?;
+    let outlets = outlets_of(&registry, &ids);
+    let facts = Facts::load(store, &registry, &outlets, only(&ids), now, LATEST_LOOKBACK_MS).await?;
     Ok(registry
         .outlets
         .iter()
@@ -269,14 +274,37 @@ pub async fn outlet_summary(
     id: &str,
     now: i64,
 ) -> Result<OutletSummary, ViewError> {
+    Ok(outlet_file(store, actor, id, now).await?.summary)
+}
+
+/// One outlet's page: its summary and the factors its explorer offers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutletFile {
+    pub summary: OutletSummary,
+    /// Limited factors first, then the others its devices report (`outlet_series::outlet_factors`).
+    pub factors: Vec<String>,
+}
+
+/// One outlet with its state, latest values, devices and factors, from one reading of the
+/// registry; the facts are those of the outlet's own devices.
+pub async fn outlet_file(
+    store: &dyn Store,
+    actor: &Actor,
+    id: &str,
+    now: i64,
+) -> Result<OutletFile, ViewError> {
     // The role first: a role that may not see environmental data learns nothing of the id.
     access::scope(actor, Action::ViewEnvironment)?;
     let registry = store.registry().await?;
     let outlet = registry.outlet(id).ok_or_else(ViewError::not_found)?;
     access::authorize(actor, Action::ViewEnvironment, Target::Enterprise(&outlet.enterprise))?;
-    let ids = BTreeSet::from([outlet.enterprise.as_str()]);
-    let facts = Facts::load(store, &registry, &ids, now, LATEST_LOOKBACK_MS).await?;
-    Ok(facts.summary(&registry, outlet, now))
+    let outlets = BTreeSet::from([outlet.id.as_str()]);
+    let facts =
+        Facts::load(store, &registry, &outlets, Some(&outlet.enterprise), now, LATEST_LOOKBACK_MS).await?;
+    Ok(OutletFile {
+        summary: facts.summary(&registry, outlet, now),
+        factors: crate::outlet_series::outlet_factors(&registry, outlet),
+    })
 }
 
 /// What the state and latest values of some enterprises' outlets are decided from, loaded once.
@@ -290,25 +318,19 @@ struct Facts {
 }
 
 impl Facts {
+    /// The facts of `outlets`; open alarms are asked of the store by enterprise when they all
+    /// belong to `enterprise`, else of the whole city.
     async fn load(
         store: &dyn Store,
         registry: &Registry,
-        enterprises: &BTreeSet<&str>,
+        outlets: &BTreeSet<&str>,
+        enterprise: Option<&str>,
         now: i64,
         lookback_ms: i64,
     ) -> Result<Facts, ViewError> {
-        let outlets: BTreeSet<&str> = registry
-            .outlets
-            .iter()
-            .filter(|o| enterprises.contains(o.enterprise.as_str()))
-            .map(|o| o.id.as_str())
-            .collect();
-        let mns: BTreeSet<&str> = registry
-            .devices
-            .iter()
-            .filter(|d| outlets.contains(d.outlet.as_str()))
-            .map(|d| d.mn.as_str())
-            .collect();
+        let devices: Vec<&Device> =
+            registry.devices.iter().filter(|d| outlets.contains(d.outlet.as_str())).collect();
+        let mns: BTreeSet<&str> = devices.iter().map(|d| d.mn.as_str()).collect();
         let activity = store
             .device_activity()
             .await?
@@ -316,33 +338,12 @@ impl Facts {
             .filter(|a| mns.contains(a.mn.as_str()))
             .map(|a| (a.mn.clone(), a))
             .collect();
-        let mut latest: HashMap<(String, String), Aggregate> = HashMap::new();
-        // One query for the whole city when many devices are concerned, else one per device.
-        let queries: Vec<Option<String>> =
-            if mns.len() > 8 { vec![None] } else { mns.iter().map(|m| Some(m.to_string())).collect() };
-        for mn in queries {
-            let q = AggregateQuery {
-                mn,
-                period: Some(Period::Hour),
-                from: Some(china_time::hour_start(now) - lookback_ms),
-                ..Default::default()
-            };
-            for a in store.aggregates(&q).await? {
-                if a.records == 0 || !mns.contains(a.mn.as_str()) {
-                    continue;
-                }
-                let key = (a.mn.clone(), a.factor.clone());
-                if latest.get(&key).is_none_or(|b| b.start < a.start) {
-                    latest.insert(key, a);
-                }
-            }
-        }
-        // One enterprise's open alarms by its outlets (the store's filter), not the city's.
-        let enterprise = match enterprises.iter().collect::<Vec<_>>().as_slice() {
-            [one] => Some(one.to_string()),
-            _ => None,
+        let latest = latest_hours(store, &devices, now, lookback_ms).await?;
+        let q = AlarmQuery {
+            status: Some(AlarmStatus::Open),
+            enterprise: enterprise.map(str::to_string),
+            ..Default::default()
         };
-        let q = AlarmQuery { status: Some(AlarmStatus::Open), enterprise, ..Default::default() };
         let alarms =
             store.alarms(&q).await?.into_iter().filter(|a| mns.contains(a.draft.mn.as_str())).collect();
         Ok(Facts { activity, latest, alarms, params: Params::default() })
@@ -437,6 +438,82 @@ impl Facts {
             devices: states,
         }
     }
+}
+
+/// The outlets of some enterprises.
+fn outlets_of<'a>(registry: &'a Registry, enterprises: &BTreeSet<&str>) -> BTreeSet<&'a str> {
+    registry
+        .outlets
+        .iter()
+        .filter(|o| enterprises.contains(o.enterprise.as_str()))
+        .map(|o| o.id.as_str())
+        .collect()
+}
+
+/// The one enterprise of a set, if it has one.
+fn only<'a>(enterprises: &BTreeSet<&'a str>) -> Option<&'a str> {
+    match enterprises.len() {
+        1 => enterprises.first().copied(),
+        _ => None,
+    }
+}
+
+/// The latest hour with data of each (device, factor) within `lookback_ms`. The last few hours
+/// are read first: a device reporting normally has every factor it declares in them, and a page
+/// then reads a few rows per device instead of a week of hours (1,176 rows for a stack). Only
+/// the devices missing one of their factors there (silent ones, or one factor gone quiet) are
+/// looked for over the whole look-back.
+async fn latest_hours(
+    store: &dyn Store,
+    devices: &[&Device],
+    now: i64,
+    lookback_ms: i64,
+) -> Result<HashMap<(String, String), Aggregate>, ViewError> {
+    let hour = china_time::hour_start(now);
+    let mut latest = HashMap::new();
+    read_latest(store, devices, hour - lookback_ms.min(LATEST_RECENT_MS), &mut latest).await?;
+    if lookback_ms > LATEST_RECENT_MS {
+        let missing: Vec<&Device> = devices
+            .iter()
+            .filter(|d| {
+                d.factors.is_empty()
+                    || d.factors.iter().any(|f| !latest.contains_key(&(d.mn.clone(), f.clone())))
+            })
+            .copied()
+            .collect();
+        read_latest(store, &missing, hour - lookback_ms, &mut latest).await?;
+    }
+    Ok(latest)
+}
+
+/// Reads the hours of `devices` from `from` on into `latest`, keeping each (device, factor)'s
+/// latest hour with records: one query for the whole city when many devices are concerned, else
+/// one per device (the store finds a device's hours by its key).
+async fn read_latest(
+    store: &dyn Store,
+    devices: &[&Device],
+    from: i64,
+    latest: &mut HashMap<(String, String), Aggregate>,
+) -> Result<(), ViewError> {
+    if devices.is_empty() {
+        return Ok(());
+    }
+    let mns: BTreeSet<&str> = devices.iter().map(|d| d.mn.as_str()).collect();
+    let queries: Vec<Option<String>> =
+        if mns.len() > 8 { vec![None] } else { mns.iter().map(|m| Some(m.to_string())).collect() };
+    for mn in queries {
+        let q = AggregateQuery { mn, period: Some(Period::Hour), from: Some(from), ..Default::default() };
+        for a in store.aggregates(&q).await? {
+            if a.records == 0 || !mns.contains(a.mn.as_str()) {
+                continue;
+            }
+            let key = (a.mn.clone(), a.factor.clone());
+            if latest.get(&key).is_none_or(|b| b.start < a.start) {
+                latest.insert(key, a);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The enterprise's emissions since `year_start`, by factor, against its permitted annual totals:

@@ -147,12 +147,10 @@ async fn page(
     let here = uri.path_and_query().map_or(uri.path(), |p| p.as_str()).to_string();
     let chrome = Chrome::signed_in(lang, &here, &user.actor, &user.csrf);
     let now = china_time::now_ms();
-    let summary = match enterprise_views::outlet_summary(store.as_ref(), &user.actor, &id, now).await {
-        Ok(s) => s,
+    let (summary, all) = match enterprise_views::outlet_file(store.as_ref(), &user.actor, &id, now).await {
+        Ok(f) => (f.summary, f.factors),
         Err(e) => return Ok(page_error(chrome, e)),
     };
-    let registry = store.registry().await?;
-    let all = outlet_series::outlet_factors(&registry, &summary.outlet);
     let params = SeriesParams {
         resolution: q.resolution.clone(),
         from: q.from.clone(),

@@ -88,3 +88,16 @@ pub async fn coal_boiler_exceeding_now(store: &dyn Store) -> (String, String, St
     write_and_judge(store, &items, now).await;
     (e, outlet, mn)
 }
+
+/// The first coal boiler's last upload hour ended `hours_ago` hours ago (SO2 20 mg/m³ at the
+/// reference O2), silent since. Returns (enterprise, outlet, MN, start of that hour).
+pub async fn coal_boiler_silent_for(store: &dyn Store, hours_ago: i64) -> (String, String, String, i64) {
+    let reg = store.registry().await.expect("the registry");
+    let (e, outlet, mn) = outlet_of(&reg, "coal_boiler");
+    let now = china_time::now_ms();
+    let hour = china_time::hour_start(now) - hours_ago * HOUR_MS;
+    let items: Vec<IngestItem> =
+        (0..60).map(|i| upload(&mn, hour + i * MINUTE_MS, &[(SO2, 20.0, "N"), (O2, 6.0, "N")])).collect();
+    write_and_judge(store, &items, now).await;
+    (e, outlet, mn, hour)
+}

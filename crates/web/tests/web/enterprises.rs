@@ -174,3 +174,17 @@ async fn the_file_shows_latest_values_states_emissions_alarms_and_devices() {
     assert!(html.contains(&format!("href=\"/outlets/{outlet}\"")), "{html}");
     assert!(html.contains("Exceeding") && html.contains(&mn));
 }
+
+#[tokio::test]
+async fn an_outlet_silent_for_hours_still_shows_its_latest_values() {
+    let app = TestApp::builder().registry(fenhe_core::demo::city()).build().await;
+    let t = roles(&app).await;
+    // Five hours ago: beyond the recent hours read first, within the week looked back over.
+    let (_, outlet, mn, hour) = enterprise_seed::coal_boiler_silent_for(app.store.as_ref(), 5).await;
+    let o = app.get_bearer(&format!("/api/v1/outlets/{outlet}"), &t.bureau).await.json();
+    let so2 = o["latest"].as_array().unwrap().iter().find(|v| v["factor"] == enterprise_seed::SO2);
+    let so2 = so2.unwrap_or_else(|| panic!("SO2's latest hour is shown: {o}"));
+    assert_eq!(so2["mn"], mn.as_str());
+    assert_eq!(so2["hour"], fenhe_core::china_time::iso(hour), "{so2}");
+    assert_eq!(so2["mean"].as_f64(), Some(20.0), "{so2}");
+}
