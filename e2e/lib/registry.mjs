@@ -1,10 +1,10 @@
-// The demo's registry as `fenhe registry export --format json` prints it (devices with their
-// passwords, outlets with their limits), read from the running demo's database.
+// The demo's registry as `fenhe registry export --format json --include-secrets` prints it
+// (devices with their passwords, outlets with their limits), read from the running demo's database.
 import { execFileSync } from "node:child_process";
 import { binary } from "./fenhe.mjs";
 
 export function exportRegistry(db) {
-  const out = execFileSync(binary(), ["registry", "export", "--format", "json", "--db", db], {
+  const out = execFileSync(binary(), ["registry", "export", "--format", "json", "--include-secrets", "--db", db], {
     encoding: "utf8",
     env: { ...process.env, RUST_LOG: "warn" },
   });

@@ -44,9 +44,16 @@ pub async fn devices(store: &dyn Store) -> fenhe_store::Result<Vec<DeviceOvervie
         .collect())
 }
 
-/// Frames from unregistered devices or with wrong passwords.
-pub async fn inbox(store: &dyn Store) -> fenhe_store::Result<Vec<InboxEntry>> {
-    store.inbox().await
+/// A page of the inbox (frames from unregistered devices or with wrong passwords, per sender,
+/// most recently seen first): `limit` entries after the first `offset`, with the whole inbox's
+/// count.
+pub async fn inbox(
+    store: &dyn Store,
+    limit: u32,
+    offset: u64,
+) -> fenhe_store::Result<(Vec<InboxEntry>, u64)> {
+    let page = store.inbox(&fenhe_store::InboxQuery { mn: None, limit, offset }).await?;
+    Ok((page, store.inbox_count().await?))
 }
 
 /// The latest commands (of one device, or all), at most 200.

@@ -459,10 +459,11 @@ fn only<'a>(enterprises: &BTreeSet<&'a str>) -> Option<&'a str> {
 }
 
 /// The latest hour with data of each (device, factor) within `lookback_ms`. The last few hours
-/// are read first: a device reporting normally has every factor it declares in them, and a page
-/// then reads a few rows per device instead of a week of hours (1,176 rows for a stack). Only
-/// the devices missing one of their factors there (silent ones, or one factor gone quiet) are
-/// looked for over the whole look-back.
+/// are read first: a device reporting now has its latest values there, and a page then reads a
+/// few rows per device instead of a week of hours (1,169 rows for a stack). Only devices with no
+/// data in those hours are looked for over the whole look-back, so a silent device still shows
+/// what it last sent. (A factor a reporting device stopped sending shows no latest value; the
+/// data-quality findings say it went missing.)
 async fn latest_hours(
     store: &dyn Store,
     devices: &[&Device],
@@ -473,15 +474,10 @@ async fn latest_hours(
     let mut latest = HashMap::new();
     read_latest(store, devices, hour - lookback_ms.min(LATEST_RECENT_MS), &mut latest).await?;
     if lookback_ms > LATEST_RECENT_MS {
-        let missing: Vec<&Device> = devices
-            .iter()
-            .filter(|d| {
-                d.factors.is_empty()
-                    || d.factors.iter().any(|f| !latest.contains_key(&(d.mn.clone(), f.clone())))
-            })
-            .copied()
-            .collect();
-        read_latest(store, &missing, hour - lookback_ms, &mut latest).await?;
+        let reporting: BTreeSet<&str> = latest.keys().map(|(mn, _)| mn.as_str()).collect();
+        let silent: Vec<&Device> =
+            devices.iter().filter(|d| !reporting.contains(d.mn.as_str())).copied().collect();
+        read_latest(store, &silent, hour - lookback_ms, &mut latest).await?;
     }
     Ok(latest)
 }

@@ -35,6 +35,7 @@ pub mod measurement_queries;
 pub mod outlet_series;
 pub mod packet_explain;
 mod password_hash;
+pub mod private_file;
 pub mod quality_views;
 pub mod registry_admin;
 pub mod registry_files;

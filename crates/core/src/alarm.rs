@@ -76,6 +76,20 @@ impl std::ops::AddAssign for AlarmSync {
     }
 }
 
+/// Prefix of the keys of security alarms, which the ingest gateway raises (a source guessing
+/// device passwords, …) for the bureau to review. The compliance engine does not own them.
+pub const SECURITY_KEY_PREFIX: &str = "security:";
+
+/// The alarm kind of security alarms.
+pub const SECURITY_KIND: &str = "security";
+
+/// Whether the compliance engine owns the alarm of `key`, and so may resolve or withdraw it when
+/// its drafts no longer produce the key. Alarms raised by other parts (security alarms) are never
+/// touched by its reconciliation.
+pub fn engine_owns(key: &str) -> bool {
+    !key.starts_with(SECURITY_KEY_PREFIX)
+}
+
 /// The device and the window `[from, to)` (by alarm start) the drafts were produced for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AlarmWindow<'a> {
@@ -85,9 +99,14 @@ pub struct AlarmWindow<'a> {
 }
 
 impl AlarmWindow<'_> {
-    /// Whether a stored alarm lies in the window: of its device, starting within it.
+    /// Whether a stored alarm lies in the window: of its device, starting within it, and owned
+    /// by the engine ([`engine_owns`]): a security alarm of the device is not the engine's to
+    /// withdraw.
     pub fn holds(&self, a: &Alarm) -> bool {
-        a.draft.mn == self.mn && a.draft.start >= self.from && a.draft.start < self.to
+        a.draft.mn == self.mn
+            && a.draft.start >= self.from
+            && a.draft.start < self.to
+            && engine_owns(&a.draft.key)
     }
 }
 
@@ -272,6 +291,21 @@ mod tests {
             detail_zh: "d".into(),
             detail_en: "d".into(),
         }
+    }
+
+    #[test]
+    fn security_alarms_in_the_window_are_never_withdrawn() {
+        let security = AlarmDraft {
+            kind: SECURITY_KIND.into(),
+            ..draft("security:password:10.0.0.1:1100", 1_100, true)
+        };
+        let stored = [open(7, security), open(8, draft("k1", 1_200, true))];
+        let window = AlarmWindow { mn: MN, from: 1_000, to: 2_000 };
+        let changes = reconcile(&stored, &[], window, T0 + 5);
+        // Only the engine's own alarm is withdrawn.
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].after.draft.key, "k1");
+        assert_eq!(changes[0].after.resolution.as_deref(), Some(RESOLUTION_WITHDRAWN));
     }
 
     fn open(id: i64, d: AlarmDraft) -> Alarm {

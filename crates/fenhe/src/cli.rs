@@ -259,6 +259,8 @@ pub struct ServeArgs {
     /// Close connections silent for this many seconds.
     #[arg(long, default_value_t = 300)]
     pub idle_timeout_s: u64,
+    #[command(flatten)]
+    pub gateway_limits: GatewayLimitArgs,
     /// Set a device's clock (1012) when it is off by more than this many seconds.
     #[arg(long, default_value_t = 60)]
     pub clock_skew_max_s: u64,
@@ -272,6 +274,8 @@ pub struct ServeArgs {
     /// Do not ask each device for its time (1011) when it connects.
     #[arg(long)]
     pub no_time_check: bool,
+    #[command(flatten)]
+    pub http: HttpArgs,
     /// Most packets the store writes in one transaction (one commit, one fsync). Larger batches
     /// cost less per packet under heavy load; a packet waits for its whole batch.
     #[arg(long, default_value_t = fenhe_store::writer::WriterConfig::default().max_batch)]
@@ -283,6 +287,122 @@ pub struct ServeArgs {
     pub batch_wait_ms: u64,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+/// The gateway's limits against hostile or careless peers (docs/LIMITS.md, "Gateway").
+#[derive(Debug, Args, Clone)]
+pub struct GatewayLimitArgs {
+    /// Frames one connection may send at once before the frame rate paces it.
+    #[arg(long, default_value_t = 200.0)]
+    pub frame_burst: f64,
+    /// A frame must be complete within this many seconds of its first byte.
+    #[arg(long, default_value_t = 30)]
+    pub frame_deadline_s: u64,
+    /// A connection must authenticate (a registered MN and its password) within this many
+    /// seconds of connecting.
+    #[arg(long, default_value_t = 120)]
+    pub auth_deadline_s: u64,
+    /// Connections not yet authenticated held at once (the oldest is closed beyond it).
+    #[arg(long, default_value_t = 256)]
+    pub max_strangers: usize,
+    /// Connections not yet authenticated held at once from one IP address.
+    #[arg(long, default_value_t = 8)]
+    pub max_strangers_per_address: usize,
+    /// Seconds between the summary lines of refused and closed connections.
+    #[arg(long, default_value_t = 10)]
+    pub refusal_log_interval_s: u64,
+    /// Wrong passwords from one address within --auth-failure-window-s that get the address
+    /// refused for --auth-block-s and raise a security alarm.
+    #[arg(long, default_value_t = 10)]
+    pub auth_failures_max: usize,
+    #[arg(long, default_value_t = 600)]
+    pub auth_failure_window_s: u64,
+    #[arg(long, default_value_t = 900)]
+    pub auth_block_s: u64,
+    /// Most parts (PNUM) a split upload may declare.
+    #[arg(long, default_value_t = 64)]
+    pub max_split_parts: u32,
+    /// Bytes of split parts held per device.
+    #[arg(long, default_value_t = 256 * 1024)]
+    pub split_bytes_per_device: usize,
+    /// Bytes of split parts held across the gateway.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub split_bytes_total: usize,
+    /// Seconds a split upload may stay incomplete.
+    #[arg(long, default_value_t = 600)]
+    pub split_max_age_s: u64,
+    /// Bytes kept of each run of garbage from a connection not authenticated.
+    #[arg(long, default_value_t = 256)]
+    pub garbage_keep_bytes: usize,
+    /// Bytes of records kept per day of what one address sends before authenticating.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub stranger_bytes_per_address: u64,
+    /// Bytes of records kept per day of what all strangers send.
+    #[arg(long, default_value_t = 256 * 1024 * 1024)]
+    pub stranger_bytes_per_day: u64,
+    /// History requests after gaps open at once per device.
+    #[arg(long, default_value_t = 4)]
+    pub max_gap_requests: usize,
+}
+
+impl GatewayLimitArgs {
+    /// Set these limits on `c`.
+    pub fn apply(&self, c: &mut fenhe_ingest::GatewayConfig) {
+        use std::time::Duration;
+        c.frame_burst = self.frame_burst;
+        c.frame_deadline = Duration::from_secs(self.frame_deadline_s);
+        c.auth_deadline = Duration::from_secs(self.auth_deadline_s);
+        c.max_strangers = self.max_strangers;
+        c.max_strangers_per_address = self.max_strangers_per_address;
+        c.refusal_log_interval = Duration::from_secs(self.refusal_log_interval_s.max(1));
+        c.auth_failures_max = self.auth_failures_max;
+        c.auth_failure_window = Duration::from_secs(self.auth_failure_window_s);
+        c.auth_block = Duration::from_secs(self.auth_block_s);
+        c.max_split_parts = self.max_split_parts;
+        c.split_bytes_per_device = self.split_bytes_per_device;
+        c.split_bytes_total = self.split_bytes_total;
+        c.split_max_age = Duration::from_secs(self.split_max_age_s);
+        c.garbage_keep_bytes = self.garbage_keep_bytes;
+        c.stranger_bytes_per_address = self.stranger_bytes_per_address;
+        c.stranger_bytes_per_day = self.stranger_bytes_per_day;
+        c.max_gap_requests = self.max_gap_requests;
+    }
+}
+
+/// The HTTP listener's limits (docs/LIMITS.md, "Web listener").
+#[derive(Debug, Args, Clone)]
+pub struct HttpArgs {
+    /// Seconds a client has to send a request's head (request line and headers).
+    #[arg(long, env = "FENHE_HTTP_HEADER_TIMEOUT_S", default_value_t = 15)]
+    pub http_header_timeout_s: u64,
+    /// Close HTTP connections with no request in progress and no traffic for this many seconds.
+    #[arg(long, env = "FENHE_HTTP_IDLE_TIMEOUT_S", default_value_t = 60)]
+    pub http_idle_timeout_s: u64,
+    /// HTTP connections served at once (lowered at start-up if the open-file limit, less a
+    /// reserve for the HJ 212 gateway, cannot hold them).
+    #[arg(long, env = "FENHE_HTTP_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub http_max_connections: usize,
+}
+
+impl HttpArgs {
+    /// The listener's limits, the connection cap fitted into `nofile` descriptors beside a
+    /// gateway of `gateway_connections`.
+    pub fn limits(
+        &self,
+        nofile: Option<u64>,
+        gateway_connections: usize,
+    ) -> fenhe_web::serve::ListenerLimits {
+        let wanted = self.http_max_connections.max(1);
+        let max_connections = match nofile {
+            Some(n) => crate::os::nofile::http_connection_cap(wanted, n, gateway_connections),
+            None => wanted,
+        };
+        fenhe_web::serve::ListenerLimits {
+            header_read_timeout: std::time::Duration::from_secs(self.http_header_timeout_s.max(1)),
+            idle_timeout: std::time::Duration::from_secs(self.http_idle_timeout_s.max(1)),
+            max_connections,
+        }
+    }
 }
 
 /// The compliance engine inside `serve` and `demo`: its jobs, the cycle and the silent-device check.
@@ -403,6 +523,10 @@ pub enum RegistryCommand {
         /// Directory for --format csv.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Write the device passwords (otherwise they are left empty, and a re-import of the
+        /// file is refused until they are filled in). Files written are readable by their owner only.
+        #[arg(long)]
+        include_secrets: bool,
         #[command(flatten)]
         db: DbArg,
     },
@@ -468,10 +592,17 @@ pub enum DeviceCommand {
         #[command(flatten)]
         db: DbArg,
     },
-    /// Frames from unregistered devices or with wrong passwords, per MN, with counts and the last frame.
+    /// Frames from unregistered devices or with wrong passwords, per MN, with counts and the last
+    /// frame; most recently seen first, a page at a time.
     Inbox {
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
+        /// Entries shown (a page).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Entries skipped before the page (the next page: the previous offset plus the limit).
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
         #[command(flatten)]
         db: DbArg,
     },
@@ -491,6 +622,9 @@ pub enum DeviceCommand {
         mn: Option<String>,
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
+        /// Show secrets in the parameters (a 1072's new password) instead of masking them.
+        #[arg(long)]
+        include_secrets: bool,
         #[command(flatten)]
         db: DbArg,
     },
@@ -774,10 +908,15 @@ fn run_replay(a: ReplayArgs) -> Result<ExitCode> {
 
 async fn run_serve(a: ServeArgs) -> Result<ExitCode> {
     // One descriptor per connection: take the hard limit.
-    if let Err(e) = crate::bench::raise_nofile_limit() {
-        tracing::warn!(error = %e, "cannot raise the open-file limit");
-    }
-    let gateway = fenhe_ingest::GatewayConfig {
+    let nofile = match crate::os::nofile::raise_nofile_limit() {
+        Ok(n) => Some(n),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot raise the open-file limit");
+            None
+        }
+    };
+    let http_limits = a.http.limits(nofile, a.max_connections);
+    let mut gateway = fenhe_ingest::GatewayConfig {
         max_connections: a.max_connections,
         frame_rate: a.frame_rate,
         idle_timeout: std::time::Duration::from_secs(a.idle_timeout_s),
@@ -786,6 +925,7 @@ async fn run_serve(a: ServeArgs) -> Result<ExitCode> {
         time_check_on_connect: !a.no_time_check,
         ..Default::default()
     };
+    a.gateway_limits.apply(&mut gateway);
     let running = crate::server::start(crate::server::ServerOptions {
         db: a.db.db.clone(),
         hj212_listen: a.listen.hj212_listen,
@@ -796,7 +936,11 @@ async fn run_serve(a: ServeArgs) -> Result<ExitCode> {
             max_wait: std::time::Duration::from_millis(a.batch_wait_ms),
             ..Default::default()
         },
-        web: fenhe_web::WebConfig { secure_cookies: a.secure_cookies, ..Default::default() },
+        web: fenhe_web::WebConfig {
+            secure_cookies: a.secure_cookies,
+            listener: http_limits,
+            ..Default::default()
+        },
         engine: a.engine.options()?,
     })
     .await?;
@@ -898,9 +1042,14 @@ async fn run_registry(cmd: RegistryCommand) -> Result<ExitCode> {
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
-        RegistryCommand::Export { format, out, db } => {
+        RegistryCommand::Export { format, out, include_secrets, db } => {
             let store = open_store(&db).await?;
-            let r = store.registry().await?;
+            let mut r = store.registry().await?;
+            if !include_secrets {
+                for d in &mut r.devices {
+                    d.password.clear();
+                }
+            }
             let mut stdout = io::stdout().lock();
             match format {
                 RegistryFormat::Toml => {
@@ -914,7 +1063,8 @@ async fn run_registry(cmd: RegistryCommand) -> Result<ExitCode> {
                         .with_context(|| format!("cannot create {}", dir.display()))?;
                     for (name, text) in fenhe_app::registry_files::to_csv(&r)? {
                         let p = dir.join(name);
-                        std::fs::write(&p, text).with_context(|| format!("cannot write {}", p.display()))?;
+                        fenhe_app::private_file::write(&p, text.as_bytes())
+                            .with_context(|| format!("cannot write {}", p.display()))?;
                         eprintln!("wrote {}", p.display());
                     }
                 }
@@ -956,17 +1106,19 @@ async fn run_device(cmd: DeviceCommand) -> Result<ExitCode> {
             let store = open_store(&db).await?;
             crate::cmd::device::list(store.as_ref(), format == ListFormat::Json, &mut out).await?;
         }
-        DeviceCommand::Inbox { format, db } => {
+        DeviceCommand::Inbox { format, limit, offset, db } => {
             let store = open_store(&db).await?;
-            crate::cmd::device::inbox(store.as_ref(), format == ListFormat::Json, &mut out).await?;
+            let page = crate::cmd::device::InboxPage { limit, offset };
+            crate::cmd::device::inbox(store.as_ref(), page, format == ListFormat::Json, &mut out).await?;
         }
         DeviceCommand::Send { mn, cn, items, db } => {
             let store = open_store(&db).await?;
             crate::cmd::device::send(store.as_ref(), &mn, &cn, &items, &mut out).await?;
         }
-        DeviceCommand::Commands { mn, format, db } => {
+        DeviceCommand::Commands { mn, format, include_secrets, db } => {
             let store = open_store(&db).await?;
-            crate::cmd::device::commands(store.as_ref(), mn.as_deref(), format == ListFormat::Json, &mut out)
+            let json = format == ListFormat::Json;
+            crate::cmd::device::commands(store.as_ref(), mn.as_deref(), json, include_secrets, &mut out)
                 .await?;
         }
     }

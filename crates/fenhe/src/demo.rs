@@ -138,6 +138,10 @@ fn expected_packets(spec: &DeviceSpec, from: i64, to: i64) -> u64 {
     (minutes + hours) as u64
 }
 
+/// Strangers from one address the demo's gateway holds: more than the simulated loggers, which
+/// all connect from 127.0.0.1 before their first frame.
+const DEMO_STRANGERS_PER_ADDRESS: usize = 256;
+
 pub async fn run(opts: DemoOptions) -> Result<()> {
     let city = fenhe_core::demo::city();
     // Import first (idempotent: a second run updates the same entries and keeps the data), then
@@ -155,8 +159,13 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
     let backfill_start = now - i64::from(opts.backfill_hours) * HOUR_MS;
     let banner = vec![format!("演示数据库 Demo database: {}", fenhe_store::shown(&opts.db))];
     // The simulator backfills as fast as acknowledgements come: lift the per-connection rate.
-    let gateway =
-        fenhe_ingest::GatewayConfig { frame_rate: 5_000.0, frame_burst: 10_000.0, ..Default::default() };
+    // Its loggers all connect from 127.0.0.1 at once: lift the per-address cap on strangers too.
+    let gateway = fenhe_ingest::GatewayConfig {
+        frame_rate: 5_000.0,
+        frame_burst: 10_000.0,
+        max_strangers_per_address: DEMO_STRANGERS_PER_ADDRESS,
+        ..Default::default()
+    };
     let running = server::start(ServerOptions {
         db: opts.db.clone(),
         hj212_listen: opts.hj212_listen,

@@ -12,6 +12,7 @@ mod cli;
 mod cmd;
 mod demo;
 mod logging;
+mod os;
 mod packet;
 mod server;
 mod simulate;

@@ -112,7 +112,7 @@ pub fn judge_capture_each(
     let ctx = capture_ctx(&directory, opts);
     let mut frames = JudgeLoop::over(frame_config(opts), opts.max_pending_splits, bytes.to_vec());
     // Nothing is over a rate offline.
-    while let Some((offset, j)) = frames.next_judged(&ctx, || true, f64::INFINITY) {
+    while let Some((offset, j)) = frames.next_judged(&ctx) {
         each(CaptureFrame { offset, record: j.record, measurements: j.measurements });
     }
 }

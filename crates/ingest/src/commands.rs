@@ -359,14 +359,20 @@ impl Driver {
             if self.cancel.is_cancelled() {
                 return;
             }
-            let open = match self.store.open_commands(&self.to.mn).await {
+            let mut open = match self.store.open_commands(&self.to.mn).await {
                 Ok(c) => c,
                 Err(e) => {
                     warn!(error = %e, "cannot read open commands");
                     Vec::new()
                 }
             };
-            let step = match open.into_iter().next() {
+            // An operator's command goes before the platform's own (history requests, clock
+            // checks), oldest first within each.
+            let next = match open.iter().position(|c| c.new.origin.starts_with(ORIGIN_OPERATOR)) {
+                Some(i) => Some(open.swap_remove(i)),
+                None => open.into_iter().next(),
+            };
+            let step = match next {
                 Some(cmd) => {
                     self.listening.store(true, Ordering::Release);
                     let step = self.execute(cmd).await;

@@ -23,17 +23,67 @@ pub struct GatewayConfig {
     /// A write (acknowledgement or command) that does not complete within this closes the
     /// connection's sending side. Default 30 s.
     pub write_timeout: Duration,
-    /// Frames one connection may send per second on average (token bucket refill rate). Frames
-    /// over the rate are recorded as rejected (`rate: …`) and not processed. Default 50.
+    /// Frames one connection may send per second on average (token bucket refill rate). A
+    /// connection over the rate is paced, not refused: the gateway stops reading its socket until
+    /// the bucket refills, so TCP flow control slows the logger down and every frame is still
+    /// stored. Zero, negative or infinite means no pacing. Default 50.
     pub frame_rate: f64,
     /// Burst size of the token bucket. Default 200.
     pub frame_burst: f64,
+    /// A frame must be complete within this long of its first byte; a connection holding a
+    /// partial frame (or a run of garbage) longer is closed, however often bytes trickle in.
+    /// Default 30 s.
+    pub frame_deadline: Duration,
+    /// A connection must send a frame with a registered MN and its password within this long of
+    /// connecting, or it is closed. Default 120 s.
+    pub auth_deadline: Duration,
+    /// Connections not yet authenticated ("strangers") held at once. Beyond it the oldest
+    /// stranger is closed to make room, so strangers never take a registered device's place.
+    /// Default 256.
+    pub max_strangers: usize,
+    /// Strangers from one IP address held at once (the oldest of that address is closed beyond
+    /// it). Default 8; the demo and `fenhe bench ingest`, whose loggers all come from 127.0.0.1,
+    /// raise it.
+    pub max_strangers_per_address: usize,
+    /// Failed authentications (a registered MN with a wrong or missing password) from one IP
+    /// address within [`auth_failure_window`](Self::auth_failure_window) that make the gateway
+    /// refuse that address for [`auth_block`](Self::auth_block) and raise a security alarm.
+    /// Counted by address, never by MN, so a stranger cannot lock a device out. Default 10.
+    pub auth_failures_max: usize,
+    /// Default 10 minutes.
+    pub auth_failure_window: Duration,
+    /// Default 15 minutes.
+    pub auth_block: Duration,
+    /// Of each run of garbage from a connection not authenticated, the bytes kept (with the
+    /// run's length, pieces and peer). Default 256.
+    pub garbage_keep_bytes: usize,
+    /// Bytes of records kept per day of what one address sent before authenticating (garbage
+    /// runs, frames of unregistered MNs or wrong passwords); past it nothing more of that
+    /// address is stored that day, only counted. Default 1 MiB.
+    pub stranger_bytes_per_address: u64,
+    /// The same across all addresses. Default 256 MiB.
+    pub stranger_bytes_per_day: u64,
+    /// Refused and closed connections are logged as one summary line with counts by reason at
+    /// most this often (and counted in `fenhe_ingest_connections_refused_total{reason}`), not
+    /// one line each. Default 10 s.
+    pub refusal_log_interval: Duration,
     /// Submissions to the store one connection may have in flight; reading pauses beyond this.
     /// Default 32.
     pub max_in_flight: usize,
     /// Incomplete split packets held per connection (the stalest is dropped beyond this).
     /// Default 16.
     pub max_pending_splits: usize,
+    /// Most parts a split packet may declare (PNUM); a part of a packet declaring more is
+    /// recorded as rejected (`split: …`) and not acknowledged. Default 64.
+    pub max_split_parts: u32,
+    /// Bytes of split parts held per device (MN) on a connection; the part that would exceed it
+    /// is rejected and the parts held of its packet discarded. Default 256 KiB.
+    pub split_bytes_per_device: usize,
+    /// Bytes of split parts held across the gateway, likewise. Default 64 MiB.
+    pub split_bytes_total: usize,
+    /// A split packet still incomplete this long after its first part is discarded. Default
+    /// 10 minutes.
+    pub split_max_age: Duration,
     /// Dialect policy for frames from MNs the registry does not know. Default: the standard
     /// CRC and 1024-byte segments.
     pub default_policy: DevicePolicy,
@@ -62,6 +112,10 @@ pub struct GatewayConfig {
     /// Longest span one gap request covers (older missing records are not asked for).
     /// Default 7 days.
     pub gap_max_span: Duration,
+    /// History requests after gaps open at once per device. Overlapping requests not yet sent
+    /// are merged into one; beyond this the newest queued request is widened instead of queueing
+    /// another. Operator commands are always sent before them. Default 4.
+    pub max_gap_requests: usize,
     /// On shutdown, how long connections get to finish committing and acknowledging what they
     /// have read. Default 10 s.
     pub shutdown_grace: Duration,
@@ -78,8 +132,23 @@ impl Default for GatewayConfig {
             write_timeout: Duration::from_secs(30),
             frame_rate: 50.0,
             frame_burst: 200.0,
+            frame_deadline: Duration::from_secs(30),
+            auth_deadline: Duration::from_secs(120),
+            max_strangers: 256,
+            max_strangers_per_address: 8,
+            refusal_log_interval: Duration::from_secs(10),
+            garbage_keep_bytes: 256,
+            stranger_bytes_per_address: 1024 * 1024,
+            stranger_bytes_per_day: 256 * 1024 * 1024,
+            auth_failures_max: 10,
+            auth_failure_window: Duration::from_secs(600),
+            auth_block: Duration::from_secs(900),
             max_in_flight: 32,
             max_pending_splits: 16,
+            max_split_parts: 64,
+            split_bytes_per_device: 256 * 1024,
+            split_bytes_total: 64 * 1024 * 1024,
+            split_max_age: Duration::from_secs(600),
             default_policy: DevicePolicy::default(),
             command_timeout: Duration::from_secs(10),
             command_retries: 3,
@@ -89,6 +158,7 @@ impl Default for GatewayConfig {
             clock_skew_max: Duration::from_secs(60),
             gap_detection: true,
             gap_max_span: Duration::from_secs(7 * 24 * 3600),
+            max_gap_requests: 4,
             shutdown_grace: Duration::from_secs(10),
         }
     }

@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fenhe_core::Verdict;
 use fenhe_store::writer::Ticket;
@@ -20,20 +20,28 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, Span, debug, info, info_span, warn};
 
-use crate::commands::{self, Addressee, Driver, ORIGIN_CLOCK, ORIGIN_GAP, now_ms, server_time};
+use crate::commands::{self, Addressee, Driver, ORIGIN_CLOCK, now_ms, server_time};
+use crate::diagnosis::GarbageRun;
 use crate::directory::DeviceEntry;
 use crate::judge::{JudgeCtx, Judged, PacketInfo};
 use crate::judge_loop::JudgeLoop;
 use crate::live_stats::names;
 use crate::ratelimit::TokenBucket;
+use crate::refusals::Refusal;
+use crate::strangers;
 use crate::{Online, Shared};
 
 /// Devices one connection may speak for (a concentrator relays several loggers); beyond this,
 /// frames are still ingested but no commands are sent.
 const MAX_DEVICES_PER_CONNECTION: usize = 16;
+
+/// A run of garbage from a stranger is recorded when it ends, or this long after it began (and
+/// then again), so it is on record promptly while one record stands for a flood.
+const GARBAGE_RECORD_EVERY: Duration = Duration::from_secs(1);
 
 /// A frame queued with the writer, on its way to the write loop.
 struct Pending {
@@ -70,6 +78,7 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     stream: TcpStream,
     peer: SocketAddr,
+    stranger: strangers::Ticket,
     shutdown: CancellationToken,
 ) {
     let span = info_span!("conn", peer = %peer, mn = tracing::field::Empty);
@@ -83,13 +92,16 @@ pub(crate) async fn serve(
         let writer = tokio::spawn(write_loop(shared.clone(), wr, pending_rx, out_rx).in_current_span());
         let mut session = Session {
             shared: shared.clone(),
+            addr: peer,
             peer: peer.to_string(),
             pending: pending_tx,
             outbox: out_tx,
             devices: CancellationToken::new(),
             links: HashMap::new(),
+            stranger: Some(stranger.id),
+            garbage: None,
         };
-        session.run(Connection::new(rd, &shared), &shutdown).await;
+        session.run(Connection::new(rd, &shared, stranger.evicted), &shutdown).await;
         // Stop the command drivers; let the write loop finish what was queued.
         session.close();
         let _ = writer.await;
@@ -100,14 +112,32 @@ pub(crate) async fn serve(
     shared.stats.connection_closed();
 }
 
-/// The reading side: the socket, the framer and split merger, the frame-rate bucket.
+/// The reading side: the socket, the framer and split merger, the frame-rate bucket, and the
+/// deadlines that bound what a connection may hold without completing anything.
 struct Connection {
     rd: OwnedReadHalf,
     frames: JudgeLoop,
     bucket: TokenBucket,
     read_len: usize,
     idle_timeout: Duration,
-    frame_rate: f64,
+    frame_deadline: Duration,
+    /// When the bytes the framer holds (a partial frame or a run of garbage) began to arrive.
+    partial_since: Option<Instant>,
+    /// Until it authenticates: when the connection must have done so.
+    auth_by: Option<Instant>,
+    /// Cancelled when the connection, still a stranger, is closed to make room.
+    evicted: CancellationToken,
+}
+
+/// The bounds on a connection's split packets, within the gateway's shared budget.
+fn split_limits(shared: &Shared) -> hj212::split::MergeLimits {
+    let cfg = &shared.cfg;
+    hj212::split::MergeLimits {
+        max_parts: cfg.max_split_parts,
+        max_device_bytes: cfg.split_bytes_per_device,
+        max_age_ms: cfg.split_max_age.as_millis().min(i64::MAX as u128) as i64,
+        shared: Some(shared.split_budget.clone()),
+    }
 }
 
 /// What one read came to.
@@ -116,12 +146,17 @@ enum Read {
     Data(usize),
     /// The stream ended (or failed): what is buffered has been framed as the last events.
     End,
-    /// Nothing arrived within the idle timeout, or the gateway is stopping.
+    /// Nothing arrived within the idle timeout, the gateway is stopping, or the connection was
+    /// closed to make room for others.
     Stop,
+    /// A deadline passed: the connection is closed for it.
+    Expired(Refusal),
+    /// Nothing yet, but the record of the run of garbage in progress is due.
+    FlushDue,
 }
 
 impl Connection {
-    fn new(rd: OwnedReadHalf, shared: &Shared) -> Self {
+    fn new(rd: OwnedReadHalf, shared: &Shared, evicted: CancellationToken) -> Self {
         let cfg = &shared.cfg;
         // Frame permissively; each frame is then judged by its device's own policy.
         let frame = FrameConfig {
@@ -131,29 +166,66 @@ impl Connection {
         Connection {
             rd,
             // Small at first: most connections are idle most of the time; frames grow it when needed.
-            frames: JudgeLoop::new(frame, cfg.max_pending_splits, 2048),
+            frames: JudgeLoop::with_limits(frame, cfg.max_pending_splits, split_limits(shared), 2048),
             bucket: TokenBucket::new(cfg.frame_rate, cfg.frame_burst, Instant::now()),
             read_len: cfg.read_buffer.max(64),
             idle_timeout: cfg.idle_timeout,
-            frame_rate: cfg.frame_rate,
+            frame_deadline: cfg.frame_deadline,
+            partial_since: None,
+            auth_by: Some(Instant::now() + cfg.auth_deadline),
+            evicted,
         }
     }
 
-    /// Read once into the framer.
-    async fn read(&mut self, shutdown: &CancellationToken) -> Read {
+    /// The earliest deadline now: idle, the frame in progress, authentication; `flush_at` (the
+    /// record of a run of garbage is due) comes back as `Some(None)`.
+    fn deadline(&self, flush_at: Option<Instant>) -> (Instant, Option<Option<Refusal>>) {
+        let mut at = (Instant::now() + self.idle_timeout, None);
+        if let Some(t) = flush_at
+            && t < at.0
+        {
+            at = (t, Some(None));
+        }
+        if let Some(since) = self.partial_since
+            && since + self.frame_deadline < at.0
+        {
+            at = (since + self.frame_deadline, Some(Some(Refusal::FrameDeadline)));
+        }
+        if let Some(by) = self.auth_by
+            && by < at.0
+        {
+            at = (by, Some(Some(Refusal::AuthDeadline)));
+        }
+        at
+    }
+
+    /// Read once into the framer; or, with `flush_at`, stop waiting then (`Read::FlushDue`).
+    async fn read(&mut self, shutdown: &CancellationToken, flush_at: Option<Instant>) -> Read {
+        let (deadline, expiry) = self.deadline(flush_at);
         let r = tokio::select! {
             biased;
             _ = shutdown.cancelled() => {
                 debug!("shutting down: no more reads");
                 return Read::Stop;
             }
-            r = tokio::time::timeout(self.idle_timeout, read_into(&mut self.rd, &mut self.frames, self.read_len)) => r,
+            _ = self.evicted.cancelled() => {
+                debug!("closed to make room for other connections");
+                return Read::Stop;
+            }
+            r = tokio::time::timeout_at(deadline, read_into(&mut self.rd, &mut self.frames, self.read_len)) => r,
         };
         match r {
-            Err(_) => {
-                info!(idle_s = self.idle_timeout.as_secs_f64(), "idle; closing");
-                Read::Stop
-            }
+            Err(_) => match expiry {
+                Some(None) => Read::FlushDue,
+                Some(Some(why)) => {
+                    debug!(reason = why.name(), "deadline passed; closing");
+                    Read::Expired(why)
+                }
+                None => {
+                    info!(idle_s = self.idle_timeout.as_secs_f64(), "idle; closing");
+                    Read::Stop
+                }
+            },
             Ok(Ok(n)) if n > 0 => Read::Data(n),
             Ok(r) => {
                 if let Err(e) = r {
@@ -165,16 +237,55 @@ impl Connection {
         }
     }
 
-    /// The next framed event, judged (over the frame rate: kept, not parsed).
-    fn next_judged(&mut self, ctx: &JudgeCtx<'_>, received: Instant) -> Option<Judged> {
-        let bucket = &mut self.bucket;
-        self.frames.next_judged(ctx, || bucket.allow(received), self.frame_rate).map(|(_, j)| j)
+    /// Wait until the frame rate allows one more event. Nothing is read meanwhile, so a logger
+    /// over its rate is slowed by TCP flow control instead of losing packets. False when the
+    /// gateway stops or the connection is closed to make room.
+    async fn pace(&mut self, shutdown: &CancellationToken) -> bool {
+        let wait = self.bucket.wait(Instant::now());
+        if wait.is_zero() {
+            return true;
+        }
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => false,
+            _ = self.evicted.cancelled() => false,
+            _ = tokio::time::sleep(wait) => true,
+        }
+    }
+
+    /// The next framed event, judged, with the stream offset of its first byte; it takes a
+    /// token of the frame rate.
+    fn next_judged(&mut self, ctx: &JudgeCtx<'_>) -> Option<(u64, Judged)> {
+        let next = self.frames.next_judged(ctx)?;
+        self.bucket.allow(Instant::now());
+        let expired = self.frames.take_expired_splits();
+        if expired > 0 {
+            info!(split_packets = expired, "incomplete split uploads discarded for their age");
+            metrics::counter!(names::SPLITS_EXPIRED).increment(expired);
+        }
+        Some(next)
+    }
+
+    /// After the events of a read: start the frame deadline when bytes are left over that began
+    /// in this read, and stop it when nothing is left.
+    fn note_leftover(&mut self, read_at: Instant, consumed: bool) {
+        if self.frames.pending_bytes() == 0 {
+            self.partial_since = None;
+        } else if consumed || self.partial_since.is_none() {
+            self.partial_since = Some(read_at);
+        }
+    }
+
+    /// The connection authenticated: no authentication deadline, and no longer evictable.
+    fn authenticated(&mut self) {
+        self.auth_by = None;
     }
 }
 
 /// The per-connection state and the handling of each judged frame.
 struct Session {
     shared: Arc<Shared>,
+    addr: SocketAddr,
     peer: String,
     /// To the write loop: frames in arrival order, with their tickets.
     /// Boxed: a channel allocates its slots 32 at a time when it is made, and a `Pending` is
@@ -185,43 +296,141 @@ struct Session {
     /// Cancels the command drivers of this connection's devices.
     devices: CancellationToken,
     links: HashMap<String, Link>,
+    /// The connection's place among the strangers until it authenticates.
+    stranger: Option<u64>,
+    /// The run of garbage in progress while not authenticated.
+    garbage: Option<GarbageRun>,
 }
 
 impl Session {
-    /// Read, judge and hand on until the stream ends, goes idle, or the gateway stops.
-    async fn run(&mut self, mut conn: Connection, shutdown: &CancellationToken) {
-        let mut judged = Vec::new();
+    /// Read, judge and hand on until the stream ends, goes idle, or the gateway stops; then store
+    /// the run of garbage in progress, if any.
+    async fn run(&mut self, conn: Connection, shutdown: &CancellationToken) {
+        self.read_frames(conn, shutdown).await;
+        self.flush_garbage().await;
+    }
+
+    /// Hand on the run of garbage in progress as its one record, within the stranger budget;
+    /// false once the write loop is gone.
+    async fn flush_garbage(&mut self) -> bool {
+        let Some(run) = self.garbage.take() else { return true };
+        let j = run.finish();
+        if !self.within_budget(&j) {
+            return true;
+        }
+        Box::pin(self.handle(j, Instant::now())).await
+    }
+
+    /// Charge a stranger's record to the budgets of its address and of the day; false (and
+    /// counted) when it is over one and is not to be stored.
+    fn within_budget(&self, j: &Judged) -> bool {
+        match self.shared.diagnosis.charge(self.addr.ip(), j.record.bytes.len(), now_ms()) {
+            Ok(()) => true,
+            Err(why) => {
+                debug!(budget = why.name(), "stranger's record over budget; not stored");
+                self.shared.stats.not_stored(why.name());
+                false
+            }
+        }
+    }
+
+    async fn read_frames(&mut self, mut conn: Connection, shutdown: &CancellationToken) {
         loop {
-            let last = match conn.read(shutdown).await {
+            let flush_at = self.garbage.as_ref().map(|r| r.began + GARBAGE_RECORD_EVERY);
+            let last = match conn.read(shutdown, flush_at).await {
+                Read::FlushDue => {
+                    if !self.flush_garbage().await {
+                        return;
+                    }
+                    continue;
+                }
                 Read::Stop => return,
+                Read::Expired(why) => {
+                    self.shared.refusals.record(why, &self.shared.stats);
+                    return;
+                }
                 Read::Data(n) => {
                     self.shared.stats.bytes(n);
                     false
                 }
                 Read::End => true,
             };
-            let received = Instant::now();
-            let ctx = JudgeCtx {
-                directory: &self.shared.directory,
-                default_policy: self.shared.cfg.default_policy,
-                peer: &self.peer,
-                received_at: now_ms(),
-            };
-            judged.extend(std::iter::from_fn(|| conn.next_judged(&ctx, received)));
-            for j in judged.drain(..) {
+            let read_at = Instant::now();
+            let mut consumed = false;
+            loop {
+                if !conn.pace(shutdown).await {
+                    return;
+                }
+                let ctx = JudgeCtx {
+                    directory: &self.shared.directory,
+                    default_policy: self.shared.cfg.default_policy,
+                    peer: &self.peer,
+                    received_at: now_ms(),
+                };
+                let Some((at, j)) = conn.next_judged(&ctx) else { break };
+                consumed = true;
+                let guessing = j.record.verdict == Verdict::WrongPassword && self.failed_auth(&j);
+                if j.device.is_some() {
+                    conn.authenticated();
+                    if let Some(id) = self.stranger.take() {
+                        self.shared.strangers.leave(id);
+                    }
+                }
+                if self.stranger.is_some() && j.record.verdict == Verdict::Rejected {
+                    // Garbage from a connection not authenticated: one record per run.
+                    match &mut self.garbage {
+                        Some(run) => run.add(&j, at),
+                        None => {
+                            self.garbage = Some(GarbageRun::start(j, at, self.shared.cfg.garbage_keep_bytes))
+                        }
+                    }
+                    // A run that goes on is recorded a piece at a time, so it is on record soon.
+                    if self.garbage.as_ref().is_some_and(|r| r.began.elapsed() >= GARBAGE_RECORD_EVERY)
+                        && !self.flush_garbage().await
+                    {
+                        return;
+                    }
+                    continue;
+                }
+                if !self.flush_garbage().await {
+                    return;
+                }
+                if self.stranger.is_some() && !self.within_budget(&j) {
+                    if guessing {
+                        return;
+                    }
+                    continue;
+                }
                 // Boxed: an async fn's state is as large as its largest await point, and handing a
                 // frame on (its judged record, the writer's queue, the write loop's channel) is
                 // ~1.9 KiB that an idle connection, waiting in `read`, would otherwise carry the
                 // whole time — a tenth of its memory (docs/BENCHMARKS.md). One allocation per
                 // frame instead.
-                if !Box::pin(self.handle(j, received)).await {
+                if !Box::pin(self.handle(j, Instant::now())).await || guessing {
                     return;
                 }
             }
+            conn.note_leftover(read_at, consumed);
             if last {
                 return;
             }
         }
+    }
+
+    /// Count a failed authentication against the peer's address; true when the address is
+    /// refused now (this failure blocked it, or another connection's did), so the connection
+    /// ends after this frame is stored.
+    fn failed_auth(&self, j: &Judged) -> bool {
+        let now = Instant::now();
+        let mn = j.record.mn.as_deref().unwrap_or("");
+        if let Some(blocked) = self.shared.guard.failed(self.addr.ip(), mn, now) {
+            crate::security::raise_password_guessing(&self.shared, self.addr.ip(), blocked);
+        }
+        if self.shared.guard.is_blocked(self.addr.ip(), now) {
+            self.shared.refusals.record(Refusal::AddressBlocked, &self.shared.stats);
+            return true;
+        }
+        false
     }
 
     /// Queue one judged frame with the writer and pass its ticket to the write loop; false once
@@ -255,6 +464,9 @@ impl Session {
     fn close(self) {
         self.devices.cancel();
         let shared = &self.shared;
+        if let Some(id) = self.stranger {
+            shared.strangers.leave(id);
+        }
         let mut online = shared.online.lock().unwrap_or_else(|e| e.into_inner());
         for mn in self.links.keys() {
             if online.get(mn).is_some_and(|o| o.peer == self.peer) {
@@ -457,11 +669,8 @@ fn after_commit(shared: &Arc<Shared>, dev: &Arc<DeviceEntry>, info: &PacketInfo,
     {
         let span = cfg.gap_max_span.as_millis().min(i64::MAX as u128) as i64;
         if let Some(gap) = shared.latest.observe(&info.mn, &info.cn, t.unix_millis_cst(), interval, span) {
-            let begin = server_time(gap.first).compact();
-            let end = server_time(gap.last).compact();
-            info!(mn = %info.mn, cn = %info.cn, begin = %begin, end = %end, "records missing; requesting history");
-            let items = vec![("BeginTime".to_string(), begin), ("EndTime".to_string(), end)];
-            queue_and_wake(shared, &info.mn, &info.cn, items, ORIGIN_GAP, None);
+            info!(mn = %info.mn, cn = %info.cn, "records missing; requesting history");
+            crate::gap_requests::request(shared, &info.mn, &info.cn, gap, interval);
         }
     }
     if info.cn == "1013" {

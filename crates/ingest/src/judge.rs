@@ -123,12 +123,6 @@ pub(crate) fn judge_rejected(error: &hj212::Error, bytes: &[u8], start: u64, ctx
     rejected(record, error.kind.name(), error_text(error, start))
 }
 
-/// A frame over the connection's rate limit: kept, not processed.
-pub(crate) fn judge_rate_limited(bytes: &[u8], rate: f64, ctx: &JudgeCtx<'_>) -> Judged {
-    let record = base_record(bytes, ctx);
-    rejected(record, "rate", format!("more than {rate} frames per second on this connection; not processed"))
-}
-
 thread_local! {
     /// The parsed items of the frame being judged on this thread. A packet's item list is over
     /// a kilobyte, and allocating one per frame made glibc consolidate its free lists on every
@@ -201,8 +195,15 @@ fn judge_frame_into(
 
     // Split packets: each part is stored raw; the measurements go with the part that completes
     // the merge.
-    let (measurements, complete) = match merger.push(&p) {
+    let (measurements, complete) = match merger.push_at(&p, ctx.received_at) {
         MergeOutcome::NotSplit => (measurements(&p), true),
+        // Not acknowledged: the device keeps the part, and the record says why.
+        // The device authenticated, so the connection counts as its own.
+        MergeOutcome::Refused(why) => {
+            let mut j = rejected(record, "split", why.to_string());
+            j.device = Some((device, packet_info(&p, false)));
+            return j;
+        }
         MergeOutcome::Pending { .. } | MergeOutcome::Duplicate { .. } => (Vec::new(), false),
         MergeOutcome::Complete { segment } => {
             match hj212::parse(segment.as_bytes(), &ParseOptions::default()) {
@@ -216,17 +217,7 @@ fn judge_frame_into(
     };
     record.verdict = Verdict::Accepted;
     let reply = hj212::builder::platform::reply_for(&p).map(|b| b.build());
-    let info = PacketInfo {
-        mn: p.mn.to_string(),
-        cn: p.cn.to_string(),
-        qn: p.qn.map(Into::into),
-        st: p.st.map(Into::into),
-        version: p.version,
-        data_time: p.data_time,
-        keys: p.plain_keys().map(|i| (i.key().to_string(), i.value().to_string())).collect(),
-        cp: cp_text(p.segment),
-        complete,
-    };
+    let info = packet_info(&p, complete);
     Judged { record, measurements, reply, device: Some((device, info)), reason_kind: None }
 }
 
@@ -245,6 +236,21 @@ pub(crate) fn accepted_whole(raw: &RawFrame<'_>, p: &hj212::Packet<'_>, ctx: &Ju
     }
     // `Merger::push` answers `NotSplit` (and changes nothing) for exactly these.
     !matches!((p.pnum, p.pno), (Some(pnum), Some(_)) if pnum > 1)
+}
+
+/// What the platform acts on of an authenticated packet.
+fn packet_info(p: &hj212::Packet<'_>, complete: bool) -> PacketInfo {
+    PacketInfo {
+        mn: p.mn.to_string(),
+        cn: p.cn.to_string(),
+        qn: p.qn.map(Into::into),
+        st: p.st.map(Into::into),
+        version: p.version,
+        data_time: p.data_time,
+        keys: p.plain_keys().map(|i| (i.key().to_string(), i.value().to_string())).collect(),
+        cp: cp_text(p.segment),
+        complete,
+    }
 }
 
 fn cp_text(segment: &str) -> String {
@@ -289,24 +295,10 @@ mod tests {
             received_at: 1,
         };
         let mut out = Vec::new();
-        while let Some((_, j)) = frames.next_judged(&ctx, || true, 1.0) {
+        while let Some((_, j)) = frames.next_judged(&ctx) {
             out.push(j);
         }
         out
-    }
-
-    #[test]
-    fn frames_over_the_rate_are_kept_unparsed() {
-        let bytes = [upload("STD", "123456").build(), b"junk\r\n".to_vec()].concat();
-        let frame = FrameConfig { crc_mode: hj212::CrcMode::Any, max_segment_len: 9999 };
-        let mut frames = JudgeLoop::over(frame, 4, bytes);
-        let dir = registry();
-        let ctx =
-            JudgeCtx { directory: &dir, default_policy: DevicePolicy::default(), peer: "p", received_at: 1 };
-        let kinds: Vec<_> = std::iter::from_fn(|| frames.next_judged(&ctx, || false, 2.0))
-            .map(|(_, j)| (j.reason_kind, j.measurements.len(), j.device.is_some()))
-            .collect();
-        assert_eq!(kinds, [(Some("rate"), 0, false), (Some("rate"), 0, false)]);
     }
 
     fn upload(mn: &str, pw: &str) -> hj212::PacketBuilder {

@@ -3,15 +3,17 @@
 //! stream, and — for the gateway and replay — each is judged with the split packets merged across
 //! events. `packet check` decodes without a registry, so it takes the located events only.
 
-use hj212::split::Merger;
+use hj212::split::{MergeLimits, Merger};
 use hj212::{Event, FrameConfig, Framer, Item};
 
-use crate::judge::{JudgeCtx, Judged, accepted_whole, judge_frame, judge_rate_limited, judge_rejected};
+use crate::judge::{JudgeCtx, Judged, accepted_whole, judge_frame, judge_rejected};
 
 /// A framer and the split packets waiting to be merged, over one byte stream.
 pub struct JudgeLoop {
     framer: Framer,
     merger: Merger,
+    /// Split packets discarded for their age that were already reported.
+    expired_reported: u64,
 }
 
 /// One event and where it sits in the stream.
@@ -32,12 +34,30 @@ pub(crate) enum Fast<'a> {
 impl JudgeLoop {
     /// An empty loop for a stream read piece by piece; `capacity` is the framer's first buffer.
     pub fn new(frame: FrameConfig, max_pending_splits: usize, capacity: usize) -> Self {
-        JudgeLoop { framer: Framer::with_capacity(frame, capacity), merger: Merger::new(max_pending_splits) }
+        Self::with_limits(frame, max_pending_splits, MergeLimits::default(), capacity)
+    }
+
+    /// [`JudgeLoop::new`] with split packets held within `limits`.
+    pub fn with_limits(
+        frame: FrameConfig,
+        max_pending_splits: usize,
+        limits: MergeLimits,
+        capacity: usize,
+    ) -> Self {
+        JudgeLoop {
+            framer: Framer::with_capacity(frame, capacity),
+            merger: Merger::with_limits(max_pending_splits, limits),
+            expired_reported: 0,
+        }
     }
 
     /// A loop over a whole byte stream, taken without copying and already finished.
     pub fn over(frame: FrameConfig, max_pending_splits: usize, bytes: Vec<u8>) -> Self {
-        JudgeLoop { framer: Framer::over(frame, bytes), merger: Merger::new(max_pending_splits) }
+        JudgeLoop {
+            framer: Framer::over(frame, bytes),
+            merger: Merger::new(max_pending_splits),
+            expired_reported: 0,
+        }
     }
 
     /// More bytes of the stream.
@@ -56,26 +76,26 @@ impl JudgeLoop {
         Some(Located { end, event })
     }
 
-    /// The next event, judged, with the stream offset of its first byte. `admit` is asked once
-    /// per event; an event it refuses is stored as over the rate (`rate` frames per second)
-    /// without being parsed.
-    pub(crate) fn next_judged(
-        &mut self,
-        ctx: &JudgeCtx<'_>,
-        mut admit: impl FnMut() -> bool,
-        rate: f64,
-    ) -> Option<(u64, Judged)> {
+    /// Incomplete split packets discarded for their age since the last call.
+    pub fn take_expired_splits(&mut self) -> u64 {
+        let n = self.merger.expired() - self.expired_reported;
+        self.expired_reported = self.merger.expired();
+        n
+    }
+
+    /// Bytes held that are not an event yet (a partial frame, or garbage waiting for more).
+    pub fn pending_bytes(&self) -> usize {
+        self.framer.pending()
+    }
+
+    /// The next event, judged, with the stream offset of its first byte.
+    pub(crate) fn next_judged(&mut self, ctx: &JudgeCtx<'_>) -> Option<(u64, Judged)> {
         let (end, event) = self.framer.next_located()?;
         Some(match event {
-            Event::Frame(raw) if admit() => (raw.offset, judge_frame(&raw, ctx, &mut self.merger)),
-            Event::Frame(raw) => (raw.offset, judge_rate_limited(raw.bytes, rate, ctx)),
+            Event::Frame(raw) => (raw.offset, judge_frame(&raw, ctx, &mut self.merger)),
             Event::Rejected { error, bytes } => {
                 let start = end - bytes.len() as u64;
-                if admit() {
-                    (start, judge_rejected(&error, bytes, start, ctx))
-                } else {
-                    (start, judge_rate_limited(bytes, rate, ctx))
-                }
+                (start, judge_rejected(&error, bytes, start, ctx))
             }
         })
     }
@@ -134,7 +154,7 @@ mod tests {
         let ctx =
             JudgeCtx { directory: &dir, default_policy: DevicePolicy::default(), peer: "p", received_at: 0 };
         let seen = |l: &mut JudgeLoop| {
-            std::iter::from_fn(|| l.next_judged(&ctx, || true, 1.0))
+            std::iter::from_fn(|| l.next_judged(&ctx))
                 .map(|(at, j)| (at, j.record.verdict, j.reason_kind))
                 .collect::<Vec<_>>()
         };

@@ -19,8 +19,13 @@
 //! | unknown MN / wrong PW | unregistered / wrong_password (`auth: …`), no measurements | none, so the device keeps its data and re-sends once registered |
 //! | CRC matching nothing, or a variant the device's policy refuses | rejected (`crc: …`) | none |
 //! | segment over the device's limit, unparsable segment, skipped garbage | rejected (`too_long: …`, `syntax: …`, `header: …`) | none |
-//! | over the connection's frame rate | rejected (`rate: …`), not parsed | none |
 //! | anything, when the store cannot commit | not stored | none: the device re-sends |
+//!
+//! A connection over its frame rate is paced, not refused: the gateway stops reading it until
+//! the rate allows the next frame, so TCP flow control slows the logger and nothing is lost.
+//! Connections that have not authenticated ("strangers") are capped as a whole and per address
+//! (the oldest goes first), must authenticate within a deadline of connecting, and every frame
+//! must complete within a deadline of its first byte; see docs/LIMITS.md.
 //!
 //! The platform also talks back ([`commands`]): it asks each device for its time on connect and
 //! sets it when it is off, requests history after a gap in minute or hour uploads, and delivers
@@ -43,6 +48,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use fenhe_store::writer::WriterHandle;
 use fenhe_store::{Store, StoreError};
@@ -56,16 +62,27 @@ pub mod capture_judge;
 pub mod commands;
 mod config;
 mod connection;
+mod diagnosis;
 mod directory;
+mod gap_requests;
+mod guard;
 mod judge;
 pub mod judge_loop;
 mod live_stats;
 mod ratelimit;
+mod refusals;
+mod security;
+mod strangers;
 
 pub use commands::{ORIGIN_CLOCK, ORIGIN_GAP, ORIGIN_OPERATOR, queue_command, queue_command_from};
 pub use config::{DevicePolicy, GatewayConfig};
 pub use directory::{Auth, DeviceDirectory, DeviceEntry};
 pub use live_stats::{GatewayStats, OnlineDevice, names as metric_names};
+
+use refusals::Refusal;
+
+/// How long a connection that evicted a stranger waits for the slot to come free.
+const SLOT_WAIT: Duration = Duration::from_secs(5);
 
 /// Gateway errors.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +115,18 @@ pub(crate) struct Shared {
     pub latest: commands::LatestTimes,
     pub online: Mutex<HashMap<String, Online>>,
     pub clock_pacer: Arc<commands::Pacer>,
+    /// Connections not authenticated yet, capped as a whole and per address.
+    pub strangers: strangers::Strangers,
+    /// Refused and closed connections, counted for the periodic summary line.
+    pub refusals: refusals::Refusals,
+    /// History requests after gaps are decided one at a time.
+    pub gap_requests: tokio::sync::Mutex<()>,
+    /// Bytes of split parts held by every connection together.
+    pub split_budget: Arc<hj212::split::MergeBudget>,
+    /// Failed authentications by address, and the addresses refused for them.
+    pub guard: guard::AddressGuard,
+    /// Bytes of strangers' records stored today, per address and in all.
+    pub diagnosis: diagnosis::DiagnosisBudget,
 }
 
 impl Shared {
@@ -139,6 +168,11 @@ impl Gateway {
         let local_addr = listener.local_addr().map_err(|source| Error::Bind { addr: cfg.listen, source })?;
         info!(addr = %local_addr, devices = directory.len(), "HJ 212 gateway listening");
         let cfg_clock_rate = cfg.clock_check_rate;
+        let split_total = cfg.split_bytes_total;
+        let diagnosis =
+            diagnosis::DiagnosisBudget::new(cfg.stranger_bytes_per_address, cfg.stranger_bytes_per_day);
+        let guard = guard::AddressGuard::new(cfg.auth_failures_max, cfg.auth_failure_window, cfg.auth_block);
+        let strangers = strangers::Strangers::new(cfg.max_strangers, cfg.max_strangers_per_address);
         let shared = Arc::new(Shared {
             cfg: Arc::new(cfg),
             store,
@@ -148,6 +182,12 @@ impl Gateway {
             latest,
             online: Mutex::default(),
             clock_pacer: Arc::new(commands::Pacer::new(cfg_clock_rate)),
+            strangers,
+            refusals: refusals::Refusals::default(),
+            gap_requests: tokio::sync::Mutex::new(()),
+            split_budget: Arc::new(hj212::split::MergeBudget::new(split_total)),
+            guard,
+            diagnosis,
         });
         Ok(Gateway { listener, handle: GatewayHandle { shared, local_addr } })
     }
@@ -182,34 +222,65 @@ impl Gateway {
         let limit = Arc::new(Semaphore::new(shared.cfg.max_connections.max(1)));
         let mut tasks = JoinSet::new();
         let poll = tokio::spawn(commands::poll_recent(shared.clone(), cancel.child_token()));
+        let mut summary =
+            tokio::time::interval(shared.cfg.refusal_log_interval.max(Duration::from_millis(1)));
+        summary.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                _ = summary.tick() => shared.refusals.summarize(),
                 r = self.listener.accept() => match r {
-                    Ok((stream, peer)) => match limit.clone().try_acquire_owned() {
-                        Ok(permit) => {
-                            let shared = shared.clone();
-                            let shutdown = cancel.clone();
-                            tasks.spawn(async move {
-                                connection::serve(shared, stream, peer, shutdown).await;
-                                drop(permit);
-                            });
-                        }
-                        Err(_) => {
-                            shared.stats.connection_refused();
-                            warn!(peer = %peer, limit = shared.cfg.max_connections, "connection limit reached; closing");
+                    Ok((stream, peer)) => {
+                        if shared.guard.is_blocked(peer.ip(), tokio::time::Instant::now()) {
+                            shared.refusals.record(Refusal::AddressBlocked, &shared.stats);
                             drop(stream);
+                            continue;
                         }
-                    },
+                        // Every slot taken: a stranger makes room, a registered device never does.
+                        let permit = match limit.clone().try_acquire_owned() {
+                            Ok(permit) => Some(permit),
+                            Err(_) if shared.strangers.evict_oldest() => {
+                                shared.refusals.record(Refusal::Strangers, &shared.stats);
+                                None
+                            }
+                            Err(_) => {
+                                shared.refusals.record(Refusal::ConnectionLimit, &shared.stats);
+                                drop(stream);
+                                continue;
+                            }
+                        };
+                        let (stranger, closed) = shared.strangers.admit(peer.ip());
+                        for why in closed {
+                            shared.refusals.record(why, &shared.stats);
+                        }
+                        let (shared, limit, shutdown) = (shared.clone(), limit.clone(), cancel.clone());
+                        tasks.spawn(async move {
+                            let permit = match permit {
+                                Some(p) => p,
+                                // The evicted stranger's task gives its slot back as it ends.
+                                None => match tokio::time::timeout(SLOT_WAIT, limit.acquire_owned()).await {
+                                    Ok(Ok(p)) => p,
+                                    _ => {
+                                        shared.strangers.leave(stranger.id);
+                                        shared.refusals.record(Refusal::ConnectionLimit, &shared.stats);
+                                        return;
+                                    }
+                                },
+                            };
+                            connection::serve(shared, stream, peer, stranger, shutdown).await;
+                            drop(permit);
+                        });
+                    }
                     Err(e) => {
                         // Out of file descriptors and the like: back off instead of spinning.
                         warn!(error = %e, "accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                 },
             }
         }
+        shared.refusals.summarize();
         drop(self.listener);
         poll.abort();
         let open = tasks.len();
@@ -232,7 +303,7 @@ impl GatewayHandle {
 
     /// Live counters: connections, devices online, frames by verdict, rejections by reason.
     pub fn stats(&self) -> GatewayStats {
-        self.shared.stats.snapshot()
+        GatewayStats { strangers: self.shared.strangers.len() as u64, ..self.shared.stats.snapshot() }
     }
 
     /// Re-read the device registry from the store (after an import); returns the device count.

@@ -18,6 +18,8 @@ pub mod names {
     pub const ACK_SECONDS: &str = "fenhe_ingest_ack_seconds";
     pub const COMMANDS: &str = "fenhe_ingest_commands_total";
     pub const STORE_ERRORS: &str = "fenhe_ingest_store_errors_total";
+    pub const SPLITS_EXPIRED: &str = "fenhe_ingest_split_uploads_expired_total";
+    pub const NOT_STORED: &str = "fenhe_ingest_stranger_records_not_stored_total";
 }
 
 /// A device with an authenticated connection.
@@ -36,8 +38,13 @@ pub struct GatewayStats {
     pub connections: u64,
     /// Connections accepted since start.
     pub connections_total: u64,
-    /// Connections closed at once because the limit was reached.
+    /// Connections open now that have not authenticated yet.
+    pub strangers: u64,
+    /// Connections refused or closed by a limit (connection cap, stranger caps, deadlines).
     pub connections_refused: u64,
+    /// The same by reason (`connection_limit`, `strangers`, `per_address`, `frame_deadline`,
+    /// `auth_deadline`, …).
+    pub refused_by_reason: BTreeMap<String, u64>,
     /// Devices online, by MN.
     pub devices_online: Vec<OnlineDevice>,
     /// Committed frames by verdict name (`accepted`, `duplicate`, `rejected`, …).
@@ -45,6 +52,9 @@ pub struct GatewayStats {
     /// Frames not accepted, by reason kind (`crc`, `auth`, `rate`, `header`, …).
     pub rejected: BTreeMap<String, u64>,
     pub bytes: u64,
+    /// Records of strangers not stored, by the budget they were over (`address_budget`,
+    /// `day_budget`).
+    pub not_stored: BTreeMap<String, u64>,
     /// Submissions the store could not commit (no acknowledgement was sent for them).
     pub store_errors: u64,
     /// Commands by status reached (`sent`, `done`, `timed_out`, …).
@@ -64,6 +74,8 @@ pub(crate) struct Stats {
 #[derive(Debug, Default)]
 struct Maps {
     online: BTreeMap<String, OnlineDevice>,
+    refused: BTreeMap<String, u64>,
+    not_stored: BTreeMap<String, u64>,
     frames: BTreeMap<String, u64>,
     rejected: BTreeMap<String, u64>,
     commands: BTreeMap<String, u64>,
@@ -85,9 +97,10 @@ impl Stats {
         metrics::gauge!(names::CONNECTIONS).set(n as f64);
     }
 
-    pub fn connection_refused(&self) {
+    /// Count a refusal (the metric is [`crate::refusals::Refusals::record`]'s).
+    pub fn connection_refused(&self, reason: &'static str) {
         self.refused.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!(names::CONNECTIONS_REFUSED).increment(1);
+        *self.maps().refused.entry(reason.to_string()).or_default() += 1;
     }
 
     pub fn bytes(&self, n: usize) {
@@ -105,6 +118,12 @@ impl Stats {
         if let Some(k) = reason_kind {
             *m.rejected.entry(k.to_string()).or_default() += 1;
         }
+    }
+
+    /// A stranger's record over its budget, not stored.
+    pub fn not_stored(&self, reason: &'static str) {
+        metrics::counter!(names::NOT_STORED, "reason" => reason).increment(1);
+        *self.maps().not_stored.entry(reason.to_string()).or_default() += 1;
     }
 
     pub fn store_error(&self) {
@@ -136,7 +155,10 @@ impl Stats {
         GatewayStats {
             connections: self.connections.load(Ordering::Relaxed),
             connections_total: self.connections_total.load(Ordering::Relaxed),
+            strangers: 0,
             connections_refused: self.refused.load(Ordering::Relaxed),
+            refused_by_reason: m.refused.clone(),
+            not_stored: m.not_stored.clone(),
             devices_online: m.online.values().cloned().collect(),
             frames: m.frames.clone(),
             rejected: m.rejected.clone(),

@@ -35,6 +35,10 @@ pub enum StoreError {
     /// unknown enterprise, …). Nothing of the call was stored.
     #[error("cannot store: {0}")]
     Invalid(String),
+    /// Device secrets cannot be sealed or opened: the key file is missing, unreadable or not the
+    /// one the database was sealed with (see `secrets`).
+    #[error("{0}")]
+    Secrets(String),
     /// The entity addressed by id does not exist.
     #[error("not found: {0}")]
     NotFound(String),

@@ -113,6 +113,15 @@ pub struct InboxEntry {
     pub last_frame: Vec<u8>,
 }
 
+/// A page of the inbox for [`IngestStore::inbox`]: most recently seen first, `offset` entries
+/// skipped, at most `limit` returned; only the entries of MN `mn` when given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InboxQuery {
+    pub mn: Option<String>,
+    pub limit: u32,
+    pub offset: u64,
+}
+
 /// What the store knows of a registered device's traffic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceActivity {
@@ -156,8 +165,12 @@ pub trait IngestStore: Send + Sync {
     /// both; frames in which no MN could be read are left out. The devices page's "frames
     /// today" and "rejected today" are this from the start of the China day.
     async fn frame_counts_by_mn(&self, since: i64) -> Result<Vec<MnFrameCount>>;
-    /// The inbox, most recently seen first.
-    async fn inbox(&self) -> Result<Vec<InboxEntry>>;
+    /// A page of the inbox ([`InboxQuery`]), most recently seen first (ties: the latest frame's
+    /// id, descending). Read from tallies kept as frames are written, not by grouping the frames:
+    /// the cost is the page's, not the inbox's history.
+    async fn inbox(&self, q: &InboxQuery) -> Result<Vec<InboxEntry>>;
+    /// How many entries the whole inbox has (what [`IngestStore::inbox`] pages through).
+    async fn inbox_count(&self) -> Result<u64>;
     /// Every registered device, sorted by MN.
     async fn device_activity(&self) -> Result<Vec<DeviceActivity>>;
     /// Distinct DataTimes stored for a device and command within `[from, to)`, ascending.

@@ -28,6 +28,7 @@ mod own_thread;
 pub mod postgres;
 pub mod registry;
 pub mod results;
+pub mod secrets;
 pub mod sessions;
 pub mod sign_ins;
 pub mod sqlite;
@@ -39,7 +40,7 @@ pub use audit::{AuditEntry, AuditQuery, AuditStore, NewAuditEntry};
 pub use commands::{Command, CommandStore, NewCommand};
 pub use error::StoreError;
 pub use ingest::{
-    DeviceActivity, FrameCount, FrameQuery, InboxEntry, IngestItem, IngestStore, ItemOutcome,
+    DeviceActivity, FrameCount, FrameQuery, InboxEntry, InboxQuery, IngestItem, IngestStore, ItemOutcome,
     MeasurementQuery, MnFrameCount, StoredCounts, StoredFrame, StoredMeasurement,
 };
 pub use leases::{Lease, LeaseStore};

@@ -26,6 +26,7 @@ use std::sync::Mutex;
 
 mod accounts;
 mod alarms;
+mod at_rest;
 mod audit;
 mod batch;
 mod checkpoint;
@@ -64,4 +65,6 @@ pub struct SqliteStore {
     dirty: Mutex<dirty::DirtyMarks>,
     /// WAL checkpoints off the commit path (file databases only).
     checkpointer: Option<checkpoint::Checkpointer>,
+    /// Seals device secrets at rest (`crate::secrets`); its key is `<database>.key`.
+    sealer: crate::secrets::Sealer,
 }

@@ -252,6 +252,7 @@ stories![
     revisions_and_duplicates,
     frames_inbox_and_counts,
     commands_lifecycle,
+    device_secrets_read_back_as_written,
     writer_batches_concurrent_submits,
     writer_shutdown_finishes_queued_items,
     invalid_batches_store_nothing,
@@ -376,7 +377,7 @@ async fn story(store: Arc<dyn Store>) {
     );
 
     // The inbox: the stranger and the stale password, newest first.
-    let inbox = store.inbox().await.unwrap();
+    let inbox = whole_inbox(&store).await;
     let seen: Vec<_> = inbox.iter().map(|e| (e.mn.as_deref(), e.verdict, e.count)).collect();
     assert_eq!(
         seen,
@@ -614,9 +615,27 @@ async fn out_frame_id(store: &Arc<dyn Store>, received_at: i64) -> i64 {
     f[0].id
 }
 
+/// Every entry of the inbox, read in pages of two (so that paging is exercised), checked against
+/// its count.
+async fn whole_inbox(store: &Arc<dyn Store>) -> Vec<fenhe_store::InboxEntry> {
+    let mut all = Vec::new();
+    loop {
+        let q = fenhe_store::InboxQuery { mn: None, limit: 2, offset: all.len() as u64 };
+        let page = store.inbox(&q).await.unwrap();
+        assert!(page.len() <= 2);
+        let done = page.len() < 2;
+        all.extend(page);
+        if done {
+            break;
+        }
+    }
+    assert_eq!(store.inbox_count().await.unwrap(), all.len() as u64);
+    all
+}
+
 async fn frames_inbox_and_counts(store: Arc<dyn Store>) {
     fresh(&store).await;
-    assert!(store.inbox().await.unwrap().is_empty());
+    assert!(whole_inbox(&store).await.is_empty());
     assert!(store.frame_counts().await.unwrap().is_empty());
     assert!(store.frames(&FrameQuery::default()).await.unwrap().is_empty());
 
@@ -664,7 +683,7 @@ async fn frames_inbox_and_counts(store: Arc<dyn Store>) {
     assert_eq!(out.len(), items.len());
     assert!(out.iter().all(|o| outcome(o) == (0, 0, 0)));
 
-    let inbox = store.inbox().await.unwrap();
+    let inbox = whole_inbox(&store).await;
     let seen: Vec<_> = inbox
         .iter()
         .map(|e| (e.mn.as_deref(), e.verdict, e.count, e.first_seen, e.last_seen, e.last_peer.as_str()))
@@ -679,11 +698,17 @@ async fn frames_inbox_and_counts(store: Arc<dyn Store>) {
         ]
     );
     assert_eq!(inbox[0].last_frame, b"stranger 2");
+    // One sender's entries, and a page past the end.
+    let q = fenhe_store::InboxQuery { mn: Some(MN2.into()), limit: 10, offset: 0 };
+    let mine = store.inbox(&q).await.unwrap();
+    assert_eq!(mine, vec![inbox[1].clone()]);
+    let q = fenhe_store::InboxQuery { mn: None, limit: 10, offset: 4 };
+    assert!(store.inbox(&q).await.unwrap().is_empty());
 
     // Once the stranger is registered, its entry leaves the inbox.
     let reg = Registry { devices: vec![device(stranger, "E01-DA001", vec![])], ..Registry::default() };
     store.import_registry(&reg).await.unwrap();
-    let inbox = store.inbox().await.unwrap();
+    let inbox = whole_inbox(&store).await;
     assert_eq!(inbox.len(), 3);
     assert!(inbox.iter().all(|e| e.mn.as_deref() != Some(stranger)));
 
@@ -769,6 +794,19 @@ async fn frames_inbox_and_counts(store: Arc<dyn Store>) {
         vec![(MN2.to_string(), Verdict::WrongPassword, 1), (stranger.to_string(), Verdict::Unregistered, 2)]
     );
     assert!(by_mn(T0 + 2001).await.is_empty());
+
+    // A later batch adds to the tallies it continues.
+    let mut more = frame(T0 + 9000, Some(MN2), Verdict::WrongPassword, Some("auth: PW 222222"));
+    more.peer = "10.0.0.8:1".into();
+    more.bytes = b"again".to_vec();
+    store.write_batch(&[IngestItem { frame: more, measurements: vec![] }]).await.unwrap();
+    let inbox = whole_inbox(&store).await;
+    let top = &inbox[0];
+    assert_eq!(
+        (top.mn.as_deref(), top.count, top.first_seen, top.last_seen, top.last_peer.as_str()),
+        (Some(MN2), 3, T0 + 500, T0 + 9000, "10.0.0.8:1")
+    );
+    assert_eq!(top.last_frame, b"again");
 }
 
 fn cmd(mn: &str, cn: &str, at: i64) -> NewCommand {
@@ -779,6 +817,26 @@ fn cmd(mn: &str, cn: &str, at: i64) -> NewCommand {
         origin: "operator:admin".into(),
         created_at: at,
     }
+}
+
+/// Device passwords and a 1072's new password are sealed at rest by every backend
+/// (`fenhe_store::secrets`); through the store they read back as written, for the gateway.
+async fn device_secrets_read_back_as_written(store: Arc<dyn Store>) {
+    fresh(&store).await;
+    let r = store.registry().await.unwrap();
+    assert_eq!(r.device(MN1).unwrap().password, registry().device(MN1).unwrap().password);
+    assert!(store.set_device_password(MN1, "n3w-pw").await.unwrap());
+    assert!(!store.set_device_password("NOPE", "x").await.unwrap());
+    assert_eq!(store.registry().await.unwrap().device(MN1).unwrap().password, "n3w-pw");
+    let set = NewCommand { cp: "NewPW=s3cr3t".into(), ..cmd(MN1, "1072", T0) };
+    let id = store.enqueue_command(&set).await.unwrap();
+    let other = store.enqueue_command(&cmd(MN1, "1011", T0 + 1)).await.unwrap();
+    let open = store.open_commands(MN1).await.unwrap();
+    assert_eq!(
+        open.iter().map(|c| (c.id, c.new.cp.as_str())).collect::<Vec<_>>(),
+        [(id, "NewPW=s3cr3t"), (other, cmd(MN1, "1011", T0 + 1).cp.as_str())]
+    );
+    assert_eq!(store.commands(Some(MN1), 10).await.unwrap()[1].new, set);
 }
 
 async fn commands_lifecycle(store: Arc<dyn Store>) {
@@ -994,8 +1052,11 @@ impl fenhe_store::IngestStore for Failing {
     async fn frame_counts_by_mn(&self, since: i64) -> Result<Vec<fenhe_store::MnFrameCount>> {
         self.inner.frame_counts_by_mn(since).await
     }
-    async fn inbox(&self) -> Result<Vec<fenhe_store::InboxEntry>> {
-        self.inner.inbox().await
+    async fn inbox(&self, q: &fenhe_store::InboxQuery) -> Result<Vec<fenhe_store::InboxEntry>> {
+        self.inner.inbox(q).await
+    }
+    async fn inbox_count(&self) -> Result<u64> {
+        self.inner.inbox_count().await
     }
     async fn device_activity(&self) -> Result<Vec<DeviceActivity>> {
         self.inner.device_activity().await
@@ -2627,6 +2688,91 @@ async fn sqlite_open_forms_and_pragmas() {
             .unwrap();
     assert!(strict.len() >= 10, "{strict:?}");
     assert!(strict.iter().all(|(_, s)| *s == 1), "not STRICT: {strict:?}");
+}
+
+/// The raw text of a column of a SQLite file, read beside the store.
+async fn raw_texts(db: &std::path::Path, sql: &str) -> Vec<String> {
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(db))
+        .await
+        .unwrap();
+    let out = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_all(&pool).await.unwrap();
+    pool.close().await;
+    out
+}
+
+#[cfg(unix)]
+fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+/// Secrets at rest on SQLite: the files are the owner's only, the device passwords and a 1072's
+/// parameters are sealed with `<db>.key`, a database of plain secrets (an older version's) is
+/// sealed when opened, and a database whose key is missing is refused, saying why.
+#[tokio::test]
+async fn sqlite_secrets_at_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("secret.db");
+    let key = dir.path().join("secret.db.key");
+    let store: Arc<dyn Store> = Arc::new(sqlite_file(&dir, "secret").await);
+    fresh(&store).await;
+    let set = NewCommand { cp: "NewPW=s3cr3t".into(), ..cmd(MN1, "1072", T0) };
+    store.enqueue_command(&set).await.unwrap();
+    #[cfg(unix)]
+    for f in [db.clone(), dir.path().join("secret.db-wal"), dir.path().join("secret.db-shm"), key.clone()] {
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
+    let password = registry().device(MN1).unwrap().password.clone();
+    let stored = raw_texts(&db, "SELECT password FROM devices").await;
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(|p| p.starts_with("sealed:v1:") && !p.contains(&password)), "{stored:?}");
+    let cps = raw_texts(&db, "SELECT cp FROM commands").await;
+    assert!(cps[0].starts_with("sealed:v1:") && !cps[0].contains("s3cr3t"), "{cps:?}");
+    assert_eq!(store.registry().await.unwrap(), registry());
+
+    // An older version's database: plain secrets, wide permissions, no key. Opening seals them.
+    drop(store);
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&db))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE devices SET password = 'plain-1'").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE commands SET cp = 'NewPW=plain-2'").execute(&pool).await.unwrap();
+    pool.close().await;
+    std::fs::remove_file(&key).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let store = fenhe_store::open(db.to_str().unwrap()).await.unwrap();
+    #[cfg(unix)]
+    assert_eq!((mode(&db), mode(&key)), (0o600, 0o600));
+    assert!(raw_texts(&db, "SELECT password FROM devices").await.iter().all(|p| p.starts_with("sealed:v1:")));
+    assert!(raw_texts(&db, "SELECT cp FROM commands").await[0].starts_with("sealed:v1:"));
+    assert!(store.registry().await.unwrap().devices.iter().all(|d| d.password == "plain-1"));
+    assert_eq!(store.open_commands(MN1).await.unwrap()[0].new.cp, "NewPW=plain-2");
+    drop(store);
+
+    // Without its key the database is refused (a new key would open nothing).
+    std::fs::rename(&key, dir.path().join("elsewhere.key")).unwrap();
+    match fenhe_store::open(db.to_str().unwrap()).await {
+        Err(StoreError::Secrets(m)) => {
+            assert!(m.contains("secret.db.key") && m.contains("is missing"), "{m}")
+        }
+        other => panic!("expected a missing key, got {:?}", other.map(|_| ())),
+    }
+    assert!(!key.exists(), "no new key was made");
+    // Another database's key does not open them either.
+    let other_dir = tempfile::tempdir().unwrap();
+    drop(sqlite_file(&other_dir, "other").await);
+    std::fs::copy(other_dir.path().join("other.db.key"), &key).unwrap();
+    let store = fenhe_store::open(db.to_str().unwrap()).await.unwrap();
+    match store.registry().await {
+        Err(StoreError::Secrets(m)) => assert!(m.contains("does not open with the key in"), "{m}"),
+        other => panic!("expected a wrong key, got {other:?}"),
+    }
 }
 
 /// Two stores on one file (as two processes would be) racing for the same leases: one wins each.

@@ -12,6 +12,10 @@ pub fn kind_label(kind: &str, lang: Lang) -> String {
     if kind == "exceedance" {
         return lang.t("alarm.kind.exceedance").to_string();
     }
+    // Raised by the gateway (password guessing), not by the compliance engine.
+    if kind == fenhe_core::alarm::SECURITY_KIND {
+        return lang.t("alarm.kind.security").to_string();
+    }
     match FindingKind::ALL.iter().find(|k| k.name() == kind) {
         Some(k) => finding_label(*k, lang).to_string(),
         None => kind.to_string(),
@@ -82,6 +86,8 @@ mod tests {
         assert_eq!(kind_label("offline", Lang::Zh), "设备离线");
         assert_eq!(kind_label("offline", Lang::En), "device offline");
         assert_eq!(kind_label("exceedance", Lang::Zh), "超标");
+        assert_eq!(kind_label("security", Lang::Zh), "安全告警");
+        assert_eq!(kind_label("security", Lang::En), "Security");
         assert_eq!(kind_label("something_new", Lang::En), "something_new");
     }
 

@@ -71,6 +71,8 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// Demo mode (`fenhe demo`): the sign-in page lists the demo's accounts and passwords.
     pub demo: bool,
+    /// The HTTP listener's limits (timeouts, connections).
+    pub listener: crate::serve::ListenerLimits,
 }
 
 /// The state of the router; cheap to clone (every field is shared).

@@ -13,7 +13,8 @@ pub struct Status {
     /// Stored frames by verdict and reason kind, since the database was created.
     pub stored: Vec<StoredCount>,
     pub registered_devices: usize,
-    pub inbox: usize,
+    /// Entries in the inbox (senders), counted from the store's tallies.
+    pub inbox: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -27,7 +28,8 @@ pub struct StoredCount {
 pub async fn gather(store: &dyn Store, live: &dyn LiveStatus) -> Result<Status, fenhe_store::StoreError> {
     let counts = store.frame_counts().await?;
     let registry = store.registry().await?;
-    let inbox = store.inbox().await?;
+    // A count of the inbox's tallies, not the inbox itself: this is asked on every status page.
+    let inbox = store.inbox_count().await?;
     Ok(Status {
         live: live.snapshot(),
         stored: counts
@@ -35,6 +37,6 @@ pub async fn gather(store: &dyn Store, live: &dyn LiveStatus) -> Result<Status, 
             .map(|c| StoredCount { verdict: c.verdict.name().into(), reason: c.reason_kind, count: c.count })
             .collect(),
         registered_devices: registry.devices.len(),
-        inbox: inbox.len(),
+        inbox,
     })
 }

@@ -19,12 +19,30 @@ pub const LISTED: u32 = 50;
 /// The longest history one request may ask for (a logger answers with one packet per record).
 pub const MAX_HISTORY_DAYS: i64 = 31;
 
+/// The CP keys whose values are secrets (a device's password, a 1072's new password).
+const SECRET_KEYS: [&str; 2] = ["PW", "NewPW"];
+
+/// What is shown of a secret.
+pub const MASK: &str = "******";
+
+/// CP items (`key=value` joined by `;`) with the value of every secret key replaced by
+/// [`MASK`]: lists and exports show that a secret was sent, never the secret.
+pub fn mask_secrets(cp: &str) -> String {
+    cp.split(';')
+        .map(|item| match item.split_once('=') {
+            Some((k, _)) if SECRET_KEYS.contains(&k) => format!("{k}={MASK}"),
+            _ => item.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
 /// A command as shown: what was asked and how it went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CommandRow {
     pub id: i64,
     pub cn: String,
-    /// The CP items as sent, `key=value` joined by `;`.
+    /// The CP items as sent, `key=value` joined by `;`, secrets masked ([`mask_secrets`]).
     pub cp: String,
     /// `operator:<username>`, `platform:gap`, `platform:clock`.
     pub origin: String,
@@ -44,8 +62,8 @@ impl From<Command> for CommandRow {
     fn from(c: Command) -> CommandRow {
         CommandRow {
             id: c.id,
+            cp: mask_secrets(&c.new.cp),
             cn: c.new.cn,
-            cp: c.new.cp,
             origin: c.new.origin,
             created_at: c.new.created_at,
             updated_at: c.updated_at,

@@ -6,7 +6,7 @@
 
 use fenhe_core::access::{self, Action, Target};
 use fenhe_core::{CrcPolicy, Device, Protocol, Registry, Section, Verdict};
-use fenhe_store::{FrameQuery, InboxEntry, Store};
+use fenhe_store::{FrameQuery, InboxEntry, InboxQuery, Store};
 use hj212::crc::CrcVariant;
 use serde::{Deserialize, Serialize};
 
@@ -47,11 +47,28 @@ impl From<InboxEntry> for InboxItem {
     }
 }
 
-/// The inbox, most recently seen first (ViewInbox: the city's officers; these frames belong to
-/// no enterprise yet).
-pub async fn inbox(store: &dyn Store, actor: &fenhe_core::access::Actor) -> Result<Vec<InboxItem>> {
+/// A page of the inbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InboxPage {
+    pub items: Vec<InboxItem>,
+    /// Entries in the whole inbox.
+    pub total: u64,
+}
+
+/// A page of the inbox, most recently seen first: `limit` entries after the first `offset`
+/// (ViewInbox: the city's officers; these frames belong to no enterprise yet).
+pub async fn inbox(
+    store: &dyn Store,
+    actor: &fenhe_core::access::Actor,
+    limit: u32,
+    offset: u64,
+) -> Result<InboxPage> {
     access::authorize(actor, Action::ViewInbox, Target::City)?;
-    Ok(store.inbox().await?.into_iter().map(InboxItem::from).collect())
+    let page = store.inbox(&InboxQuery { mn: None, limit, offset }).await?;
+    Ok(InboxPage {
+        items: page.into_iter().map(InboxItem::from).collect(),
+        total: store.inbox_count().await?,
+    })
 }
 
 /// A registration as filled in: text, as a form sends it; [`register`] checks each field.
@@ -111,7 +128,7 @@ pub async fn draft(
 ) -> Result<Draft> {
     access::authorize(actor, Action::ManageDevices, Target::City)?;
     let entry = store
-        .inbox()
+        .inbox(&InboxQuery { mn: Some(mn.to_string()), limit: 2, offset: 0 })
         .await?
         .into_iter()
         .find(|e| e.verdict == Verdict::Unregistered && e.mn.as_deref() == Some(mn))

@@ -161,10 +161,12 @@ async fn an_inbox_sender_is_registered_from_a_prefilled_form_and_audited() {
         .collect();
     store.write_batch(&items).await.unwrap();
 
-    let e = inbox::inbox(store.as_ref(), &e01()).await.unwrap_err();
+    let e = inbox::inbox(store.as_ref(), &e01(), 50, 0).await.unwrap_err();
     assert!(matches!(e, DeviceError::Denied(Denied::Forbidden)));
     let leader = actor(Role::Leader);
-    let seen = inbox::inbox(store.as_ref(), &leader).await.unwrap();
+    let seen = inbox::inbox(store.as_ref(), &leader, 50, 0).await.unwrap();
+    assert_eq!(seen.total, 1);
+    let seen = seen.items;
     assert_eq!((seen.len(), seen[0].registrable, seen[0].count), (1, true, 3));
     assert!(matches!(
         inbox::draft(store.as_ref(), &leader, stranger, Lang::En).await,
@@ -201,7 +203,8 @@ async fn an_inbox_sender_is_registered_from_a_prefilled_form_and_audited() {
         ("s3cret", 5, form.outlet.as_str())
     );
     assert_eq!(stored.devices.len(), reg.devices.len() + 1);
-    assert!(inbox::inbox(store.as_ref(), &bureau).await.unwrap().is_empty(), "it left the inbox");
+    let left = inbox::inbox(store.as_ref(), &bureau, 50, 0).await.unwrap();
+    assert!(left.items.is_empty() && left.total == 0, "it left the inbox");
 
     let log = store.audit(&AuditQuery::default()).await.unwrap();
     let entry = log.iter().find(|e| e.entry.action == "device.register").unwrap();

@@ -182,7 +182,7 @@ impl Report {
     pub fn write_json(&self, path: &Path) -> Result<()> {
         let mut text = serde_json::to_string_pretty(self)?;
         text.push('\n');
-        std::fs::write(path, text).map_err(AppError::file(path))
+        crate::private_file::write(path, text.as_bytes()).map_err(AppError::file(path))
     }
 
     /// One CSV file per table in `dir` (created if missing), UTF-8 with a BOM so spreadsheet
@@ -230,7 +230,7 @@ fn plain(v: &serde_json::Value) -> String {
 
 fn write_table<T: Serialize>(dir: &Path, name: &str, rows: &[T]) -> Result<()> {
     let path = dir.join(format!("{name}.csv"));
-    let mut file = std::fs::File::create(&path).map_err(AppError::file(&path))?;
+    let mut file = crate::private_file::create(&path).map_err(AppError::file(&path))?;
     std::io::Write::write_all(&mut file, "\u{feff}".as_bytes()).map_err(AppError::file(&path))?;
     let mut w = csv::Writer::from_writer(file);
     for r in rows {

@@ -427,7 +427,7 @@ pub fn run(a: IngestArgs) -> Result<ExitCode> {
     if a.devices == 0 || a.factors == 0 || a.window == 0 {
         bail!("--devices, --factors and --window must be at least 1");
     }
-    let limit = super::raise_nofile_limit().context("cannot raise the open-file limit")?;
+    let limit = crate::os::nofile::raise_nofile_limit().context("cannot raise the open-file limit")?;
     if (limit as usize) < a.devices + 64 {
         bail!("{} connections need more open files than the limit of {limit} (ulimit -Hn)", a.devices);
     }
@@ -590,6 +590,12 @@ async fn bench(a: &IngestArgs) -> Result<Report> {
         // Ingest alone: the compliance engine's cost is measured by `fenhe bench compliance`.
         "--frame-rate".into(),
         "100000".into(),
+        // Every simulated logger connects from 127.0.0.1 at once: none may be taken for a
+        // stranger to evict before its first frame.
+        "--max-strangers".into(),
+        (n + 100).to_string(),
+        "--max-strangers-per-address".into(),
+        (n + 100).to_string(),
         "--no-gap-requests".into(),
         "--no-engine".into(),
     ];

@@ -9,11 +9,8 @@ use clap::{Args, Subcommand};
 
 mod compliance;
 mod ingest;
-mod rlimit;
 mod server_process;
 mod web;
-
-pub use rlimit::raise_nofile_limit;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use fenhe_app::device_queries;
 use fenhe_store::Store;
 use serde_json::json;
@@ -56,10 +56,18 @@ pub async fn list(store: &dyn Store, json_out: bool, out: &mut dyn Write) -> Res
     Ok(())
 }
 
-/// `device inbox`: frames from unknown devices or with wrong passwords.
-pub async fn inbox(store: &dyn Store, json_out: bool, out: &mut dyn Write) -> Result<()> {
-    let entries = device_queries::inbox(store).await?;
-    if !json_out && entries.is_empty() {
+/// Which entries of the inbox `device inbox` prints.
+#[derive(Debug, Clone, Copy)]
+pub struct InboxPage {
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// `device inbox`: frames from unknown devices or with wrong passwords, one page of senders.
+/// JSON prints one line per entry and nothing else; text ends with where the page stands.
+pub async fn inbox(store: &dyn Store, page: InboxPage, json_out: bool, out: &mut dyn Write) -> Result<()> {
+    let (entries, total) = device_queries::inbox(store, page.limit, page.offset).await?;
+    if !json_out && total == 0 {
         writeln!(out, "收件箱为空 (no frames from unregistered devices or with wrong passwords)")?;
     }
     for e in &entries {
@@ -89,6 +97,19 @@ pub async fn inbox(store: &dyn Store, json_out: bool, out: &mut dyn Write) -> Re
             )?;
         }
     }
+    if !json_out && total > 0 {
+        let shown = entries.len() as u64;
+        if shown == 0 {
+            writeln!(out, "(no entries from offset {}; the inbox has {total})", page.offset)?;
+        } else {
+            let last = page.offset + shown;
+            write!(out, "entries {}–{last} of {total}", page.offset + 1)?;
+            if last < total {
+                write!(out, "; next page: --offset {last}")?;
+            }
+            writeln!(out)?;
+        }
+    }
     Ok(())
 }
 
@@ -101,7 +122,9 @@ pub async fn send(
     items: &[String],
     out: &mut dyn Write,
 ) -> Result<i64> {
-    let origin = format!("operator:{}", std::env::var("USER").unwrap_or_else(|_| "cli".into()));
+    // The real user id, not `$USER`: anyone can set a variable, and this names who queued it.
+    let user = crate::os::user::current_user_name().context("cannot name the user queuing the command")?;
+    let origin = format!("operator:{user}");
     let id = device_queries::send(store, mn, cn, items, &origin, china_time::now_ms()).await?;
     writeln!(
         out,
@@ -115,9 +138,13 @@ pub async fn commands(
     store: &dyn Store,
     mn: Option<&str>,
     json_out: bool,
+    include_secrets: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
-    for c in device_queries::commands(store, mn).await? {
+    for mut c in device_queries::commands(store, mn).await? {
+        if !include_secrets {
+            c.new.cp = fenhe_app::devices::commands::mask_secrets(&c.new.cp);
+        }
         if json_out {
             let line = json!({
                 "id": c.id, "mn": c.new.mn, "cn": c.new.cn, "cp": c.new.cp, "origin": c.new.origin,

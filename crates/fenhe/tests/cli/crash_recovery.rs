@@ -15,11 +15,11 @@ use hj212::{DateTime, Event, FrameConfig, Framer, PacketBuilder, ParseOptions, V
 
 use crate::common::bin;
 
-const MN: &str = "141000209901000000000000";
-const PW: &str = "654321";
+pub(crate) const MN: &str = "141000209901000000000000";
+pub(crate) const PW: &str = "654321";
 const FACTORS: [&str; 4] = ["a21026", "a21002", "a34013", "a19001"];
 
-fn registry() -> Registry {
+pub(crate) fn registry() -> Registry {
     Registry {
         enterprises: vec![Enterprise {
             id: "E99".into(),
@@ -88,7 +88,7 @@ fn start_server(db: &str, hj212: &str) -> (Child, u16) {
 }
 
 /// Minute upload `i` minutes after `t0` (epoch ms).
-fn minute_packet(t0: i64, i: i64) -> (String, Vec<u8>) {
+pub(crate) fn minute_packet(t0: i64, i: i64) -> (String, Vec<u8>) {
     let t = DateTime::from_unix_millis_cst(t0 + i * 60_000).unwrap();
     let qn = t.qn();
     let mut b =

@@ -1,7 +1,8 @@
 //! The fenhe binary's one integration-test binary: every test runs the real `fenhe` executable
 //! (`CARGO_BIN_EXE_fenhe`) as an operator or a data logger would. One module per concern:
 //! `packet`, `registry`, `user` and `token` commands, golden replay reports (`snapshots/`), the live compliance
-//! engine against replay, `fenhe demo`, a SIGKILLed `fenhe serve`, and both `fenhe bench`es at a
+//! engine against replay, `fenhe demo`, a SIGKILLed `fenhe serve`, the web listener beside the
+//! gateway, and both `fenhe bench`es at a
 //! tiny size. `common` is what they share; `data/` holds the packet files `packet_cli` generates.
 
 mod accounts_cli;
@@ -14,3 +15,4 @@ mod demo;
 mod packet_cli;
 mod registry_cli;
 mod replay_golden;
+mod web_listener;

@@ -4,7 +4,7 @@
 
 use hj212::builder::platform;
 use hj212::codes;
-use hj212::split::{MergeOutcome, Merger, split};
+use hj212::split::{MergeLimits, MergeOutcome, Merger, split};
 use hj212::{
     CrcMode, DateTime, Deviation, Deviations, ErrorKind, Event, Field, FrameConfig, Framer, PacketBuilder,
     ParseOptions, Version, VersionMode, decode,
@@ -537,7 +537,9 @@ proptest! {
         let stream: Vec<u8> = parts.iter().flat_map(|(_, f)| f.clone()).collect();
         let cfg = FrameConfig { max_segment_len: 9999, ..FrameConfig::default() };
         let mut framer = Framer::new(cfg);
-        let mut merger = Merger::new(4);
+        // Merging, not its bounds (hj212's unit tests hold those): no limit on parts or bytes.
+        let unbounded = MergeLimits { max_parts: u32::MAX, max_device_bytes: usize::MAX, ..MergeLimits::default() };
+        let mut merger = Merger::with_limits(4, unbounded);
         let mut done: Vec<String> = Vec::new();
         let mut at = 0;
         let mut n_frames = 0;
@@ -560,6 +562,7 @@ proptest! {
                     }
                     MergeOutcome::Pending { have, pnum } => prop_assert!(have < pnum),
                     MergeOutcome::Duplicate { pno } => prop_assert!(false, "duplicate part {}", pno),
+                    MergeOutcome::Refused(why) => prop_assert!(false, "refused: {}", why),
                     MergeOutcome::Complete { segment } => {
                         prop_assert!(p.is_split());
                         done.push(segment);

@@ -5,7 +5,17 @@ use sqlx::AssertSqlSafe;
 
 use super::SqliteStore;
 use super::convert::{name_list, parsed, small};
+use crate::secrets::{self, Sealer};
 use crate::{Command, CommandStatus, CommandStore, NewCommand, Result, StoreError};
+
+/// A command's parameters as stored: sealed when they carry a secret (1072's new password).
+pub(super) fn seal_cp(sealer: &Sealer, c: &NewCommand) -> Result<String> {
+    if secrets::command_is_secret(&c.cn) {
+        sealer.seal(&secrets::command_owner(&c.mn), &c.cp)
+    } else {
+        Ok(c.cp.clone())
+    }
+}
 
 const COMMAND_COLUMNS: &str = "id, mn, cn, cp, origin, created_at, qn, status, attempts, updated_at, detail";
 
@@ -25,13 +35,15 @@ struct CommandRow {
 }
 
 impl CommandRow {
-    fn into_command(self) -> Result<Command> {
+    /// The command, its parameters opened with `sealer` (a 1072's are stored sealed).
+    fn into_command(self, sealer: &Sealer) -> Result<Command> {
+        let cp = sealer.open(&secrets::command_owner(&self.mn), &self.cp)?;
         Ok(Command {
             id: self.id,
             new: NewCommand {
                 mn: self.mn,
                 cn: self.cn,
-                cp: self.cp,
+                cp,
                 origin: self.origin,
                 created_at: self.created_at,
             },
@@ -53,7 +65,7 @@ impl CommandStore for SqliteStore {
         )
         .bind(&c.mn)
         .bind(&c.cn)
-        .bind(&c.cp)
+        .bind(seal_cp(&self.sealer, c)?)
         .bind(&c.origin)
         .bind(c.created_at)
         .bind(c.created_at)
@@ -67,7 +79,7 @@ impl CommandStore for SqliteStore {
              WHERE mn = ? AND status IN ('queued', 'sent', 'accepted') ORDER BY id"
         );
         let rows = sqlx::query_as::<_, CommandRow>(AssertSqlSafe(sql)).bind(mn).fetch_all(&self.read).await?;
-        rows.into_iter().map(CommandRow::into_command).collect()
+        rows.into_iter().map(|r| r.into_command(&self.sealer)).collect()
     }
 
     async fn update_command(
@@ -131,6 +143,6 @@ impl CommandStore for SqliteStore {
                     .await?
             }
         };
-        rows.into_iter().map(CommandRow::into_command).collect()
+        rows.into_iter().map(|r| r.into_command(&self.sealer)).collect()
     }
 }

@@ -12,7 +12,7 @@ use sqlx::AssertSqlSafe;
 use super::convert::{count, numeric_cn, verdict};
 use super::{SqliteStore, ingest_write, packed};
 use crate::{
-    DeviceActivity, FrameCount, FrameQuery, InboxEntry, IngestItem, IngestStore, ItemOutcome,
+    DeviceActivity, FrameCount, FrameQuery, InboxEntry, InboxQuery, IngestItem, IngestStore, ItemOutcome,
     MeasurementQuery, MnFrameCount, Result, StoreError, StoredCounts, StoredFrame, StoredMeasurement,
 };
 
@@ -306,19 +306,21 @@ impl IngestStore for SqliteStore {
         Ok(out)
     }
 
-    async fn inbox(&self) -> Result<Vec<InboxEntry>> {
+    async fn inbox(&self, q: &InboxQuery) -> Result<Vec<InboxEntry>> {
+        // The latest frame of an entry gives its peer and bytes; a frame no longer stored leaves
+        // the entry without them rather than hiding it.
         let rows: Vec<InboxRow> = sqlx::query_as(
-            "SELECT g.verdict, g.mn, g.n, g.first_seen, g.last_seen, f.peer, f.bytes \
-             FROM (SELECT verdict, mn, CASE WHEN mn IS NULL THEN peer END AS anon_peer, COUNT(*) AS n, \
-                          MIN(received_at) AS first_seen, MAX(received_at) AS last_seen, MAX(id) AS last_id \
-                   FROM frames \
-                   WHERE verdict <> 'accepted' AND verdict IN ('unregistered', 'wrong_password') \
-                   GROUP BY verdict, mn, anon_peer) AS g \
-             JOIN frames f ON f.id = g.last_id \
-             WHERE NOT (g.verdict = 'unregistered' AND g.mn IS NOT NULL \
-                        AND EXISTS (SELECT 1 FROM devices d WHERE d.mn = g.mn)) \
-             ORDER BY g.last_seen DESC, g.last_id DESC",
+            "SELECT t.verdict, t.mn, t.frames AS n, t.first_seen, t.last_seen, \
+                    COALESCE(f.peer, '') AS peer, COALESCE(f.bytes, X'') AS bytes \
+             FROM inbox_tally t LEFT JOIN frames f ON f.id = t.last_id \
+             WHERE NOT (t.verdict = 'unregistered' AND t.mn IS NOT NULL \
+                        AND EXISTS (SELECT 1 FROM devices d WHERE d.mn = t.mn)) \
+               AND (?1 IS NULL OR t.mn = ?1) \
+             ORDER BY t.last_seen DESC, t.last_id DESC LIMIT ?2 OFFSET ?3",
         )
+        .bind(q.mn.as_deref())
+        .bind(i64::from(q.limit))
+        .bind(i64::try_from(q.offset).unwrap_or(i64::MAX))
         .fetch_all(&self.read)
         .await?;
         rows.into_iter()
@@ -334,6 +336,17 @@ impl IngestStore for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn inbox_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM inbox_tally t \
+             WHERE NOT (t.verdict = 'unregistered' AND t.mn IS NOT NULL \
+                        AND EXISTS (SELECT 1 FROM devices d WHERE d.mn = t.mn))",
+        )
+        .fetch_one(&self.read)
+        .await?;
+        count(n)
     }
 
     async fn device_activity(&self) -> Result<Vec<DeviceActivity>> {

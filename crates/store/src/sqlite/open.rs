@@ -11,7 +11,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use super::dirty::DirtyMarks;
 use super::ids::Ids;
-use super::{DEFAULT_PATH, SqliteStore, checkpoint, legacy};
+use super::{DEFAULT_PATH, SqliteStore, at_rest, checkpoint, legacy};
 use crate::{Migrate, Result, StoreError};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -38,6 +38,7 @@ impl SqliteStore {
         .busy_timeout(Duration::from_secs(10));
         if !memory {
             check_directory(base.get_filename())?;
+            at_rest::restrict_files(base.get_filename())?;
         }
 
         let write_opts = base
@@ -68,6 +69,11 @@ impl SqliteStore {
             .connect_with(write_opts)
             .await
             .map_err(|e| cannot_open(db, e))?;
+        let sealer = if memory {
+            crate::secrets::Sealer::ephemeral()?
+        } else {
+            at_rest::sealer(base.get_filename(), &write).await?
+        };
         let checkpointer = if memory {
             None
         } else {
@@ -88,6 +94,7 @@ impl SqliteStore {
             ids: Mutex::new(Ids::default()),
             dirty: Mutex::new(DirtyMarks::default()),
             checkpointer,
+            sealer,
         })
     }
 
@@ -107,6 +114,7 @@ impl Migrate for SqliteStore {
     async fn migrate(&self) -> Result<()> {
         MIGRATOR.run(&self.write).await.map_err(|e| StoreError::Migrate(e.to_string()))?;
         legacy::convert(&self.write).await?;
+        at_rest::seal_plain(&self.write, &self.sealer).await?;
         Ok(())
     }
 }

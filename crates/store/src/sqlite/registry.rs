@@ -12,6 +12,7 @@ use sqlx::{AssertSqlSafe, SqliteConnection};
 
 use super::convert::{from_json, json, parsed, small};
 use super::{SqliteStore, imports};
+use crate::secrets;
 use crate::{ImportRecord, ImportSummary, RegistryStore, Result, StoreError, StoredImport};
 
 #[derive(sqlx::FromRow)]
@@ -192,7 +193,7 @@ impl RegistryStore for SqliteStore {
                  factors = excluded.factors",
             )
             .bind(&d.mn)
-            .bind(&d.password)
+            .bind(self.sealer.seal(&secrets::device_owner(&d.mn), &d.password)?)
             .bind(outlet)
             .bind(d.protocol.name())
             .bind(d.crc.name())
@@ -303,8 +304,8 @@ impl RegistryStore for SqliteStore {
                 rtd_interval_s: small(r.rtd_interval_s, "rtd_interval_s")?,
                 minute_interval_min: small(r.minute_interval_min, "minute_interval_min")?,
                 factors: from_json(&r.factors, "devices.factors")?,
+                password: self.sealer.open(&secrets::device_owner(&r.mn), &r.password)?,
                 mn: r.mn,
-                password: r.password,
                 outlet: r.outlet,
                 hourly: r.hourly,
             });
@@ -323,7 +324,7 @@ impl RegistryStore for SqliteStore {
 
     async fn set_device_password(&self, mn: &str, password: &str) -> Result<bool> {
         let n = sqlx::query("UPDATE devices SET password = ? WHERE mn = ?")
-            .bind(password)
+            .bind(self.sealer.seal(&secrets::device_owner(mn), password)?)
             .bind(mn)
             .execute(&self.write)
             .await?

@@ -88,6 +88,7 @@ pub(super) const MESSAGES: &[(&str, &str, &str)] = &[
         "These open-source components run in your browser. They ship inside fenhe; nothing is fetched from the internet.",
     ),
     ("alarm.kind.exceedance", "超标", "Exceedance"),
+    ("alarm.kind.security", "安全告警", "Security"),
     ("error.title", "出错了", "Something went wrong"),
     ("error.forbidden", "您的角色无权查看此页面。", "Your role may not see this page."),
     ("error.not_found", "没有找到此页面。", "There is no such page."),

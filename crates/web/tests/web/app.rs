@@ -41,6 +41,7 @@ pub struct TestAppBuilder {
     demo: bool,
     secure_cookies: bool,
     event_poll: Option<std::time::Duration>,
+    listener: fenhe_web::serve::ListenerLimits,
 }
 
 /// A browser's session: its cookie and the CSRF token its pages carry.
@@ -218,6 +219,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// The HTTP listener's limits (for the tests over TCP).
+    pub fn listener(mut self, limits: fenhe_web::serve::ListenerLimits) -> Self {
+        self.listener = limits;
+        self
+    }
+
     /// The state for these settings over a new store (for a test that serves it itself).
     pub async fn state(self) -> (AppState, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("a temporary directory");
@@ -226,7 +233,12 @@ impl TestAppBuilder {
         if let Some(r) = &self.registry {
             store.import_registry(r).await.expect("the registry imports");
         }
-        let config = WebConfig { banner: self.banner, demo: self.demo, secure_cookies: self.secure_cookies };
+        let config = WebConfig {
+            banner: self.banner,
+            demo: self.demo,
+            secure_cookies: self.secure_cookies,
+            listener: self.listener,
+        };
         let live: Arc<dyn LiveStatus> = match self.live_status {
             Some(l) => l,
             None => Arc::new(self.live),

@@ -490,3 +490,31 @@ async fn the_devices_pages_render_in_both_languages() {
     }
     assert!(doc["paths"]["/api/v1/devices/{mn}/commands"].get("post").is_some());
 }
+
+#[tokio::test]
+async fn the_inbox_pages_in_the_store() {
+    let app = TestApp::builder().registry(fenhe_core::demo::city()).build().await;
+    // 55 strangers, one frame each; the newest (54) first.
+    let items: Vec<IngestItem> = (0..55)
+        .map(|i| {
+            let mn = format!("9999999{i:07}");
+            let mut it =
+                item(&mn, Verdict::Unregistered, packet(&mn, "pw", "20251202080000"), Some("auth: x"));
+            it.frame.received_at = 1_764_000_000_000 + i64::from(i) * 1000;
+            it
+        })
+        .collect();
+    app.store.write_batch(&items).await.unwrap();
+    let officer = app.signed_in("officer", Role::Bureau).await;
+    let first = app.get_as("/devices/inbox", &officer).await.text();
+    let second = app.get_as("/devices/inbox?page=2", &officer).await.text();
+    let register = |n: u32| format!("/devices/inbox/9999999{n:07}/register");
+    assert!(first.contains(&register(54)) && first.contains(&register(5)), "{first}");
+    assert!(!first.contains(&register(4)));
+    assert!(second.contains(&register(4)) && second.contains(&register(0)) && !second.contains(&register(5)));
+    let api = app.get_as("/api/v1/inbox?per_page=20&page=3", &officer).await.json();
+    assert_eq!(api["total"], 55);
+    let mns: Vec<&str> = api["items"].as_array().unwrap().iter().map(|e| e["mn"].as_str().unwrap()).collect();
+    assert_eq!(mns.len(), 15);
+    assert_eq!((mns[0], mns[14]), ("99999990000014", "99999990000000"));
+}

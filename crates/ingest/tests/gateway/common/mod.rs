@@ -71,6 +71,27 @@ pub fn config() -> GatewayConfig {
     }
 }
 
+/// Small helper to tweak a config inline.
+pub struct GatewayConfigExt;
+impl GatewayConfigExt {
+    pub fn with(mut c: GatewayConfig, f: impl FnOnce(&mut GatewayConfig)) -> GatewayConfig {
+        f(&mut c);
+        c
+    }
+}
+
+/// `n` minute uploads in a row from 10:00, as one byte string, with their QNs.
+pub fn minutes(d: &mut TestDevice, n: u32) -> (Vec<u8>, Vec<String>) {
+    let mut all = Vec::new();
+    let mut qns = Vec::new();
+    for i in 0..n {
+        let (bytes, qn) = d.upload("2051", &t(10 + (i / 60) as u8, (i % 60) as u8), f64::from(i));
+        all.extend(bytes);
+        qns.push(qn);
+    }
+    (all, qns)
+}
+
 /// A store wrapper whose `write_batch` can be held back or made to fail.
 pub struct Gate {
     pub inner: Arc<dyn Store>,
@@ -128,8 +149,11 @@ impl fenhe_store::IngestStore for Gate {
     async fn frame_counts_by_mn(&self, since: i64) -> Result<Vec<fenhe_store::MnFrameCount>> {
         self.inner.frame_counts_by_mn(since).await
     }
-    async fn inbox(&self) -> Result<Vec<fenhe_store::InboxEntry>> {
-        self.inner.inbox().await
+    async fn inbox(&self, q: &fenhe_store::InboxQuery) -> Result<Vec<fenhe_store::InboxEntry>> {
+        self.inner.inbox(q).await
+    }
+    async fn inbox_count(&self) -> Result<u64> {
+        self.inner.inbox_count().await
     }
     async fn device_activity(&self) -> Result<Vec<DeviceActivity>> {
         self.inner.device_activity().await
@@ -522,7 +546,17 @@ pub fn t(h: u8, m: u8) -> DateTime {
 
 impl TestDevice {
     pub async fn connect(addr: SocketAddr, mn: &str, pw: &str) -> TestDevice {
-        let stream = TcpStream::connect(addr).await.unwrap();
+        Self::over(TcpStream::connect(addr).await.unwrap(), mn, pw)
+    }
+
+    /// Connect from a loopback address of its own (`127.0.0.x`), for per-address limits.
+    pub async fn connect_from(from: [u8; 4], addr: SocketAddr, mn: &str, pw: &str) -> TestDevice {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::from((from, 0))).unwrap();
+        Self::over(socket.connect(addr).await.unwrap(), mn, pw)
+    }
+
+    fn over(stream: TcpStream, mn: &str, pw: &str) -> TestDevice {
         TestDevice {
             stream,
             framer: Framer::new(FrameConfig::default()),

@@ -62,17 +62,18 @@ pub(super) async fn page(
     Query(params): Query<InboxParams>,
 ) -> Result<Response, AppError> {
     let page = Chrome::signed_in(lang, &uri.to_string(), &user.actor, &user.csrf);
-    let items = match inbox::inbox(store.as_ref(), &user.actor).await {
+    let number = params.page.unwrap_or(1).max(1);
+    let offset = (number - 1).saturating_mul(PER_PAGE) as u64;
+    // The store pages the inbox: a page costs its 50 rows, however many senders are in it.
+    let found = match inbox::inbox(store.as_ref(), &user.actor, PER_PAGE as u32, offset).await {
         Ok(i) => i,
         Err(e) => return Ok(failure_page(page, e)),
     };
-    let total = items.len();
-    let number = params.page.unwrap_or(1).max(1);
+    let total = usize::try_from(found.total).unwrap_or(usize::MAX);
     let pager = Pager::new(number, PER_PAGE, total, |n| format!("/devices/inbox?page={n}"));
-    let rows = items
+    let rows = found
+        .items
         .into_iter()
-        .skip((number - 1).saturating_mul(PER_PAGE))
-        .take(PER_PAGE)
         .map(|i| InboxLine {
             verdict: verdict_label(lang, i.verdict.name()),
             first: when(i.first_seen),

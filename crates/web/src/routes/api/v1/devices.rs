@@ -458,6 +458,9 @@ async fn inbox_list(
     State(store): State<Arc<dyn Store>>,
     Query(p): Query<PageParams>,
 ) -> Result<Json<Paged<InboxEntryItem>>, AppError> {
-    let items = inbox::inbox(store.as_ref(), &user.actor).await.map_err(api_error)?;
-    Ok(Json(Paged::of(items.into_iter().map(InboxEntryItem::from).collect(), p)?))
+    let (page, per_page) = p.resolve()?;
+    let offset = u64::from(page - 1) * u64::from(per_page);
+    let found = inbox::inbox(store.as_ref(), &user.actor, per_page, offset).await.map_err(api_error)?;
+    let items = found.items.into_iter().map(InboxEntryItem::from).collect();
+    Ok(Json(Paged { items, page, per_page, total: found.total }))
 }
