@@ -54,6 +54,8 @@ pub struct PgStore {
     ids: Mutex<Ids>,
     /// factors.id → code for the rules' records loader (reloaded on a miss).
     codes: Mutex<Option<FactorCodes>>,
+    /// Seals device secrets at rest (`crate::secrets`); its key is a file of the host (`key=`).
+    sealer: crate::secrets::Sealer,
 }
 
 /// factors.id → code, shared by every record of a factor.

@@ -2580,8 +2580,14 @@ fn with_schema(url: &str, schema: &str) -> String {
     format!("{url}{sep}schema={schema}")
 }
 
+/// The key file of a test schema's device secrets (shared by every store of that schema).
+fn pg_key(schema: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("fenhe-test-{schema}.key"))
+}
+
 async fn pg_store(url: &str, schema: &str) -> PgStore {
-    let store = PgStore::open(&with_schema(url, schema)).await.unwrap();
+    let url = format!("{}&key={}", with_schema(url, schema), pg_key(schema).display());
+    let store = PgStore::open(&url).await.unwrap();
     store.migrate().await.unwrap();
     store
 }
@@ -2992,8 +2998,9 @@ async fn postgres_two_nodes_store_each_value_once() {
     assert_eq!((inserted, duplicates), (3 * rounds as u32, 3 * rounds as u32));
     let counts = a.stored_counts(None).await.unwrap();
     assert_eq!(counts.measurement_values, 3 * rounds as u64);
-    // A changed value sent to both nodes at once: one revision, whichever node stores it.
-    let changed = vec![upload(MN1, T0 + HOUR, T0, &[("a21026", 9.0)])];
+    // A changed value sent to both nodes at once (within the revision window): one revision,
+    // whichever node stores it.
+    let changed = vec![upload(MN1, T0 + 5 * MINUTE, T0, &[("a21026", 9.0)])];
     let (x, y) = (changed.clone(), changed);
     let (a2, b2) = (a.clone(), b.clone());
     let (ra, rb) = tokio::join!(

@@ -135,7 +135,9 @@ fn sigkill_on_postgres_loses_nothing_acknowledged_and_the_logger_resends_the_res
     let schema = format!("cli_crash_{}_{}", std::process::id(), fenhe_now());
     let sep = if url.contains('?') { '&' } else { '?' };
     let dir = tempfile::tempdir().unwrap();
-    sigkill_scenario(&dir, &format!("{url}{sep}schema={schema}"));
+    // The device secrets' key beside the test's other files, not in the working directory.
+    let key = dir.path().join("fenhe.key");
+    sigkill_scenario(&dir, &format!("{url}{sep}schema={schema}&key={}", key.display()));
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         use sqlx::Connection as _;

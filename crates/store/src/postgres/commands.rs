@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 
 use super::PgStore;
+use crate::secrets::{self, Sealer};
 use crate::sqlite::convert::{name_list, parsed, small};
 use crate::{Command, CommandStatus, CommandStore, NewCommand, Result, StoreError};
 
@@ -25,14 +26,25 @@ struct CommandRow {
     detail: Option<String>,
 }
 
+/// A command's parameters as stored: sealed when they carry a secret (1072's new password).
+fn seal_cp(sealer: &Sealer, c: &NewCommand) -> Result<String> {
+    if secrets::command_is_secret(&c.cn) {
+        sealer.seal(&secrets::command_owner(&c.mn), &c.cp)
+    } else {
+        Ok(c.cp.clone())
+    }
+}
+
 impl CommandRow {
-    fn into_command(self) -> Result<Command> {
+    /// The command, its parameters opened with `sealer` (a 1072's are stored sealed).
+    fn into_command(self, sealer: &Sealer) -> Result<Command> {
+        let cp = sealer.open(&secrets::command_owner(&self.mn), &self.cp)?;
         Ok(Command {
             id: self.id,
             new: NewCommand {
                 mn: self.mn,
                 cn: self.cn,
-                cp: self.cp,
+                cp,
                 origin: self.origin,
                 created_at: self.created_at,
             },
@@ -54,7 +66,7 @@ impl CommandStore for PgStore {
         )
         .bind(&c.mn)
         .bind(&c.cn)
-        .bind(&c.cp)
+        .bind(seal_cp(&self.sealer, c)?)
         .bind(&c.origin)
         .bind(c.created_at)
         .bind(c.created_at)
@@ -68,7 +80,7 @@ impl CommandStore for PgStore {
              WHERE mn = $1 AND status IN ('queued', 'sent', 'accepted') ORDER BY id"
         );
         let rows = sqlx::query_as::<_, CommandRow>(AssertSqlSafe(sql)).bind(mn).fetch_all(&self.pool).await?;
-        rows.into_iter().map(CommandRow::into_command).collect()
+        rows.into_iter().map(|r| r.into_command(&self.sealer)).collect()
     }
 
     async fn update_command(
@@ -132,6 +144,6 @@ impl CommandStore for PgStore {
                     .await?
             }
         };
-        rows.into_iter().map(CommandRow::into_command).collect()
+        rows.into_iter().map(|r| r.into_command(&self.sealer)).collect()
     }
 }

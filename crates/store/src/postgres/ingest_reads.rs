@@ -9,7 +9,7 @@ use super::filter::Filter;
 use super::{PgStore, ingest_write};
 use crate::sqlite::convert::{count, numeric_cn, verdict};
 use crate::{
-    DeviceActivity, FrameCount, FrameQuery, InboxEntry, IngestItem, IngestStore, ItemOutcome,
+    DeviceActivity, FrameCount, FrameQuery, InboxEntry, InboxQuery, IngestItem, IngestStore, ItemOutcome,
     MeasurementQuery, MnFrameCount, Result, StoredCounts, StoredFrame, StoredMeasurement,
 };
 
@@ -200,20 +200,21 @@ impl IngestStore for PgStore {
         Ok(out)
     }
 
-    async fn inbox(&self) -> Result<Vec<InboxEntry>> {
-        // The groups from frames_notable; each group's last frame by the primary key.
+    async fn inbox(&self, q: &InboxQuery) -> Result<Vec<InboxEntry>> {
+        // Pages of inbox_tally_recent; each entry's latest frame by the frames' primary key (a
+        // frame no longer stored leaves the entry without its peer and bytes, not hidden).
         let rows: Vec<InboxRow> = sqlx::query_as(
-            "SELECT g.verdict, g.mn, g.n, g.first_seen, g.last_seen, f.peer, f.bytes \
-             FROM (SELECT verdict, mn, CASE WHEN mn IS NULL THEN peer END AS anon_peer, count(*) AS n, \
-                          min(received_at) AS first_seen, max(received_at) AS last_seen, max(id) AS last_id \
-                   FROM frames \
-                   WHERE verdict <> 'accepted' AND verdict IN ('unregistered', 'wrong_password') \
-                   GROUP BY verdict, mn, CASE WHEN mn IS NULL THEN peer END) AS g \
-             JOIN frames f ON f.id = g.last_id \
-             WHERE NOT (g.verdict = 'unregistered' AND g.mn IS NOT NULL \
-                        AND EXISTS (SELECT 1 FROM devices d WHERE d.mn = g.mn)) \
-             ORDER BY g.last_seen DESC, g.last_id DESC",
+            "SELECT t.verdict, t.mn, t.frames AS n, t.first_seen, t.last_seen, \
+                    COALESCE(f.peer, '') AS peer, COALESCE(f.bytes, '\\x'::bytea) AS bytes \
+             FROM inbox_tally t LEFT JOIN frames f ON f.id = t.last_id \
+             WHERE NOT (t.verdict = 'unregistered' AND t.mn IS NOT NULL \
+                        AND EXISTS (SELECT 1 FROM devices d WHERE d.mn = t.mn)) \
+               AND ($1::text IS NULL OR t.mn = $1) \
+             ORDER BY t.last_seen DESC, t.last_id DESC LIMIT $2 OFFSET $3",
         )
+        .bind(q.mn.as_deref())
+        .bind(i64::from(q.limit))
+        .bind(i64::try_from(q.offset).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
@@ -229,6 +230,17 @@ impl IngestStore for PgStore {
                 })
             })
             .collect()
+    }
+
+    async fn inbox_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM inbox_tally t \
+             WHERE NOT (t.verdict = 'unregistered' AND t.mn IS NOT NULL \
+                        AND EXISTS (SELECT 1 FROM devices d WHERE d.mn = t.mn))",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        count(n)
     }
 
     async fn device_activity(&self) -> Result<Vec<DeviceActivity>> {

@@ -95,7 +95,8 @@ const LOOKUP: &str = "SELECT DISTINCT ON (m.device_id, m.cn, m.data_time, m.fact
     ORDER BY m.device_id, m.cn, m.data_time, m.factor_id, m.revision DESC";
 
 /// Every write of a batch in one statement. Parameters: frames $1–$9, measurements $10–$29,
-/// tally $30–$32, traffic $33–$35, latest DataTimes $36–$38, dirty days $39–$40.
+/// tally $30–$32, traffic $33–$35, latest DataTimes $36–$38, dirty days $39–$40, pending
+/// revisions $41–$48, inbox tallies $49–$55.
 const WRITE: &str = "WITH \
     f AS (INSERT INTO frames (id, received_at, peer, mn, cn, verdict, reason, deviations, bytes) \
           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], \
@@ -120,7 +121,18 @@ const WRITE: &str = "WITH \
     s AS (SELECT nextval('dirty_seq') AS seq WHERE cardinality($39::bigint[]) > 0), \
     d AS (INSERT INTO dirty_days (device_id, day_start, seq) \
           SELECT x.device_id, x.day_start, s.seq FROM unnest($39::bigint[], $40::bigint[]) AS x (device_id, day_start), s \
-          ON CONFLICT (device_id, day_start) DO UPDATE SET seq = excluded.seq) \
+          ON CONFLICT (device_id, day_start) DO UPDATE SET seq = excluded.seq), \
+    p AS (INSERT INTO pending_revisions (device_id, cn, data_time, factor_id, raw_code, values_json, frame_id, \
+                                         received_at) \
+          SELECT d, c, t, f, r, v::jsonb, fr, ra FROM unnest($41::bigint[], $42::int[], $43::bigint[], $44::int[], \
+                 $45::text[], $46::text[], $47::bigint[], $48::bigint[]) AS x (d, c, t, f, r, v, fr, ra)), \
+    i AS (INSERT INTO inbox_tally (verdict, sender, mn, frames, first_seen, last_seen, last_id) \
+          SELECT * FROM unnest($49::text[], $50::text[], $51::text[], $52::bigint[], $53::bigint[], $54::bigint[], \
+                               $55::bigint[]) \
+          ON CONFLICT (verdict, sender) DO UPDATE SET frames = inbox_tally.frames + excluded.frames, \
+              first_seen = LEAST(inbox_tally.first_seen, excluded.first_seen), \
+              last_seen = GREATEST(inbox_tally.last_seen, excluded.last_seen), \
+              last_id = GREATEST(inbox_tally.last_id, excluded.last_id)) \
     SELECT 1";
 
 /// The measurement rows of a batch, column by column.
@@ -138,6 +150,31 @@ struct MeasurementColumns<'a> {
     flag: Vec<Option<Cow<'a, str>>>,
     eflag: Vec<Option<Cow<'a, str>>>,
     sample_time: Vec<Option<Cow<'a, str>>>,
+}
+
+/// The pending revisions of a batch, column by column.
+#[derive(Default)]
+struct PendingColumns<'a> {
+    device_id: Vec<i64>,
+    cn: Vec<i32>,
+    data_time: Vec<i64>,
+    factor_id: Vec<i32>,
+    raw_code: Vec<Option<Cow<'a, str>>>,
+    values_json: Vec<String>,
+    frame_id: Vec<i64>,
+    received_at: Vec<i64>,
+}
+
+/// The inbox tallies a batch adds to, column by column.
+#[derive(Default)]
+struct InboxColumns<'a> {
+    verdict: Vec<&'static str>,
+    sender: Vec<String>,
+    mn: Vec<Option<Cow<'a, str>>>,
+    frames: Vec<i64>,
+    first_seen: Vec<i64>,
+    last_seen: Vec<i64>,
+    last_id: Vec<i64>,
 }
 
 /// See [`crate::IngestStore::write_batch`].
@@ -200,6 +237,11 @@ pub(super) async fn write_batch(s: &PgStore, items: &[IngestItem]) -> Result<Vec
     let mut traffic: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
     let mut newest: BTreeMap<(i64, i32), i64> = BTreeMap::new();
     let mut dirty: std::collections::BTreeSet<(i64, i64)> = Default::default();
+    // Pending revisions (kept aside under a revision window) are not decided yet: none.
+    let pending = PendingColumns::default();
+    // The inbox's senders: (verdict, sender) → (MN, frames, first seen, last seen, last id).
+    type Sender<'a> = (Option<&'a str>, i64, i64, i64, i64);
+    let mut inbox: BTreeMap<(&str, String), Sender> = BTreeMap::new();
     let mut key_at = keys.iter().copied();
     for (item, &frame_id) in items.iter().zip(&frame_ids) {
         let mut out = ItemOutcome { frame_id, ..ItemOutcome::default() };
@@ -254,6 +296,19 @@ pub(super) async fn write_batch(s: &PgStore, items: &[IngestItem]) -> Result<Vec
             t.0 += 1;
             t.1 = t.1.max(item.frame.received_at);
         }
+        if matches!(verdict, Verdict::Unregistered | Verdict::WrongPassword) {
+            let f = &item.frame;
+            let sender = match &f.mn {
+                Some(mn) => format!("mn:{mn}"),
+                None => format!("peer:{}", f.peer),
+            };
+            let e =
+                inbox.entry((verdict.name(), sender)).or_insert((f.mn.as_deref(), 0, i64::MAX, i64::MIN, 0));
+            e.1 += 1;
+            e.2 = e.2.min(f.received_at);
+            e.3 = e.3.max(f.received_at);
+            e.4 = e.4.max(frame_id);
+        }
         verdicts.push(verdict);
         outcomes.push(out);
     }
@@ -275,6 +330,16 @@ pub(super) async fn write_batch(s: &PgStore, items: &[IngestItem]) -> Result<Vec
     let (newest_d, newest_c, newest_t): (Vec<i64>, Vec<i32>, Vec<i64>) =
         unzip3(newest.into_iter().map(|((d, c), t)| (d, c, t)));
     let (dirty_d, dirty_t): (Vec<i64>, Vec<i64>) = dirty.into_iter().unzip();
+    let mut ib = InboxColumns::default();
+    for ((verdict, sender), (mn, n, first, last, id)) in inbox {
+        ib.verdict.push(verdict);
+        ib.sender.push(pg_text(&sender).into_owned());
+        ib.mn.push(pg_opt(mn));
+        ib.frames.push(n);
+        ib.first_seen.push(first);
+        ib.last_seen.push(last);
+        ib.last_id.push(id);
+    }
     sqlx::query(WRITE)
         .bind(&frame_ids)
         .bind(&received_at)
@@ -316,6 +381,21 @@ pub(super) async fn write_batch(s: &PgStore, items: &[IngestItem]) -> Result<Vec
         .bind(&newest_t)
         .bind(&dirty_d)
         .bind(&dirty_t)
+        .bind(&pending.device_id)
+        .bind(&pending.cn)
+        .bind(&pending.data_time)
+        .bind(&pending.factor_id)
+        .bind(&pending.raw_code)
+        .bind(&pending.values_json)
+        .bind(&pending.frame_id)
+        .bind(&pending.received_at)
+        .bind(&ib.verdict)
+        .bind(&ib.sender)
+        .bind(&ib.mn)
+        .bind(&ib.frames)
+        .bind(&ib.first_seen)
+        .bind(&ib.last_seen)
+        .bind(&ib.last_id)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;

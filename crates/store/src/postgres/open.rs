@@ -11,6 +11,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
 use super::{Ids, PgStore};
+use crate::secrets::{self, Sealer};
 use crate::{Migrate, Result, StoreError};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -38,17 +39,31 @@ fn valid_schema(s: &str) -> bool {
         && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
 }
 
-/// `url` without its `schema=NAME` parameter, and that name (`public` when none).
-fn split_schema(url: &str) -> Result<(String, String)> {
-    let Some((base, query)) = url.split_once('?') else {
-        return Ok((url.to_string(), "public".into()));
-    };
+/// What fenhe reads of a database URL besides what sqlx does.
+#[derive(Debug, PartialEq, Eq)]
+struct Url {
+    /// The URL for sqlx: without fenhe's own parameters.
+    sqlx: String,
+    /// `schema=NAME` (default `public`).
+    schema: String,
+    /// `key=PATH`: the key file device secrets are sealed with (default
+    /// `./fenhe-<database>-<schema>.key`).
+    key: Option<String>,
+}
+
+/// Split fenhe's own parameters (`schema`, `key`) off `url`.
+fn split_url(url: &str) -> Result<Url> {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let mut schema = None;
+    let mut key = None;
     let mut rest = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
-        match pair.strip_prefix("schema=") {
-            Some(s) => schema = Some(s.to_string()),
-            None => rest.push(pair),
+        if let Some(s) = pair.strip_prefix("schema=") {
+            schema = Some(s.to_string());
+        } else if let Some(k) = pair.strip_prefix("key=") {
+            key = Some(k.to_string());
+        } else {
+            rest.push(pair);
         }
     }
     let schema = schema.unwrap_or_else(|| "public".into());
@@ -60,16 +75,19 @@ fn split_schema(url: &str) -> Result<(String, String)> {
             ),
         });
     }
-    let url = if rest.is_empty() { base.to_string() } else { format!("{base}?{}", rest.join("&")) };
-    Ok((url, schema))
+    let sqlx = if rest.is_empty() { base.to_string() } else { format!("{base}?{}", rest.join("&")) };
+    Ok(Url { sqlx, schema, key })
 }
 
 impl PgStore {
     /// Connect to the PostgreSQL database `url` (`postgres://user[:password]@host[:port]/db`,
-    /// with sqlx's parameters and fenhe's `schema=NAME`, default `public`; the schema is created
-    /// when missing). Does not migrate; see [`crate::Migrate::migrate`] or [`crate::open`].
+    /// with sqlx's parameters and fenhe's own: `schema=NAME`, default `public`, created when
+    /// missing; `key=PATH`, the file of the key device secrets are sealed with, default
+    /// `./fenhe-<db>-<schema>.key`, created when missing and no secret is sealed yet — every
+    /// process sharing the database needs the same key). Does not migrate; see
+    /// [`crate::Migrate::migrate`] or [`crate::open`].
     pub async fn open(url: &str) -> Result<PgStore> {
-        let (url, schema) = split_schema(url)?;
+        let Url { sqlx: url, schema, key } = split_url(url)?;
         let opts = PgConnectOptions::from_str(&url)
             .map_err(|e| StoreError::Open {
                 target: crate::shown(&url).into_owned(),
@@ -113,6 +131,10 @@ impl PgStore {
                 },
                 other => other.into(),
             })?;
+        let key = key
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| format!("fenhe-{database}-{schema}.key").into());
+        let sealer = key_sealer(&key, &mut probe, &schema).await?;
         let _ = probe.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
@@ -124,6 +146,7 @@ impl PgStore {
             partitions: Mutex::new(HashSet::new()),
             ids: Mutex::new(Ids::default()),
             codes: Mutex::new(None),
+            sealer,
         })
     }
 
@@ -144,7 +167,72 @@ impl Migrate for PgStore {
     async fn migrate(&self) -> Result<()> {
         // sqlx takes an advisory lock for the run: two processes starting together migrate once.
         MIGRATOR.run(&self.pool).await.map_err(|e| StoreError::Migrate(e.to_string()))?;
+        self.seal_plain().await?;
         self.create_partitions_ahead(fenhe_core::china_time::now_ms()).await
+    }
+}
+
+/// The sealer of the database: the key in `path`, or a new key there when the schema holds no
+/// sealed secret yet (a missing key for sealed secrets is an error: they would not open).
+async fn key_sealer(path: &std::path::Path, conn: &mut sqlx::PgConnection, schema: &str) -> Result<Sealer> {
+    if path.exists() {
+        return Sealer::load(path);
+    }
+    let sealed: Option<bool> = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'devices')",
+    )
+    .bind(schema)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if sealed == Some(true) {
+        let any: Option<i32> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT 1 FROM {schema}.devices WHERE password LIKE 'sealed:%' LIMIT 1"
+        )))
+        .fetch_optional(&mut *conn)
+        .await?;
+        if any.is_some() {
+            return Err(StoreError::Secrets(format!(
+                "the key file {} is missing, and the device passwords in this database were sealed with it: \
+                 give its path with key= in the database URL, or restore it from the backup of this \
+                 database (without it the passwords must be set again)",
+                path.display()
+            )));
+        }
+    }
+    Sealer::create(path)
+}
+
+impl PgStore {
+    /// Seal the device passwords and 1072 command parameters still stored as plain text, in one
+    /// transaction. Run by `migrate`.
+    async fn seal_plain(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let devices: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT id, mn, password FROM devices WHERE password NOT LIKE 'sealed:%' FOR UPDATE",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id, mn, password) in &devices {
+            sqlx::query("UPDATE devices SET password = $1 WHERE id = $2")
+                .bind(self.sealer.seal(&secrets::device_owner(mn), password)?)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let commands: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT id, mn, cp FROM commands WHERE cn = '1072' AND cp NOT LIKE 'sealed:%' FOR UPDATE",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id, mn, cp) in &commands {
+            sqlx::query("UPDATE commands SET cp = $1 WHERE id = $2")
+                .bind(self.sealer.seal(&secrets::command_owner(mn), cp)?)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }
 
@@ -191,15 +279,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_schema_parameter_is_fenhes() {
-        let (url, schema) = split_schema("postgres://u@h/db?schema=city_a&sslmode=disable").unwrap();
-        assert_eq!((url.as_str(), schema.as_str()), ("postgres://u@h/db?sslmode=disable", "city_a"));
-        let (url, schema) = split_schema("postgres://u@h/db").unwrap();
-        assert_eq!((url.as_str(), schema.as_str()), ("postgres://u@h/db", "public"));
-        let (url, _) = split_schema("postgres://u@h/db?schema=x").unwrap();
-        assert_eq!(url, "postgres://u@h/db");
+    fn the_schema_and_key_parameters_are_fenhes() {
+        let u = split_url("postgres://u@h/db?schema=city_a&sslmode=disable&key=/etc/fenhe/k").unwrap();
+        assert_eq!(
+            u,
+            Url {
+                sqlx: "postgres://u@h/db?sslmode=disable".into(),
+                schema: "city_a".into(),
+                key: Some("/etc/fenhe/k".into())
+            }
+        );
+        let u = split_url("postgres://u@h/db").unwrap();
+        assert_eq!((u.sqlx.as_str(), u.schema.as_str(), u.key), ("postgres://u@h/db", "public", None));
+        assert_eq!(split_url("postgres://u@h/db?schema=x").unwrap().sqlx, "postgres://u@h/db");
         for bad in ["A", "1x", "x;drop", "", "x-y"] {
-            let e = split_schema(&format!("postgres://u@h/db?schema={bad}")).unwrap_err();
+            let e = split_url(&format!("postgres://u@h/db?schema={bad}")).unwrap_err();
             assert!(matches!(e, StoreError::Open { .. }), "{bad}: {e}");
         }
     }

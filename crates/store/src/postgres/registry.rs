@@ -12,6 +12,7 @@ use fenhe_core::{
 use sqlx::{AssertSqlSafe, PgConnection};
 
 use super::PgStore;
+use crate::secrets;
 use crate::sqlite::convert::{from_json, json, parsed, small};
 use crate::{ImportRecord, ImportSummary, RegistryStore, Result, StoreError, StoredImport};
 
@@ -193,7 +194,7 @@ impl RegistryStore for PgStore {
                  factors = excluded.factors",
             )
             .bind(&d.mn)
-            .bind(&d.password)
+            .bind(self.sealer.seal(&secrets::device_owner(&d.mn), &d.password)?)
             .bind(outlet)
             .bind(d.protocol.name())
             .bind(d.crc.name())
@@ -305,8 +306,8 @@ impl RegistryStore for PgStore {
                 rtd_interval_s: small(r.rtd_interval_s, "rtd_interval_s")?,
                 minute_interval_min: small(r.minute_interval_min, "minute_interval_min")?,
                 factors: from_json(&r.factors, "devices.factors")?,
+                password: self.sealer.open(&secrets::device_owner(&r.mn), &r.password)?,
                 mn: r.mn,
-                password: r.password,
                 outlet: r.outlet,
                 hourly: r.hourly,
             });
@@ -356,7 +357,7 @@ impl RegistryStore for PgStore {
 
     async fn set_device_password(&self, mn: &str, password: &str) -> Result<bool> {
         let n = sqlx::query("UPDATE devices SET password = $1 WHERE mn = $2")
-            .bind(password)
+            .bind(self.sealer.seal(&secrets::device_owner(mn), password)?)
             .bind(mn)
             .execute(&self.pool)
             .await?
