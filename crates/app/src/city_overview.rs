@@ -359,7 +359,8 @@ fn today_rates(srcs: &HashMap<&str, &Source>, hours: &[Aggregate], today_start: 
     }
     if expected > 0 {
         out.transmission = Some((received as f64 / expected as f64).min(1.0));
-        out.validity = Some((valid as f64 / expected as f64).min(1.0));
+        // Validity is valid / received (the device rates' meaning, `compliance::rates`).
+        out.validity = Some(if received == 0 { 0.0 } else { (valid as f64 / received as f64).min(1.0) });
     }
     out.compliance = (out.judged_hours > 0)
         .then(|| (out.judged_hours - out.exceeding_hours) as f64 / out.judged_hours as f64);

@@ -232,12 +232,15 @@ pub async fn run_cycle(
     Ok(report)
 }
 
-/// Contiguous runs of day starts as `[from, to)` windows.
+/// Contiguous runs of day starts as `[from, to)` windows, none longer than the rules judge at
+/// once (`compliance::MAX_WINDOW_DAYS`: `evaluate` would cut a longer one, and its last days would
+/// be cleared as judged without being judged).
 fn runs(days: &BTreeSet<i64>) -> Vec<(i64, i64)> {
+    let longest = compliance::MAX_WINDOW_DAYS * time::DAY_MS;
     let mut out: Vec<(i64, i64)> = Vec::new();
     for &d in days {
         match out.last_mut() {
-            Some((_, to)) if *to == d => *to = d + time::DAY_MS,
+            Some((from, to)) if *to == d && *to - *from < longest => *to = d + time::DAY_MS,
             _ => out.push((d, d + time::DAY_MS)),
         }
     }

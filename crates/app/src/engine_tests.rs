@@ -210,3 +210,20 @@ async fn the_silent_device_check_has_the_days_of_silence_judged() {
     let next = mark_silent_devices(store.as_ref(), &reg, &params, now + time::DAY_MS).await.unwrap();
     assert_eq!(next, SilentReport { devices: 1, device_days: 2 });
 }
+
+/// A run of dirty days longer than the rules judge at once is split, never cut: 3661 consecutive
+/// days make a window of 3660 days and one of a day.
+#[test]
+fn long_runs_are_split_at_the_rules_window() {
+    let first = day();
+    let max = fenhe_core::compliance::MAX_WINDOW_DAYS;
+    let days: std::collections::BTreeSet<i64> = (0..=max).map(|i| first + i * time::DAY_MS).collect();
+    let w = super::runs(&days);
+    assert_eq!(
+        w,
+        [(first, first + max * time::DAY_MS), (first + max * time::DAY_MS, first + (max + 1) * time::DAY_MS)]
+    );
+    // A gap still starts a new window.
+    let days: std::collections::BTreeSet<i64> = [0, 1, 3].map(|i| first + i * time::DAY_MS).into();
+    assert_eq!(super::runs(&days).len(), 2);
+}

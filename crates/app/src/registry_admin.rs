@@ -284,11 +284,10 @@ impl LimitForm {
         let min = opt_number("min", &self.min, errors);
         let max = opt_number("max", &self.max, errors);
         let date = self.effective_from.trim();
-        let effective_from = match date.parse() {
+        let effective_from = match fenhe_core::registry::parse_effective_date(date) {
             Ok(d) => Some(d),
-            Err(_) => {
-                errors
-                    .push(FieldError::new("effective_from", format!("{date:?} is not a date (YYYY-MM-DD)")));
+            Err(e) => {
+                errors.push(FieldError::new("effective_from", e));
                 None
             }
         };

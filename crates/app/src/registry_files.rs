@@ -505,7 +505,8 @@ fn parse_limit(s: &str) -> Result<Limit, String> {
         factor: factor.trim().into(),
         min: num(lo)?,
         max: num(hi)?,
-        effective_from: date.trim().parse().map_err(|e| format!("{s:?}: date: {e}"))?,
+        effective_from: fenhe_core::registry::parse_effective_date(date)
+            .map_err(|e| format!("{s:?}: {e}"))?,
     })
 }
 
@@ -770,6 +771,9 @@ mod tests {
         let l = parse_limit("a21026:~35@2019-01-01").unwrap();
         assert_eq!((l.min, l.max), (None, Some(35.0)));
         assert!(parse_limit("a21026<=35").is_err());
+        // A limit from a time of day is refused, not cut to its date.
+        let e = parse_limit("a21026:~30@2024-07-01T08:00").unwrap_err();
+        assert!(e.contains("has a time of day"), "{e}");
         assert_eq!(format_limit(&l), "a21026:~35@2019-01-01");
     }
 }

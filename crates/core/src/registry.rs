@@ -132,7 +132,45 @@ pub struct Limit {
     /// Lower limit (pH).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min: Option<f64>,
+    /// In force from 00:00 China time of this date. A value with a time of day is refused
+    /// ([`parse_effective_date`]), never cut to its date.
+    #[serde(deserialize_with = "effective_date")]
     pub effective_from: Date,
+}
+
+/// A limit's `effective_from`: a plain date `YYYY-MM-DD` (in force from 00:00 China time). A
+/// date with a time of day is refused with an error that says so: a limit changing at 08:00
+/// cut to its date would judge the hours before the change against the new limit.
+pub fn parse_effective_date(s: &str) -> Result<Date, String> {
+    let s = s.trim();
+    let plain = s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    if !plain {
+        return Err(
+            if s.len() > 10 && s.as_bytes().get(10).is_some_and(|b| matches!(b, b'T' | b't' | b' ')) {
+                format!(
+                    "{s:?} has a time of day: limits take effect at 00:00 China time of a date; give YYYY-MM-DD (a limit from another time of day is not supported)"
+                )
+            } else {
+                format!("{s:?} is not a date (YYYY-MM-DD)")
+            },
+        );
+    }
+    s.parse::<Date>().map_err(|e| format!("{s:?} is not a date (YYYY-MM-DD): {e}"))
+}
+
+fn effective_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+    struct Visit;
+    impl serde::de::Visitor<'_> for Visit {
+        type Value = Date;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a date YYYY-MM-DD")
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Date, E> {
+            parse_effective_date(s).map_err(E::custom)
+        }
+    }
+    d.deserialize_str(Visit)
 }
 
 /// A discharge point (排口).
@@ -566,6 +604,16 @@ mod tests {
         assert_eq!(o.limit_at("a21026", "2024-06-30".parse().unwrap()).unwrap().max, Some(50.0));
         assert_eq!(o.limit_at("a21026", "2024-07-01".parse().unwrap()).unwrap().max, Some(30.0));
         assert!(o.limit_at("a21026", "2019-12-31".parse().unwrap()).is_none());
+        // A time of day is refused, never cut to its date (in files as in JSON).
+        assert_eq!(parse_effective_date(" 2024-07-01 "), Ok(jiff::civil::date(2024, 7, 1)));
+        for timed in ["2024-07-01T08:00", "2024-07-01 08:00:00", "2024-07-01T00:00:00+08:00"] {
+            let e = parse_effective_date(timed).unwrap_err();
+            assert!(e.contains("has a time of day"), "{e}");
+        }
+        assert!(parse_effective_date("2024-7-1").unwrap_err().contains("is not a date"));
+        let json = r#"{"factor":"a21026","max":30,"effective_from":"2024-07-01T08:00"}"#;
+        let e = serde_json::from_str::<Limit>(json).unwrap_err().to_string();
+        assert!(e.contains("has a time of day"), "{e}");
         assert!(o.limit_at("a21002", "2024-07-01".parse().unwrap()).is_none());
     }
 

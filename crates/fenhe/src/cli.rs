@@ -213,6 +213,11 @@ pub struct ReplayArgs {
     /// Without --registry: the reference O2 (%) for converted concentrations.
     #[arg(long, value_name = "PERCENT")]
     pub ref_o2: Option<f64>,
+    /// A device's minute-data interval, `MN=MINUTES` (repeatable), e.g. `MN=10m`, over the
+    /// registry's and over the one inferred from the data (the usual gap between its minute
+    /// records, snapped to an interval HJ 212 allows; the report and standard error say which).
+    #[arg(long = "interval", value_name = "MN=MINUTES")]
+    pub intervals: Vec<String>,
     /// CRC computations accepted from devices the registry does not list.
     #[arg(long, value_enum, default_value_t = CrcArg::Standard)]
     pub crc: CrcArg,
@@ -863,6 +868,10 @@ fn run_replay(a: ReplayArgs) -> Result<ExitCode> {
     for l in &a.limits {
         overrides.limits.push(Overrides::parse_limit(l)?);
     }
+    for i in &a.intervals {
+        let (mn, minutes) = Overrides::parse_interval(i)?;
+        overrides.intervals.insert(mn, minutes);
+    }
     let as_of = a.as_of.as_deref().map(fenhe_core::china_time::parse).transpose()?;
     if let Some(o2) = a.ref_o2
         && !(0.0..21.0).contains(&o2)
@@ -886,6 +895,9 @@ fn run_replay(a: ReplayArgs) -> Result<ExitCode> {
     };
     let req = replay::ReplayRequest { registry, inputs: a.inputs, params, overrides, capture, as_of };
     let report = replay::replay(&req)?;
+    for note in &report.notes {
+        eprintln!("note: {note}");
+    }
     match a.format {
         ReportFormat::Json => report.write_json(&a.out)?,
         ReportFormat::Csv => report.write_csv(&a.out)?,

@@ -102,11 +102,37 @@ fn report(
     let mut report =
         Report::new(req.params.clone(), InputSummary { files, duplicates, revisions, not_counted });
     for (mn, recs) in &records {
-        let (src, described_by) = match known.get(mn) {
+        let (mut src, described_by) = match known.get(mn) {
             Some(s) => (s.clone(), "registry"),
             None => (source::from_data(mn, recs, &req.overrides), "command line"),
         };
+        let interval = match (req.overrides.interval_of(mn), described_by) {
+            (Some(c), _) => c,
+            (None, "registry") => {
+                source::IntervalChoice { minutes: src.minute_interval_min, how: "registry".into() }
+            }
+            (None, _) => source::infer_minute_interval(recs),
+        };
+        src.minute_interval_min = interval.minutes;
+        if described_by != "registry" || interval.how == "--interval" {
+            report.notes.push(format!("{mn}: minute interval {} min ({})", interval.minutes, interval.how));
+        }
         let (Some((from, to)), Some(until)) = (days_of(recs), data_until(&src, recs)) else { continue };
+        // The rules judge at most MAX_WINDOW_DAYS from the first day; say so rather than cut quietly.
+        let limit = from.saturating_add(compliance::MAX_WINDOW_DAYS * time::DAY_MS);
+        let to = if to > limit {
+            report.notes.push(format!(
+                "{mn}: the captures span {} days from {} to {}; only the first {} days are judged (to {}): replay the rest separately",
+                (to - from) / time::DAY_MS,
+                iso(from),
+                iso(to),
+                compliance::MAX_WINDOW_DAYS,
+                iso(limit)
+            ));
+            limit
+        } else {
+            to
+        };
         let as_of = judged_as_of(to, req.as_of);
         let t = Instant::now();
         let ev = compliance::evaluate(&src, recs, Window { from, to, now: as_of }, &req.params);
@@ -122,6 +148,7 @@ fn report(
             as_of: iso(as_of),
             reference_o2: src.reference_o2,
             minute_interval_min: src.minute_interval_min,
+            interval_from: interval.how,
             limits: src
                 .limits
                 .iter()

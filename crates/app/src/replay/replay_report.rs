@@ -118,6 +118,8 @@ pub struct DeviceRow {
     pub as_of: String,
     pub reference_o2: Option<f64>,
     pub minute_interval_min: u32,
+    /// Where the interval came from: `registry`, `--interval`, or what the data showed.
+    pub interval_from: String,
     pub limits: Vec<LimitRow>,
 }
 
@@ -145,6 +147,9 @@ pub struct InputSummary {
 pub struct Report {
     pub parameters: Params,
     pub input: InputSummary,
+    /// What replay decided for the user that changes the results: inferred intervals, windows
+    /// cut at the rules' limit (`fenhe replay` also prints these on standard error).
+    pub notes: Vec<String>,
     pub devices: Vec<DeviceRow>,
     pub hours: Vec<HourRow>,
     pub days: Vec<DayRow>,
@@ -159,6 +164,7 @@ impl Report {
         Report {
             parameters,
             input,
+            notes: Vec::new(),
             devices: Vec::new(),
             hours: Vec::new(),
             days: Vec::new(),
@@ -196,6 +202,12 @@ impl Report {
         write_table(dir, "emissions", &self.emissions)?;
         write_table(dir, "rates", &self.rates)?;
         write_table(dir, "not_counted", &self.input.not_counted)?;
+        #[derive(Serialize)]
+        struct Note<'a> {
+            note: &'a str,
+        }
+        let notes: Vec<Note<'_>> = self.notes.iter().map(|n| Note { note: n }).collect();
+        write_table(dir, "notes", &notes)?;
         let params = serde_json::to_value(&self.parameters)?;
         let rows: Vec<(String, String)> = params
             .as_object()

@@ -32,7 +32,7 @@ fn request(input: PathBuf, as_of: Option<i64>) -> ReplayRequest {
         registry: None,
         inputs: vec![input],
         params: Params::default(),
-        overrides: Overrides { limits: vec![("a21026".into(), 35.0)], reference_o2: None },
+        overrides: Overrides { limits: vec![("a21026".into(), 35.0)], ..Default::default() },
         capture: CaptureOptions { trust_all: true, ..Default::default() },
         as_of,
     }

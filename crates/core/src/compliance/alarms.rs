@@ -6,7 +6,7 @@
 //! limit) → critical. Finding severity by kind: offline and the monthly share → serious;
 //! suspect data (constant, zero, negative), clock skew, faults, over range, hourly mismatch and
 //! the permit share → warning; stale data and the operator's own maintenance / calibration /
-//! stopped / manual periods → info.
+//! stopped / manual periods, an unweighted water day and substituted emissions → info.
 
 use super::episodes::judged_period;
 use super::types::{AlarmDraft, Episode, Finding, FindingKind, Period, Severity, Source, factor};
@@ -37,7 +37,13 @@ pub fn finding_severity(kind: FindingKind) -> Severity {
         | K::OverRange
         | K::HourlyMismatch
         | K::PermitShare => Severity::Warning,
-        K::Stale | K::Maintenance | K::Calibration | K::Stopped | K::Manual => Severity::Info,
+        K::Stale
+        | K::Maintenance
+        | K::Calibration
+        | K::Stopped
+        | K::Manual
+        | K::UnweightedDay
+        | K::Substituted => Severity::Info,
     }
 }
 

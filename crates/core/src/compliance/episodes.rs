@@ -27,10 +27,11 @@ pub(crate) fn period_len(period: Period) -> i64 {
 /// Episodes in `aggregates` (any order; only the periods `src.kind` is judged on are used).
 ///
 /// Consecutive means each period starts where the previous one ended: a missing, invalid or
-/// non-exceeding period ends the run, and a run may cross midnight. The reported value, multiple
-/// and limit are those of the worst period (highest multiple (C − C0)/C0; the highest converted
-/// value while the limit stays the same; for a value below a lower limit such as pH 6 the
-/// multiple is (C0 − C)/C0). `open` is set when the episode contains the latest aggregate of its
+/// non-exceeding period ends the run, and a run may cross midnight. The reported value and
+/// multiple are each the maximum over the episode's periods (rules file: they may come from
+/// different periods when the limit changes inside the episode); the limit is that of the period
+/// with the highest multiple ((C − C0)/C0; for a value below a lower limit such as pH 6,
+/// (C0 − C)/C0). `open` is set when the episode contains the latest aggregate of its
 /// factor in the input, i.e. nothing later has shown it to be over.
 pub fn episodes(src: &Source, aggregates: &[Aggregate]) -> Vec<Episode> {
     let period = judged_period(src.kind);
@@ -61,9 +62,9 @@ pub fn episodes(src: &Source, aggregates: &[Aggregate]) -> Vec<Episode> {
                     e.periods += 1;
                     if m > e.max_multiple {
                         e.max_multiple = m;
-                        e.max_converted = c;
                         e.limit = limit;
                     }
+                    e.max_converted = e.max_converted.max(c);
                 }
                 _ => {
                     out.extend(run.take());

@@ -6,15 +6,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::daily::day_aggregate;
+use super::daily::{Weighting, day_aggregate, unweighted_day};
 use super::emissions::{hour_emission, total};
 use super::episodes::{episodes, judged_period};
 use super::hourly::hour_aggregate;
 use super::monthly::monthly;
 use super::params::Params;
-use super::prepare::{Prepared, flow_factor, is_emitted, slice_in};
+use super::prepare::{Prepared, is_emitted, slice_in};
 use super::quality::findings;
 use super::rates::day_rate;
+use super::substitution::substitute;
 use super::types::{Aggregate, Emission, Evaluation, Finding, Period, Record, Source};
 use crate::china_time::{DAY_MS, HOUR_MS, day_start, hour_start, month_start, next_month_start};
 
@@ -41,7 +42,8 @@ pub const MAX_WINDOW_DAYS: i64 = 3660;
 /// the window produce results, and only those that ended by `window.now`.
 ///
 /// - hours: every factor registered (`src.factors`) for every complete hour, plus every factor
-///   with minute data on a day for every complete hour of that day;
+///   with minute or device hourly data on a day for every complete hour of that day (an hour
+///   without minute data of a factor is judged on the device's hourly record, when sent);
 /// - days: the same factors for every complete day, from that day's hours;
 /// - episodes: from the window's hours (flue gas) or days (water); `open` only when the
 ///   episode reaches the last complete period before `now`;
@@ -51,22 +53,25 @@ pub const MAX_WINDOW_DAYS: i64 = 3660;
 ///   live engine calls [`monthly`] on the stored days for the whole month);
 /// - rates: per complete day, and per month as for emissions.
 pub fn evaluate(src: &Source, records: &[Record], window: Window, params: &Params) -> Evaluation {
-    let prep = Prepared::new(src, records);
+    let derived = super::derived::with_nox(records);
+    let prep = Prepared::new(src, derived.as_deref().unwrap_or(records));
     let Window { from, now, .. } = window;
     let first_day = day_start(from);
     let to = window.to.min(first_day.saturating_add(MAX_WINDOW_DAYS * DAY_MS));
-    let flow = flow_factor(src.kind);
 
     let mut hours: Vec<Aggregate> = Vec::new();
     let mut days: Vec<Aggregate> = Vec::new();
     let mut emissions: Vec<Emission> = Vec::new();
     let mut rates = Vec::new();
+    let mut day_findings = Vec::new();
+    let mut closed_days: Vec<i64> = Vec::new();
     let mut d = first_day;
     while d < to {
         let d_end = d.saturating_add(DAY_MS);
         let mut factors: BTreeSet<&str> = src.factors.iter().map(String::as_str).collect();
         factors
             .extend(prep.minutes.iter().filter(|(_, v)| !slice_in(v, d, d_end).is_empty()).map(|(k, _)| *k));
+        factors.extend(prep.hours.iter().filter(|(_, v)| !slice_in(v, d, d_end).is_empty()).map(|(k, _)| *k));
         let first_hour = hours.len();
         let first_emission = emissions.len();
         for f in &factors {
@@ -90,10 +95,13 @@ pub fn evaluate(src: &Source, records: &[Record], window: Window, params: &Param
             for h in &hours[first_hour..] {
                 by_factor.entry(h.factor.as_str()).or_default().push(h);
             }
-            let flow_hours = by_factor.get(flow).cloned().unwrap_or_default();
             let first_day_agg = days.len();
             for (f, hs) in &by_factor {
-                days.push(day_aggregate(src, f, d, hs, &flow_hours, params));
+                let (day, weighting) = day_aggregate(src, &prep, f, d, hs, params);
+                if weighting == Weighting::NoFlow {
+                    day_findings.push(unweighted_day(src, &day));
+                }
+                days.push(day);
             }
             let mut per: BTreeMap<&str, Vec<&Emission>> = BTreeMap::new();
             for e in &emissions[first_emission..] {
@@ -102,7 +110,8 @@ pub fn evaluate(src: &Source, records: &[Record], window: Window, params: &Param
             let day_emissions: Vec<Emission> =
                 per.into_iter().map(|(f, parts)| total(src, f, Period::Day, d, &parts)).collect();
             let aggs: Vec<&Aggregate> = hours[first_hour..].iter().chain(&days[first_day_agg..]).collect();
-            rates.push(day_rate(src, &prep, d, &aggs, params));
+            rates.push(day_rate(src, &prep, d, &aggs, &[], params));
+            closed_days.push(d);
             emissions.extend(day_emissions);
         }
         if d_end <= d {
@@ -110,6 +119,24 @@ pub fn evaluate(src: &Source, records: &[Record], window: Window, params: &Param
         }
         d = d_end;
     }
+
+    // Substitution (off by default) needs every hour first: a gap's length decides its look-back.
+    let (substituted, marks) = substitute(src, &prep, &hours, &emissions, params);
+    if !substituted.is_empty() {
+        emissions.extend(substituted);
+        let mut per: BTreeMap<(&str, i64), Vec<&Emission>> = BTreeMap::new();
+        for e in emissions.iter().filter(|e| e.period == Period::Hour) {
+            let d = day_start(e.start);
+            if closed_days.binary_search(&d).is_ok() {
+                per.entry((e.factor.as_str(), d)).or_default().push(e);
+            }
+        }
+        let totals: Vec<Emission> =
+            per.into_iter().map(|((f, d), parts)| total(src, f, Period::Day, d, &parts)).collect();
+        emissions.retain(|e| e.period != Period::Day);
+        emissions.extend(totals);
+    }
+    day_findings.extend(marks);
 
     let judged = match judged_period(src.kind) {
         Period::Hour => &hours,
@@ -127,6 +154,7 @@ pub fn evaluate(src: &Source, records: &[Record], window: Window, params: &Param
     let intersects = |f: &Finding| f.start < to && (f.end > from || (f.end == f.start && f.start >= from));
     let mut found: Vec<Finding> =
         findings(src, &prep, &hours, now, params).into_iter().filter(intersects).collect();
+    found.extend(day_findings);
 
     let day_emissions: Vec<Emission> =
         emissions.iter().filter(|e| e.period == Period::Day).cloned().collect();

@@ -22,10 +22,13 @@
 //! - Hours are produced for registered factors in every complete hour, and for unregistered
 //!   factors on the days they sent minute data, so results never depend on how the data is cut
 //!   into day windows.
-//! - Water daily means are flow-weighted only when every valid hour has a valid flow hour (else
-//!   arithmetic); pH is never weighted. Water compliance rates count judged days.
-//! - Emissions use valid-flagged records only, `Cou` when sent, negative concentrations as zero;
-//!   no substitution of missing periods.
+//! - Water daily means are the day's mass over its volume over the records with a valid flow
+//!   (HJ 212 Appendix D formulas 12–14); only a day with no valid flow is arithmetic (and a
+//!   finding says so); pH is never weighted. Water compliance rates count judged days.
+//! - A device that sends only hourly data (2061) is judged on it: an hour without minute data of a
+//!   factor takes the device's hourly record (its flag, `ZsAvg` else `Avg` converted, its `Cou`).
+//! - NO and NO2 sent without NOx make a NOx (as NO2) record: NO × 46/30 + NO2 ([`derived`]).
+//! - Emissions use valid-flagged records only, `Cou` when sent, negative concentrations as zero.
 //! - Offline is measured between consecutive minute DataTimes (and from the last one to `now`).
 //! - Episode severity: multiple < 0.5 warning, < 2 serious, ≥ 2 critical ([`episode_severity`]).
 //! - Permit shares: one finding per factor for the highest share reached (a stable alarm that
@@ -33,6 +36,7 @@
 
 pub mod alarms;
 mod daily;
+pub mod derived;
 mod emissions;
 pub mod episodes;
 pub mod evaluate;
@@ -46,6 +50,7 @@ mod rates;
 pub mod rollup;
 mod rule_values;
 pub mod sources;
+pub mod substitution;
 mod wording;
 /// The period arithmetic moved to [`crate::china_time`]; this path stays for the callers
 /// outside core that still name it.

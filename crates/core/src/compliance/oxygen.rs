@@ -56,3 +56,34 @@ pub(crate) fn convert_hour(
         None => Err(Invalidity::NoOxygen),
     }
 }
+
+/// The converted value of the device's hourly record `r` of `code` (value `v`) for the hour
+/// starting at `start`: the same decisions as [`convert_hour`] with the hour's O2 taken from the
+/// device's hourly O2 record: not convertible at or above `o2_not_convertible`, the device's
+/// `ZsAvg` (else `ZsRtd`) when sent, else `v` converted with that O2, else [`Invalidity::NoOxygen`].
+pub(crate) fn convert_device_hour(
+    src: &Source,
+    prep: &Prepared<'_>,
+    code: &str,
+    start: i64,
+    r: &Record,
+    v: f64,
+    params: &Params,
+) -> Result<f64, Invalidity> {
+    let Some(reference) = src.reference_o2.filter(|_| is_converted(src, code)) else {
+        return Ok(v);
+    };
+    let o2 = prep.device_hour(factor::O2, start).and_then(|o| valid_value(o, params));
+    if let Some(o2) = o2
+        && (o2 >= params.o2_not_convertible || o2 >= 21.0)
+    {
+        return Err(Invalidity::NotConvertible);
+    }
+    if let Some(zs) = zs_value(&r.values) {
+        return Ok(zs);
+    }
+    match o2 {
+        Some(o2) => Ok(v * (21.0 - reference) / (21.0 - o2)),
+        None => Err(Invalidity::NoOxygen),
+    }
+}

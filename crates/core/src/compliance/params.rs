@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 pub struct Params {
     /// Data flags whose values count for compliance (HJ 212 `-Flag`; default `N` only).
     pub valid_flags: Vec<String>,
+    /// Data flags that declare a shutdown (停运, HJ 212 `F`): their records leave the expected
+    /// count of the rates and are reported as stopped time instead of failed monitoring.
+    pub shutdown_flags: Vec<String>,
     /// Valid minutes of data needed for a valid hour (HJ 75: 45). Coverage is counted from each
     /// record's interval, so 10-minute records need 5 of 6.
     pub hour_min_valid_minutes: u32,
@@ -42,6 +45,21 @@ pub struct Params {
     pub monthly_within_share: f64,
     /// Source types the monthly rule applies to (steel ultra-low outlets).
     pub monthly_rule_source_types: Vec<String>,
+    /// Substitute the emission of flue-gas hours without a measured one (HJ 75-2017 §11; off:
+    /// the live engine lacks the look-back, see `compliance::substitution`).
+    pub substitute_missing: bool,
+    /// A gap of at most this many hours looks back `substitute_short_lookback_hours` (24)…
+    pub substitute_short_gap_hours: u32,
+    /// …valid hours (180)…
+    pub substitute_short_lookback_hours: u32,
+    /// …a longer gap this many (720), when the quarter's capture is at least…
+    pub substitute_long_lookback_hours: u32,
+    /// …this share (0.9);
+    pub substitute_capture_high: f64,
+    /// at least this share (0.75) but below the one above…
+    pub substitute_capture_low: f64,
+    /// …looks back this many valid hours (2160); below it nothing is substituted.
+    pub substitute_capture_low_lookback_hours: u32,
 }
 
 impl Params {
@@ -59,6 +77,7 @@ impl Default for Params {
     fn default() -> Params {
         Params {
             valid_flags: vec!["N".to_string()],
+            shutdown_flags: vec!["F".to_string()],
             hour_min_valid_minutes: 45,
             day_min_valid_hours: 20,
             o2_not_convertible: 19.0,
@@ -76,6 +95,13 @@ impl Default for Params {
             monthly_rule_source_types: ["sinter_head", "pellet", "steel_ultra_low"]
                 .map(String::from)
                 .to_vec(),
+            substitute_missing: false,
+            substitute_short_gap_hours: 24,
+            substitute_short_lookback_hours: 180,
+            substitute_long_lookback_hours: 720,
+            substitute_capture_high: 0.9,
+            substitute_capture_low: 0.75,
+            substitute_capture_low_lookback_hours: 2160,
         }
     }
 }
@@ -93,8 +119,9 @@ pub enum ParamError {
 
 impl Params {
     /// Every parameter name, in declaration order.
-    pub const NAMES: [&'static str; 16] = [
+    pub const NAMES: [&'static str; 24] = [
         "valid_flags",
+        "shutdown_flags",
         "hour_min_valid_minutes",
         "day_min_valid_hours",
         "o2_not_convertible",
@@ -110,6 +137,13 @@ impl Params {
         "permit_warn_shares",
         "monthly_within_share",
         "monthly_rule_source_types",
+        "substitute_missing",
+        "substitute_short_gap_hours",
+        "substitute_short_lookback_hours",
+        "substitute_long_lookback_hours",
+        "substitute_capture_high",
+        "substitute_capture_low",
+        "substitute_capture_low_lookback_hours",
     ];
 
     /// Apply `name=value`. Lists are comma-separated (`valid_flags=N,S`).
@@ -129,19 +163,26 @@ impl Params {
             Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
             _ => Err(invalid("a non-negative number")),
         };
+        let boolean = || match value {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(invalid("true or false")),
+        };
         let list = || value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
         match name {
             "valid_flags" => self.valid_flags = list(),
+            "shutdown_flags" => self.shutdown_flags = list(),
             "hour_min_valid_minutes" => self.hour_min_valid_minutes = uint()?,
             "day_min_valid_hours" => self.day_min_valid_hours = uint()?,
             "o2_not_convertible" => self.o2_not_convertible = share()?,
-            "water_flow_weighted" => {
-                self.water_flow_weighted = match value {
-                    "true" | "1" | "yes" => true,
-                    "false" | "0" | "no" => false,
-                    _ => return Err(invalid("true or false")),
-                }
-            }
+            "water_flow_weighted" => self.water_flow_weighted = boolean()?,
+            "substitute_missing" => self.substitute_missing = boolean()?,
+            "substitute_short_gap_hours" => self.substitute_short_gap_hours = uint()?,
+            "substitute_short_lookback_hours" => self.substitute_short_lookback_hours = uint()?,
+            "substitute_long_lookback_hours" => self.substitute_long_lookback_hours = uint()?,
+            "substitute_capture_high" => self.substitute_capture_high = share()?,
+            "substitute_capture_low" => self.substitute_capture_low = share()?,
+            "substitute_capture_low_lookback_hours" => self.substitute_capture_low_lookback_hours = uint()?,
             "hourly_tolerance" => self.hourly_tolerance = share()?,
             "hourly_tolerance_abs" => self.hourly_tolerance_abs = share()?,
             "offline_intervals" => self.offline_intervals = share()?,
@@ -166,6 +207,11 @@ impl Params {
             _ => return Err(ParamError::Unknown(name.to_string())),
         }
         Ok(())
+    }
+
+    /// Whether a data flag declares a shutdown (no flag: no).
+    pub fn is_shutdown_flag(&self, flag: Option<&str>) -> bool {
+        flag.is_some_and(|f| self.shutdown_flags.iter().any(|s| s == f))
     }
 
     /// Whether a data flag counts as valid. A record without a flag is taken as `N` (HJ 212: the

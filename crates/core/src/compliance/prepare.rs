@@ -169,6 +169,15 @@ impl<'a> Prepared<'a> {
         self.minutes.get(factor).map_or(&[], Vec::as_slice)
     }
 
+    /// The device's hourly record (2061) of `factor` for the clock hour starting at `start`
+    /// (HJ 212 dates an hourly record at its hour's start; any DataTime inside the hour counts,
+    /// the earliest first).
+    pub fn device_hour(&self, factor: &str, start: i64) -> Option<&'a Record> {
+        slice_in(self.hour_series(factor), start, start.saturating_add(crate::china_time::HOUR_MS))
+            .first()
+            .copied()
+    }
+
     /// All device hourly records of `factor`, time-sorted.
     pub fn hour_series(&self, factor: &str) -> &[&'a Record] {
         self.hours.get(factor).map_or(&[], Vec::as_slice)

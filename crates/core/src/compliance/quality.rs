@@ -2,12 +2,17 @@
 
 use std::collections::BTreeMap;
 
+use super::daily::minute_mass_volume;
 use super::params::Params;
-use super::prepare::{Prepared, flow_factor, is_emitted, negative_suspect, record_at, valid_value};
-use super::types::{Aggregate, Finding, FindingKind, Period, Record, Source};
+use super::prepare::{
+    Prepared, flow_factor, is_converted, is_emitted, negative_suspect, record_at, valid_value, value,
+    zs_value,
+};
+use super::types::{Aggregate, Finding, FindingKind, Period, Record, Source, factor};
 use super::wording::{factor_name_en, factor_name_zh, fmt_minutes, fmt_num, unit};
 use crate::china_time::minute_text;
 use crate::china_time::{DAY_MS, HOUR_MS, MINUTE_MS, hour_start};
+use crate::registry::OutletKind;
 
 struct Ctx<'s, 'p, 'a> {
     src: &'s Source,
@@ -398,43 +403,75 @@ fn timing(cx: &Ctx<'_, '_, '_>, out: &mut Vec<Finding>) {
 }
 
 /// Device hourly values (2061) against the hour recomputed from minute data (authoritative),
-/// where the recomputed hour is valid: a difference beyond max(hourly_tolerance × |recomputed|,
-/// hourly_tolerance_abs) is a finding.
+/// where the recomputed hour is valid: `Avg` (else `Rtd`) against the recomputed mean and, for a
+/// converted factor, `ZsAvg` (else `ZsRtd`) against the recomputed converted mean. For a water
+/// pollutant the device may average the hour arithmetically (HJ 212-2017 Appendix D formula 16)
+/// or by mass over volume (formula 13): a value matching either is no mismatch. A difference
+/// beyond max(hourly_tolerance × |recomputed|, hourly_tolerance_abs) is a finding. An hour without
+/// minute data is judged on the device's record itself and compared with nothing.
 fn mismatch(cx: &Ctx<'_, '_, '_>, hours: &[Aggregate], out: &mut Vec<Finding>) {
     let index: BTreeMap<(&str, i64), &Aggregate> = hours
         .iter()
         .filter(|h| h.period == Period::Hour)
         .map(|h| ((h.factor.as_str(), h.start), h))
         .collect();
+    let weighted = |code: &str| {
+        cx.src.kind == OutletKind::Wastewater && code != factor::PH && code != factor::WATER_FLOW
+    };
     for (code, recs) in &cx.prep.hours {
         for r in recs {
             let h = hour_start(r.data_time);
-            let Some(device) = valid_value(r, cx.params) else { continue };
-            let Some(agg) = index.get(&(*code, h)).filter(|a| a.valid) else { continue };
-            let Some(recomputed) = agg.mean else { continue };
-            let tolerance =
-                (cx.params.hourly_tolerance * recomputed.abs()).max(cx.params.hourly_tolerance_abs);
-            let diff = (device - recomputed).abs();
-            if diff.is_nan() || diff <= tolerance {
+            if !cx.params.is_valid_flag(r.values.flag())
+                || cx.prep.minutes_in(code, h, h.saturating_add(HOUR_MS)).is_empty()
+            {
                 continue;
             }
-            let (t, u) = (minute_text(h), unit(code));
-            let (d, rc, df, tl) = (fmt_num(device), fmt_num(recomputed), fmt_num(diff), fmt_num(tolerance));
-            out.push(cx.finding(
-                Some(code),
-                FindingKind::HourlyMismatch,
-                h,
-                h.saturating_add(HOUR_MS),
-                format!(
-                    "{}: device hourly value {d}{u} for {t} differs from {rc}{u} recomputed from minute data by {df} (tolerance {tl})",
-                    factor_name_en(code)
-                ),
-                format!(
-                    "{}：{t} 设备小时值 {d}{u}，分钟数据重算值 {rc}{u}，相差 {df}（容差 {tl}）",
-                    factor_name_zh(code)
-                ),
-                false,
-            ));
+            let Some(agg) = index.get(&(*code, h)).filter(|a| a.valid) else { continue };
+            let mut checks: Vec<(&str, &str, f64, Vec<f64>)> = Vec::new();
+            if let (Some(device), Some(mean)) = (value(&r.values), agg.mean) {
+                let mut accepted = vec![mean];
+                if weighted(code) {
+                    let (m, v) = minute_mass_volume(cx.prep, code, h, h.saturating_add(HOUR_MS), cx.params);
+                    if v > 0.0 && (m / v).is_finite() {
+                        accepted.push(m / v);
+                    }
+                }
+                checks.push(("hourly value", "小时值", device, accepted));
+            }
+            if is_converted(cx.src, code)
+                && let (Some(device), Some(conv)) = (zs_value(&r.values), agg.converted_mean)
+            {
+                checks.push(("converted hourly value", "小时折算值", device, vec![conv]));
+            }
+            for (what_en, what_zh, device, accepted) in checks {
+                let tol = |x: f64| (cx.params.hourly_tolerance * x.abs()).max(cx.params.hourly_tolerance_abs);
+                if accepted.iter().any(|&x| (device - x).abs() <= tol(x)) {
+                    continue;
+                }
+                let recomputed = accepted[0];
+                let (tolerance, diff) = (tol(recomputed), (device - recomputed).abs());
+                if diff.is_nan() {
+                    continue;
+                }
+                let (t, u) = (minute_text(h), unit(code));
+                let (d, rc, df, tl) =
+                    (fmt_num(device), fmt_num(recomputed), fmt_num(diff), fmt_num(tolerance));
+                out.push(cx.finding(
+                    Some(code),
+                    FindingKind::HourlyMismatch,
+                    h,
+                    h.saturating_add(HOUR_MS),
+                    format!(
+                        "{}: device {what_en} {d}{u} for {t} differs from {rc}{u} recomputed from minute data by {df} (tolerance {tl})",
+                        factor_name_en(code)
+                    ),
+                    format!(
+                        "{}：{t} 设备{what_zh} {d}{u}，分钟数据重算值 {rc}{u}，相差 {df}（容差 {tl}）",
+                        factor_name_zh(code)
+                    ),
+                    false,
+                ));
+            }
         }
     }
 }

@@ -108,8 +108,10 @@ pub fn rollup(rates: &[Rate], registry: &Registry, scope: Scope) -> Vec<GroupRat
         .map(|mut g| {
             let share = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
             g.transmission = share(g.received, g.expected);
-            g.validity = share(g.valid, g.expected);
-            g.effective_transmission = g.transmission * g.validity;
+            // The device rates' meanings (`rates`): validity is valid / received, the effective
+            // transmission valid / expected (= transmission × validity).
+            g.validity = share(g.valid, g.received);
+            g.effective_transmission = share(g.valid, g.expected);
             g.compliance =
                 (g.judged_hours > 0).then(|| share(g.judged_hours - g.exceeding_hours, g.judged_hours));
             g
@@ -189,8 +191,9 @@ mod tests {
             ("E1", 2, 2880, 2160, 1800)
         );
         assert_eq!(e1.transmission, 0.75);
-        assert_eq!(e1.validity, 1800.0 / 2880.0);
-        assert_eq!(e1.effective_transmission, 0.75 * 1800.0 / 2880.0);
+        // Validity 1800 / 2160 = 0.8333, effective transmission 1800 / 2880 = 0.75 × 0.8333 = 0.625.
+        assert_eq!(e1.validity, 1800.0 / 2160.0);
+        assert_eq!(e1.effective_transmission, 1800.0 / 2880.0);
         // 36 judged hours, 6 exceeding: 30/36, not the mean of 100 % and 50 %.
         assert_eq!(e1.compliance, Some(30.0 / 36.0));
         // Nothing judged: no compliance rate rather than 100 %.

@@ -615,8 +615,11 @@ fn rates_arithmetic() {
     let day = e.rates.iter().find(|x| x.period == Period::Day).unwrap();
     assert_eq!((day.expected, day.received, day.valid), (2880, 2160, 2040));
     assert!(close(day.transmission, 0.75));
-    assert!(close(day.validity, 2040.0 / 2880.0));
-    assert!(close(day.effective_transmission, 0.75 * 2040.0 / 2880.0));
+    // Validity is valid / received (2040 / 2160 = 0.9444); the effective transmission rate is
+    // valid / expected = transmission × validity = 0.75 × 0.9444 = 2040 / 2880 = 0.7083.
+    assert!(close(day.validity, 2040.0 / 2160.0));
+    assert!(close(day.effective_transmission, 2040.0 / 2880.0));
+    assert!(close(day.effective_transmission, day.transmission * day.validity));
     // Hours 0 and 1 are invalid (M); 22 judged hours, all at 40 > 35.
     assert_eq!((day.judged_hours, day.exceeding_hours, day.compliance), (22, 22, Some(0.0)));
     let month = e.rates.iter().find(|x| x.period == Period::Month).unwrap();
@@ -914,3 +917,5 @@ mod props {
         }
     }
 }
+
+mod second_pass;

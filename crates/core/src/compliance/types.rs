@@ -198,9 +198,10 @@ pub struct Episode {
     pub periods: u32,
     /// Highest converted mean in the episode.
     pub max_converted: f64,
-    /// (C − C0) / C0 at that value.
+    /// Highest (C − C0) / C0 over the episode's periods (not necessarily at `max_converted`:
+    /// the limit may change inside an episode).
     pub max_multiple: f64,
-    /// The limit at the highest value.
+    /// The limit of the period with the highest multiple.
     pub limit: f64,
     /// The episode's last period is the latest period judged for its factor (evaluate: it ends
     /// at the last complete period before `now`): the exceedance is still going on.
@@ -242,11 +243,15 @@ pub enum FindingKind {
     MonthlyShare,
     /// Emissions reached a warning share of the permitted annual total.
     PermitShare,
+    /// A water day's mean is the arithmetic mean of its hours: no valid flow all day to weight by.
+    UnweightedDay,
+    /// Emission of hours without valid data substituted (HJ 75-2017 §11).
+    Substituted,
 }
 
 impl FindingKind {
     /// Every kind, in declaration order (for SQL lists and look-ups by name).
-    pub const ALL: [FindingKind; 15] = [
+    pub const ALL: [FindingKind; 17] = [
         FindingKind::Offline,
         FindingKind::ConstantValue,
         FindingKind::ZeroWhileFlow,
@@ -262,6 +267,8 @@ impl FindingKind {
         FindingKind::HourlyMismatch,
         FindingKind::MonthlyShare,
         FindingKind::PermitShare,
+        FindingKind::UnweightedDay,
+        FindingKind::Substituted,
     ];
 
     pub fn name(self) -> &'static str {
@@ -281,6 +288,8 @@ impl FindingKind {
             FindingKind::HourlyMismatch => "hourly_mismatch",
             FindingKind::MonthlyShare => "monthly_share",
             FindingKind::PermitShare => "permit_share",
+            FindingKind::UnweightedDay => "unweighted_day",
+            FindingKind::Substituted => "substituted",
         }
     }
     pub fn name_zh(self) -> &'static str {
@@ -300,6 +309,8 @@ impl FindingKind {
             FindingKind::HourlyMismatch => "小时数据与分钟数据不一致",
             FindingKind::MonthlyShare => "月达标率不足",
             FindingKind::PermitShare => "排放量接近许可量",
+            FindingKind::UnweightedDay => "日均值未按流量加权",
+            FindingKind::Substituted => "缺失时段排放量已替代",
         }
     }
     pub fn name_en(self) -> &'static str {
@@ -319,6 +330,8 @@ impl FindingKind {
             FindingKind::HourlyMismatch => "device hourly value differs from minute data",
             FindingKind::MonthlyShare => "monthly share of compliant hours too low",
             FindingKind::PermitShare => "emissions near the permitted total",
+            FindingKind::UnweightedDay => "daily mean not flow-weighted (no valid flow)",
+            FindingKind::Substituted => "emission of missing hours substituted",
         }
     }
 }
@@ -365,15 +378,18 @@ pub struct Rate {
     pub outlet: String,
     pub period: Period,
     pub start: i64,
-    /// Minute records expected from the device's interval × registered factors.
+    /// Records expected from the device's interval (24 a day for a factor sent only hourly) ×
+    /// registered factors, less the records of a declared shutdown (flag F).
     pub expected: u32,
+    /// Records received outside a declared shutdown.
     pub received: u32,
+    /// Received records whose flag counts and that carry a number.
     pub valid: u32,
-    /// received / expected.
+    /// received / expected (传输率).
     pub transmission: f64,
-    /// valid / expected.
+    /// valid / received (有效率).
     pub validity: f64,
-    /// transmission × validity.
+    /// valid / expected = transmission × validity (传输有效率).
     pub effective_transmission: f64,
     /// Judged (valid, limited) hours not exceeding / judged hours; none when nothing was judged.
     pub compliance: Option<f64>,

@@ -262,3 +262,38 @@ fn device_inbox_pages_with_limit_and_offset() {
     let out = fenhe(&["device", "inbox", "--limit", "2", "--offset", "2", "--db", &db]);
     assert!(text(&out.stdout).contains("entries 3–4 of 5; next page: --offset 4"), "{}", text(&out.stdout));
 }
+
+/// A limit from a time of day is refused by `registry import` (TOML and CSV) and `replay`, with
+/// the value and why, never cut to its date; nothing is imported.
+#[test]
+fn a_limit_with_a_time_of_day_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_arg(dir.path());
+    let city = fenhe_core::demo::city();
+    let from = city.outlets.iter().flat_map(|o| &o.limits).next().unwrap().effective_from.to_string();
+    let toml_text = toml::to_string(&city).unwrap();
+    let timed = toml_text.replacen(&format!("\"{from}\""), &format!("\"{from}T08:00\""), 1);
+    assert_ne!(timed, toml_text);
+    let file = dir.path().join("city.toml");
+    std::fs::write(&file, &timed).unwrap();
+    for args in [
+        vec!["registry", "import", file.to_str().unwrap(), "--db", &db],
+        vec![
+            "replay",
+            "--registry",
+            file.to_str().unwrap(),
+            "--input",
+            file.to_str().unwrap(),
+            "--out",
+            "x.json",
+        ],
+    ] {
+        let out = fenhe(&args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains(&format!("\"{from}T08:00\" has a time of day")), "{args:?}: {err}");
+    }
+    let out = fenhe(&["registry", "export", "--format", "json", "--db", &db]);
+    let back: fenhe_core::Registry = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert!(back.outlets.is_empty(), "nothing imported");
+}

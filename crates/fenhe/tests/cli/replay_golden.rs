@@ -68,6 +68,31 @@ fn scenarios() -> Vec<(&'static str, DeviceSpec)> {
                 multiple: 3.0,
             }),
         ),
+        // Loggers that send only hourly data (2061): judged on it (issue 16).
+        (
+            "hourly_only_water",
+            DeviceSpec {
+                send_minute: false,
+                ..water(13).with_scenario(Scenario::Exceedance {
+                    factor: "w01018".into(),
+                    start_ms: at(0, 0),
+                    hours: 24.0,
+                    multiple: 3.0,
+                })
+            },
+        ),
+        (
+            "hourly_only_stack",
+            DeviceSpec {
+                send_minute: false,
+                ..gas(14).with_scenario(Scenario::Exceedance {
+                    factor: "a21026".into(),
+                    start_ms: at(9, 0),
+                    hours: 4.0,
+                    multiple: 3.0,
+                })
+            },
+        ),
     ]
 }
 
@@ -291,4 +316,98 @@ fn a_partial_day_and_as_of() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("\"noon\" is not a time"));
+}
+
+/// Without a registry, a device's minute interval is the usual gap between its records (one stray
+/// record does not halve it), reported with where it came from; `--interval MN=…` overrides it.
+#[test]
+fn interval_inferred_from_the_data_or_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = DeviceSpec::flue_gas(format!("GOLD{:020}", 15), 15);
+    spec.minute_interval_min = 10;
+    let capture = dir.path().join("ten.hj212");
+    std::fs::write(&capture, fenhe_sim::capture(&spec, at(0, 0), at(6, 0))).unwrap();
+    let replay = |extra: &[&str]| {
+        let report = dir.path().join("report.json");
+        let out = Command::new(bin())
+            .args(["replay", "--input", capture.to_str().unwrap(), "--limit", "a21026=35", "--ref-o2", "6"])
+            .args(["--out", report.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        (r, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (r, stderr) = replay(&[]);
+    let d = &r["devices"][0];
+    assert_eq!(d["minute_interval_min"], 10, "{d}");
+    let how = d["interval_from"].as_str().unwrap();
+    assert!(how.starts_with("usual gap 10 min in "), "{how}");
+    assert!(
+        stderr.contains(&format!("note: {}: minute interval 10 min (usual gap 10 min", spec.mn)),
+        "{stderr}"
+    );
+    // Valid hours: six 10-minute records cover 60 minutes.
+    let valid = r["hours"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["factor"] == "a21026" && h["valid"] == true)
+        .count();
+    assert_eq!(valid, 6);
+    let (r, stderr) = replay(&["--interval", &format!("{}=5m", spec.mn)]);
+    assert_eq!(
+        (r["devices"][0]["minute_interval_min"].as_u64(), r["devices"][0]["interval_from"].as_str()),
+        (Some(5), Some("--interval"))
+    );
+    assert!(stderr.contains("minute interval 5 min (--interval)"), "{stderr}");
+    // An interval HJ 212 does not allow is refused.
+    let out = Command::new(bin())
+        .args(["replay", "--input", capture.to_str().unwrap(), "--interval", "X=7m", "--out"])
+        .arg(dir.path().join("x.json"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a minute-data interval HJ 212 allows"));
+}
+
+/// With `--param substitute_missing=true`, the outage's missing hours count the highest preceding
+/// hourly emission (HJ 75-2017 §11), and a `substituted` finding marks each gap.
+#[test]
+fn substitution_in_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let specs: Vec<_> = scenarios().into_iter().filter(|(n, _)| *n == "outage").collect();
+    let reg_file = dir.path().join("registry.toml");
+    std::fs::write(&reg_file, toml::to_string(&registry(&specs)).unwrap()).unwrap();
+    let capture = dir.path().join("outage.hj212");
+    std::fs::write(&capture, fenhe_sim::capture(&specs[0].1, day(), day() + time::DAY_MS)).unwrap();
+    let replay = |extra: &[&str]| {
+        let report = dir.path().join("report.json");
+        let out = Command::new(bin())
+            .args(["replay", "--registry", reg_file.to_str().unwrap(), "--input", capture.to_str().unwrap()])
+            .args(["--out", report.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_str::<Value>(&std::fs::read_to_string(&report).unwrap()).unwrap()
+    };
+    let so2_day = |r: &Value| {
+        r["emissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["factor"] == "a21026" && e["period"] == "day")
+            .unwrap()["kg"]
+            .as_f64()
+            .unwrap()
+    };
+    let plain = replay(&[]);
+    let substituted = replay(&["--param", "substitute_missing=true"]);
+    let marks: Vec<&Value> =
+        substituted["quality"].as_array().unwrap().iter().filter(|q| q["kind"] == "substituted").collect();
+    assert!(marks.iter().any(|q| q["factor"] == "a21026"), "{marks:?}");
+    assert!(so2_day(&substituted) > so2_day(&plain), "{} vs {}", so2_day(&substituted), so2_day(&plain));
+    assert!(plain["quality"].as_array().unwrap().iter().all(|q| q["kind"] != "substituted"));
 }

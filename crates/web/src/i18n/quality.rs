@@ -30,8 +30,8 @@ pub(super) const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     (
         "quality.rates_note",
-        "在线率 = 有数据的小时 / 统计周期的小时（截至当前）；传输率 = 实收记录 / 应收记录；有效率 = 有效记录 / 应收记录；有效传输率 = 传输率 × 有效率；达标率 = 未超标小时 / 参与评判小时。点击列标题排序。",
-        "Online = hours with data / hours of the period (so far); transmission = received / expected records; validity = valid / expected; effective transmission = transmission × validity; compliance = hours within limits / judged hours. Click a column to sort.",
+        "在线率 = 有数据的小时 / 统计周期的小时（截至当前）；传输率 = 实收记录 / 应收记录；有效率 = 有效记录 / 实收记录；传输有效率 = 传输率 × 有效率 = 有效记录 / 应收记录；停运（F）记录不计入应收；达标率 = 未超标小时 / 参与评判小时。点击列标题排序。",
+        "Online = hours with data / hours of the period (so far); transmission = received / expected records; validity = valid / received records; effective transmission = transmission × validity = valid / expected; records of a declared shutdown (F) are not expected; compliance = hours within limits / judged hours. Click a column to sort.",
     ),
     (
         "quality.own_scope_note",

@@ -226,8 +226,9 @@ async fn the_month_rates_are_the_stored_ones() {
         received: 800,
         valid: 700,
         transmission: 0.8,
-        validity: 0.7,
-        effective_transmission: 0.56,
+        // valid / received and valid / expected.
+        validity: 0.875,
+        effective_transmission: 0.7,
         compliance: Some(0.9),
         judged_hours: 10,
         exceeding_hours: 1,
@@ -244,7 +245,7 @@ async fn the_month_rates_are_the_stored_ones() {
         "{}",
         tile("rate-transmission")
     );
-    assert!(tile("rate-validity").contains("<span data-rate-month>70.0%</span>"));
+    assert!(tile("rate-validity").contains("<span data-rate-month>87.5%</span>"));
     assert!(tile("rate-compliance").contains("<span data-rate-month>90.0%</span>"));
     // No hour judged today: today's figures are a dash, not 0 %.
     assert!(tile("rate-transmission").contains("data-rate-today>—</div>"));

@@ -28,8 +28,8 @@ fn rate(
         received,
         valid,
         transmission: f64::from(received) / f64::from(expected),
-        validity: f64::from(valid) / f64::from(expected),
-        effective_transmission: f64::from(received) * f64::from(valid) / f64::from(expected * expected),
+        validity: f64::from(valid) / f64::from(received),
+        effective_transmission: f64::from(valid) / f64::from(expected),
         compliance: Some(f64::from(24 - exceeding) / 24.0),
         judged_hours: 24,
         exceeding_hours: exceeding,
@@ -142,9 +142,10 @@ async fn the_page_for_every_role() {
                 let rows = table_rows(&r.text());
                 assert_eq!(rows.len(), 4, "{name}");
                 assert_eq!(rows[0][1], "2026-11-10");
-                // Online (18 of 24 hours with data), transmission, validity, effective, compliance.
+                // Online (18 of 24 hours with data), transmission 1296/1440, validity 1200/1296
+                // (valid / received), effective 1200/1440 (valid / expected), compliance 22/24.
                 assert_eq!(rows[0][3], "75.0", "{rows:?}");
-                assert_eq!(&rows[0][7..11], ["90.0", "83.3", "75.0", "91.7"], "{rows:?}");
+                assert_eq!(&rows[0][7..11], ["90.0", "92.6", "83.3", "91.7"], "{rows:?}");
                 assert_eq!(rows[1][3], "0.0", "no hour with data on the second day: {rows:?}");
             }
         }

@@ -62,7 +62,7 @@ pub struct RateItem {
     pub valid: u64,
     /// received / expected, 0–1.
     pub transmission: f64,
-    /// valid / expected, 0–1.
+    /// valid / received, 0–1.
     pub validity: f64,
     /// transmission × validity.
     pub effective_transmission: f64,
