@@ -549,7 +549,7 @@ pub struct SimulateArgs {
 /// Where the data lives.
 #[derive(Debug, Args, Clone)]
 pub struct DbArg {
-    /// SQLite path or `sqlite://PATH` (PostgreSQL URLs once that backend lands).
+    /// SQLite path or `sqlite://PATH`, or a PostgreSQL URL `postgres://USER@HOST[:PORT]/DB[?schema=NAME]`.
     #[arg(long, env = "FENHE_DB", default_value = "./fenhe.db")]
     pub db: String,
 }
@@ -902,7 +902,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Revisions(cmd) => block_on(run_revisions(cmd)),
         Command::Migrate(db) => block_on(async move {
             open_store(&db).await?;
-            eprintln!("migrations applied to {}", db.db);
+            eprintln!("migrations applied to {}", fenhe_store::shown(&db.db));
             Ok(ExitCode::SUCCESS)
         }),
     }
@@ -1026,7 +1026,9 @@ async fn run_serve(a: ServeArgs) -> Result<ExitCode> {
     }
     eprintln!(
         "fenhe serving: HJ 212 on {}, HTTP on http://{}/ (database {}); Ctrl-C stops",
-        running.hj212_addr, running.http_addr, a.db.db
+        running.hj212_addr,
+        running.http_addr,
+        fenhe_store::shown(&a.db.db)
     );
     crate::server::wait_for_signal().await;
     eprintln!("stopping: finishing commits and acknowledgements …");
@@ -1044,7 +1046,9 @@ fn block_on<F: std::future::Future<Output = Result<ExitCode>>>(f: F) -> Result<E
 }
 
 pub(crate) async fn open_store(db: &DbArg) -> Result<std::sync::Arc<dyn fenhe_store::Store>> {
-    fenhe_store::open(&db.db).await.with_context(|| format!("cannot open the database {}", db.db))
+    fenhe_store::open(&db.db)
+        .await
+        .with_context(|| format!("cannot open the database {}", fenhe_store::shown(&db.db)))
 }
 
 async fn run_registry(cmd: RegistryCommand) -> Result<ExitCode> {
@@ -1077,7 +1081,7 @@ async fn run_registry(cmd: RegistryCommand) -> Result<ExitCode> {
             let store = open_store(&db).await?;
             let now = fenhe_core::china_time::now_ms();
             let summary = fenhe_app::registry_import::import(store.as_ref(), &registry, names, now).await?;
-            eprintln!("{summary} into {}", db.db);
+            eprintln!("{summary} into {}", fenhe_store::shown(&db.db));
             Ok(ExitCode::SUCCESS)
         }
         RegistryCommand::Imports { format, db } => {

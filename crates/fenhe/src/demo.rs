@@ -148,14 +148,16 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
     // the accounts, which need the enterprises (a second run keeps them and their passwords).
     let now = china_time::now_ms();
     let accounts = {
-        let store = fenhe_store::open(&opts.db).await.with_context(|| format!("cannot open {}", opts.db))?;
+        let store = fenhe_store::open(&opts.db)
+            .await
+            .with_context(|| format!("cannot open {}", fenhe_store::shown(&opts.db)))?;
         store.import_registry(&city).await?;
         fenhe_app::accounts::ensure_demo_accounts(store.as_ref(), now)
             .await
             .context("creating the demo accounts")?
     };
     let backfill_start = now - i64::from(opts.backfill_hours) * HOUR_MS;
-    let banner = vec![format!("演示数据库 Demo database: {}", opts.db)];
+    let banner = vec![format!("演示数据库 Demo database: {}", fenhe_store::shown(&opts.db))];
     // The simulator backfills as fast as acknowledgements come: lift the per-connection rate.
     // Its loggers all connect from 127.0.0.1 at once: lift the per-address cap on strangers too.
     let gateway = fenhe_ingest::GatewayConfig {
@@ -211,7 +213,7 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
         "  指标 metrics        : http://{}/metrics (管理员、生态环境局 admin, bureau)",
         running.http_addr
     );
-    println!("  数据库 database     : {}", opts.db);
+    println!("  数据库 database     : {}", fenhe_store::shown(&opts.db));
     println!(
         "  登记 registry       : {} 家企业 enterprises, {} 个排口 outlets, {} 台数采仪 data loggers",
         city.enterprises.len(),
@@ -305,7 +307,7 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
             .await?
             .len();
         print!("  合规 {}", String::from_utf8_lossy(&out));
-        println!("  告警 alarms: {open} open (`fenhe alarms list --db {}`)", opts.db);
+        println!("  告警 alarms: {open} open (`fenhe alarms list --db {}`)", fenhe_store::shown(&opts.db));
     }
     if !interrupted && !opts.backfill_only {
         println!("  实时 streaming in real time — Ctrl-C stops; running `fenhe demo` again resumes.");

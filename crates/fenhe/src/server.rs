@@ -93,8 +93,9 @@ impl LiveStatus for GatewayLive {
 /// Open the store, start the writer, the gateway and the web listener.
 pub async fn start(opts: ServerOptions) -> Result<Running> {
     let metrics = prometheus();
-    let store =
-        fenhe_store::open(&opts.db).await.with_context(|| format!("cannot open the database {}", opts.db))?;
+    let store = fenhe_store::open(&opts.db)
+        .await
+        .with_context(|| format!("cannot open the database {}", fenhe_store::shown(&opts.db)))?;
     store.set_ingest_rules(opts.ingest_rules);
     let writer = Writer::spawn(store.clone(), opts.writer);
     let mut gcfg = opts.gateway;
@@ -137,7 +138,7 @@ pub async fn start(opts: ServerOptions) -> Result<Running> {
             .with(ComplianceCycle::new(store.clone(), e));
     }
     let job_tasks = runner.spawn(cancel.clone());
-    info!(hj212 = %hj212_addr, http = %http_addr, db = %opts.db, "fenhe is running");
+    info!(hj212 = %hj212_addr, http = %http_addr, db = %fenhe_store::shown(&opts.db), "fenhe is running");
     Ok(Running { store, hj212_addr, http_addr, writer, cancel, gateway_task, web, job_tasks })
 }
 

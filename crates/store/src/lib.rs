@@ -4,8 +4,9 @@
 //! [`AccountStore`] (users, API tokens, departments), [`SessionStore`], [`SignInStore`] and
 //! [`AuditStore`]. [`Store`] is all of them plus [`Migrate`], implemented for
 //! every type that implements them; a backend that lacks a method does not compile.
-//! [`sqlite::SqliteStore`] is the embedded default (`./fenhe.db`); PostgreSQL arrives for
-//! production. Time instants are epoch milliseconds (UTC).
+//! [`sqlite::SqliteStore`] is the embedded default (`./fenhe.db`); [`postgres::PgStore`] is the
+//! production store, shared by several processes. Both pass the same conformance suite
+//! (`tests/conformance.rs`). Time instants are epoch milliseconds (UTC).
 //!
 //! Decisions are not made here: the revision rule, the alarm lifecycle and the command statuses
 //! are `fenhe_core`'s (`revision`, `alarm`, `command`); a backend loads, applies and stores.
@@ -24,6 +25,7 @@ pub mod error;
 pub mod ingest;
 pub mod leases;
 mod own_thread;
+pub mod postgres;
 pub mod registry;
 pub mod results;
 pub mod secrets;
@@ -108,15 +110,52 @@ impl<T> Store for T where
 {
 }
 
-/// Open a store from `--db`: a path or `sqlite://…` (PostgreSQL URLs are refused until that
-/// backend lands). Migrations are applied.
+/// `db` as it may be shown in messages and logs: a PostgreSQL URL's password replaced by `***`
+/// (a path is shown as it is).
+pub fn shown(db: &str) -> std::borrow::Cow<'_, str> {
+    if !postgres::is_postgres_url(db) {
+        return std::borrow::Cow::Borrowed(db);
+    }
+    // scheme://user:password@host…: the password is between the first ':' after "//" and the
+    // last '@' before the path.
+    let Some(start) = db.find("//").map(|i| i + 2) else { return std::borrow::Cow::Borrowed(db) };
+    let end = db[start..].find('/').map_or(db.len(), |i| start + i);
+    let authority = &db[start..end];
+    match (authority.rfind('@'), authority.find(':')) {
+        (Some(at), Some(colon)) if colon < at => std::borrow::Cow::Owned(format!(
+            "{}{}:***{}",
+            &db[..start],
+            &authority[..colon],
+            &db[start + at..]
+        )),
+        _ => std::borrow::Cow::Borrowed(db),
+    }
+}
+
+/// Open a store from `--db`: a path or `sqlite://…` (SQLite), or `postgres://…` /
+/// `postgresql://…` (PostgreSQL, see [`postgres::PgStore::open`]). Migrations are applied.
 pub async fn open(db: &str) -> Result<std::sync::Arc<dyn Store>> {
-    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
-        return Err(StoreError::Unsupported(
-            "PostgreSQL is not available in this build yet; use a SQLite path".into(),
-        ));
+    if postgres::is_postgres_url(db) {
+        let s = postgres::PgStore::open(db).await?;
+        s.migrate().await?;
+        return Ok(std::sync::Arc::new(s));
     }
     let s = sqlite::SqliteStore::open(db).await?;
     s.migrate().await?;
     Ok(std::sync::Arc::new(s))
+}
+
+#[cfg(test)]
+mod shown_tests {
+    #[test]
+    fn a_password_is_not_shown() {
+        assert_eq!(
+            super::shown("postgres://u:secret@h:5432/db?schema=x"),
+            "postgres://u:***@h:5432/db?schema=x"
+        );
+        assert_eq!(super::shown("postgresql://u:p@ss@h/db"), "postgresql://u:***@h/db");
+        assert_eq!(super::shown("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::shown("postgres://h:5432/db"), "postgres://h:5432/db");
+        assert_eq!(super::shown("./a:b@c.db"), "./a:b@c.db");
+    }
 }

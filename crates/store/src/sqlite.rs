@@ -31,7 +31,7 @@ mod audit;
 mod batch;
 mod checkpoint;
 mod commands;
-mod convert;
+pub(crate) mod convert;
 mod dirty;
 mod engine_state;
 mod ids;

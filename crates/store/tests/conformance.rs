@@ -1,10 +1,9 @@
 //! The store conformance suite: stories that every backend must pass.
 //!
-//! Each story is an `async fn(Arc<dyn Store>)` on a freshly migrated, empty store. The backend
-//! test functions at the bottom run every story against their backend. SQLite runs always, on a
-//! temporary file. A PostgreSQL backend adds one more function there, `postgres()`, which reads
-//! `FENHE_TEST_PG_URL` (skipping when it is unset), creates a fresh schema per story and runs
-//! the same `STORIES` list.
+//! Each story is an `async fn(Arc<dyn Store>)` on a freshly migrated, empty store. `stories!`
+//! makes one test per story per backend: `on_sqlite::NAME` (a temporary file),
+//! `on_sqlite_memory::NAME` and `on_postgres::NAME`, which runs in a schema of its own on the
+//! database of `FENHE_TEST_PG_URL` and skips (saying so) when that is unset.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +21,7 @@ use fenhe_core::{
     Contact, CrcPolicy, Device, Enterprise, FrameRecord, Limit, Measurement, Outlet, OutletKind, Ownership,
     Protocol, Registry, Values, Verdict,
 };
+use fenhe_store::postgres::PgStore;
 use fenhe_store::prelude::*;
 use fenhe_store::sqlite::SqliteStore;
 use fenhe_store::writer::{Writer, WriterConfig};
@@ -209,9 +209,40 @@ async fn fresh(store: &Arc<dyn Store>) {
 
 type Story = fn(Arc<dyn Store>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
+/// The list of stories, and one test per story per backend (`on_sqlite::story`,
+/// `on_sqlite_memory::story`, `on_postgres::story`, …), so that one failing story hides no other
+/// and the tests of one backend run in parallel.
 macro_rules! stories {
     ($($name:ident),* $(,)?) => {
+        #[allow(dead_code)]
         const STORIES: &[(&str, Story)] = &[$((stringify!($name), |s| Box::pin($name(s)))),*];
+
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::on_sqlite_file(stringify!($name), |s| Box::pin(super::$name(s))).await;
+                }
+            )*
+        }
+
+        mod on_sqlite_memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::on_sqlite_memory(|s| Box::pin(super::$name(s))).await;
+                }
+            )*
+        }
+
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::on_postgres(stringify!($name), |s| Box::pin(super::$name(s))).await;
+                }
+            )*
+        }
     };
 }
 
@@ -2638,29 +2669,78 @@ async fn sqlite_file(dir: &tempfile::TempDir, name: &str) -> SqliteStore {
     store
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite() {
+/// Run `story` on a fresh SQLite file.
+async fn on_sqlite_file(name: &str, story: Story) {
     let dir = tempfile::tempdir().unwrap();
-    for (name, story) in STORIES {
-        eprintln!("sqlite: {name}");
-        let store = Arc::new(sqlite_file(&dir, name).await);
-        story(store.clone()).await;
-        store.close().await;
+    let store = Arc::new(sqlite_file(&dir, name).await);
+    story(store.clone()).await;
+    store.close().await;
+}
+
+/// Run `story` on a fresh in-memory SQLite database.
+async fn on_sqlite_memory(story: Story) {
+    let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+    store.migrate().await.unwrap();
+    story(Arc::new(store)).await;
+}
+
+/// The PostgreSQL server of `FENHE_TEST_PG_URL`, or `None` (with a note) when it is unset.
+fn pg_url() -> Option<String> {
+    match std::env::var("FENHE_TEST_PG_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            eprintln!("skipped: FENHE_TEST_PG_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/test)");
+            None
+        }
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_in_memory() {
-    for (name, story) in STORIES {
-        eprintln!("sqlite::memory: {name}");
-        let store = SqliteStore::open("sqlite::memory:").await.unwrap();
-        store.migrate().await.unwrap();
-        story(Arc::new(store)).await;
-    }
+/// A schema of its own for one test, so tests run in parallel on one database; dropped after
+/// a test that passed (a failed one leaves its schema to look at).
+fn pg_schema(name: &str) -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let mut short: String = name.chars().take(30).collect();
+    short.make_ascii_lowercase();
+    format!("t_{short}_{}_{nanos}_{n}", std::process::id())
 }
 
-// PostgreSQL: add `async fn postgres()` here, running every entry of `STORIES` against a fresh
-// schema when FENHE_TEST_PG_URL is set (and returning early when it is not).
+fn with_schema(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}schema={schema}")
+}
+
+/// The key file of a test schema's device secrets (shared by every store of that schema).
+fn pg_key(schema: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("fenhe-test-{schema}.key"))
+}
+
+async fn pg_store(url: &str, schema: &str) -> PgStore {
+    let url = format!("{}&key={}", with_schema(url, schema), pg_key(schema).display());
+    let store = PgStore::open(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+async fn drop_schema(url: &str, schema: &str) {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+/// Run `story` in a fresh schema of the PostgreSQL database of `FENHE_TEST_PG_URL`.
+async fn on_postgres(name: &str, story: Story) {
+    let Some(url) = pg_url() else { return };
+    let schema = pg_schema(name);
+    let store = Arc::new(pg_store(&url, &schema).await);
+    story(store.clone()).await;
+    store.close().await;
+    drop_schema(&url, &schema).await;
+}
 
 // ---------------------------------------------------------------------------------------------
 // SQLite specifics
@@ -2724,7 +2804,11 @@ async fn sqlite_open_forms_and_pragmas() {
     let mem = fenhe_store::open("sqlite::memory:").await.unwrap();
     assert_eq!(mem.registry().await.unwrap(), Registry::default());
     assert!(matches!(SqliteStore::open("").await, Err(StoreError::Invalid(_))));
-    assert!(matches!(fenhe_store::open("postgres://x/y").await, Err(StoreError::Unsupported(_))));
+    // A PostgreSQL URL goes to the PostgreSQL backend (nothing listens on port 1).
+    assert!(matches!(
+        fenhe_store::open("postgres://postgres@127.0.0.1:1/y").await,
+        Err(StoreError::Open { .. })
+    ));
 
     let pool = sqlx::sqlite::SqlitePoolOptions::new()
         .connect_with(
@@ -3088,4 +3172,169 @@ async fn sqlite_audit_log_refuses_updates_and_deletes() {
     let all = store.audit(&AuditQuery { limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(all.iter().map(|e| &e.entry).collect::<Vec<_>>(), [&entry]);
     store.close().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL specifics
+
+/// Two processes (two stores on one schema) receive the same uploads at the same time, as two
+/// ingest nodes behind a load balancer would after a device reconnects: every value is stored
+/// once, each upload counts as inserted by exactly one of them and as duplicates by the other,
+/// and a changed value becomes exactly one revision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_nodes_store_each_value_once() {
+    let Some(url) = pg_url() else { return };
+    let schema = pg_schema("two_nodes");
+    let a: Arc<dyn Store> = Arc::new(pg_store(&url, &schema).await);
+    let b: Arc<dyn Store> = Arc::new(pg_store(&url, &schema).await);
+    fresh(&a).await;
+    let rounds = 40i64;
+    let mut inserted = 0;
+    let mut duplicates = 0;
+    for round in 0..rounds {
+        // Both devices, two factors, in one batch per node; the second node's batch is the same.
+        let t = T0 + round * MINUTE;
+        let batch = vec![
+            upload(MN1, t, t, &[("a21026", 1.0), ("a19001", 2.0)]),
+            upload(MN2, t, t, &[("w01018", 3.0)]),
+        ];
+        let (ra, rb) = {
+            let (a, b, x, y) = (a.clone(), b.clone(), batch.clone(), batch);
+            let ta = tokio::spawn(async move { a.write_batch(&x).await.unwrap() });
+            let tb = tokio::spawn(async move { b.write_batch(&y).await.unwrap() });
+            (ta.await.unwrap(), tb.await.unwrap())
+        };
+        for o in ra.iter().chain(&rb) {
+            inserted += o.inserted;
+            duplicates += o.duplicates;
+            assert_eq!(o.revisions, 0);
+        }
+    }
+    assert_eq!((inserted, duplicates), (3 * rounds as u32, 3 * rounds as u32));
+    let counts = a.stored_counts(None).await.unwrap();
+    assert_eq!(counts.measurement_values, 3 * rounds as u64);
+    // A changed value sent to both nodes at once (within the revision window): one revision,
+    // whichever node stores it.
+    let changed = vec![upload(MN1, T0 + 5 * MINUTE, T0, &[("a21026", 9.0)])];
+    let (x, y) = (changed.clone(), changed);
+    let (a2, b2) = (a.clone(), b.clone());
+    let (ra, rb) = tokio::join!(
+        tokio::spawn(async move { a2.write_batch(&x).await.unwrap() }),
+        tokio::spawn(async move { b2.write_batch(&y).await.unwrap() })
+    );
+    let mut got = vec![outcome(&ra.unwrap()[0]), outcome(&rb.unwrap()[0])];
+    got.sort();
+    assert_eq!(got, vec![(0, 0, 1), (0, 1, 0)]);
+    let ms = a
+        .measurements(&MeasurementQuery {
+            mn: Some(MN1.into()),
+            factor: Some("a21026".into()),
+            to: Some(T0 + 1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        ms.iter().map(|m| (m.revision, m.values.avg)).collect::<Vec<_>>(),
+        vec![(0, Some(1.0)), (1, Some(9.0))]
+    );
+    drop((a, b));
+    drop_schema(&url, &schema).await;
+}
+
+/// Frames and measurements land in monthly partitions, created as their months arrive (a
+/// backfill of an old month, a device whose clock is years ahead), by either of two stores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_partitions_follow_the_data() {
+    let Some(url) = pg_url() else { return };
+    let schema = pg_schema("partitions");
+    let a = pg_store(&url, &schema).await;
+    let b = pg_store(&url, &schema).await;
+    let a: Arc<dyn Store> = Arc::new(a);
+    fresh(&a).await;
+    // 2024-07 (T0) and 2031-01-15 China time.
+    let later = 1_926_086_400_000;
+    a.write_batch(&[upload(MN1, T0, T0, &[("a21026", 1.0)])]).await.unwrap();
+    b.write_batch(&[upload(MN1, T0, later, &[("a21026", 2.0)])]).await.unwrap();
+    let names: Vec<String> = {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query_scalar(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 ORDER BY 1",
+        )
+        .bind(&schema)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+    };
+    for want in ["frames_p202407", "measurements_p202407", "measurements_p203101"] {
+        assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
+    }
+    assert!(!names.iter().any(|n| n == "frames_p203101"), "frames are partitioned by receipt: {names:?}");
+    let all = a.measurements(&MeasurementQuery::default()).await.unwrap();
+    assert_eq!(all.iter().map(|m| m.data_time).collect::<Vec<_>>(), vec![T0, later]);
+    drop(a);
+    b.close().await;
+    drop_schema(&url, &schema).await;
+}
+
+/// The audit log refuses updates, deletes and truncation on PostgreSQL too.
+#[tokio::test]
+async fn postgres_audit_log_refuses_updates_and_deletes() {
+    let Some(url) = pg_url() else { return };
+    let schema = pg_schema("audit_ro");
+    let store = pg_store(&url, &schema).await;
+    let e = NewAuditEntry {
+        at: T0,
+        actor: "cli".into(),
+        actor_role: "admin".into(),
+        action: "user.create".into(),
+        object_kind: "user".into(),
+        object_id: "u".into(),
+        before: None,
+        after: Some(serde_json::json!({"a": 1})),
+        peer: "local".into(),
+    };
+    store.append_audit(&e).await.unwrap();
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    for sql in ["UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"] {
+        let sql = format!("SET search_path TO {schema}; {sql}");
+        let err = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone())).execute(&mut conn).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(store.audit_count(&AuditQuery::default()).await.unwrap(), 1);
+    store.close().await;
+    drop_schema(&url, &schema).await;
+}
+
+/// Two engines (two stores on one schema) saving the same device's window at once: both
+/// succeed, one after the other, and the window holds one evaluation (no duplicate rows).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_engines_save_one_window() {
+    let Some(url) = pg_url() else { return };
+    let schema = pg_schema("two_engines");
+    let a: Arc<dyn Store> = Arc::new(pg_store(&url, &schema).await);
+    let b: Arc<dyn Store> = Arc::new(pg_store(&url, &schema).await);
+    fresh(&a).await;
+    for round in 0..20 {
+        let (a2, b2) = (a.clone(), b.clone());
+        let (ra, rb) = tokio::join!(
+            tokio::spawn(
+                async move { a2.save_evaluation(MN1, D0, D0 + DAY, &day_evaluation(D0, 1.0)).await }
+            ),
+            tokio::spawn(
+                async move { b2.save_evaluation(MN1, D0, D0 + DAY, &day_evaluation(D0, 2.0)).await }
+            )
+        );
+        ra.unwrap().unwrap_or_else(|e| panic!("round {round}: {e}"));
+        rb.unwrap().unwrap_or_else(|e| panic!("round {round}: {e}"));
+    }
+    let hours =
+        a.aggregates(&AggregateQuery { period: Some(Period::Hour), ..Default::default() }).await.unwrap();
+    assert_eq!(hours.len(), 4, "{hours:?}");
+    assert_eq!(a.episodes(&EpisodeQuery::default()).await.unwrap().len(), 1);
+    drop((a, b));
+    drop_schema(&url, &schema).await;
 }

@@ -1,9 +1,9 @@
 //! A `fenhe serve` process killed with SIGKILL mid-stream and restarted has every packet it
-//! acknowledged, and a data logger re-sends the rest.
+//! acknowledged, and a data logger re-sends the rest: on SQLite, and on PostgreSQL (in a schema
+//! of its own on the database of `FENHE_TEST_PG_URL`; skipped when that is unset).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -61,9 +61,9 @@ pub(crate) fn registry() -> Registry {
 
 /// Start `fenhe serve` with its HJ 212 gateway on `hj212` (port 0 for any) and return it with
 /// the port it bound, read from the listening line it prints on stdout.
-fn start_server(db: &Path, hj212: &str) -> (Child, u16) {
+fn start_server(db: &str, hj212: &str) -> (Child, u16) {
     let mut child = Command::new(bin())
-        .args(["serve", "--db", db.to_str().unwrap(), "--hj212-listen", hj212])
+        .args(["serve", "--db", db, "--hj212-listen", hj212])
         .args(["--http-listen", "127.0.0.1:0", "--no-gap-requests", "--frame-rate", "100000"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -100,9 +100,9 @@ pub(crate) fn minute_packet(t0: i64, i: i64) -> (String, Vec<u8>) {
     (qn, b.build())
 }
 
-fn stored_minutes(db: &Path) -> std::collections::BTreeSet<String> {
+fn stored_minutes(db: &str) -> std::collections::BTreeSet<String> {
     let out = Command::new(bin())
-        .args(["data", "export", "--mn", MN, "--cn", "2051", "--db", db.to_str().unwrap()])
+        .args(["data", "export", "--mn", MN, "--cn", "2051", "--db", db])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -123,15 +123,43 @@ fn iso(t: &DateTime) -> String {
 fn sigkill_loses_nothing_acknowledged_and_the_logger_resends_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("crash.db");
+    sigkill_scenario(&dir, db.to_str().unwrap());
+}
+
+#[test]
+fn sigkill_on_postgres_loses_nothing_acknowledged_and_the_logger_resends_the_rest() {
+    let Ok(url) = std::env::var("FENHE_TEST_PG_URL") else {
+        eprintln!("skipped: FENHE_TEST_PG_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/test)");
+        return;
+    };
+    let schema = format!("cli_crash_{}_{}", std::process::id(), fenhe_now());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let dir = tempfile::tempdir().unwrap();
+    // The device secrets' key beside the test's other files, not in the working directory.
+    let key = dir.path().join("fenhe.key");
+    sigkill_scenario(&dir, &format!("{url}{sep}schema={schema}&key={}", key.display()));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    });
+}
+
+/// Import the registry into `db`, then: stream uploads, SIGKILL the server mid-stream, check
+/// every acknowledged packet is stored; restart, let a simulated logger backfill, kill and
+/// restart again, and check the logger's re-sends complete the two hours.
+fn sigkill_scenario(dir: &tempfile::TempDir, db: &str) {
     let reg = dir.path().join("registry.toml");
     std::fs::write(&reg, toml::to_string(&registry()).unwrap()).unwrap();
-    let out = Command::new(bin())
-        .args(["registry", "import", reg.to_str().unwrap(), "--db", db.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out =
+        Command::new(bin()).args(["registry", "import", reg.to_str().unwrap(), "--db", db]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
-    let (mut server, port) = start_server(&db, "127.0.0.1:0");
+    let (mut server, port) = start_server(db, "127.0.0.1:0");
 
     // Phase 1: stream uploads as fast as the socket takes them, collecting the QNs acknowledged.
     let now = fenhe_now();
@@ -187,7 +215,7 @@ fn sigkill_loses_nothing_acknowledged_and_the_logger_resends_the_rest() {
     assert!((acked.len() as i64) < n, "the kill must come mid-stream");
 
     // Every acknowledged packet is in the database, read by a fresh process.
-    let stored = stored_minutes(&db);
+    let stored = stored_minutes(db);
     for qn in &acked {
         let (t, _) = DateTime::parse(qn).unwrap();
         let t = DateTime { millis: 0, ..t };
@@ -195,7 +223,7 @@ fn sigkill_loses_nothing_acknowledged_and_the_logger_resends_the_rest() {
     }
 
     // Phase 2: a simulated logger backfilling two hours; the server dies under it and comes back.
-    let (mut server, port) = start_server(&db, "127.0.0.1:0");
+    let (mut server, port) = start_server(db, "127.0.0.1:0");
     let from = (now - 4 * 3_600_000) / 3_600_000 * 3_600_000;
     let to = from + 2 * 3_600_000;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
@@ -226,13 +254,13 @@ fn sigkill_loses_nothing_acknowledged_and_the_logger_resends_the_rest() {
     std::thread::sleep(Duration::from_millis(300));
     // Back on the same port, as a logger reconnects to the address it knows: the port our own
     // server held until the kill, not one handed over from a dropped listener.
-    let (mut server, again) = start_server(&db, &format!("127.0.0.1:{port}"));
+    let (mut server, again) = start_server(db, &format!("127.0.0.1:{port}"));
     assert_eq!(again, port);
     let expected: Vec<String> =
         (0..120).map(|i| iso(&DateTime::from_unix_millis_cst(from + i * 60_000).unwrap())).collect();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let stored = stored_minutes(&db);
+        let stored = stored_minutes(db);
         let missing: Vec<&String> = expected.iter().filter(|t| !stored.contains(*t)).collect();
         if missing.is_empty() {
             break;

@@ -15,5 +15,5 @@ mod demo;
 mod packet_cli;
 mod registry_cli;
 mod replay_golden;
-mod web_listener;
 mod revisions_cli;
+mod web_listener;

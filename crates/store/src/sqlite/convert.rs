@@ -10,24 +10,24 @@ use crate::{Result, StoreError};
 
 /// A stored name read back with its enumeration's own `parse`; a name it does not know means the
 /// row was not written by this program (`what` names the enumeration in the error).
-pub(super) fn parsed<T>(parse: impl FnOnce(&str) -> Option<T>, s: &str, what: &str) -> Result<T> {
+pub(crate) fn parsed<T>(parse: impl FnOnce(&str) -> Option<T>, s: &str, what: &str) -> Result<T> {
     parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown {what} {s:?}")))
 }
 
-pub(super) fn verdict(s: &str) -> Result<Verdict> {
+pub(crate) fn verdict(s: &str) -> Result<Verdict> {
     parsed(Verdict::parse, s, "verdict")
 }
 
-pub(super) fn count(n: i64) -> Result<u64> {
+pub(crate) fn count(n: i64) -> Result<u64> {
     u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative count {n}")))
 }
 
-pub(super) fn small(n: i64, what: &str) -> Result<u32> {
+pub(crate) fn small(n: i64, what: &str) -> Result<u32> {
     u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("{what} {n} is out of range")))
 }
 
 /// The CN of a measurement as stored: its number, written canonically.
-pub(super) fn numeric_cn(cn: &str) -> Option<i64> {
+pub(crate) fn numeric_cn(cn: &str) -> Option<i64> {
     // Canonical: digits only, no leading zero (but "0"); checked without formatting the number.
     let b = cn.as_bytes();
     let canonical = !b.is_empty() && b.iter().all(u8::is_ascii_digit) && (b[0] != b'0' || b.len() == 1);
@@ -35,20 +35,20 @@ pub(super) fn numeric_cn(cn: &str) -> Option<i64> {
 }
 
 /// `crc: checksum mismatch` → `crc`.
-pub(super) fn reason_kind(reason: Option<&str>) -> &str {
+pub(crate) fn reason_kind(reason: Option<&str>) -> &str {
     reason.map(|r| r.split(':').next().unwrap_or("").trim()).unwrap_or("")
 }
 
-pub(super) fn json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String> {
+pub(crate) fn json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
-pub(super) fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
 /// `'a', 'b'` for an SQL `IN` list of names that come from this program's own enums.
-pub(super) fn name_list(names: impl IntoIterator<Item = &'static str>) -> String {
+pub(crate) fn name_list(names: impl IntoIterator<Item = &'static str>) -> String {
     let mut s = String::new();
     for n in names {
         if !s.is_empty() {
@@ -59,7 +59,7 @@ pub(super) fn name_list(names: impl IntoIterator<Item = &'static str>) -> String
     if s.is_empty() { "NULL".into() } else { s }
 }
 
-pub(super) fn period(s: &str) -> Result<Period> {
+pub(crate) fn period(s: &str) -> Result<Period> {
     match s {
         "hour" => Ok(Period::Hour),
         "day" => Ok(Period::Day),
@@ -69,7 +69,7 @@ pub(super) fn period(s: &str) -> Result<Period> {
 }
 
 /// An enumeration stored by its snake_case (serde) name.
-pub(super) fn by_name<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T> {
+pub(crate) fn by_name<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T> {
     serde_json::from_value(serde_json::Value::String(s.to_string()))
         .map_err(|_| StoreError::Corrupt(format!("unknown {what} {s:?}")))
 }
