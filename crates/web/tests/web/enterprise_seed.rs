@@ -101,3 +101,20 @@ pub async fn coal_boiler_silent_for(store: &dyn Store, hours_ago: i64) -> (Strin
     write_and_judge(store, &items, now).await;
     (e, outlet, mn, hour)
 }
+
+/// The first coal boiler's whole day two months before this one (its 2nd; SO2 20 mg/m³ at the
+/// reference O2, flow 100 m³/s), judged. Returns (enterprise, outlet, MN, start of that day).
+pub async fn coal_boiler_day_two_months_ago(store: &dyn Store) -> (String, String, String, i64) {
+    let reg = store.registry().await.expect("the registry");
+    let (e, outlet, mn) = outlet_of(&reg, "coal_boiler");
+    let now = china_time::now_ms();
+    let two_back = china_time::month_start(china_time::month_start(china_time::month_start(now) - 1) - 1);
+    let day = two_back + china_time::DAY_MS;
+    let items: Vec<IngestItem> = (0..24 * 60)
+        .map(|i| {
+            upload(&mn, day + i * MINUTE_MS, &[(SO2, 20.0, "N"), (O2, 6.0, "N"), ("a00000", 100.0, "N")])
+        })
+        .collect();
+    write_and_judge(store, &items, now).await;
+    (e, outlet, mn, day)
+}

@@ -188,3 +188,44 @@ async fn an_outlet_silent_for_hours_still_shows_its_latest_values() {
     assert_eq!(so2["hour"], fenhe_core::china_time::iso(hour), "{so2}");
     assert_eq!(so2["mean"].as_f64(), Some(20.0), "{so2}");
 }
+
+#[tokio::test]
+async fn the_years_emissions_add_up_the_engines_days() {
+    use fenhe_core::compliance::Period;
+    let app = TestApp::builder().registry(fenhe_core::demo::city()).build().await;
+    let t = roles(&app).await;
+    let (e, _, mn, day) = enterprise_seed::coal_boiler_day_two_months_ago(app.store.as_ref()).await;
+    let now = fenhe_core::china_time::now_ms();
+    let year = fenhe_core::china_time::year_start(now);
+    // What the engine stored for the day, read as its day rows (the file reads month rows for
+    // months before last month: the two must agree).
+    let q = fenhe_store::EmissionQuery {
+        mn: Some(mn.clone()),
+        period: Some(Period::Day),
+        from: Some(year),
+        ..Default::default()
+    };
+    let days: f64 = app
+        .store
+        .emissions(&q)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.factor == enterprise_seed::SO2)
+        .map(|r| r.kg)
+        .sum();
+    if day >= year {
+        assert!(days > 0.0, "the day's SO2 is an emission of the year");
+    }
+    let f = app.get_bearer(&format!("/api/v1/enterprises/{e}"), &t.bureau).await.json();
+    let so2 = f["environment"]["emissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["factor"] == enterprise_seed::SO2);
+    let shown = so2.and_then(|r| r["kg"].as_f64()).unwrap_or(0.0);
+    assert!(
+        (shown - days).abs() < 1e-6 * days.max(1.0),
+        "shown {shown} kg, the engine's days {days} kg: {f}"
+    );
+}
