@@ -367,3 +367,40 @@ async fn the_api_lists_and_shows_under_the_same_policy() {
         .error(StatusCode::BAD_REQUEST, "bad_request");
     assert!(msg.contains("per_page"), "{msg}");
 }
+
+/// A security alarm the gateway raises (an address guessing device passwords) is the bureau's to
+/// see in the alarm list, named as such; an enterprise's user does not see it (it belongs to no
+/// enterprise's outlet).
+#[tokio::test]
+async fn a_security_alarm_is_listed_for_the_bureau_and_not_for_an_enterprise() {
+    use fenhe_core::alarm::{Alarm, AlarmChange, AlarmSync, SECURITY_KEY_PREFIX, SECURITY_KIND};
+    let app = TestApp::builder().registry(fenhe_core::demo::city()).build().await;
+    let t = crate::enterprises::roles(&app).await;
+    let key = format!("{SECURITY_KEY_PREFIX}password_guessing:192.0.2.7:{D0}");
+    let mut draft = draft("", "", &key, SECURITY_KIND, Severity::Serious, D0, true);
+    draft.factor = None;
+    draft.title_en = "Suspected device password guessing: 192.0.2.7 refused for 15 minutes".into();
+    draft.title_zh = "疑似猜测设备密码：192.0.2.7 已被拒绝接入 15 分钟".into();
+    let alarm = Alarm {
+        id: 0,
+        draft,
+        status: AlarmStatus::Open,
+        resolution: None,
+        raised_at: D0,
+        updated_at: D0,
+        resolved_at: None,
+    };
+    let change =
+        AlarmChange { before: None, after: alarm, counts: AlarmSync { raised: 1, ..AlarmSync::default() } };
+    app.store.apply_alarm_changes(std::slice::from_ref(&change)).await.unwrap();
+
+    let list = app.get_bearer("/api/v1/alarms", &t.bureau).await.json();
+    let items = list["items"].as_array().unwrap();
+    assert!(items.iter().any(|a| a["kind"] == SECURITY_KIND), "{list}");
+    let own = app.get_bearer("/api/v1/alarms", &t.own).await.json();
+    assert!(!own["items"].as_array().unwrap().iter().any(|a| a["kind"] == SECURITY_KIND), "{own}");
+    let html = app.get_bearer("/alarms?lang=en", &t.bureau).await.text();
+    assert!(html.contains("192.0.2.7"), "the list shows the alarm");
+    let html = app.get_bearer("/alarms", &t.bureau).await.text();
+    assert!(html.contains("安全告警"), "named as a security alarm");
+}
