@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use fenhe_core::china_time::now_ms;
 use fenhe_store::writer::WriterHandle;
 use fenhe_store::{Command, CommandStatus, NewCommand, Store};
 use hj212::codes::{Lang, exe_rtn_meaning, qn_rtn_meaning};
@@ -29,14 +30,6 @@ pub const ORIGIN_OPERATOR: &str = "operator";
 pub const ORIGIN_GAP: &str = "platform:gap";
 /// Origin of clock checks (1011) and corrections (1012).
 pub const ORIGIN_CLOCK: &str = "platform:clock";
-
-/// Unix epoch milliseconds now.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
 
 /// Server time as a device expects it (UTC+8).
 pub(crate) fn server_time(ms: i64) -> DateTime {

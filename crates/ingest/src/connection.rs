@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fenhe_core::Verdict;
+use fenhe_core::china_time::now_ms;
 use fenhe_store::writer::Ticket;
 use fenhe_store::{IngestItem, StoreError};
 use hj212::FrameConfig;
@@ -24,7 +25,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, Span, debug, info, info_span, warn};
 
-use crate::commands::{self, Addressee, Driver, ORIGIN_CLOCK, now_ms, server_time};
+use crate::commands::{self, Addressee, Driver, ORIGIN_CLOCK, server_time};
 use crate::diagnosis::GarbageRun;
 use crate::directory::DeviceEntry;
 use crate::judge::{JudgeCtx, Judged, PacketInfo};

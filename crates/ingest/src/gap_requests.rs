@@ -6,11 +6,12 @@
 
 use std::sync::Arc;
 
+use fenhe_core::china_time::now_ms;
 use fenhe_store::{Command, CommandStatus};
 use tracing::{info, warn};
 
 use crate::Shared;
-use crate::commands::{self, Gap, ORIGIN_GAP, now_ms, server_time};
+use crate::commands::{self, Gap, ORIGIN_GAP, server_time};
 
 /// An open history request of a device: its CN and the records `[first, last]` it asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]

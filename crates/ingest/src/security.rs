@@ -7,11 +7,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use fenhe_core::alarm::{Alarm, AlarmChange, AlarmStatus, AlarmSync, SECURITY_KEY_PREFIX, SECURITY_KIND};
+use fenhe_core::china_time::now_ms;
 use fenhe_core::compliance::types::{AlarmDraft, Severity};
 use tracing::{error, warn};
 
 use crate::Shared;
-use crate::commands::now_ms;
 use crate::guard::Blocked;
 
 /// The alarm of `ip` blocked at `now` (milliseconds) after `blocked`.
