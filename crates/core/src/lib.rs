@@ -17,6 +17,7 @@ pub mod short_text;
 pub mod sign_in_throttle;
 pub mod site_state;
 pub mod uscc;
+pub mod workflow;
 
 pub use record::{FrameRecord, Measurement, Values, Verdict};
 pub use registry::{

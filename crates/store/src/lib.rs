@@ -32,6 +32,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod sign_ins;
 pub mod sqlite;
+pub mod workflows;
 pub mod write_health;
 pub mod writer;
 
@@ -53,6 +54,9 @@ pub use results::{
 };
 pub use sessions::{Session, SessionStore};
 pub use sign_ins::{SignInAttempt, SignInStore};
+pub use workflows::{
+    Item, ItemChange, ItemFields, ItemQuery, NewItem, NewStep, Step, StepOutcome, StoredFile, WorkflowStore,
+};
 // The alarm and command lifecycles are decisions of the domain (fenhe_core); re-exported here
 // because every caller of the store handles them.
 pub use fenhe_core::alarm::{Alarm, AlarmStatus, AlarmSync, RESOLUTION_CLEARED, RESOLUTION_WITHDRAWN};

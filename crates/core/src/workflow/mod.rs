@@ -1,0 +1,261 @@
+//! Supervision workflows: every kind of tracked item (an alarm's review, a rectification task, a
+//! hidden hazard, a retrofit project) is an explicit state machine here, pure and deterministic.
+//!
+//! The shape is the same for every kind, so the store, the use cases, the API and the pages are
+//! written once and keyed by [`Kind`]:
+//! - an item is a state name, the enterprise it belongs to, optionally a supervising department,
+//!   a deadline and its current [`Fields`];
+//! - [`Machine::create`] checks a new item's fields and gives its first state;
+//! - [`Machine::transition`] decides one action: the next state, the fields it changes, a new
+//!   deadline, and perhaps an item of another kind it opens ([`Spawn`]: a rejected alarm
+//!   explanation opens a rectification task) — or a [`Refusal`] that maps onto the API's answers
+//!   (409 for an action the state does not allow, 403 for a role that may not take it, 422 with
+//!   every bad field named);
+//! - [`Machine::allowed`] lists the actions the caller may press now (the buttons of a page).
+//!
+//! Nothing here reads the clock or a store: `now`, the calendar and the configured departments
+//! come in as arguments ([`Context`]).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::access::Actor;
+use crate::calendar::WorkCalendar;
+
+/// The kinds of tracked item. Their names are the API's path segment (`/api/v1/{kind}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// An engine alarm's review: the enterprise explains, the bureau accepts or rejects.
+    Alarms,
+    /// A rectification task (整改).
+    Tasks,
+    /// A hidden hazard (隐患).
+    Hazards,
+    /// An environmental retrofit project (环保技改).
+    Retrofits,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Alarms, Kind::Tasks, Kind::Hazards, Kind::Retrofits];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Alarms => "alarms",
+            Kind::Tasks => "tasks",
+            Kind::Hazards => "hazards",
+            Kind::Retrofits => "retrofits",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// Submitted fields of a creation or an action, by name, as text — what a form or a JSON body
+/// gives. A machine validates and normalises them; the item keeps its fields the same way.
+pub type Fields = BTreeMap<String, String>;
+
+/// What is wrong with one submitted field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum Problem {
+    /// Required and missing or blank.
+    Missing,
+    /// Not one of the allowed values.
+    NotOneOf { allowed: Vec<String> },
+    /// Not a date (`YYYY-MM-DD`) or a date and time (`YYYY-MM-DDTHH:MM`), China time.
+    NotADate,
+    /// Not a number, or outside its range.
+    NotANumber,
+    /// Longer than allowed, in characters.
+    TooLong { max: usize },
+    /// A date that must come after another field's or after today.
+    TooEarly { after: String },
+    /// Not a configured department code.
+    UnknownDepartment,
+}
+
+impl Problem {
+    /// What is wrong, for people: Simplified Chinese, or English.
+    pub fn describe(&self, english: bool) -> String {
+        match (self, english) {
+            (Problem::Missing, false) => "必填".into(),
+            (Problem::Missing, true) => "required".into(),
+            (Problem::NotOneOf { allowed }, false) => format!("应为以下之一：{}", allowed.join("、")),
+            (Problem::NotOneOf { allowed }, true) => format!("must be one of {}", allowed.join(", ")),
+            (Problem::NotADate, false) => "日期格式应为 YYYY-MM-DD".into(),
+            (Problem::NotADate, true) => "must be a date, YYYY-MM-DD".into(),
+            (Problem::NotANumber, false) => "应为非负数字".into(),
+            (Problem::NotANumber, true) => "must be a number, zero or more".into(),
+            (Problem::TooLong { max }, false) => format!("不能超过 {max} 个字"),
+            (Problem::TooLong { max }, true) => format!("at most {max} characters"),
+            (Problem::TooEarly { after }, false) => format!("应晚于 {after}"),
+            (Problem::TooEarly { after }, true) => format!("must be later than {after}"),
+            (Problem::UnknownDepartment, false) => "不是已配置的部门".into(),
+            (Problem::UnknownDepartment, true) => "not a configured department".into(),
+        }
+    }
+}
+
+/// One bad field and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldProblem {
+    pub field: String,
+    #[serde(flatten)]
+    pub problem: Problem,
+}
+
+/// Why an action or a creation was refused. Each maps onto one HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// 409: the kind has this action, but not in the item's present state (nothing changes).
+    #[error("{action} is not possible while the item is {state}")]
+    NotInState { state: String, action: String },
+    /// 403: the actor's role may not take this action on this item (in any state).
+    #[error("your role may not {action} this item")]
+    RoleMayNot { action: String },
+    /// 422: the kind has no action of this name.
+    #[error("{kind} have no action {action:?}")]
+    UnknownAction { kind: &'static str, action: String },
+    /// 422: every bad field, named.
+    #[error("{} field(s) are not valid", .0.len())]
+    Invalid(Vec<FieldProblem>),
+}
+
+impl Refusal {
+    /// The HTTP status this refusal is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Refusal::NotInState { .. } => 409,
+            Refusal::RoleMayNot { .. } => 403,
+            Refusal::UnknownAction { .. } | Refusal::Invalid(_) => 422,
+        }
+    }
+}
+
+/// How a field is entered and checked (drives the API's validation messages and the page's forms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// One line of text.
+    Text,
+    /// Several lines (a description, measures, evidence).
+    LongText,
+    /// One of the listed values.
+    Choice(&'static [&'static str]),
+    /// A China-time date `YYYY-MM-DD` (a deadline falls at the end of its day).
+    Date,
+    /// A China-time instant `YYYY-MM-DDTHH:MM`.
+    DateTime,
+    /// A number zero or more (money in 万元, a percentage).
+    Number,
+    /// A configured department code.
+    Department,
+    /// Several configured department codes, comma-separated.
+    Departments,
+    /// An enterprise id of the registry (checked by the caller, who has the registry).
+    Enterprise,
+}
+
+/// One field of a creation form or an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldSpec {
+    pub name: &'static str,
+    pub kind: FieldKind,
+    pub required: bool,
+}
+
+/// One action of a kind with the fields it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActionSpec {
+    pub name: &'static str,
+    pub fields: &'static [FieldSpec],
+}
+
+/// What a machine needs besides the item: the working-day calendar and the configured
+/// departments (codes).
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub calendar: &'a WorkCalendar,
+    pub departments: &'a [String],
+}
+
+/// An item as its machine sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct ItemFacts<'a> {
+    pub state: &'a str,
+    pub enterprise: &'a str,
+    /// The supervising or lead department's code, when the kind has one.
+    pub department: Option<&'a str>,
+    pub fields: &'a Fields,
+    /// The present deadline (epoch ms, the end of its China-time day), if any.
+    pub due_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// A new item, as [`Machine::create`] decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    pub state: &'static str,
+    pub enterprise: String,
+    pub department: Option<String>,
+    /// A short line naming the item in lists (the problem, the hazard's description …).
+    pub title: String,
+    /// The item's fields, validated and normalised.
+    pub fields: Fields,
+    pub due_at: Option<i64>,
+}
+
+/// An item of another kind that an action opens (a rejected explanation opens a task).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spawn {
+    pub kind: Kind,
+    /// The creation fields of the new item (checked by its own [`Machine::create`]).
+    pub fields: Fields,
+}
+
+/// What one applied action does to an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The state after the action (may equal the state before: a progress report).
+    pub to: &'static str,
+    /// Item fields the action sets (merged into the item's fields; never removes one).
+    pub set: Fields,
+    /// `Some(d)` when the action changes the deadline to `d` (`Some(None)`: no deadline any more).
+    pub due_at: Option<Option<i64>>,
+    /// The fields recorded on the history step, validated and normalised.
+    pub step_fields: Fields,
+    pub spawn: Option<Spawn>,
+}
+
+/// The rules of one kind.
+pub trait Machine: Send + Sync {
+    fn kind(&self) -> Kind;
+    /// Every state name, the first the initial one.
+    fn states(&self) -> &'static [&'static str];
+    /// States in which the item is finished (nothing is late any more).
+    fn closed_states(&self) -> &'static [&'static str];
+    /// The fields a new item takes (empty for a kind not created by people, like alarm reviews).
+    fn creation_fields(&self) -> &'static [FieldSpec];
+    /// Every action with its fields.
+    fn actions(&self) -> &'static [ActionSpec];
+    /// Check a new item: 403 for a role that may not create one (an enterprise user may create
+    /// only for their own enterprise), 422 naming every bad field.
+    fn create(&self, actor: &Actor, now: i64, fields: &Fields, ctx: &Context<'_>)
+    -> Result<Created, Refusal>;
+    /// Decide one action. Checks in this order: the action exists (422), the role may take it
+    /// on this item (403), the state allows it (409), the fields (422).
+    fn transition(
+        &self,
+        item: &ItemFacts<'_>,
+        action: &str,
+        actor: &Actor,
+        now: i64,
+        fields: &Fields,
+        ctx: &Context<'_>,
+    ) -> Result<Decision, Refusal>;
+    /// The actions `actor` may take on `item` now, whatever fields they would bring.
+    fn allowed(&self, item: &ItemFacts<'_>, actor: &Actor, now: i64) -> Vec<&'static str>;
+}
