@@ -3,7 +3,8 @@
 //! [`AlarmStore`], [`LeaseStore`], and the identity and audit layer of the web application:
 //! [`AccountStore`] (users, API tokens, departments), [`SessionStore`], [`SignInStore`] and
 //! [`AuditStore`]; and the supervision workflows: [`WorkflowStore`] (tracked items of every
-//! kind, their history and attachments). [`Store`] is all of them plus [`Migrate`], implemented for
+//! kind, their history and attachments); and [`RetentionStore`] (old raw frames and minute data
+//! removed, what is judged from them kept). [`Store`] is all of them plus [`Migrate`], implemented for
 //! every type that implements them; a backend that lacks a method does not compile.
 //! [`sqlite::SqliteStore`] is the embedded default (`./fenhe.db`); [`postgres::PgStore`] is the
 //! production store, shared by several processes. Both pass the same conformance suite
@@ -29,6 +30,7 @@ mod own_thread;
 pub mod postgres;
 pub mod registry;
 pub mod results;
+pub mod retention;
 pub mod secrets;
 pub mod sessions;
 pub mod sign_ins;
@@ -54,6 +56,7 @@ pub use results::{
     AggregateQuery, DirtyDay, EmissionQuery, EpisodeQuery, FindingQuery, MONTHLY_FINDING_KINDS, RateQuery,
     ResultStore,
 };
+pub use retention::{Removal, RetentionCutoffs, RetentionReport, RetentionStore};
 pub use sessions::{Session, SessionStore};
 pub use sign_ins::{SignInAttempt, SignInStore};
 pub use workflows::{
@@ -69,7 +72,7 @@ pub use fenhe_core::command::CommandStatus;
 pub mod prelude {
     pub use crate::{
         AccountStore, AlarmStore, AuditStore, CommandStore, IngestStore, LeaseStore, Migrate, RegistryStore,
-        ResultStore, SessionStore, SignInStore, Store, WorkflowStore,
+        ResultStore, RetentionStore, SessionStore, SignInStore, Store, WorkflowStore,
     };
 }
 
@@ -97,6 +100,7 @@ pub trait Store:
     + SignInStore
     + AuditStore
     + WorkflowStore
+    + RetentionStore
     + 'static
 {
 }
@@ -114,6 +118,7 @@ impl<T> Store for T where
         + SignInStore
         + AuditStore
         + WorkflowStore
+        + RetentionStore
         + 'static
 {
 }

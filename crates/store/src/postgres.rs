@@ -16,7 +16,7 @@
 //!
 //! Modules by concern: `open` (pools, schema, migration, saying why a server cannot be
 //! reached), `partitions`, `ingest_write`, `ingest_reads`, `registry`, `commands`, `results`
-//! (dirty marks, saving, queries, the rules' records, the engine's state), `alarms`, `leases`,
+//! (dirty marks, saving, queries, the rules' records, the engine's state), `alarms`, `leases`, `retention` (old months' partitions emptied),
 //! `accounts` (users, tokens, departments), `sessions`, `sign_ins`, `audit`, `workflows` (supervision items, their steps and
 //! attachments), `filter` (WHERE clauses
 //! from optional filters). Stored names are converted by the SQLite backend's `convert`.
@@ -38,6 +38,7 @@ mod open;
 mod partitions;
 mod registry;
 mod results;
+mod retention;
 mod revisions;
 mod sessions;
 mod sign_ins;

@@ -15,7 +15,7 @@
 //! Modules by concern: `open` (pools, migration), `ids` (the id caches), `ingest_write` and
 //! `batch` (the ingest transaction), `ingest_reads`, `registry`, `imports`, `commands`, `dirty`
 //! (dirty device-days), `result_save`, `result_queries`, `records` (the rules' loader),
-//! `engine_state`, `alarms`, `leases`, and the identity and audit layer: `accounts` (users, API
+//! `engine_state`, `alarms`, `leases`, `retention` (old frames and minute data deleted in batches), and the identity and audit layer: `accounts` (users, API
 //! tokens, departments), `sessions`, `sign_ins`, `audit`; `workflows` (supervision items, their steps and
 //! attachments); `raw` is the one wrapper of raw statements, `convert` the
 //! conversions of stored values.
@@ -51,6 +51,7 @@ mod registry;
 mod result_queries;
 mod result_save;
 mod results;
+mod retention;
 mod revisions;
 mod sessions;
 mod sign_ins;

@@ -283,6 +283,8 @@ stories![
     workflow_stale_steps_write_nothing,
     workflow_lists_filter_page_and_count,
     workflow_files_stored_once,
+    retention_removes_old_frames_and_minute_data,
+    retention_dry_run_changes_nothing,
 ];
 
 /// Refused and successful imports are both on record, newest first, with every problem.
@@ -1447,6 +1449,17 @@ impl fenhe_store::SignInStore for Failing {
 }
 
 #[async_trait]
+impl fenhe_store::RetentionStore for Failing {
+    async fn apply_retention(
+        &self,
+        cut: &fenhe_store::RetentionCutoffs,
+        dry_run: bool,
+    ) -> Result<fenhe_store::RetentionReport> {
+        self.inner.apply_retention(cut, dry_run).await
+    }
+}
+
+#[async_trait]
 impl fenhe_store::AuditStore for Failing {
     async fn append_audit(&self, e: &fenhe_store::NewAuditEntry) -> Result<i64> {
         self.inner.append_audit(e).await
@@ -2432,6 +2445,123 @@ async fn stored_counts_follow_writes(store: Arc<dyn Store>) {
     assert_eq!(minute, StoredCounts { accepted_frames: 2, measurement_values: 3 });
     assert_eq!(store.stored_counts(Some("9999")).await.unwrap(), StoredCounts::default());
     assert_eq!(store.stored_counts(Some("20x1")).await.unwrap(), StoredCounts::default());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retention
+
+/// An upload of `mn` with one value of each CN in `cns`, all at `at` (received and DataTime).
+fn upload_cns(mn: &str, at: i64, cns: &[&str]) -> IngestItem {
+    IngestItem {
+        frame: frame(at, Some(mn), Verdict::Accepted, None),
+        measurements: cns.iter().map(|cn| measurement(mn, cn, at, "a21026", 1.0)).collect(),
+    }
+}
+
+/// Every stored value's (CN, DataTime), sorted.
+async fn stored_values(store: &Arc<dyn Store>) -> Vec<(String, i64)> {
+    let q = MeasurementQuery { mn: Some(MN1.into()), ..Default::default() };
+    let mut v: Vec<(String, i64)> =
+        store.measurements(&q).await.unwrap().into_iter().map(|m| (m.cn, m.data_time)).collect();
+    v.sort();
+    v
+}
+
+async fn frame_times(store: &Arc<dyn Store>) -> Vec<i64> {
+    store.frames(&FrameQuery::default()).await.unwrap().into_iter().map(|f| f.record.received_at).collect()
+}
+
+/// Three months of data around a cut-off in the middle of July: April's whole month, July before
+/// and after the cut-off. Returns (cut-off, April instant, July-before instant, July-after instant).
+async fn retention_fixture(store: &Arc<dyn Store>) -> (i64, i64, i64, i64) {
+    use fenhe_core::china_time::month_start;
+    fresh(store).await;
+    let july = month_start(T0);
+    let april = month_start(july - 70 * DAY) + 3 * DAY;
+    let cut = july + 10 * DAY;
+    let (early_july, late_july) = (july + 2 * DAY, july + 20 * DAY);
+    for at in [april, early_july, late_july] {
+        store.write_batch(&[upload_cns(MN1, at, &["2011", "2051", "2061", "2031"])]).await.unwrap();
+    }
+    // What the engine judged from April's data, which must outlive it.
+    store.save_evaluation(MN1, april, april + DAY, &day_evaluation(april, 1.0)).await.unwrap();
+    (cut, april, early_july, late_july)
+}
+
+/// Rows before the cut-off the backend applied are gone, rows after it kept: raw frames, and
+/// real-time and minute values; hourly and daily values and every aggregate are kept. The
+/// applied cut-off is the asked one (SQLite) or the start of its month (PostgreSQL, which
+/// removes whole months only). A second run finds nothing more.
+async fn retention_removes_old_frames_and_minute_data(store: Arc<dyn Store>) {
+    let (cut, april, early_july, late_july) = retention_fixture(&store).await;
+    let results = results_of(&store, MN1).await;
+    assert!(!results.0.is_empty());
+    let cuts = fenhe_store::RetentionCutoffs { raw_frames_before: Some(cut), minute_data_before: Some(cut) };
+    let report = store.apply_retention(&cuts, false).await.unwrap();
+    assert!(!report.dry_run);
+    let applied = report.removed.iter().map(|r| r.before).max().unwrap();
+    assert!(report.removed.iter().all(|r| r.before == applied));
+    assert!(applied <= cut && applied >= fenhe_core::china_time::month_start(cut), "{applied}");
+    let early_gone = early_july < applied;
+
+    let mut frames_left = vec![late_july];
+    if !early_gone {
+        frames_left.insert(0, early_july);
+    }
+    assert_eq!(frame_times(&store).await, frames_left);
+    assert_eq!(report.rows_of("frames"), 3 - frames_left.len() as u64);
+
+    let mut values = vec![("2031".to_string(), april), ("2061".to_string(), april)];
+    for at in [early_july, late_july] {
+        for cn in ["2011", "2031", "2051", "2061"] {
+            if at == early_july && early_gone && (cn == "2011" || cn == "2051") {
+                continue;
+            }
+            values.push((cn.to_string(), at));
+        }
+    }
+    values.sort();
+    assert_eq!(stored_values(&store).await, values);
+    let minute_rows = report.rows_of("measurement_sets") + report.rows_of("measurements");
+    assert_eq!(minute_rows, if early_gone { 4 } else { 2 });
+    assert_eq!(results_of(&store, MN1).await, results, "aggregates and results are kept");
+
+    // Nothing left to remove; the data after the cut-off is still there.
+    let again = store.apply_retention(&cuts, false).await.unwrap();
+    assert_eq!(again.removed, vec![]);
+    assert_eq!(frame_times(&store).await, frames_left);
+    // New data of a month already emptied is still accepted.
+    store.write_batch(&[upload_cns(MN1, april + DAY, &["2051"])]).await.unwrap();
+    assert!(stored_values(&store).await.contains(&("2051".to_string(), april + DAY)));
+}
+
+/// A dry run changes nothing and reports what the real run then removes; a kind without a
+/// cut-off is not touched.
+async fn retention_dry_run_changes_nothing(store: Arc<dyn Store>) {
+    let (cut, april, _, _) = retention_fixture(&store).await;
+    let (frames, values) = (frame_times(&store).await, stored_values(&store).await);
+    let cuts = fenhe_store::RetentionCutoffs { raw_frames_before: Some(cut), minute_data_before: Some(cut) };
+    let dry = store.apply_retention(&cuts, true).await.unwrap();
+    assert!(dry.dry_run);
+    assert!(dry.rows_of("frames") >= 1);
+    assert_eq!((frame_times(&store).await, stored_values(&store).await), (frames.clone(), values.clone()));
+
+    // Frames only: every value stays.
+    let frames_only =
+        fenhe_store::RetentionCutoffs { raw_frames_before: Some(cut), minute_data_before: None };
+    let report = store.apply_retention(&frames_only, false).await.unwrap();
+    assert!(report.removed.iter().all(|r| r.table == "frames"));
+    assert_eq!(report.rows_of("frames"), dry.rows_of("frames"));
+    assert!(!frame_times(&store).await.contains(&april));
+    assert_eq!(stored_values(&store).await, values);
+
+    let minute_only =
+        fenhe_store::RetentionCutoffs { raw_frames_before: None, minute_data_before: Some(cut) };
+    let dry_minute = store.apply_retention(&minute_only, true).await.unwrap();
+    let real = store.apply_retention(&minute_only, false).await.unwrap();
+    assert_eq!(dry_minute.removed, real.removed);
+    assert_eq!(dry.removed.iter().filter(|r| r.table != "frames").cloned().collect::<Vec<_>>(), real.removed);
+    assert!(!stored_values(&store).await.contains(&("2051".to_string(), april)));
 }
 
 // ---------------------------------------------------------------------------------------------

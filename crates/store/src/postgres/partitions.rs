@@ -18,7 +18,7 @@ pub(super) const FRAMES: &str = "frames";
 pub(super) const MEASUREMENTS: &str = "measurements";
 
 /// The advisory lock key under which partitions are created (and dropped by retention).
-const PARTITION_LOCK: i64 = 0x6665_6e68_6570_6172; // "fenhepar"
+pub(super) const PARTITION_LOCK: i64 = 0x6665_6e68_6570_6172; // "fenhepar"
 
 /// `measurements_p202407`: the partition of `table` for the month starting at `start`. Years
 /// beyond four digits or before year 0 keep their sign and digits (`measurements_p-00011201`).

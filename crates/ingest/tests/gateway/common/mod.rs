@@ -426,6 +426,17 @@ impl fenhe_store::SignInStore for Gate {
 }
 
 #[async_trait]
+impl fenhe_store::RetentionStore for Gate {
+    async fn apply_retention(
+        &self,
+        cut: &fenhe_store::RetentionCutoffs,
+        dry_run: bool,
+    ) -> Result<fenhe_store::RetentionReport> {
+        self.inner.apply_retention(cut, dry_run).await
+    }
+}
+
+#[async_trait]
 impl fenhe_store::AuditStore for Gate {
     async fn append_audit(&self, e: &fenhe_store::NewAuditEntry) -> Result<i64> {
         self.inner.append_audit(e).await
