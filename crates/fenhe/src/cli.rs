@@ -71,6 +71,49 @@ pub enum Command {
     /// approved (decisions are audited as `cli`).
     #[command(subcommand)]
     Revisions(RevisionsCommand),
+    /// Remove raw frames and real-time / minute values older than their retention period.
+    ///
+    /// Aggregates, episodes, findings, alarms, hourly and daily values, workflow history, the audit
+    /// log and the registry are kept forever. Minute data is kept at least one year unless --force:
+    /// the regulator's rules need the minute and real-time data of their periods (a year, and the
+    /// months an inspection looks back on), so a shorter period is refused. On PostgreSQL only whole
+    /// months older than the cut-off are removed; on SQLite rows are deleted in batches of 10,000,
+    /// safe while `serve` runs. Recorded in the audit log as `cli`.
+    Retention(RetentionArgs),
+    /// Copy a SQLite database to a new file while it may be serving, and check the copy
+    /// (integrity check, row counts of the main tables). PostgreSQL: see docs/DEPLOYMENT.md.
+    Backup(BackupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RetentionArgs {
+    /// Remove raw frames received more than AGE ago: 3y (years), 18m (months) or 90d (days).
+    #[arg(long, value_name = "AGE", value_parser = crate::cmd::retention::parse_age)]
+    pub raw_frames: Option<crate::cmd::retention::Age>,
+    /// Remove real-time (CN 2011) and minute (CN 2051) values whose DataTime is more than AGE ago;
+    /// at least 1y unless --force.
+    #[arg(long, value_name = "AGE", value_parser = crate::cmd::retention::parse_age)]
+    pub minute_data: Option<crate::cmd::retention::Age>,
+    /// Count what would be removed; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Allow --minute-data below one year.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub db: DbArg,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The new file (with its seal key beside it as FILE.key).
+    #[arg(long, value_name = "FILE")]
+    pub to: PathBuf,
+    /// Replace FILE (and FILE.key) if they exist.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub db: DbArg,
 }
 
 #[derive(Debug, Subcommand)]
@@ -900,6 +943,28 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::User(cmd) => block_on(run_user(cmd)),
         Command::Token(cmd) => block_on(run_token(cmd)),
         Command::Revisions(cmd) => block_on(run_revisions(cmd)),
+        Command::Retention(a) => block_on(async move {
+            let request = crate::cmd::retention::Request {
+                raw_frames: a.raw_frames,
+                minute_data: a.minute_data,
+                dry_run: a.dry_run,
+                force: a.force,
+            };
+            let now = fenhe_core::china_time::now_ms();
+            // Refused requests are refused before the database is opened.
+            crate::cmd::retention::cutoffs(&request, now)?;
+            let store = open_store(&a.db).await?;
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            crate::cmd::retention::run(store.as_ref(), &request, now, &mut out).await?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }),
+        Command::Backup(a) => block_on(async move {
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            let verified = crate::cmd::backup::run(&a.db.db, &a.to, a.force, &mut out).await?;
+            out.flush()?;
+            Ok(if verified { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }),
         Command::Migrate(db) => block_on(async move {
             open_store(&db).await?;
             eprintln!("migrations applied to {}", fenhe_store::shown(&db.db));

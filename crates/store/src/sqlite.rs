@@ -17,7 +17,8 @@
 //! (dirty device-days), `result_save`, `result_queries`, `records` (the rules' loader),
 //! `engine_state`, `alarms`, `leases`, `retention` (old frames and minute data deleted in batches), and the identity and audit layer: `accounts` (users, API
 //! tokens, departments), `sessions`, `sign_ins`, `audit`; `workflows` (supervision items, their steps and
-//! attachments); `raw` is the one wrapper of raw statements, `convert` the
+//! attachments); `backup` (`fenhe backup`: a checked copy);
+//! `raw` is the one wrapper of raw statements, `convert` the
 //! conversions of stored values.
 //!
 //! Schema: see `migrations/sqlite/`. Measurements are keyed by integer device and factor ids;
@@ -29,6 +30,7 @@ mod accounts;
 mod alarms;
 mod at_rest;
 mod audit;
+mod backup;
 mod batch;
 mod checkpoint;
 mod commands;
@@ -56,6 +58,8 @@ mod revisions;
 mod sessions;
 mod sign_ins;
 mod workflows;
+
+pub use backup::{BackupReport, COUNTED_TABLES, TableCount};
 
 /// Where the database lives when nothing else is said.
 pub const DEFAULT_PATH: &str = "./fenhe.db";

@@ -3,7 +3,9 @@
 
 pub mod accounts;
 pub mod alarms;
+pub mod backup;
 pub mod compliance;
 pub mod data;
 pub mod device;
+pub mod retention;
 pub mod revisions;

@@ -2,10 +2,11 @@
 //! (`CARGO_BIN_EXE_fenhe`) as an operator or a data logger would. One module per concern:
 //! `packet`, `registry`, `user` and `token` commands, golden replay reports (`snapshots/`), the live compliance
 //! engine against replay, `fenhe demo`, a SIGKILLed `fenhe serve`, the web listener beside the
-//! gateway, and both `fenhe bench`es at a
+//! gateway, `retention` and `backup`, and both `fenhe bench`es at a
 //! tiny size. `common` is what they share; `data/` holds the packet files `packet_cli` generates.
 
 mod accounts_cli;
+mod backup_cli;
 mod bench_compliance;
 mod bench_ingest;
 mod common;
@@ -15,5 +16,6 @@ mod demo;
 mod packet_cli;
 mod registry_cli;
 mod replay_golden;
+mod retention_cli;
 mod revisions_cli;
 mod web_listener;
