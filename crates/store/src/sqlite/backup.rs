@@ -103,6 +103,24 @@ fn copy_key(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `VACUUM INTO target` from `source`, with the source's counts just before and just after.
+async fn copy_into(source: &Path, target: &str) -> Result<(Vec<u64>, Vec<u64>)> {
+    // A connection of its own: the read pool's are read-only, which VACUUM INTO would carry over
+    // to the file it writes; VACUUM INTO itself only reads the source.
+    let mut conn = sqlx::SqliteConnection::connect_with(
+        &SqliteConnectOptions::new()
+            .filename(source)
+            .create_if_missing(false)
+            .busy_timeout(std::time::Duration::from_secs(10)),
+    )
+    .await?;
+    let before = counts(&mut conn).await?;
+    sqlx::query("VACUUM INTO ?1").bind(target).execute(&mut conn).await?;
+    let after = counts(&mut conn).await?;
+    conn.close().await?;
+    Ok((before, after))
+}
+
 impl SqliteStore {
     /// Copy this database to the new file `to` (refused if it exists) and check the copy.
     pub async fn backup_to(&self, to: &Path) -> Result<BackupReport> {
@@ -116,25 +134,20 @@ impl SqliteStore {
         if to.exists() {
             return Err(StoreError::Invalid(format!("{} exists already; not overwritten", to.display())));
         }
-        // Created empty and private first: VACUUM INTO writes into an empty file, and the copy
-        // holds what the database holds.
-        super::at_rest::restrict_files(to)?;
-        // A connection of its own: the read pool's are read-only, which VACUUM INTO would carry
-        // over to the file it writes; VACUUM INTO itself only reads the source.
-        let mut conn = sqlx::SqliteConnection::connect_with(
-            &SqliteConnectOptions::new()
-                .filename(&source)
-                .create_if_missing(false)
-                .busy_timeout(std::time::Duration::from_secs(10)),
-        )
-        .await?;
-        let before = counts(&mut conn).await?;
         let target = to.to_str().ok_or_else(|| {
             StoreError::Invalid(format!("the backup path {} is not valid UTF-8", to.display()))
         })?;
-        sqlx::query("VACUUM INTO ?1").bind(target).execute(&mut conn).await?;
-        let after = counts(&mut conn).await?;
-        conn.close().await?;
+        // Created empty and private first: VACUUM INTO writes into an empty file, and the copy
+        // holds what the database holds.
+        super::at_rest::restrict_files(to)?;
+        let (before, after) = match copy_into(&source, target).await {
+            Ok(counts) => counts,
+            Err(e) => {
+                // A half-written copy is no backup; it would also block the next attempt.
+                let _ = std::fs::remove_file(to);
+                return Err(e);
+            }
+        };
 
         let key = key_path(&source);
         let key = if key.exists() {
