@@ -115,6 +115,18 @@ pub fn intruder_specs(r: &Registry) -> Vec<DeviceSpec> {
     v
 }
 
+/// The address the demo's intruders connect from: 127.0.0.2 when the gateway listens on IPv4
+/// loopback (Linux answers every 127/8 address), else the system's choice (then a blocked
+/// guesser can refuse the loggers that share its address until the block ends).
+fn intruder_ip(gateway: std::net::IpAddr) -> Option<std::net::IpAddr> {
+    match gateway {
+        std::net::IpAddr::V4(v4) if v4.is_loopback() || v4.is_unspecified() => {
+            Some(std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2)))
+        }
+        _ => None,
+    }
+}
+
 /// Demo accounts per line in the start-up table.
 const ACCOUNTS_PER_LINE: usize = 4;
 
@@ -238,9 +250,12 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
     let fleet = Fleet::spawn_with_token(specs, cfg, running.cancel_token().child_token())
         .context("cannot start the simulated data loggers")?;
     // The intruders send their last half hour at once, so the inbox fills from the start.
+    // They connect from an address of their own: the password guesser gets its address refused
+    // (and a security alarm raised), which must not refuse the city's loggers on 127.0.0.1.
     let intruder_cfg = FleetConfig {
         sim: SimConfig {
             backfill: Some(Backfill { from_ms: now - 30 * MINUTE_MS, to_ms: now }),
+            local_ip: intruder_ip(running.hj212_addr.ip()),
             ..SimConfig::default()
         },
         ..FleetConfig::new(running.hj212_addr.to_string())

@@ -53,6 +53,10 @@ pub struct SimConfig {
     pub retention_days: u32,
     /// The most periods one history request is answered with (the earliest ones).
     pub max_history_periods: usize,
+    /// The address to connect from (`None`: the system chooses). A loopback alias such as
+    /// 127.0.0.2 makes a simulated peer an address of its own, so that what the gateway does to
+    /// one address (refusing a password guesser) does not reach the others.
+    pub local_ip: Option<std::net::IpAddr>,
 }
 
 impl Default for SimConfig {
@@ -68,6 +72,7 @@ impl Default for SimConfig {
             write_timeout: Duration::from_secs(30),
             retention_days: 400,
             max_history_periods: 20_000,
+            local_ip: None,
         }
     }
 }
@@ -204,7 +209,7 @@ impl SimDevice {
                 }
                 let conn = tokio::select! {
                     _ = stop.cancelled() => break,
-                    r = tokio::time::timeout(self.cfg.connect_timeout, TcpStream::connect(&addr)) => r,
+                    r = tokio::time::timeout(self.cfg.connect_timeout, connect(&addr, self.cfg.local_ip)) => r,
                 };
                 // Whether a connection was made, and whether it got anywhere.
                 let (exit, was_connected, progressed) = match conn {
@@ -764,4 +769,28 @@ fn info_upload(req: &Packet<'_>, key: &str, value: &str) -> PacketBuilder {
         }
     }
     b.key(key, value)
+}
+
+/// Connect to `addr` (host:port), from `local` when given.
+async fn connect(addr: &str, local: Option<std::net::IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(local) = local else { return TcpStream::connect(addr).await };
+    let mut last = None;
+    for target in tokio::net::lookup_host(addr).await? {
+        if target.is_ipv4() != local.is_ipv4() {
+            continue;
+        }
+        let socket =
+            if local.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        socket.bind(std::net::SocketAddr::new(local, 0))?;
+        match socket.connect(target).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::AddrNotAvailable,
+            format!("{addr} has no address of the family of {local}"),
+        )
+    }))
 }
