@@ -18,6 +18,18 @@
 
 use std::collections::BTreeMap;
 
+pub mod alarms;
+pub mod fields;
+pub mod hazards;
+pub mod retrofits;
+mod rules;
+pub mod tasks;
+
+pub use alarms::AlarmReview;
+pub use hazards::Hazards;
+pub use retrofits::Retrofits;
+pub use tasks::Tasks;
+
 use serde::{Deserialize, Serialize};
 
 use crate::access::Actor;
@@ -52,6 +64,16 @@ impl Kind {
     pub fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.name() == s)
     }
+
+    /// The rules of this kind.
+    pub fn machine(self) -> &'static dyn Machine {
+        match self {
+            Kind::Alarms => &AlarmReview,
+            Kind::Tasks => &Tasks,
+            Kind::Hazards => &Hazards,
+            Kind::Retrofits => &Retrofits,
+        }
+    }
 }
 
 /// Submitted fields of a creation or an action, by name, as text — what a form or a JSON body
@@ -76,6 +98,10 @@ pub enum Problem {
     TooEarly { after: String },
     /// Not a configured department code.
     UnknownDepartment,
+    /// A date or instant that must not come after another (now, today).
+    TooLate { before: String },
+    /// A number above its maximum (a progress of 0–100 %).
+    TooLarge { max: String },
 }
 
 impl Problem {
@@ -96,6 +122,10 @@ impl Problem {
             (Problem::TooEarly { after }, true) => format!("must be later than {after}"),
             (Problem::UnknownDepartment, false) => "不是已配置的部门".into(),
             (Problem::UnknownDepartment, true) => "not a configured department".into(),
+            (Problem::TooLate { before }, false) => format!("不能晚于 {before}"),
+            (Problem::TooLate { before }, true) => format!("must not be later than {before}"),
+            (Problem::TooLarge { max }, false) => format!("不能大于 {max}"),
+            (Problem::TooLarge { max }, true) => format!("must be at most {max}"),
         }
     }
 }
@@ -123,15 +153,33 @@ pub enum Refusal {
     /// 422: every bad field, named.
     #[error("{} field(s) are not valid", .0.len())]
     Invalid(Vec<FieldProblem>),
+    /// 409: the state allows the action, but a condition of the item is not met yet (a major
+    /// hazard accepted with no on-site check within 10 days of the acceptance request). Nothing
+    /// changes. `en` and `zh` say what is missing, for people.
+    #[error("{action} is not possible yet: {en}")]
+    Unmet { action: String, en: String, zh: String },
 }
 
 impl Refusal {
     /// The HTTP status this refusal is answered with.
     pub fn status(&self) -> u16 {
         match self {
-            Refusal::NotInState { .. } => 409,
+            Refusal::NotInState { .. } | Refusal::Unmet { .. } => 409,
             Refusal::RoleMayNot { .. } => 403,
             Refusal::UnknownAction { .. } | Refusal::Invalid(_) => 422,
+        }
+    }
+
+    /// The refusal for people: Simplified Chinese, or English (field problems are listed with
+    /// [`Problem::describe`]).
+    pub fn describe(&self, english: bool) -> String {
+        match (self, english) {
+            (Refusal::NotInState { state, action }, false) => format!("当前状态（{state}）下不能执行 {action}"),
+            (Refusal::RoleMayNot { action }, false) => format!("您的角色不能对此事项执行 {action}"),
+            (Refusal::UnknownAction { kind, action }, false) => format!("{kind} 没有名为 {action:?} 的操作"),
+            (Refusal::Invalid(p), false) => format!("{} 个字段填写有误", p.len()),
+            (Refusal::Unmet { action, zh, .. }, false) => format!("暂不能执行 {action}：{zh}"),
+            (other, true) => other.to_string(),
         }
     }
 }
@@ -174,12 +222,30 @@ pub struct ActionSpec {
     pub fields: &'static [FieldSpec],
 }
 
-/// What a machine needs besides the item: the working-day calendar and the configured
-/// departments (codes).
+/// What a machine needs besides the item: the working-day calendar, the configured
+/// departments (codes) and the configurable deadlines.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
     pub calendar: &'a WorkCalendar,
     pub departments: &'a [String],
+    /// Working days an enterprise has to explain an alarm (counted as
+    /// [`WorkCalendar::deadline`] counts them from the alarm's raising).
+    pub explain_working_days: u32,
+}
+
+impl<'a> Context<'a> {
+    /// The default number of working days to explain an alarm.
+    pub const DEFAULT_EXPLAIN_WORKING_DAYS: u32 = 3;
+
+    /// A context with the default deadlines.
+    pub fn new(calendar: &'a WorkCalendar, departments: &'a [String]) -> Context<'a> {
+        Context { calendar, departments, explain_working_days: Self::DEFAULT_EXPLAIN_WORKING_DAYS }
+    }
+
+    /// The same context with another explanation deadline.
+    pub fn with_explain_working_days(self, n: u32) -> Context<'a> {
+        Context { explain_working_days: n, ..self }
+    }
 }
 
 /// An item as its machine sees it.
