@@ -102,6 +102,11 @@ pub enum Problem {
     TooLate { before: String },
     /// A number above its maximum (a progress of 0–100 %).
     TooLarge { max: String },
+    /// Not in the registry (an enterprise or outlet id), or not the item's enterprise's.
+    NotRegistered,
+    /// Refused by the registry's own checks (an effective-dated limit it would not hold), with
+    /// the registry's message (English).
+    Registry { message: String },
 }
 
 impl Problem {
@@ -126,6 +131,10 @@ impl Problem {
             (Problem::TooLate { before }, true) => format!("must not be later than {before}"),
             (Problem::TooLarge { max }, false) => format!("不能大于 {max}"),
             (Problem::TooLarge { max }, true) => format!("must be at most {max}"),
+            (Problem::NotRegistered, false) => "登记信息中没有此项，或不属于该企业".into(),
+            (Problem::NotRegistered, true) => "not in the registry, or not the enterprise's".into(),
+            (Problem::Registry { message }, false) => format!("登记信息不接受：{message}"),
+            (Problem::Registry { message }, true) => format!("the registry refuses it: {message}"),
         }
     }
 }
