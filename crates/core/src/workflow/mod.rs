@@ -24,6 +24,8 @@ pub mod hazards;
 pub mod retrofits;
 mod rules;
 pub mod tasks;
+#[cfg(test)]
+mod testkit;
 
 pub use alarms::AlarmReview;
 pub use hazards::Hazards;
