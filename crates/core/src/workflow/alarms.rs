@@ -32,8 +32,8 @@
 use super::fields::{self, Checked, date_text, datetime_text, parse_datetime};
 use super::rules::{self, Rules, is_bureau, is_owner};
 use super::{
-    ActionSpec, Context, Created, Decision, FieldKind, FieldSpec, Fields, ItemFacts, Kind, Machine,
-    Problem, Refusal, Spawn,
+    ActionSpec, Context, Created, Decision, FieldKind, FieldSpec, Fields, ItemFacts, Kind, Machine, Problem,
+    Refusal, Spawn,
 };
 use crate::access::Actor;
 use crate::china_time::date_of;
@@ -100,7 +100,13 @@ impl AlarmReview {
     /// [`AlarmReview::opened`] for the engine alarm `alarm` with its `title`: both are kept in the
     /// item's fields (`alarm`, `alarm_title`), and a task opened from the review says
     /// `source` = `alarms/{alarm}` and names the alarm in its problem.
-    pub fn opened_for(alarm: i64, title: &str, enterprise: &str, raised_at: i64, ctx: &Context<'_>) -> Created {
+    pub fn opened_for(
+        alarm: i64,
+        title: &str,
+        enterprise: &str,
+        raised_at: i64,
+        ctx: &Context<'_>,
+    ) -> Created {
         let mut created = AlarmReview::opened(enterprise, raised_at, ctx);
         let title = title.trim();
         created.fields.insert("alarm".into(), alarm.to_string());
@@ -159,7 +165,13 @@ impl Machine for AlarmReview {
         ACTIONS
     }
 
-    fn create(&self, _actor: &Actor, _now: i64, _fields: &Fields, _ctx: &Context<'_>) -> Result<Created, Refusal> {
+    fn create(
+        &self,
+        _actor: &Actor,
+        _now: i64,
+        _fields: &Fields,
+        _ctx: &Context<'_>,
+    ) -> Result<Created, Refusal> {
         // Reviews open from the engine's alarms (AlarmReview::opened), never from a form.
         Err(Refusal::RoleMayNot { action: "create".into() })
     }
@@ -268,7 +280,6 @@ fn task(item: &ItemFacts<'_>, problem: String, now: i64, ctx: &Context<'_>) -> S
     Spawn { kind: Kind::Tasks, fields: f }
 }
 
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -304,7 +315,13 @@ mod tests {
     ";
 
     fn opened() -> Item {
-        let c = AlarmReview::opened_for(42, "1号锅炉排口 SO2 小时均值超标", OWNER, at("2026-03-06T16:55"), &ctx());
+        let c = AlarmReview::opened_for(
+            42,
+            "1号锅炉排口 SO2 小时均值超标",
+            OWNER,
+            at("2026-03-06T16:55"),
+            &ctx(),
+        );
         Item {
             state: c.state.into(),
             enterprise: c.enterprise,
@@ -365,17 +382,34 @@ mod tests {
         assert_eq!(c.due_at, Some(at("2026-03-12T00:00")));
         // Configured: 1 working day after the Friday before the holiday is the worked Saturday.
         let one = ctx().with_explain_working_days(1);
-        assert_eq!(AlarmReview::opened(OWNER, at("2026-02-13T16:55"), &one).due_at, Some(at("2026-02-15T00:00")));
+        assert_eq!(
+            AlarmReview::opened(OWNER, at("2026-02-13T16:55"), &one).due_at,
+            Some(at("2026-02-15T00:00"))
+        );
     }
 
     #[test]
     fn an_explanation_names_every_bad_field() {
         let it = item(AWAITING_EXPLANATION);
         let owner = actor("owner");
-        let r = AlarmReview.transition(&it.facts(), "explain", &owner, at(NOW), &fields(&[("reason", "weather")]), &ctx());
+        let r = AlarmReview.transition(
+            &it.facts(),
+            "explain",
+            &owner,
+            at(NOW),
+            &fields(&[("reason", "weather")]),
+            &ctx(),
+        );
         assert_eq!(bad_fields(r), ["reason", "text"]);
         // A period is required for a shutdown, and its end must follow its start.
-        let r = AlarmReview.transition(&it.facts(), "explain", &owner, at(NOW), &fields(&[("reason", "shutdown"), ("text", "停产")]), &ctx());
+        let r = AlarmReview.transition(
+            &it.facts(),
+            "explain",
+            &owner,
+            at(NOW),
+            &fields(&[("reason", "shutdown"), ("text", "停产")]),
+            &ctx(),
+        );
         assert_eq!(bad_fields(r), ["period_from", "period_to"]);
         let backwards = fields(&[
             ("reason", "startup"),
@@ -389,7 +423,14 @@ mod tests {
         assert_eq!(p[0].problem, Problem::TooEarly { after: "period_from".into() });
         // A real exceedance needs no period.
         let d = AlarmReview
-            .transition(&it.facts(), "explain", &owner, at(NOW), &fields(&[("reason", "real_exceedance"), ("text", "确属超标")]), &ctx())
+            .transition(
+                &it.facts(),
+                "explain",
+                &owner,
+                at(NOW),
+                &fields(&[("reason", "real_exceedance"), ("text", "确属超标")]),
+                &ctx(),
+            )
             .unwrap();
         assert_eq!(d.to, EXPLAINED);
         assert_eq!(d.due_at, Some(None), "the enterprise's deadline is met");
@@ -399,30 +440,40 @@ mod tests {
     #[test]
     fn a_rejection_opens_a_task_naming_the_alarm() {
         let it = item(EXPLAINED);
-        let d = AlarmReview.transition(&it.facts(), "reject", &actor("bureau"), at(NOW), &good("reject"), &ctx()).unwrap();
+        let d = AlarmReview
+            .transition(&it.facts(), "reject", &actor("bureau"), at(NOW), &good("reject"), &ctx())
+            .unwrap();
         let spawn = d.spawn.expect("a task");
         assert_eq!(spawn.kind, Kind::Tasks);
         let f = &spawn.fields;
         assert_eq!(f.get("source").map(String::as_str), Some("alarms/42"));
         assert_eq!(f.get("enterprise").map(String::as_str), Some(OWNER));
         let problem = f.get("problem").unwrap();
-        assert!(problem.contains("1号锅炉排口 SO2 小时均值超标") && problem.contains("校准记录不符"), "{problem}");
+        assert!(
+            problem.contains("1号锅炉排口 SO2 小时均值超标") && problem.contains("校准记录不符"),
+            "{problem}"
+        );
         // Ten working days from Tuesday 10 March: Tuesday 24 March.
         assert_eq!(f.get("due").map(String::as_str), Some("2026-03-24"));
         let task = crate::workflow::Tasks.create(&actor("bureau"), at(NOW), f, &ctx()).unwrap();
         assert_eq!(task.department, None, "the bureau leads it");
         // A rejection without a reason is refused and opens nothing.
-        let r = AlarmReview.transition(&it.facts(), "reject", &actor("bureau"), at(NOW), &Fields::new(), &ctx());
+        let r =
+            AlarmReview.transition(&it.facts(), "reject", &actor("bureau"), at(NOW), &Fields::new(), &ctx());
         assert_eq!(bad_fields(r), ["reason"]);
     }
 
     #[test]
     fn accepting_a_real_exceedance_opens_a_task_and_other_reasons_none() {
         let mut it = item(EXPLAINED);
-        let d = AlarmReview.transition(&it.facts(), "accept", &actor("admin"), at(NOW), &Fields::new(), &ctx()).unwrap();
+        let d = AlarmReview
+            .transition(&it.facts(), "accept", &actor("admin"), at(NOW), &Fields::new(), &ctx())
+            .unwrap();
         assert!(d.spawn.is_none());
         it.fields.insert("reason".into(), "real_exceedance".into());
-        let d = AlarmReview.transition(&it.facts(), "accept", &actor("admin"), at(NOW), &Fields::new(), &ctx()).unwrap();
+        let d = AlarmReview
+            .transition(&it.facts(), "accept", &actor("admin"), at(NOW), &Fields::new(), &ctx())
+            .unwrap();
         assert_eq!(d.to, ACCEPTED);
         assert!(d.spawn.unwrap().fields["problem"].contains("真实超标"));
     }
@@ -433,7 +484,8 @@ mod tests {
         let future = fields(&[("findings", "x"), ("verified_at", "2026-03-10T10:01"), ("inspector", "王")]);
         let r = AlarmReview.transition(&it.facts(), "verify", &actor("bureau"), at(NOW), &future, &ctx());
         assert_eq!(bad_fields(r), ["verified_at"]);
-        let r = AlarmReview.transition(&it.facts(), "verify", &actor("bureau"), at(NOW), &Fields::new(), &ctx());
+        let r =
+            AlarmReview.transition(&it.facts(), "verify", &actor("bureau"), at(NOW), &Fields::new(), &ctx());
         assert_eq!(bad_fields(r), ["findings", "verified_at"]);
     }
 

@@ -92,7 +92,9 @@ pub(crate) fn check(specs: &[FieldSpec], input: &Fields, ctx: &Context<'_>) -> C
 fn normalise(kind: FieldKind, value: &str, ctx: &Context<'_>) -> Result<String, Problem> {
     let chars = value.chars().count();
     match kind {
-        FieldKind::Text | FieldKind::Enterprise if chars > TEXT_MAX => Err(Problem::TooLong { max: TEXT_MAX }),
+        FieldKind::Text | FieldKind::Enterprise if chars > TEXT_MAX => {
+            Err(Problem::TooLong { max: TEXT_MAX })
+        }
         FieldKind::LongText if chars > LONG_TEXT_MAX => Err(Problem::TooLong { max: LONG_TEXT_MAX }),
         FieldKind::Text | FieldKind::Enterprise | FieldKind::LongText => Ok(value.to_string()),
         FieldKind::Choice(allowed) => match allowed.iter().find(|a| **a == value) {

@@ -28,8 +28,8 @@ use super::fields::{self, date_deadline, datetime_text, parse_datetime, today};
 use super::rules::{self, Rules, is_bureau, is_item_department, is_owner};
 use super::tasks::not_before_today;
 use super::{
-    ActionSpec, Context, Created, Decision, FieldKind, FieldSpec, Fields, ItemFacts, Kind, Machine,
-    Problem, Refusal,
+    ActionSpec, Context, Created, Decision, FieldKind, FieldSpec, Fields, ItemFacts, Kind, Machine, Problem,
+    Refusal,
 };
 use crate::access::{Actor, Role};
 use crate::china_time::DAY_MS;
@@ -126,7 +126,9 @@ impl Rules for Hazards {
                         "a major hazard is accepted only with an on-site check recorded within \
                          {CHECK_WITHIN_DAYS} days after the acceptance request of {when}"
                     ),
-                    zh: format!("重大隐患须在验收申请（{when}）后 {CHECK_WITHIN_DAYS} 日内完成现场核查并记录，方可销号"),
+                    zh: format!(
+                        "重大隐患须在验收申请（{when}）后 {CHECK_WITHIN_DAYS} 日内完成现场核查并记录，方可销号"
+                    ),
                 })
             }
         }
@@ -344,7 +346,11 @@ mod tests {
         assert_eq!(bad_fields(r), MAJOR_REQUIRES);
         // Bad values are named too, in form order, with the missing ones.
         let mut f = bare.clone();
-        f.extend(fields(&[("funds", "-3"), ("deadline", "2026-03-09"), ("supervising_department", "nobody")]));
+        f.extend(fields(&[
+            ("funds", "-3"),
+            ("deadline", "2026-03-09"),
+            ("supervising_department", "nobody"),
+        ]));
         let r = Hazards.create(&actor("bureau"), at(NOW), &f, &ctx());
         assert_eq!(bad_fields(r), MAJOR_REQUIRES);
         let r = Hazards.create(&actor("bureau"), at(NOW), &fields(&[("grade", "grave")]), &ctx());
@@ -383,7 +389,9 @@ mod tests {
         // A check before the request does not count.
         let early = fields(&[("findings", "整改中"), ("checked_at", "2026-03-09T15:00")]);
         it.apply(&Hazards.transition(&it.facts(), "check", &bureau, at(NOW), &early, &ctx()).unwrap());
-        it.apply(&Hazards.transition(&it.facts(), "submit", &owner, at(NOW), &good("submit"), &ctx()).unwrap());
+        it.apply(
+            &Hazards.transition(&it.facts(), "submit", &owner, at(NOW), &good("submit"), &ctx()).unwrap(),
+        );
         assert_eq!(it.fields["acceptance_requested_at"], "2026-03-10T10:00");
         let later = at("2026-03-25T10:00");
         let r = Hazards.transition(&it.facts(), "accept", &bureau, later, &Fields::new(), &ctx());
@@ -396,13 +404,16 @@ mod tests {
         let late = fields(&[("findings", "已整改"), ("checked_at", "2026-03-21T10:01")]);
         let mut too_late = it.clone();
         too_late.apply(&Hazards.transition(&it.facts(), "check", &bureau, later, &late, &ctx()).unwrap());
-        assert!(Hazards.transition(&too_late.facts(), "accept", &bureau, later, &Fields::new(), &ctx()).is_err());
+        assert!(
+            Hazards.transition(&too_late.facts(), "accept", &bureau, later, &Fields::new(), &ctx()).is_err()
+        );
         // On the tenth day it counts, even if an older visit is entered afterwards.
         let in_time = fields(&[("findings", "已整改"), ("checked_at", "2026-03-20T10:00")]);
         it.apply(&Hazards.transition(&it.facts(), "check", &bureau, later, &in_time, &ctx()).unwrap());
         it.apply(&Hazards.transition(&it.facts(), "check", &bureau, later, &early, &ctx()).unwrap());
         assert_eq!(it.fields["last_checked_at"], "2026-03-20T10:00");
-        let d = Hazards.transition(&it.facts(), "accept", &actor("dept"), later, &Fields::new(), &ctx()).unwrap();
+        let d =
+            Hazards.transition(&it.facts(), "accept", &actor("dept"), later, &Fields::new(), &ctx()).unwrap();
         assert_eq!(d.to, ACCEPTED);
     }
 
@@ -411,7 +422,9 @@ mod tests {
         let mut it = item(SUBMITTED);
         it.fields.insert("grade".into(), "general".into());
         it.fields.remove("last_checked_at");
-        let d = Hazards.transition(&it.facts(), "accept", &actor("admin"), at(NOW), &Fields::new(), &ctx()).unwrap();
+        let d = Hazards
+            .transition(&it.facts(), "accept", &actor("admin"), at(NOW), &Fields::new(), &ctx())
+            .unwrap();
         assert_eq!(d.to, ACCEPTED);
     }
 
@@ -421,7 +434,8 @@ mod tests {
         let r = Hazards.transition(&it.facts(), "check", &actor("bureau"), at(NOW), &Fields::new(), &ctx());
         assert_eq!(bad_fields(r), ["findings", "checked_at"]);
         let future = fields(&[("findings", "x"), ("checked_at", "2026-03-11T08:00")]);
-        let Err(Refusal::Invalid(p)) = Hazards.transition(&it.facts(), "check", &actor("bureau"), at(NOW), &future, &ctx())
+        let Err(Refusal::Invalid(p)) =
+            Hazards.transition(&it.facts(), "check", &actor("bureau"), at(NOW), &future, &ctx())
         else {
             panic!()
         };

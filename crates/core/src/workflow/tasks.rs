@@ -23,8 +23,8 @@
 use super::fields::{self, date_deadline, date_text, parse_date, today};
 use super::rules::{self, Rules, is_bureau, is_item_department, is_owner};
 use super::{
-    ActionSpec, Context, Created, Decision, FieldKind, FieldSpec, Fields, ItemFacts, Kind, Machine,
-    Problem, Refusal,
+    ActionSpec, Context, Created, Decision, FieldKind, FieldSpec, Fields, ItemFacts, Kind, Machine, Problem,
+    Refusal,
 };
 use crate::access::{Actor, Role};
 
@@ -373,7 +373,17 @@ mod tests {
         let r = Tasks.create(&actor("bureau"), at(NOW), &bad, &ctx());
         assert_eq!(
             bad_fields(r),
-            ["enterprise", "problem", "measures", "lead_unit", "responsible", "kind", "due", "supporting_units", "source"]
+            [
+                "enterprise",
+                "problem",
+                "measures",
+                "lead_unit",
+                "responsible",
+                "kind",
+                "due",
+                "supporting_units",
+                "source"
+            ]
         );
         // Yesterday is too early; today will do.
         let mut f = creation();
@@ -390,15 +400,20 @@ mod tests {
         let lead = actor("dept");
         let mut it = created();
         // Requested from `assigned`, refused: back to `assigned`, deadline unchanged.
-        let d = Tasks.transition(&it.facts(), "request_extension", &owner, at(NOW), &good("request_extension"), &ctx()).unwrap();
+        let d = Tasks
+            .transition(&it.facts(), "request_extension", &owner, at(NOW), &good("request_extension"), &ctx())
+            .unwrap();
         it.apply(&d);
         assert_eq!(it.fields["extension_from"], ASSIGNED);
-        let d = Tasks.transition(&it.facts(), "refuse_extension", &lead, at(NOW), &good("refuse_extension"), &ctx()).unwrap();
+        let d = Tasks
+            .transition(&it.facts(), "refuse_extension", &lead, at(NOW), &good("refuse_extension"), &ctx())
+            .unwrap();
         assert_eq!((d.to, d.due_at), (ASSIGNED, None));
         it.apply(&d);
         // The asked date must be later than the present one.
         let same = fields(&[("due", "2026-03-20"), ("reason", "x")]);
-        let Err(Refusal::Invalid(p)) = Tasks.transition(&it.facts(), "request_extension", &owner, at(NOW), &same, &ctx())
+        let Err(Refusal::Invalid(p)) =
+            Tasks.transition(&it.facts(), "request_extension", &owner, at(NOW), &same, &ctx())
         else {
             panic!()
         };
@@ -406,9 +421,12 @@ mod tests {
         // Approved twice: the deadline follows, `original_due` stays the first.
         for (asked, end) in [("2026-04-30", "2026-05-01T00:00"), ("2026-05-15", "2026-05-16T00:00")] {
             let ask = fields(&[("due", asked), ("reason", "设备到货延迟")]);
-            let d = Tasks.transition(&it.facts(), "request_extension", &owner, at(NOW), &ask, &ctx()).unwrap();
+            let d =
+                Tasks.transition(&it.facts(), "request_extension", &owner, at(NOW), &ask, &ctx()).unwrap();
             it.apply(&d);
-            let d = Tasks.transition(&it.facts(), "approve_extension", &lead, at(NOW), &Fields::new(), &ctx()).unwrap();
+            let d = Tasks
+                .transition(&it.facts(), "approve_extension", &lead, at(NOW), &Fields::new(), &ctx())
+                .unwrap();
             assert_eq!(d.to, ASSIGNED);
             assert_eq!(d.due_at, Some(Some(at(end))));
             it.apply(&d);
@@ -420,7 +438,14 @@ mod tests {
     #[test]
     fn submitting_needs_evidence() {
         let it = item(IN_PROGRESS);
-        let r = Tasks.transition(&it.facts(), "submit", &actor("owner"), at(NOW), &fields(&[("evidence", "  ")]), &ctx());
+        let r = Tasks.transition(
+            &it.facts(),
+            "submit",
+            &actor("owner"),
+            at(NOW),
+            &fields(&[("evidence", "  ")]),
+            &ctx(),
+        );
         assert_eq!(bad_fields(r), ["evidence"]);
     }
 

@@ -163,8 +163,9 @@ pub struct Step {
 
 pub fn steps() -> impl Strategy<Value = Vec<Step>> {
     prop::collection::vec(
-        (0..COLUMNS.len(), 0..16usize, 0..3usize, 0..20_000i64)
-            .prop_map(|(actor, action, fields, advance_minutes)| Step { actor, action, fields, advance_minutes }),
+        (0..COLUMNS.len(), 0..16usize, 0..3usize, 0..20_000i64).prop_map(
+            |(actor, action, fields, advance_minutes)| Step { actor, action, fields, advance_minutes },
+        ),
         1..40,
     )
 }
@@ -207,7 +208,10 @@ pub fn drive(
                 item.apply(&d);
             }
             Err(refusal) => {
-                if matches!(refusal, Refusal::NotInState { .. } | Refusal::RoleMayNot { .. } | Refusal::Unmet { .. }) {
+                if matches!(
+                    refusal,
+                    Refusal::NotInState { .. } | Refusal::RoleMayNot { .. } | Refusal::Unmet { .. }
+                ) {
                     prop_assert!(!offered.contains(&action), "{action} offered but refused: {refusal}");
                 }
                 prop_assert_eq!(&item.state, &before.state);
