@@ -24,6 +24,8 @@ pub mod hazards;
 pub mod retrofits;
 mod rules;
 pub mod tasks;
+#[cfg(test)]
+mod testkit;
 
 pub use alarms::AlarmReview;
 pub use hazards::Hazards;
@@ -183,7 +185,9 @@ impl Refusal {
     /// [`Problem::describe`]).
     pub fn describe(&self, english: bool) -> String {
         match (self, english) {
-            (Refusal::NotInState { state, action }, false) => format!("当前状态（{state}）下不能执行 {action}"),
+            (Refusal::NotInState { state, action }, false) => {
+                format!("当前状态（{state}）下不能执行 {action}")
+            }
             (Refusal::RoleMayNot { action }, false) => format!("您的角色不能对此事项执行 {action}"),
             (Refusal::UnknownAction { kind, action }, false) => format!("{kind} 没有名为 {action:?} 的操作"),
             (Refusal::Invalid(p), false) => format!("{} 个字段填写有误", p.len()),
@@ -333,4 +337,45 @@ pub trait Machine: Send + Sync {
     ) -> Result<Decision, Refusal>;
     /// The actions `actor` may take on `item` now, whatever fields they would bring.
     fn allowed(&self, item: &ItemFacts<'_>, actor: &Actor, now: i64) -> Vec<&'static str>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_machine_and_a_consistent_shape() {
+        for kind in Kind::ALL {
+            let m = kind.machine();
+            assert_eq!(m.kind(), kind);
+            assert!(!m.states().is_empty());
+            assert!(m.closed_states().iter().all(|s| m.states().contains(s)), "{kind:?}");
+            let mut names: Vec<&str> = m.actions().iter().map(|a| a.name).collect();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names.len(), m.actions().len(), "{kind:?} has an action twice");
+            for fields in m.actions().iter().map(|a| a.fields).chain([m.creation_fields()]) {
+                let mut f: Vec<&str> = fields.iter().map(|s| s.name).collect();
+                f.sort_unstable();
+                f.dedup();
+                assert_eq!(f.len(), fields.len(), "{kind:?} has a field twice");
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_answer_their_status_in_both_languages() {
+        let unmet =
+            Refusal::Unmet { action: "accept".into(), en: "a check first".into(), zh: "须先核查".into() };
+        assert_eq!(unmet.status(), 409);
+        assert_eq!(unmet.describe(false), "暂不能执行 accept：须先核查");
+        assert_eq!(unmet.describe(true), "accept is not possible yet: a check first");
+        let role = Refusal::RoleMayNot { action: "accept".into() };
+        assert_eq!((role.status(), role.describe(false).as_str()), (403, "您的角色不能对此事项执行 accept"));
+        assert_eq!(Problem::TooLarge { max: "100".into() }.describe(false), "不能大于 100");
+        assert_eq!(
+            Problem::TooLate { before: "2026-03-10".into() }.describe(true),
+            "must not be later than 2026-03-10"
+        );
+    }
 }
