@@ -143,10 +143,15 @@ pub enum Action {
     ViewAudit,
     /// Engineers' views: `/api/status`, `/metrics`, the status page.
     ViewSystem,
+    /// Supervision workflows (alarm reviews, rectification tasks, hazards, retrofits): seeing an
+    /// item and its history. A department user passes here for any enterprise; which items are
+    /// theirs (the department named on the item) is the workflow use cases' finer rule. What
+    /// one may *do* to an item is its state machine's decision (`fenhe_core::workflow`).
+    ViewWorkflow,
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::ViewCity,
         Action::ViewProfile,
         Action::ViewEnvironment,
@@ -158,6 +163,7 @@ impl Action {
         Action::ManageUsers,
         Action::ViewAudit,
         Action::ViewSystem,
+        Action::ViewWorkflow,
     ];
 }
 
@@ -190,8 +196,10 @@ fn role_may(role: &Role, action: Action) -> bool {
             SendCommand | ManageDevices | ManageRegistry | ManageUsers | ViewAudit | ViewSystem
         ),
         Role::Bureau => !matches!(action, ManageRegistry | ManageUsers | ViewAudit),
-        Role::Department { .. } => matches!(action, ViewProfile),
-        Role::Enterprise { .. } => matches!(action, ViewProfile | ViewEnvironment | ExportEnvironment),
+        Role::Department { .. } => matches!(action, ViewProfile | ViewWorkflow),
+        Role::Enterprise { .. } => {
+            matches!(action, ViewProfile | ViewEnvironment | ExportEnvironment | ViewWorkflow)
+        }
     }
 }
 
@@ -283,6 +291,7 @@ mod tests {
             (ManageUsers, [ALL, NO, NO, NO, NO]),
             (ViewAudit, [ALL, NO, NO, NO, NO]),
             (ViewSystem, [ALL, NO, ALL, NO, NO]),
+            (ViewWorkflow, [ALL, ALL, ALL, ALL, OWN]),
         ]
     };
 

@@ -18,6 +18,20 @@
 
 use std::collections::BTreeMap;
 
+pub mod alarms;
+pub mod fields;
+pub mod hazards;
+pub mod retrofits;
+mod rules;
+pub mod tasks;
+#[cfg(test)]
+mod testkit;
+
+pub use alarms::AlarmReview;
+pub use hazards::Hazards;
+pub use retrofits::Retrofits;
+pub use tasks::Tasks;
+
 use serde::{Deserialize, Serialize};
 
 use crate::access::Actor;
@@ -52,6 +66,16 @@ impl Kind {
     pub fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.name() == s)
     }
+
+    /// The rules of this kind.
+    pub fn machine(self) -> &'static dyn Machine {
+        match self {
+            Kind::Alarms => &AlarmReview,
+            Kind::Tasks => &Tasks,
+            Kind::Hazards => &Hazards,
+            Kind::Retrofits => &Retrofits,
+        }
+    }
 }
 
 /// Submitted fields of a creation or an action, by name, as text — what a form or a JSON body
@@ -76,6 +100,15 @@ pub enum Problem {
     TooEarly { after: String },
     /// Not a configured department code.
     UnknownDepartment,
+    /// A date or instant that must not come after another (now, today).
+    TooLate { before: String },
+    /// A number above its maximum (a progress of 0–100 %).
+    TooLarge { max: String },
+    /// Not in the registry (an enterprise or outlet id), or not the item's enterprise's.
+    NotRegistered,
+    /// Refused by the registry's own checks (an effective-dated limit it would not hold), with
+    /// the registry's message (English).
+    Registry { message: String },
 }
 
 impl Problem {
@@ -96,6 +129,14 @@ impl Problem {
             (Problem::TooEarly { after }, true) => format!("must be later than {after}"),
             (Problem::UnknownDepartment, false) => "不是已配置的部门".into(),
             (Problem::UnknownDepartment, true) => "not a configured department".into(),
+            (Problem::TooLate { before }, false) => format!("不能晚于 {before}"),
+            (Problem::TooLate { before }, true) => format!("must not be later than {before}"),
+            (Problem::TooLarge { max }, false) => format!("不能大于 {max}"),
+            (Problem::TooLarge { max }, true) => format!("must be at most {max}"),
+            (Problem::NotRegistered, false) => "登记信息中没有此项，或不属于该企业".into(),
+            (Problem::NotRegistered, true) => "not in the registry, or not the enterprise's".into(),
+            (Problem::Registry { message }, false) => format!("登记信息不接受：{message}"),
+            (Problem::Registry { message }, true) => format!("the registry refuses it: {message}"),
         }
     }
 }
@@ -123,15 +164,35 @@ pub enum Refusal {
     /// 422: every bad field, named.
     #[error("{} field(s) are not valid", .0.len())]
     Invalid(Vec<FieldProblem>),
+    /// 409: the state allows the action, but a condition of the item is not met yet (a major
+    /// hazard accepted with no on-site check within 10 days of the acceptance request). Nothing
+    /// changes. `en` and `zh` say what is missing, for people.
+    #[error("{action} is not possible yet: {en}")]
+    Unmet { action: String, en: String, zh: String },
 }
 
 impl Refusal {
     /// The HTTP status this refusal is answered with.
     pub fn status(&self) -> u16 {
         match self {
-            Refusal::NotInState { .. } => 409,
+            Refusal::NotInState { .. } | Refusal::Unmet { .. } => 409,
             Refusal::RoleMayNot { .. } => 403,
             Refusal::UnknownAction { .. } | Refusal::Invalid(_) => 422,
+        }
+    }
+
+    /// The refusal for people: Simplified Chinese, or English (field problems are listed with
+    /// [`Problem::describe`]).
+    pub fn describe(&self, english: bool) -> String {
+        match (self, english) {
+            (Refusal::NotInState { state, action }, false) => {
+                format!("当前状态（{state}）下不能执行 {action}")
+            }
+            (Refusal::RoleMayNot { action }, false) => format!("您的角色不能对此事项执行 {action}"),
+            (Refusal::UnknownAction { kind, action }, false) => format!("{kind} 没有名为 {action:?} 的操作"),
+            (Refusal::Invalid(p), false) => format!("{} 个字段填写有误", p.len()),
+            (Refusal::Unmet { action, zh, .. }, false) => format!("暂不能执行 {action}：{zh}"),
+            (other, true) => other.to_string(),
         }
     }
 }
@@ -174,12 +235,30 @@ pub struct ActionSpec {
     pub fields: &'static [FieldSpec],
 }
 
-/// What a machine needs besides the item: the working-day calendar and the configured
-/// departments (codes).
+/// What a machine needs besides the item: the working-day calendar, the configured
+/// departments (codes) and the configurable deadlines.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
     pub calendar: &'a WorkCalendar,
     pub departments: &'a [String],
+    /// Working days an enterprise has to explain an alarm (counted as
+    /// [`WorkCalendar::deadline`] counts them from the alarm's raising).
+    pub explain_working_days: u32,
+}
+
+impl<'a> Context<'a> {
+    /// The default number of working days to explain an alarm.
+    pub const DEFAULT_EXPLAIN_WORKING_DAYS: u32 = 3;
+
+    /// A context with the default deadlines.
+    pub fn new(calendar: &'a WorkCalendar, departments: &'a [String]) -> Context<'a> {
+        Context { calendar, departments, explain_working_days: Self::DEFAULT_EXPLAIN_WORKING_DAYS }
+    }
+
+    /// The same context with another explanation deadline.
+    pub fn with_explain_working_days(self, n: u32) -> Context<'a> {
+        Context { explain_working_days: n, ..self }
+    }
 }
 
 /// An item as its machine sees it.
@@ -258,4 +337,45 @@ pub trait Machine: Send + Sync {
     ) -> Result<Decision, Refusal>;
     /// The actions `actor` may take on `item` now, whatever fields they would bring.
     fn allowed(&self, item: &ItemFacts<'_>, actor: &Actor, now: i64) -> Vec<&'static str>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_machine_and_a_consistent_shape() {
+        for kind in Kind::ALL {
+            let m = kind.machine();
+            assert_eq!(m.kind(), kind);
+            assert!(!m.states().is_empty());
+            assert!(m.closed_states().iter().all(|s| m.states().contains(s)), "{kind:?}");
+            let mut names: Vec<&str> = m.actions().iter().map(|a| a.name).collect();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names.len(), m.actions().len(), "{kind:?} has an action twice");
+            for fields in m.actions().iter().map(|a| a.fields).chain([m.creation_fields()]) {
+                let mut f: Vec<&str> = fields.iter().map(|s| s.name).collect();
+                f.sort_unstable();
+                f.dedup();
+                assert_eq!(f.len(), fields.len(), "{kind:?} has a field twice");
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_answer_their_status_in_both_languages() {
+        let unmet =
+            Refusal::Unmet { action: "accept".into(), en: "a check first".into(), zh: "须先核查".into() };
+        assert_eq!(unmet.status(), 409);
+        assert_eq!(unmet.describe(false), "暂不能执行 accept：须先核查");
+        assert_eq!(unmet.describe(true), "accept is not possible yet: a check first");
+        let role = Refusal::RoleMayNot { action: "accept".into() };
+        assert_eq!((role.status(), role.describe(false).as_str()), (403, "您的角色不能对此事项执行 accept"));
+        assert_eq!(Problem::TooLarge { max: "100".into() }.describe(false), "不能大于 100");
+        assert_eq!(
+            Problem::TooLate { before: "2026-03-10".into() }.describe(true),
+            "must not be later than 2026-03-10"
+        );
+    }
 }
