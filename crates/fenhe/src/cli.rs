@@ -939,7 +939,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 DueFormatArg::Text => DueFormat::Text,
                 DueFormatArg::Iso => DueFormat::Iso,
             };
-            calendar::due(&cal, &from, working_days, format, &mut io::stdout().lock(), &mut io::stderr().lock())?;
+            calendar::due(
+                &cal,
+                &from,
+                working_days,
+                format,
+                &mut io::stdout().lock(),
+                &mut io::stderr().lock(),
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate(db) => block_on(async move {

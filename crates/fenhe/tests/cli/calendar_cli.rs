@@ -26,7 +26,10 @@ fn deadlines_on_the_bundled_calendar() {
     // Zero working days: the end of the day itself; an RFC 3339 instant is read in China time
     // (2026-03-06T17:00Z is already Saturday 7 March, 01:00, in China).
     assert_eq!(stdout(&due(&["--from", "2026-03-06", "--working-days", "0"])), "2026-03-06 24:00\n");
-    assert_eq!(stdout(&due(&["--from", "2026-03-06T17:00:00Z", "--working-days", "0"])), "2026-03-07 24:00\n");
+    assert_eq!(
+        stdout(&due(&["--from", "2026-03-06T17:00:00Z", "--working-days", "0"])),
+        "2026-03-07 24:00\n"
+    );
     // 30 September + 1: the National Day week is off, Thursday 8 October is worked.
     assert_eq!(stdout(&due(&["--from", "2026-09-30T09:00", "--working-days", "1"])), "2026-10-08 24:00\n");
 }
