@@ -50,7 +50,7 @@ pub fn due(
     let Some(deadline) = calendar.deadline(start, working_days) else {
         bail!("no working day falls in the ten years after {from}: the calendar lists holidays only");
     };
-    let (Some(first), Some(last)) = (china_date(start), china_date(deadline - 1)) else {
+    let (Some(first), Some(last)) = (china_date(start), china_date(deadline.saturating_sub(1))) else {
         bail!("{from} is out of the calendar's range");
     };
     for year in first.year()..=last.year() {
