@@ -83,6 +83,9 @@ pub enum Command {
     /// Copy a SQLite database to a new file while it may be serving, and check the copy
     /// (integrity check, row counts of the main tables). PostgreSQL: see docs/DEPLOYMENT.md.
     Backup(BackupArgs),
+    /// The working-day calendar (public holidays and make-up working days, 调休).
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +117,35 @@ pub struct BackupArgs {
     pub force: bool,
     #[command(flatten)]
     pub db: DbArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CalendarCommand {
+    /// The deadline of something due N working days after T: the day of T does not count, and the
+    /// deadline is the end (24:00, China time) of the N-th working day after it. Printed as
+    /// `YYYY-MM-DD 24:00` (that day's end), or with `--format iso` as the instant in RFC 3339
+    /// (`YYYY-MM-DDT00:00:00+08:00` of the next day).
+    Due {
+        /// The day or instant of receipt: YYYY-MM-DD, YYYY-MM-DDThh:mm[:ss] (China time) or RFC 3339.
+        #[arg(long, value_name = "T")]
+        from: String,
+        /// Working days to count (0: the end of T's own day).
+        #[arg(long, value_name = "N")]
+        working_days: u32,
+        /// A calendar file adding years to the bundled one (the format of
+        /// crates/core/data/workdays-cn.txt: `2027-01-01 holiday 元旦`, `2027-02-07 workday 春节调休`).
+        #[arg(long, value_name = "FILE")]
+        calendar: Option<PathBuf>,
+        /// text: `YYYY-MM-DD 24:00`; iso: the instant, RFC 3339 at +08:00.
+        #[arg(long, value_enum, default_value_t = DueFormatArg::Text)]
+        format: DueFormatArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DueFormatArg {
+    Text,
+    Iso,
 }
 
 #[derive(Debug, Subcommand)]
@@ -964,6 +996,23 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }),
+        Command::Calendar(CalendarCommand::Due { from, working_days, calendar, format }) => {
+            use crate::cmd::calendar::{self, DueFormat};
+            let cal = calendar::load(calendar.as_deref())?;
+            let format = match format {
+                DueFormatArg::Text => DueFormat::Text,
+                DueFormatArg::Iso => DueFormat::Iso,
+            };
+            calendar::due(
+                &cal,
+                &from,
+                working_days,
+                format,
+                &mut io::stdout().lock(),
+                &mut io::stderr().lock(),
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Backup(a) => block_on(async move {
             let mut out = io::BufWriter::new(io::stdout().lock());
             let verified = crate::cmd::backup::run(&a.db.db, &a.to, a.force, &mut out).await?;

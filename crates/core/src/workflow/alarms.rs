@@ -264,7 +264,7 @@ fn task(item: &ItemFacts<'_>, problem: String, now: i64, ctx: &Context<'_>) -> S
     let due = ctx
         .calendar
         .deadline(now, TASK_WORKING_DAYS)
-        .map(|end| date_of(end - 1))
+        .map(|end| date_of(end.saturating_sub(1)))
         .unwrap_or_else(|| date_of(now));
     let mut f = Fields::new();
     f.insert("enterprise".into(), item.enterprise.to_string());

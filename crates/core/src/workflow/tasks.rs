@@ -218,7 +218,7 @@ impl Machine for Tasks {
 
 /// The date of a deadline instant (the end of its day).
 fn present_date(due_at: i64) -> String {
-    date_text(today(due_at - 1))
+    date_text(today(due_at.saturating_sub(1)))
 }
 
 /// A date field that may not lie in the past: today is allowed.

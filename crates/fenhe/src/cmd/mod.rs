@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod alarms;
 pub mod backup;
+pub mod calendar;
 pub mod compliance;
 pub mod data;
 pub mod device;
