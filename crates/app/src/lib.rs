@@ -47,5 +47,6 @@ pub mod revisions;
 pub mod secrets;
 pub mod text_table;
 pub mod view_error;
+pub mod workflows;
 
 pub use error::{AppError, Result};

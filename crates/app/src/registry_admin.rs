@@ -570,9 +570,24 @@ fn take_outlet(registry: &mut Registry, id: &str) -> Result<Outlet> {
 pub async fn add_limit(store: &dyn Store, caller: &Caller, form: &LimitForm) -> Result<Outlet> {
     access::authorize(&caller.actor, Action::ManageRegistry, Target::City)?;
     let mut registry = store.registry().await?;
+    let (before, after) = match limit_added(&mut registry, form) {
+        Ok(both) => both,
+        Err(errors) => return Err(refusal(store, caller, "limit", form.outlet.trim(), form, errors).await),
+    };
+    save_limits(store, caller, "limit.add", &before, &after).await?;
+    Ok(after)
+}
+
+/// The outlet of `form` before and after adding its limit, checked as the registry checks an
+/// outlet's limits, or every problem of the form; nothing is saved and no role is asked (a use
+/// case with its own authority, like a retrofit's acceptance, asks and saves itself).
+pub(crate) fn limit_added(
+    registry: &mut Registry,
+    form: &LimitForm,
+) -> std::result::Result<(Outlet, Outlet), Vec<FieldError>> {
     let outlet_id = form.outlet.trim();
     let mut errors = Vec::new();
-    let before = match take_outlet(&mut registry, outlet_id) {
+    let before = match take_outlet(registry, outlet_id) {
         Ok(o) => Some(o),
         Err(_) => {
             errors.push(FieldError::new("outlet", format!("no outlet has id {outlet_id:?}")));
@@ -581,24 +596,23 @@ pub async fn add_limit(store: &dyn Store, caller: &Caller, form: &LimitForm) -> 
     };
     let limit = form.parse(&mut errors);
     let (Some(before), Some(limit)) = (before, limit) else {
-        return Err(refusal(store, caller, "limit", outlet_id, form, errors).await);
+        return Err(errors);
     };
     let mut after = before.clone();
     after.limits.push(limit);
     let n = after.limits.len() - 1;
     registry.outlets.push(after.clone());
     let index = registry.outlets.len() - 1;
-    let errors = merge(errors, entry_problems(&registry, Section::Outlets, index, Some(n)));
+    let errors = merge(errors, entry_problems(registry, Section::Outlets, index, Some(n)));
     if !errors.is_empty() {
-        return Err(refusal(store, caller, "limit", outlet_id, form, errors).await);
+        return Err(errors);
     }
-    save_limits(store, caller, "limit.add", &before, &after).await?;
-    Ok(after)
+    Ok((before, after))
 }
 
 /// Write an outlet whose limits changed and audit the change as `action` (limits before and
 /// after), as adding and removing a limit both do.
-async fn save_limits(
+pub(crate) async fn save_limits(
     store: &dyn Store,
     caller: &Caller,
     action: &str,

@@ -337,6 +337,11 @@ pub struct ServeArgs {
     /// as a pending revision that changes nothing judged until `fenhe revisions approve`.
     #[arg(long, default_value_t = fenhe_core::revision::DEFAULT_WINDOW_MS / 60_000)]
     pub revision_window_min: i64,
+    /// Working days an enterprise has to explain an engine alarm (counted on the bundled
+    /// working-day calendar from the first working day after the alarm was raised); an alarm
+    /// unexplained by then is escalated.
+    #[arg(long, default_value_t = fenhe_app::workflows::DEFAULT_EXPLAIN_WORKING_DAYS)]
+    pub explain_working_days: u32,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -1013,6 +1018,10 @@ async fn run_serve(a: ServeArgs) -> Result<ExitCode> {
             revision_window_ms: a.revision_window_min.saturating_mul(60_000),
         },
         engine: a.engine.options()?,
+        workflows: fenhe_app::workflows::WorkflowSettings {
+            explain_working_days: a.explain_working_days,
+            ..Default::default()
+        },
     })
     .await?;
     // The machine-readable line first (stdout, flushed: a parent may be waiting for it). A closed

@@ -179,6 +179,7 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
             params: Default::default(),
             interval: std::time::Duration::from_secs(15),
         }),
+        workflows: Default::default(),
     })
     .await?;
 

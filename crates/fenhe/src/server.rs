@@ -1,5 +1,6 @@
 //! Wiring of a running fenhe: store, single writer, HJ 212 gateway, web listener, metrics, and the
-//! job runner (the compliance cycle and the silent-device check, `fenhe_jobs`). `serve` runs it
+//! job runner (the compliance cycle, the silent-device check and the workflows' escalation,
+//! `fenhe_jobs`). `serve` runs it
 //! until a signal; `demo` runs it with a simulated city beside it.
 
 use std::net::SocketAddr;
@@ -7,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, Result};
 use fenhe_ingest::{Gateway, GatewayConfig, GatewayHandle};
-use fenhe_jobs::{ComplianceCycle, Housekeeping, Runner, SilentDevices};
+use fenhe_jobs::{ComplianceCycle, Housekeeping, Runner, SilentDevices, WorkflowEscalation};
 use fenhe_store::Store;
 use fenhe_store::writer::{Writer, WriterConfig, WriterHandle};
 use fenhe_web::{AppState, LiveSnapshot, LiveStatus, OnlineDevice, WebConfig, WebServer};
@@ -29,6 +30,8 @@ pub struct ServerOptions {
     pub ingest_rules: fenhe_store::IngestRules,
     /// The compliance engine's jobs (the cycle and the silent-device check), if wanted.
     pub engine: Option<fenhe_app::engine::EngineOptions>,
+    /// The workflows' calendar and deadlines (the web side's and the escalation job's).
+    pub workflows: fenhe_app::workflows::WorkflowSettings,
 }
 
 /// A running server.
@@ -109,7 +112,10 @@ pub async fn start(opts: ServerOptions) -> Result<Running> {
     let gateway_task = gateway.spawn(cancel.clone());
 
     let live = GatewayLive { gateway: handle.clone(), started_at: fenhe_core::china_time::now_ms() };
-    let mut state = AppState::new(store.clone(), Arc::new(live)).with_config(opts.web);
+    let workflows = Arc::new(opts.workflows);
+    let mut state = AppState::new(store.clone(), Arc::new(live))
+        .with_config(opts.web)
+        .with_workflows(workflows.as_ref().clone());
     if let Some(h) = metrics {
         state = state.with_metrics(Arc::new(move || h.render()));
     }
@@ -130,7 +136,9 @@ pub async fn start(opts: ServerOptions) -> Result<Running> {
     let http_addr = web.local_addr();
     // Leases make each job's slot run once across every process sharing the database.
     let holder = fenhe_jobs::holder_for_this_process();
-    let mut runner = Runner::new(store.clone(), holder.clone()).with(Housekeeping::new(store.clone()));
+    let mut runner = Runner::new(store.clone(), holder.clone())
+        .with(Housekeeping::new(store.clone()))
+        .with(WorkflowEscalation::new(store.clone(), workflows));
     if let Some(e) = opts.engine {
         info!(holder = %holder, every_s = e.interval.as_secs_f64(), "running the compliance jobs");
         runner = runner
@@ -225,6 +233,7 @@ mod tests {
             web: WebConfig::default(),
             ingest_rules: Default::default(),
             engine: None,
+            workflows: Default::default(),
         })
         .await
         .err()

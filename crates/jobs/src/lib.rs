@@ -13,17 +13,20 @@
 //! silent-device check looks at every device's latest data), so the next slot catches up.
 //!
 //! The jobs: [`ComplianceCycle`] and [`SilentDevices`], both `fenhe_app::engine` use cases, and
-//! [`Housekeeping`] (expired sessions, stale sign-in attempts).
+//! [`Housekeeping`] (expired sessions, stale sign-in attempts), and [`WorkflowEscalation`] (late
+//! workflow items escalated, `fenhe_app::workflows::escalate`).
 
 mod compliance_cycle;
 mod housekeeping;
 mod runner;
 mod silent_devices;
+mod workflow_escalation;
 
 pub use compliance_cycle::ComplianceCycle;
 pub use housekeeping::{HOUSEKEEPING_PERIOD, Housekeeping};
 pub use runner::{Runner, holder_for_this_process};
 pub use silent_devices::SilentDevices;
+pub use workflow_escalation::{WORKFLOW_ESCALATION_PERIOD, WorkflowEscalation};
 
 use std::time::Duration;
 
@@ -59,4 +62,6 @@ pub enum JobError {
     Store(#[from] fenhe_store::StoreError),
     #[error(transparent)]
     App(#[from] fenhe_app::AppError),
+    #[error(transparent)]
+    Workflow(#[from] fenhe_app::workflows::WorkflowError),
 }

@@ -2,7 +2,8 @@
 //! [`CommandStore`], [`ResultStore`] (the compliance engine's inputs and results),
 //! [`AlarmStore`], [`LeaseStore`], and the identity and audit layer of the web application:
 //! [`AccountStore`] (users, API tokens, departments), [`SessionStore`], [`SignInStore`] and
-//! [`AuditStore`]. [`Store`] is all of them plus [`Migrate`], implemented for
+//! [`AuditStore`]; and the supervision workflows: [`WorkflowStore`] (tracked items of every
+//! kind, their history and attachments). [`Store`] is all of them plus [`Migrate`], implemented for
 //! every type that implements them; a backend that lacks a method does not compile.
 //! [`sqlite::SqliteStore`] is the embedded default (`./fenhe.db`); [`postgres::PgStore`] is the
 //! production store, shared by several processes. Both pass the same conformance suite
@@ -32,6 +33,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod sign_ins;
 pub mod sqlite;
+mod workflow_rows;
 pub mod workflows;
 pub mod write_health;
 pub mod writer;
@@ -67,7 +69,7 @@ pub use fenhe_core::command::CommandStatus;
 pub mod prelude {
     pub use crate::{
         AccountStore, AlarmStore, AuditStore, CommandStore, IngestStore, LeaseStore, Migrate, RegistryStore,
-        ResultStore, SessionStore, SignInStore, Store,
+        ResultStore, SessionStore, SignInStore, Store, WorkflowStore,
     };
 }
 
@@ -94,6 +96,7 @@ pub trait Store:
     + SessionStore
     + SignInStore
     + AuditStore
+    + WorkflowStore
     + 'static
 {
 }
@@ -110,6 +113,7 @@ impl<T> Store for T where
         + SessionStore
         + SignInStore
         + AuditStore
+        + WorkflowStore
         + 'static
 {
 }

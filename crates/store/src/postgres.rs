@@ -17,7 +17,8 @@
 //! Modules by concern: `open` (pools, schema, migration, saying why a server cannot be
 //! reached), `partitions`, `ingest_write`, `ingest_reads`, `registry`, `commands`, `results`
 //! (dirty marks, saving, queries, the rules' records, the engine's state), `alarms`, `leases`,
-//! `accounts` (users, tokens, departments), `sessions`, `sign_ins`, `audit`, `filter` (WHERE clauses
+//! `accounts` (users, tokens, departments), `sessions`, `sign_ins`, `audit`, `workflows` (supervision items, their steps and
+//! attachments), `filter` (WHERE clauses
 //! from optional filters). Stored names are converted by the SQLite backend's `convert`.
 
 use std::collections::HashSet;
@@ -40,6 +41,7 @@ mod results;
 mod revisions;
 mod sessions;
 mod sign_ins;
+mod workflows;
 
 pub use open::is_postgres_url;
 

@@ -16,7 +16,8 @@
 //! `batch` (the ingest transaction), `ingest_reads`, `registry`, `imports`, `commands`, `dirty`
 //! (dirty device-days), `result_save`, `result_queries`, `records` (the rules' loader),
 //! `engine_state`, `alarms`, `leases`, and the identity and audit layer: `accounts` (users, API
-//! tokens, departments), `sessions`, `sign_ins`, `audit`; `raw` is the one wrapper of raw statements, `convert` the
+//! tokens, departments), `sessions`, `sign_ins`, `audit`; `workflows` (supervision items, their steps and
+//! attachments); `raw` is the one wrapper of raw statements, `convert` the
 //! conversions of stored values.
 //!
 //! Schema: see `migrations/sqlite/`. Measurements are keyed by integer device and factor ids;
@@ -53,6 +54,7 @@ mod results;
 mod revisions;
 mod sessions;
 mod sign_ins;
+mod workflows;
 
 /// Where the database lives when nothing else is said.
 pub const DEFAULT_PATH: &str = "./fenhe.db";

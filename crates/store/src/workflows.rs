@@ -10,7 +10,11 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-use crate::Result;
+use crate::{Result, StoreError};
+
+/// The largest attachment the store keeps (20 MiB): files live in the database on every backend,
+/// so one upload must not bloat it or hold a connection for long. A caller may allow less.
+pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;
 
 /// Fields of an item or of a step, by name.
 pub type ItemFields = BTreeMap<String, String>;
@@ -172,4 +176,83 @@ pub trait WorkflowStore: Send + Sync {
     ) -> Result<StoredFile>;
     async fn file_info(&self, sha256: &str) -> Result<Option<StoredFile>>;
     async fn file(&self, sha256: &str) -> Result<Option<(StoredFile, Vec<u8>)>>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks and values shared by the backends (the same refusal on SQLite and PostgreSQL).
+
+/// What a new item must be for any backend to store it: a kind, and an explicit id that is a
+/// positive number (ids given by the store are 1, 2, 3 …).
+pub(crate) fn check_new_item(item: &NewItem) -> Result<()> {
+    if item.kind.trim().is_empty() {
+        return Err(StoreError::Invalid("a workflow item needs a kind".into()));
+    }
+    if let Some(id) = item.id
+        && id <= 0
+    {
+        return Err(StoreError::Invalid(format!("{} item id {id}: an id is a positive number", item.kind)));
+    }
+    Ok(())
+}
+
+/// A file the store may keep: at most [`MAX_FILE_BYTES`], saying how large it is when it is not.
+pub(crate) fn check_file(name: &str, bytes: &[u8]) -> Result<()> {
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(StoreError::Invalid(format!(
+            "the file {name:?} is {} bytes; an attachment may be at most {} MiB ({MAX_FILE_BYTES} bytes)",
+            bytes.len(),
+            MAX_FILE_BYTES / (1024 * 1024)
+        )));
+    }
+    Ok(())
+}
+
+/// SHA-256 of `bytes` as lowercase hex: a file's identity.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    use std::fmt::Write as _;
+    let digest = sha2::Sha256::digest(bytes);
+    let mut s = String::with_capacity(64);
+    for b in digest {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// The distinct hashes among `files`, for checking that each names a stored file.
+pub(crate) fn distinct_files(files: &[String]) -> Vec<&str> {
+    let mut v: Vec<&str> = files.iter().map(String::as_str).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The refusal of a step whose files are not all stored (`found` of `wanted` distinct hashes).
+pub(crate) fn missing_files(kind: &str, id: Option<i64>, wanted: &[&str], found: i64) -> Result<()> {
+    if usize::try_from(found).ok() == Some(wanted.len()) {
+        return Ok(());
+    }
+    let at = id.map_or_else(|| format!("a new {kind} item"), |id| format!("{kind}/{id}"));
+    Err(StoreError::Invalid(format!(
+        "a step of {at} names files that are not stored (put_file first): {}",
+        wanted.join(", ")
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_of_known_input() {
+        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(sha256_hex(b"").len(), 64);
+    }
+
+    #[test]
+    fn file_cap() {
+        assert!(check_file("a", &vec![0; MAX_FILE_BYTES]).is_ok());
+        let e = check_file("big.pdf", &vec![0; MAX_FILE_BYTES + 1]).unwrap_err();
+        assert!(matches!(&e, StoreError::Invalid(m) if m.contains("big.pdf") && m.contains("20 MiB")), "{e}");
+    }
 }

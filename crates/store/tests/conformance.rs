@@ -36,6 +36,7 @@ use fenhe_store::{
     Command, CommandStatus, DeviceActivity, FrameCount, FrameQuery, ImportSummary, IngestItem, ItemOutcome,
     Lease, MeasurementQuery, NewCommand, Result, Store, StoreError, StoredCounts, StoredFrame,
 };
+use fenhe_store::{Item, ItemChange, ItemFields, ItemQuery, NewItem, NewStep, Step, StepOutcome};
 
 // ---------------------------------------------------------------------------------------------
 // Builders
@@ -277,6 +278,11 @@ stories![
     sessions_lifecycle,
     sign_in_failures_per_account_and_address,
     audit_log_appends_and_filters,
+    workflow_items_are_numbered_per_kind,
+    workflow_steps_append_in_order,
+    workflow_stale_steps_write_nothing,
+    workflow_lists_filter_page_and_count,
+    workflow_files_stored_once,
 ];
 
 /// Refused and successful imports are both on record, newest first, with every problem.
@@ -1450,6 +1456,55 @@ impl fenhe_store::AuditStore for Failing {
     }
     async fn audit_count(&self, q: &fenhe_store::AuditQuery) -> Result<u64> {
         self.inner.audit_count(q).await
+    }
+}
+
+#[async_trait]
+impl fenhe_store::WorkflowStore for Failing {
+    async fn create_item(&self, item: &fenhe_store::NewItem) -> Result<i64> {
+        self.inner.create_item(item).await
+    }
+    async fn item(&self, kind: &str, id: i64) -> Result<Option<fenhe_store::Item>> {
+        self.inner.item(kind, id).await
+    }
+    async fn items_by_id(&self, kind: &str, ids: &[i64]) -> Result<Vec<fenhe_store::Item>> {
+        self.inner.items_by_id(kind, ids).await
+    }
+    async fn steps(&self, kind: &str, id: i64) -> Result<Vec<fenhe_store::Step>> {
+        self.inner.steps(kind, id).await
+    }
+    async fn items(&self, q: &fenhe_store::ItemQuery) -> Result<Vec<fenhe_store::Item>> {
+        self.inner.items(q).await
+    }
+    async fn count_items(&self, q: &fenhe_store::ItemQuery) -> Result<u64> {
+        self.inner.count_items(q).await
+    }
+    async fn apply_step(
+        &self,
+        kind: &str,
+        id: i64,
+        change: &fenhe_store::ItemChange,
+    ) -> Result<fenhe_store::StepOutcome> {
+        self.inner.apply_step(kind, id, change).await
+    }
+    async fn mark_escalated(&self, kind: &str, id: i64, at: i64) -> Result<()> {
+        self.inner.mark_escalated(kind, id, at).await
+    }
+    async fn put_file(
+        &self,
+        name: &str,
+        content_type: &str,
+        enterprise: &str,
+        bytes: &[u8],
+        now: i64,
+    ) -> Result<fenhe_store::StoredFile> {
+        self.inner.put_file(name, content_type, enterprise, bytes, now).await
+    }
+    async fn file_info(&self, sha256: &str) -> Result<Option<fenhe_store::StoredFile>> {
+        self.inner.file_info(sha256).await
+    }
+    async fn file(&self, sha256: &str) -> Result<Option<(fenhe_store::StoredFile, Vec<u8>)>> {
+        self.inner.file(sha256).await
     }
 }
 
@@ -2657,6 +2712,406 @@ async fn audit_log_appends_and_filters(store: Arc<dyn Store>) {
     assert_eq!(store.audit_count(&AuditQuery::default()).await.unwrap(), 4);
     let older = AuditQuery { before_id: Some(ids[2]), actor: Some("admin".into()), ..Default::default() };
     assert_eq!(store.audit_count(&older).await.unwrap(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workflows
+
+fn fields(pairs: &[(&str, &str)]) -> ItemFields {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn wf_step(at: i64, actor: &str, role: &str, action: &str, f: &[(&str, &str)], files: &[&str]) -> NewStep {
+    NewStep {
+        at,
+        actor: actor.into(),
+        role: role.into(),
+        action: action.into(),
+        fields: fields(f),
+        files: files.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// A new item of `kind` for `enterprise`, created at `at` in `state` by the bureau.
+fn new_item(kind: &str, id: Option<i64>, enterprise: &str, title: &str, state: &str, at: i64) -> NewItem {
+    NewItem {
+        kind: kind.into(),
+        id,
+        state: state.into(),
+        enterprise: enterprise.into(),
+        department: None,
+        title: title.into(),
+        fields: fields(&[("problem", title)]),
+        due_at: None,
+        source: Some("manual".into()),
+        created_at: at,
+        step: wf_step(at, "li", "bureau", "create", &[("problem", title)], &[]),
+    }
+}
+
+fn change(
+    from: &str,
+    to: &str,
+    set: &[(&str, &str)],
+    due_at: Option<Option<i64>>,
+    step: NewStep,
+) -> ItemChange {
+    ItemChange { from_state: from.into(), to_state: to.into(), set: fields(set), due_at, step }
+}
+
+fn applied(o: StepOutcome) -> Item {
+    match o {
+        StepOutcome::Applied(item) => item,
+        other => panic!("expected Applied, got {other:?}"),
+    }
+}
+
+/// Ids are 1, 2, 3 … per kind, an explicit id is kept (and the next free one follows it), and an
+/// explicit id already taken is a conflict that writes nothing.
+async fn workflow_items_are_numbered_per_kind(store: Arc<dyn Store>) {
+    assert!(store.item("tasks", 1).await.unwrap().is_none());
+    for n in 1..=3 {
+        let id =
+            store.create_item(&new_item("tasks", None, "E01", &format!("任务{n}"), "assigned", T0 + n)).await;
+        assert_eq!(id.unwrap(), n);
+    }
+    assert_eq!(
+        store.create_item(&new_item("hazards", None, "E01", "隐患", "reported", T0)).await.unwrap(),
+        1
+    );
+    // An alarm review has its alarm's id.
+    assert_eq!(
+        store.create_item(&new_item("alarms", Some(17), "E02", "报警", "open", T0)).await.unwrap(),
+        17
+    );
+    assert_eq!(store.create_item(&new_item("alarms", None, "E02", "报警", "open", T0)).await.unwrap(), 18);
+
+    let mut again = new_item("alarms", Some(17), "E01", "another", "closed", T0 + 9);
+    again.step.action = "import".into();
+    match store.create_item(&again).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("alarms/17"), "{m}"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    let kept = store.item("alarms", 17).await.unwrap().unwrap();
+    assert_eq!((kept.enterprise.as_str(), kept.state.as_str()), ("E02", "open"));
+    assert_eq!(store.steps("alarms", 17).await.unwrap().len(), 1, "the refused creation appended no step");
+
+    for bad in
+        [new_item("tasks", Some(0), "E01", "t", "assigned", T0), new_item(" ", None, "E01", "t", "a", T0)]
+    {
+        assert!(matches!(store.create_item(&bad).await, Err(StoreError::Invalid(_))), "{bad:?}");
+    }
+    // A first step naming a file that is not stored is refused, and nothing is created.
+    let mut with_ghost = new_item("tasks", None, "E01", "ghost", "assigned", T0);
+    with_ghost.step.files = vec!["0".repeat(64)];
+    assert!(matches!(store.create_item(&with_ghost).await, Err(StoreError::Invalid(_))));
+    assert!(store.item("tasks", 4).await.unwrap().is_none());
+
+    // Read back as written, with its first step.
+    let mut full = new_item("tasks", None, "E02", "废水超标整改", "assigned", T0 + 100);
+    full.department = Some("yjj".into());
+    full.due_at = Some(T0 + 10 * DAY);
+    full.source = Some("alarms/17".into());
+    full.fields = fields(&[("measures", "更换膜组件"), ("responsible", "王五"), ("kind", "time_limited")]);
+    full.step.at = T0 + 101;
+    let id = store.create_item(&full).await.unwrap();
+    assert_eq!(id, 4);
+    let item = store.item("tasks", id).await.unwrap().unwrap();
+    assert_eq!(
+        item,
+        Item {
+            kind: "tasks".into(),
+            id,
+            state: "assigned".into(),
+            enterprise: "E02".into(),
+            department: Some("yjj".into()),
+            title: "废水超标整改".into(),
+            fields: full.fields.clone(),
+            due_at: Some(T0 + 10 * DAY),
+            source: Some("alarms/17".into()),
+            created_at: T0 + 100,
+            updated_at: T0 + 101,
+            escalated_at: None,
+        }
+    );
+    assert_eq!(
+        store.steps("tasks", id).await.unwrap(),
+        vec![Step {
+            seq: 1,
+            at: T0 + 101,
+            actor: "li".into(),
+            role: "bureau".into(),
+            action: "create".into(),
+            from_state: None,
+            to_state: "assigned".into(),
+            fields: fields(&[("problem", "废水超标整改")]),
+            files: vec![],
+        }]
+    );
+    assert!(store.steps("tasks", 99).await.unwrap().is_empty());
+}
+
+/// Steps are appended in order with their states; fields are merged (none removed); the deadline
+/// is changed only when asked and kept otherwise; a step's files must be stored.
+async fn workflow_steps_append_in_order(store: Arc<dyn Store>) {
+    let mut task = new_item("tasks", None, "E01", "整改", "assigned", T0);
+    task.due_at = Some(T0 + DAY);
+    task.fields = fields(&[("measures", "加装在线监测"), ("responsible", "张三")]);
+    let id = store.create_item(&task).await.unwrap();
+
+    let start =
+        change("assigned", "in_progress", &[], None, wf_step(T0 + 1, "e01", "enterprise", "start", &[], &[]));
+    let item = applied(store.apply_step("tasks", id, &start).await.unwrap());
+    assert_eq!((item.state.as_str(), item.updated_at, item.due_at), ("in_progress", T0 + 1, Some(T0 + DAY)));
+    assert_eq!(item.fields, task.fields, "no field given, none changed");
+
+    // An extension: a new deadline and new fields, the old ones kept.
+    let extend = change(
+        "in_progress",
+        "in_progress",
+        &[("extension_reason", "设备到货延迟"), ("responsible", "李四")],
+        Some(Some(T0 + 5 * DAY)),
+        wf_step(T0 + 2, "li", "bureau", "approve_extension", &[("due", "2024-07-06")], &[]),
+    );
+    let item = applied(store.apply_step("tasks", id, &extend).await.unwrap());
+    assert_eq!(item.due_at, Some(T0 + 5 * DAY));
+    assert_eq!(
+        item.fields,
+        fields(&[
+            ("measures", "加装在线监测"),
+            ("responsible", "李四"),
+            ("extension_reason", "设备到货延迟")
+        ])
+    );
+
+    // Evidence with files: the same file twice in a step is fine; the deadline is kept.
+    let pdf =
+        store.put_file("验收报告.pdf", "application/pdf", "E01", b"%PDF-1.7 report", T0 + 3).await.unwrap();
+    let photo =
+        store.put_file("现场.jpg", "image/jpeg", "E01", &[0xff, 0xd8, 0xff, 0xe0], T0 + 3).await.unwrap();
+    let files = [pdf.sha256.as_str(), photo.sha256.as_str(), pdf.sha256.as_str()];
+    let submit = change(
+        "in_progress",
+        "submitted",
+        &[("evidence", "已完成")],
+        None,
+        wf_step(T0 + 4, "e01", "enterprise", "submit", &[("evidence", "已完成")], &files),
+    );
+    let item = applied(store.apply_step("tasks", id, &submit).await.unwrap());
+    assert_eq!(
+        (item.state.as_str(), item.due_at, item.updated_at),
+        ("submitted", Some(T0 + 5 * DAY), T0 + 4)
+    );
+    assert_eq!(item.fields.len(), 4);
+    assert_eq!(store.item("tasks", id).await.unwrap().unwrap(), item, "what apply_step answered is stored");
+
+    // A step naming a file that is not stored is refused and writes nothing.
+    let ghost = "f".repeat(64);
+    let bad = change(
+        "submitted",
+        "accepted",
+        &[("verdict", "ok")],
+        Some(None),
+        wf_step(T0 + 5, "li", "bureau", "accept", &[], &[pdf.sha256.as_str(), ghost.as_str()]),
+    );
+    match store.apply_step("tasks", id, &bad).await {
+        Err(StoreError::Invalid(m)) => assert!(m.contains(&ghost), "{m}"),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    assert_eq!(store.item("tasks", id).await.unwrap().unwrap(), item);
+
+    // The deadline can be cleared.
+    let accept =
+        change("submitted", "accepted", &[], Some(None), wf_step(T0 + 6, "li", "bureau", "accept", &[], &[]));
+    let item = applied(store.apply_step("tasks", id, &accept).await.unwrap());
+    assert_eq!((item.state.as_str(), item.due_at), ("accepted", None));
+
+    let steps = store.steps("tasks", id).await.unwrap();
+    assert_eq!(
+        steps
+            .iter()
+            .map(|s| (s.seq, s.action.as_str(), s.from_state.as_deref(), s.to_state.as_str(), s.at))
+            .collect::<Vec<_>>(),
+        vec![
+            (1, "create", None, "assigned", T0),
+            (2, "start", Some("assigned"), "in_progress", T0 + 1),
+            (3, "approve_extension", Some("in_progress"), "in_progress", T0 + 2),
+            (4, "submit", Some("in_progress"), "submitted", T0 + 4),
+            (5, "accept", Some("submitted"), "accepted", T0 + 6),
+        ]
+    );
+    assert_eq!(steps[3].files, files.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "kept as given");
+    assert_eq!((steps[3].actor.as_str(), steps[3].role.as_str()), ("e01", "enterprise"));
+    assert_eq!(steps[2].fields, fields(&[("due", "2024-07-06")]));
+    // Another item's history is its own.
+    let other = store.create_item(&new_item("tasks", None, "E01", "另一个", "assigned", T0)).await.unwrap();
+    assert_eq!(store.steps("tasks", other).await.unwrap().len(), 1);
+}
+
+/// A step decided from a state the item has left writes nothing and says the current state; an
+/// item that does not exist is Missing; escalation is recorded beside the history.
+async fn workflow_stale_steps_write_nothing(store: Arc<dyn Store>) {
+    let id =
+        store.create_item(&new_item("hazards", None, "E01", "危废暂存间", "reported", T0)).await.unwrap();
+    let first = change(
+        "reported",
+        "rectifying",
+        &[("a", "1")],
+        Some(Some(T0 + DAY)),
+        wf_step(T0 + 1, "e01", "enterprise", "start", &[], &[]),
+    );
+    applied(store.apply_step("hazards", id, &first).await.unwrap());
+    let before = store.item("hazards", id).await.unwrap().unwrap();
+
+    // A second actor decided from "reported" too.
+    let late = change(
+        "reported",
+        "closed",
+        &[("b", "2")],
+        Some(None),
+        wf_step(T0 + 2, "li", "bureau", "accept", &[], &[]),
+    );
+    assert_eq!(
+        store.apply_step("hazards", id, &late).await.unwrap(),
+        StepOutcome::StateChanged { current: "rectifying".into() }
+    );
+    assert_eq!(store.item("hazards", id).await.unwrap().unwrap(), before, "nothing written");
+    assert_eq!(store.steps("hazards", id).await.unwrap().len(), 2);
+
+    assert_eq!(store.apply_step("hazards", id + 1, &late).await.unwrap(), StepOutcome::Missing);
+    assert_eq!(
+        store.apply_step("tasks", id, &first).await.unwrap(),
+        StepOutcome::Missing,
+        "ids are per kind"
+    );
+    assert!(store.steps("tasks", id).await.unwrap().is_empty());
+
+    store.mark_escalated("hazards", id, T0 + 3 * DAY).await.unwrap();
+    let escalated = store.item("hazards", id).await.unwrap().unwrap();
+    assert_eq!(escalated.escalated_at, Some(T0 + 3 * DAY));
+    assert_eq!(escalated.updated_at, before.updated_at, "escalation is not a step");
+    assert_eq!(store.steps("hazards", id).await.unwrap().len(), 2);
+    store.mark_escalated("hazards", id, T0 + 4 * DAY).await.unwrap();
+    assert_eq!(store.item("hazards", id).await.unwrap().unwrap().escalated_at, Some(T0 + 4 * DAY));
+    assert!(matches!(store.mark_escalated("hazards", 99, T0).await, Err(StoreError::NotFound(_))));
+}
+
+/// Lists filter by enterprise, department, states, deadline (with states left out), title text,
+/// newest first with pages, and their counts agree; items of another kind never show.
+async fn workflow_lists_filter_page_and_count(store: Arc<dyn Store>) {
+    // (enterprise, department, title, state, due, created)
+    let rows = [
+        ("E01", Some("yjj"), "废水总排口超标", "assigned", Some(T0 + DAY), T0),
+        ("E01", None, "废气治理设施故障", "in_progress", Some(T0 + 3 * DAY), T0 + HOUR),
+        ("E02", Some("yjj"), "危废台账缺失", "accepted", Some(T0), T0 + 2 * HOUR),
+        ("E02", Some("zjj"), "扬尘 100% 覆盖", "submitted", None, T0 + 3 * HOUR),
+        ("E01", None, "废水在线监测数据缺失", "rejected", Some(T0 + 2 * DAY), T0 + 3 * HOUR),
+    ];
+    for (e, d, title, state, due, at) in rows {
+        let mut it = new_item("tasks", None, e, title, state, at);
+        it.department = d.map(String::from);
+        it.due_at = due;
+        store.create_item(&it).await.unwrap();
+    }
+    // Another kind, matching every filter below: never in a tasks list.
+    let mut hz = new_item("hazards", None, "E01", "废水", "assigned", T0 + 9 * HOUR);
+    hz.department = Some("yjj".into());
+    hz.due_at = Some(T0);
+    store.create_item(&hz).await.unwrap();
+
+    let ids = |q: ItemQuery| {
+        let store = store.clone();
+        async move {
+            let items = store.items(&q).await.unwrap();
+            assert!(items.iter().all(|i| i.kind == "tasks"));
+            let n = store.count_items(&ItemQuery { limit: None, offset: None, ..q }).await.unwrap();
+            (items.iter().map(|i| i.id).collect::<Vec<_>>(), n)
+        }
+    };
+    let tasks = || ItemQuery { kind: "tasks".into(), ..Default::default() };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    // Newest first; the two created at the same instant by id, descending.
+    assert_eq!(ids(tasks()).await, (vec![5, 4, 3, 2, 1], 5));
+    assert_eq!(ids(ItemQuery { enterprise: Some("E01".into()), ..tasks() }).await, (vec![5, 2, 1], 3));
+    assert_eq!(ids(ItemQuery { department: Some("yjj".into()), ..tasks() }).await, (vec![3, 1], 2));
+    assert_eq!(ids(ItemQuery { states: s(&["assigned", "rejected"]), ..tasks() }).await, (vec![5, 1], 2));
+    // Overdue at T0 + 2 days: due before then and not closed.
+    let overdue = ItemQuery { due_before: Some(T0 + 2 * DAY), exclude_states: s(&["accepted"]), ..tasks() };
+    assert_eq!(ids(overdue).await, (vec![1], 1));
+    assert_eq!(ids(ItemQuery { due_before: Some(T0 + 2 * DAY + 1), ..tasks() }).await, (vec![5, 3, 1], 3));
+    assert_eq!(
+        ids(ItemQuery { exclude_states: s(&["accepted", "assigned"]), ..tasks() }).await,
+        (vec![5, 4, 2], 3)
+    );
+    assert_eq!(ids(ItemQuery { text: Some("废水".into()), ..tasks() }).await, (vec![5, 1], 2));
+    // The text is matched as written: `%` is no wildcard.
+    assert_eq!(ids(ItemQuery { text: Some("100%".into()), ..tasks() }).await, (vec![4], 1));
+    assert_eq!(ids(ItemQuery { text: Some("1%0".into()), ..tasks() }).await, (vec![], 0));
+    // Filters combine.
+    let both = ItemQuery {
+        enterprise: Some("E01".into()),
+        states: s(&["assigned", "in_progress", "rejected"]),
+        text: Some("废".into()),
+        due_before: Some(T0 + 3 * DAY),
+        ..tasks()
+    };
+    assert_eq!(ids(both).await, (vec![5, 1], 2));
+    // Pages: the count ignores limit and offset.
+    assert_eq!(ids(ItemQuery { limit: Some(2), ..tasks() }).await, (vec![5, 4], 5));
+    assert_eq!(ids(ItemQuery { limit: Some(2), offset: Some(2), ..tasks() }).await, (vec![3, 2], 5));
+    assert_eq!(ids(ItemQuery { offset: Some(3), ..tasks() }).await, (vec![2, 1], 5));
+    assert_eq!(ids(ItemQuery { kind: "retrofits".into(), ..Default::default() }).await, (vec![], 0));
+
+    let mut by_id = store.items_by_id("tasks", &[4, 2, 99, 2]).await.unwrap();
+    by_id.sort_by_key(|i| i.id);
+    assert_eq!(
+        by_id.iter().map(|i| (i.id, i.title.as_str())).collect::<Vec<_>>(),
+        vec![(2, "废气治理设施故障"), (4, "扬尘 100% 覆盖")]
+    );
+    assert!(store.items_by_id("tasks", &[]).await.unwrap().is_empty());
+    let hazards = store.items_by_id("hazards", &[1, 2]).await.unwrap();
+    assert_eq!(hazards.iter().map(|i| (i.kind.as_str(), i.id)).collect::<Vec<_>>(), vec![("hazards", 1)]);
+}
+
+/// A file's bytes are kept once per content and come back exactly; the first upload's description
+/// is kept; a file over the cap is refused with nothing stored; a hash not stored reads as None.
+async fn workflow_files_stored_once(store: Arc<dyn Store>) {
+    let bytes: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
+    let a = store.put_file("现场照片.jpg", "image/jpeg", "E01", &bytes, T0).await.unwrap();
+    assert_eq!(a.sha256.len(), 64);
+    assert!(a.sha256.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)), "{}", a.sha256);
+    assert_eq!(
+        (a.name.as_str(), a.content_type.as_str(), a.size, a.enterprise.as_str(), a.stored_at),
+        ("现场照片.jpg", "image/jpeg", 512, "E01", T0)
+    );
+    // The same bytes again, under another name and enterprise: the same file, described as first.
+    let again = store.put_file("copy.jpg", "image/png", "E02", &bytes, T0 + 1).await.unwrap();
+    assert_eq!(again, a);
+    let (info, back) = store.file(&a.sha256).await.unwrap().unwrap();
+    assert_eq!((info, back), (a.clone(), bytes.clone()));
+    assert_eq!(store.file_info(&a.sha256).await.unwrap(), Some(a.clone()));
+
+    // The hash is SHA-256 of the bytes.
+    let abc = store.put_file("abc.txt", "text/plain", "E01", b"abc", T0).await.unwrap();
+    assert_eq!(abc.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    let empty = store.put_file("empty.txt", "text/plain", "E01", b"", T0).await.unwrap();
+    assert_eq!((empty.size, store.file(&empty.sha256).await.unwrap().unwrap().1), (0, vec![]));
+
+    // The cap: exactly 20 MiB is kept, one byte more is refused saying so, and nothing is stored.
+    let max = fenhe_store::workflows::MAX_FILE_BYTES;
+    let mut big = vec![7u8; max + 1];
+    match store.put_file("大文件.pdf", "application/pdf", "E01", &big, T0).await {
+        Err(StoreError::Invalid(m)) => assert!(m.contains("大文件.pdf") && m.contains("20 MiB"), "{m}"),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    big.pop();
+    let kept = store.put_file("刚好.pdf", "application/pdf", "E01", &big, T0).await.unwrap();
+    assert_eq!(kept.size as usize, max);
+    assert_eq!(store.file(&kept.sha256).await.unwrap().unwrap().1.len(), max);
+
+    assert_eq!(store.file_info(&"0".repeat(64)).await.unwrap(), None);
+    assert!(store.file(&"0".repeat(64)).await.unwrap().is_none());
+    assert_eq!(store.file_info("not a hash").await.unwrap(), None);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
+use fenhe_app::workflows::WorkflowSettings;
 use fenhe_store::Store;
 use serde::Serialize;
 
@@ -95,6 +96,8 @@ pub struct AppState {
     pub events: Arc<crate::live_events::EventHub>,
     /// The overview's figures of the last few seconds, by scope.
     pub overview_cache: Arc<crate::overview_cache::OverviewCache>,
+    /// The workflows' calendar and deadlines (alarm reviews, tasks, hazards, retrofits).
+    pub workflows: Arc<WorkflowSettings>,
 }
 
 impl AppState {
@@ -108,7 +111,15 @@ impl AppState {
             config: Arc::new(WebConfig::default()),
             events: Arc::new(crate::live_events::EventHub::default()),
             overview_cache: Arc::new(crate::overview_cache::OverviewCache::default()),
+            workflows: Arc::new(WorkflowSettings::default()),
         }
+    }
+
+    /// Count the workflows' deadlines with these settings (a calendar with more years, another
+    /// number of working days to explain an alarm).
+    pub fn with_workflows(mut self, settings: WorkflowSettings) -> Self {
+        self.workflows = Arc::new(settings);
+        self
     }
 
     /// Serve `/metrics` with this renderer.
@@ -174,5 +185,11 @@ impl FromRef<AppState> for Arc<crate::overview_cache::OverviewCache> {
 impl FromRef<AppState> for Arc<crate::live_events::EventHub> {
     fn from_ref(s: &AppState) -> Self {
         s.events.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<WorkflowSettings> {
+    fn from_ref(s: &AppState) -> Self {
+        s.workflows.clone()
     }
 }

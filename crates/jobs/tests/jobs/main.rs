@@ -282,3 +282,4 @@ async fn housekeeping_deletes_expired_sessions_only() {
     assert!(store.session("expired").await.unwrap().is_none());
     assert!(store.session("live").await.unwrap().is_some());
 }
+mod workflow_escalation;

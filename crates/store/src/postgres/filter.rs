@@ -11,6 +11,7 @@ use crate::Result;
 enum Arg<'a> {
     Int(i64),
     Text(&'a str),
+    Texts(&'a [String]),
 }
 
 pub(super) struct Filter<'a> {
@@ -38,6 +39,14 @@ impl<'a> Filter<'a> {
     pub(super) fn int(&mut self, cond: &str, v: Option<i64>) {
         if let Some(v) = v {
             self.push(cond, Arg::Int(v));
+        }
+    }
+
+    /// A condition on a list of texts (`state = ANY(?)`), bound as a `text[]`; none when the
+    /// list is empty.
+    pub(super) fn texts(&mut self, cond: &str, v: &'a [String]) {
+        if !v.is_empty() {
+            self.push(cond, Arg::Texts(v));
         }
     }
 
@@ -81,6 +90,7 @@ impl<'a> Filter<'a> {
             q = match a {
                 Arg::Int(v) => q.bind(v),
                 Arg::Text(v) => q.bind(v),
+                Arg::Texts(v) => q.bind(v),
             };
         }
         Ok(q.fetch_all(pool).await?)
@@ -93,6 +103,7 @@ impl<'a> Filter<'a> {
             q = match a {
                 Arg::Int(v) => q.bind(v),
                 Arg::Text(v) => q.bind(v),
+                Arg::Texts(v) => q.bind(v),
             };
         }
         Ok(q.fetch_one(pool).await?)

@@ -19,3 +19,4 @@ mod routes;
 mod screen;
 mod sign_in;
 mod tcp;
+mod workflows;

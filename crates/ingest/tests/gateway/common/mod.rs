@@ -439,6 +439,55 @@ impl fenhe_store::AuditStore for Gate {
 }
 
 #[async_trait]
+impl fenhe_store::WorkflowStore for Gate {
+    async fn create_item(&self, item: &fenhe_store::NewItem) -> Result<i64> {
+        self.inner.create_item(item).await
+    }
+    async fn item(&self, kind: &str, id: i64) -> Result<Option<fenhe_store::Item>> {
+        self.inner.item(kind, id).await
+    }
+    async fn items_by_id(&self, kind: &str, ids: &[i64]) -> Result<Vec<fenhe_store::Item>> {
+        self.inner.items_by_id(kind, ids).await
+    }
+    async fn steps(&self, kind: &str, id: i64) -> Result<Vec<fenhe_store::Step>> {
+        self.inner.steps(kind, id).await
+    }
+    async fn items(&self, q: &fenhe_store::ItemQuery) -> Result<Vec<fenhe_store::Item>> {
+        self.inner.items(q).await
+    }
+    async fn count_items(&self, q: &fenhe_store::ItemQuery) -> Result<u64> {
+        self.inner.count_items(q).await
+    }
+    async fn apply_step(
+        &self,
+        kind: &str,
+        id: i64,
+        change: &fenhe_store::ItemChange,
+    ) -> Result<fenhe_store::StepOutcome> {
+        self.inner.apply_step(kind, id, change).await
+    }
+    async fn mark_escalated(&self, kind: &str, id: i64, at: i64) -> Result<()> {
+        self.inner.mark_escalated(kind, id, at).await
+    }
+    async fn put_file(
+        &self,
+        name: &str,
+        content_type: &str,
+        enterprise: &str,
+        bytes: &[u8],
+        now: i64,
+    ) -> Result<fenhe_store::StoredFile> {
+        self.inner.put_file(name, content_type, enterprise, bytes, now).await
+    }
+    async fn file_info(&self, sha256: &str) -> Result<Option<fenhe_store::StoredFile>> {
+        self.inner.file_info(sha256).await
+    }
+    async fn file(&self, sha256: &str) -> Result<Option<(fenhe_store::StoredFile, Vec<u8>)>> {
+        self.inner.file(sha256).await
+    }
+}
+
+#[async_trait]
 impl fenhe_store::Migrate for Gate {
     async fn migrate(&self) -> Result<()> {
         self.inner.migrate().await

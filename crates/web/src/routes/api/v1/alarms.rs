@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use fenhe_app::alarm_views::{self, AlarmDetail, Step, ViewError};
+use fenhe_app::workflows::{self, WorkflowError, WorkflowSettings};
 use fenhe_core::alarm::Alarm;
 use fenhe_core::china_time;
+use fenhe_core::workflow::Kind;
 use fenhe_store::Store;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -138,6 +140,10 @@ pub struct AlarmDetailBody {
     pub outlet_name: Option<String>,
     pub history: Vec<HistoryItem>,
     pub series: SeriesItem,
+    /// The alarm's review (issue 18): its state, deadline, the caller's allowed actions and its
+    /// history — as it would open when no one has acted yet; none when the alarm's outlet has
+    /// left the registry (no enterprise to explain it).
+    pub review: Option<super::workflows::ItemBody>,
 }
 
 impl From<AlarmDetail> for AlarmDetailBody {
@@ -187,6 +193,7 @@ impl From<AlarmDetail> for AlarmDetailBody {
             outlet_name: d.outlet_name,
             history,
             series,
+            review: None,
         }
     }
 }
@@ -248,6 +255,7 @@ async fn list(
 async fn one(
     ApiUser(user): ApiUser,
     State(store): State<Arc<dyn Store>>,
+    State(settings): State<Arc<WorkflowSettings>>,
     Path(id): Path<String>,
 ) -> Result<Json<AlarmDetailBody>, AppError> {
     // The role's refusal first, so a forbidden role learns nothing from the id's shape either.
@@ -255,5 +263,14 @@ async fn one(
         .map_err(denied_api)?;
     let id: i64 = id.parse().map_err(|_| not_found("not found"))?;
     let d = alarm_views::detail(store.as_ref(), &user.actor, id).await.map_err(view_error)?;
-    Ok(Json(d.into()))
+    let now = fenhe_core::china_time::now_ms();
+    let review = match workflows::get(store.as_ref(), &settings, &user.actor, Kind::Alarms, id, now).await {
+        Ok(v) => Some(super::workflows::ItemBody::from(&v)),
+        // The alarm was shown: a review out of reach is one of no enterprise (its outlet left
+        // the registry), which no one can explain.
+        Err(WorkflowError::Denied(_)) => None,
+        Err(WorkflowError::Store(e)) => return Err(e.into()),
+        Err(WorkflowError::Refused(r)) => return Err(crate::error::internal(r)),
+    };
+    Ok(Json(AlarmDetailBody { review, ..d.into() }))
 }

@@ -27,6 +27,7 @@ mod outlets;
 mod overview;
 mod rates;
 mod registry;
+mod workflows;
 // The areas' list routes use it; until they land nothing does.
 #[allow(dead_code)]
 pub(crate) mod paging;
@@ -77,13 +78,14 @@ fn described() -> OpenApiRouter<AppState> {
         .merge(alarms::routes())
         .merge(rates::routes())
         .merge(overview::routes())
+        .merge(OpenApiRouter::with_openapi(workflows::WorkflowDoc::openapi()))
 }
 
 /// The routes of `/api/v1`, and `/api/v1/openapi.json` describing them.
 pub(crate) fn router() -> Router<AppState> {
     let (router, doc) = described().split_for_parts();
     let doc = Arc::new(doc);
-    router.route(
+    router.merge(workflows::router()).route(
         "/api/v1/openapi.json",
         get(move |ApiUser(_): ApiUser| {
             let doc = doc.clone();
