@@ -26,14 +26,29 @@ struct NavEntry {
 const NAV: &[NavEntry] = &[
     NavEntry { key: "nav.overview", href: Some("/"), action: None, also: &[] },
     NavEntry { key: "nav.screen", href: Some("/screen"), action: Some(Action::ViewCity), also: &[] },
-    NavEntry { key: "nav.enterprises", href: Some("/enterprises"), action: Some(Action::ViewProfile), also: &[] },
+    NavEntry {
+        key: "nav.enterprises",
+        href: Some("/enterprises"),
+        action: Some(Action::ViewProfile),
+        also: &[],
+    },
     NavEntry { key: "nav.alarms", href: Some("/alarms"), action: Some(Action::ViewEnvironment), also: &[] },
     NavEntry { key: "nav.devices", href: Some("/devices"), action: Some(Action::ViewEnvironment), also: &[] },
     NavEntry { key: "nav.quality", href: Some("/quality"), action: Some(Action::ViewEnvironment), also: &[] },
     // Every role sees supervision: the app narrows the items to the person's scope (an
     // enterprise's own, a department's, the city's).
-    NavEntry { key: "nav.supervision", href: Some("/tasks"), action: Some(Action::ViewWorkflow), also: &["/hazards", "/retrofits"] },
-    NavEntry { key: "nav.registry", href: Some("/registry"), action: Some(Action::ManageRegistry), also: &[] },
+    NavEntry {
+        key: "nav.supervision",
+        href: Some("/tasks"),
+        action: Some(Action::ViewWorkflow),
+        also: &["/hazards", "/retrofits"],
+    },
+    NavEntry {
+        key: "nav.registry",
+        href: Some("/registry"),
+        action: Some(Action::ManageRegistry),
+        also: &[],
+    },
     NavEntry { key: "nav.audit", href: Some("/audit"), action: Some(Action::ViewAudit), also: &[] },
     NavEntry { key: "nav.system", href: Some("/system"), action: Some(Action::ViewSystem), also: &[] },
 ];
@@ -76,7 +91,8 @@ impl Chrome {
             .filter_map(|e| {
                 e.href.map(|href| {
                     let current = [href].iter().chain(e.also).any(|p| {
-                        bare == *p || (*p != "/" && bare.strip_prefix(*p).is_some_and(|rest| rest.starts_with('/')))
+                        bare == *p
+                            || (*p != "/" && bare.strip_prefix(*p).is_some_and(|rest| rest.starts_with('/')))
                     });
                     NavLink { label: lang.t(e.key), href, current }
                 })
@@ -156,7 +172,10 @@ mod tests {
             labels(Role::Enterprise { enterprise: "E01".into() }),
             [&["Overview"][..], &data[..]].concat()
         );
-        assert_eq!(labels(Role::Department { department: "fgw".into() }), ["Overview", "Enterprises", "Supervision"]);
+        assert_eq!(
+            labels(Role::Department { department: "fgw".into() }),
+            ["Overview", "Enterprises", "Supervision"]
+        );
     }
 
     #[test]

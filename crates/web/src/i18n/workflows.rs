@@ -127,8 +127,16 @@ pub(super) const MESSAGES: &[(&str, &str, &str)] = &[
     // The creation form and the item page.
     ("wf.form.submit", "提交", "Submit"),
     ("wf.form.choose", "请选择", "Choose"),
-    ("wf.form.errors", "表单有误，请按字段旁的提示修改后重新提交。", "Some fields are wrong: correct them as shown and submit again."),
-    ("wf.form.file_hint", "可选。所选文件需在修改后重新选择。", "Optional. A chosen file must be chosen again after a correction."),
+    (
+        "wf.form.errors",
+        "表单有误，请按字段旁的提示修改后重新提交。",
+        "Some fields are wrong: correct them as shown and submit again.",
+    ),
+    (
+        "wf.form.file_hint",
+        "可选。所选文件需在修改后重新选择。",
+        "Optional. A chosen file must be chosen again after a correction.",
+    ),
     ("wf.item.facts", "基本情况", "About this item"),
     ("wf.item.deadline", "期限", "Deadline"),
     ("wf.item.none", "无", "None"),
@@ -137,7 +145,11 @@ pub(super) const MESSAGES: &[(&str, &str, &str)] = &[
     ("wf.item.timeline", "办理记录", "History"),
     ("wf.item.files", "附件", "Attachments"),
     ("wf.item.actions", "办理", "Actions"),
-    ("wf.item.no_actions", "当前状态下您没有可办理的操作。", "There is nothing you can do on this item in its present state."),
+    (
+        "wf.item.no_actions",
+        "当前状态下您没有可办理的操作。",
+        "There is nothing you can do on this item in its present state.",
+    ),
     ("wf.item.by", "办理人", "By"),
     ("wf.item.system", "系统", "System"),
     (
@@ -147,7 +159,11 @@ pub(super) const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("wf.refused.role", "您的角色不能进行该操作。", "Your role may not take that action."),
     ("wf.refused.unknown", "没有这个操作。", "There is no such action."),
-    ("wf.refused.changed", "事项已被他人办理，请查看最新状态。", "Someone else acted on the item first: see its present state."),
+    (
+        "wf.refused.changed",
+        "事项已被他人办理，请查看最新状态。",
+        "Someone else acted on the item first: see its present state.",
+    ),
     ("wf.review.title", "报警核查", "Review of this alarm"),
     (
         "wf.review.not_opened",

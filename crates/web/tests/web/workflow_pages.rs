@@ -39,9 +39,17 @@ async fn task_for(app: &TestApp, enterprise: &str) -> i64 {
         ("due", &due),
     ]);
     let bureau = Actor::new("officer-app", Role::Bureau);
-    workflows::create(app.store.as_ref(), &WorkflowSettings::default(), &bureau, Kind::Tasks, &f, Vec::new(), now())
-        .await
-        .expect("the task is created")
+    workflows::create(
+        app.store.as_ref(),
+        &WorkflowSettings::default(),
+        &bureau,
+        Kind::Tasks,
+        &f,
+        Vec::new(),
+        now(),
+    )
+    .await
+    .expect("the task is created")
 }
 
 /// POST a form as a signed-in browser, with its CSRF token.
@@ -114,7 +122,10 @@ async fn every_page_renders_for_every_role_and_another_enterprise_gets_404() {
                 // The same page as a missing one, but for the address the language switch returns to.
                 let scrub = |page: String, id: &str| page.replace(&format!("/tasks/{id}"), "/tasks/ID");
                 assert_eq!(scrub(foreign.text(), &other.to_string()), scrub(missing.text(), "999999"));
-                assert!(list.contains(&format!("href=\"/tasks/{own}\"")) && !list.contains(&format!("href=\"/tasks/{other}\"")));
+                assert!(
+                    list.contains(&format!("href=\"/tasks/{own}\""))
+                        && !list.contains(&format!("href=\"/tasks/{other}\""))
+                );
                 // The enterprise may start its own task: the form is there.
                 assert!(item.text().contains("name=\"action\" value=\"start\""), "{name}");
             }
@@ -128,7 +139,10 @@ async fn every_page_renders_for_every_role_and_another_enterprise_gets_404() {
                 let page = item.text();
                 assert!(page.contains("除尘器滤袋破损") && page.contains("已下达"), "{name}: {page}");
                 assert!(page.contains(" 24:00"), "{name}: the deadline is the end of its day");
-                assert!(!page.contains("name=\"action\" value=\"start\""), "{name}: only the enterprise starts");
+                assert!(
+                    !page.contains("name=\"action\" value=\"start\""),
+                    "{name}: only the enterprise starts"
+                );
             }
         }
         // Every role gets a creation page; a role that may not create is refused when it posts.
@@ -167,7 +181,9 @@ async fn a_major_hazard_without_its_five_fields_comes_back_422_naming_each() {
     .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
     let page = r.text();
-    for field in ["measures", "funds", "deadline", "responsible", "contingency_plan", "supervising_department"] {
+    for field in
+        ["measures", "funds", "deadline", "responsible", "contingency_plan", "supervising_department"]
+    {
         assert!(page.contains(&format!("id=\"f-e-{field}\"")), "no problem beside {field}: {page}");
     }
     assert!(page.contains("煤气柜密封老化"), "what was typed comes back");
@@ -198,7 +214,13 @@ async fn a_major_hazard_without_its_five_fields_comes_back_422_naming_each() {
     assert!(page.contains("重大隐患") && page.contains("已登记"), "{page}");
     // A leader may not create: 403 with the reason on the form.
     let leader = app.signed_in("mayor", Role::Leader).await;
-    let r = post(app, &leader, "/hazards/new", &[("enterprise", "E01"), ("grade", "general"), ("description", "x")]).await;
+    let r = post(
+        app,
+        &leader,
+        "/hazards/new",
+        &[("enterprise", "E01"), ("grade", "general"), ("description", "x")],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
     // Without the form's token: refused before anything is looked at.
     let r = app
@@ -221,14 +243,17 @@ async fn actions_posted_from_the_forms_move_the_state() {
     assert!(page.contains("待说明") && page.contains("name=\"action\" value=\"explain\""), "{page}");
     // Another enterprise may not act on it: the same 404 as a missing alarm.
     let path = format!("/alarms/{alarm}/actions");
-    let r = post(app, &e02, &path, &[("action", "explain"), ("reason", "process_upset"), ("text", "x")]).await;
+    let r =
+        post(app, &e02, &path, &[("action", "explain"), ("reason", "process_upset"), ("text", "x")]).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     // A bad explanation: 422 with the problem beside its field, nothing stored.
     let r = post(app, &e01, &path, &[("action", "explain"), ("reason", "weather")]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
     assert!(r.text().contains("id=\"explain-e-reason\"") && r.text().contains("id=\"explain-e-text\""));
     // Explained, then rejected by the bureau: a task is opened naming the alarm.
-    let r = post(app, &e01, &path, &[("action", "explain"), ("reason", "process_upset"), ("text", "工况波动")]).await;
+    let r =
+        post(app, &e01, &path, &[("action", "explain"), ("reason", "process_upset"), ("text", "工况波动")])
+            .await;
     assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, format!("/alarms/{alarm}").as_str()));
     assert_eq!(state_of(app, "alarms", alarm).await, "explained");
     // The enterprise cannot review its own explanation: 403 shown on the page, state unchanged.
@@ -240,12 +265,23 @@ async fn actions_posted_from_the_forms_move_the_state() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
     assert_eq!(state_of(app, "alarms", alarm).await, "rejected");
     let page = app.get_as(&format!("/alarms/{alarm}"), &bureau).await.text();
-    assert!(page.contains("提交说明") && page.contains("驳回") && page.contains("理由不成立"), "the timeline: {page}");
-    let tasks = app.store.items(&fenhe_store::ItemQuery { kind: "tasks".into(), ..Default::default() }).await.unwrap();
+    assert!(
+        page.contains("提交说明") && page.contains("驳回") && page.contains("理由不成立"),
+        "the timeline: {page}"
+    );
+    let tasks = app
+        .store
+        .items(&fenhe_store::ItemQuery { kind: "tasks".into(), ..Default::default() })
+        .await
+        .unwrap();
     let source = format!("alarms/{alarm}");
-    let task = tasks.iter().find(|t| t.source.as_deref() == Some(source.as_str())).expect("a task from the alarm");
+    let task =
+        tasks.iter().find(|t| t.source.as_deref() == Some(source.as_str())).expect("a task from the alarm");
     let task_page = app.get_as(&format!("/tasks/{}", task.id), &e01).await.text();
-    assert!(task_page.contains(&format!("href=\"/alarms/{alarm}\"")), "the task names its alarm: {task_page}");
+    assert!(
+        task_page.contains(&format!("href=\"/alarms/{alarm}\"")),
+        "the task names its alarm: {task_page}"
+    );
 
     // The task: started from its form; started again is 409 with the state unchanged.
     let path = format!("/tasks/{}/actions", task.id);
@@ -259,8 +295,14 @@ async fn actions_posted_from_the_forms_move_the_state() {
     // Submitted with a file from the multipart form; the file is on the timeline and readable
     // by the enterprise and the bureau, not by another enterprise.
     let photo = b"\x89PNG\r\n\x1a\nnot really a picture";
-    let r = post_multipart(app, &e01, &path, &[("action", "submit"), ("evidence", "已更换滤袋")], ("整改照片.png", "image/png", photo))
-        .await;
+    let r = post_multipart(
+        app,
+        &e01,
+        &path,
+        &[("action", "submit"), ("evidence", "已更换滤袋")],
+        ("整改照片.png", "image/png", photo),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
     assert_eq!(state_of(app, "tasks", task.id).await, "submitted");
     let page = app.get_as(&format!("/tasks/{}", task.id), &bureau).await.text();

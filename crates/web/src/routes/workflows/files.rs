@@ -18,7 +18,8 @@ use crate::session::PageUser;
 use crate::state::AppState;
 
 /// Types a browser shows without running anything of ours.
-const INLINE: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"];
+const INLINE: &[&str] =
+    &["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"];
 
 /// `Content-Disposition` for `name`: RFC 5987 encoding, so a Chinese file name survives.
 fn disposition(inline: bool, name: &str) -> String {
@@ -37,7 +38,9 @@ pub(super) async fn file(
     let (info, bytes) = match workflows::file(state.store.as_ref(), &user.actor, &sha256).await {
         Ok(f) => f,
         Err(WorkflowError::Denied(d)) => return Ok(denied_page(chrome(), d)),
-        Err(WorkflowError::Refused(_)) => return Ok(denied_page(chrome(), fenhe_core::access::Denied::NotFound)),
+        Err(WorkflowError::Refused(_)) => {
+            return Ok(denied_page(chrome(), fenhe_core::access::Denied::NotFound));
+        }
         Err(WorkflowError::Store(e)) => return Err(e.into()),
     };
     let ct = info.content_type.to_ascii_lowercase();
@@ -63,7 +66,10 @@ mod tests {
 
     #[test]
     fn file_names_are_encoded() {
-        assert_eq!(disposition(false, "整改 1.pdf"), "attachment; filename*=UTF-8''%E6%95%B4%E6%94%B9%201.pdf");
+        assert_eq!(
+            disposition(false, "整改 1.pdf"),
+            "attachment; filename*=UTF-8''%E6%95%B4%E6%94%B9%201.pdf"
+        );
         assert_eq!(disposition(true, "a/b.png"), "inline; filename*=UTF-8''a%2Fb.png");
     }
 }

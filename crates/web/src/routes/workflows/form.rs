@@ -52,10 +52,9 @@ pub(crate) fn fields(
             let (input, choices) = match spec.kind {
                 FieldKind::Text => ("text", Vec::new()),
                 FieldKind::LongText => ("textarea", Vec::new()),
-                FieldKind::Choice(values) => (
-                    "select",
-                    values.iter().map(|v| (v.to_string(), choice_label(v, lang))).collect(),
-                ),
+                FieldKind::Choice(values) => {
+                    ("select", values.iter().map(|v| (v.to_string(), choice_label(v, lang))).collect())
+                }
                 FieldKind::Date => ("date", Vec::new()),
                 FieldKind::DateTime => ("datetime-local", Vec::new()),
                 FieldKind::Number => ("number", Vec::new()),
@@ -110,7 +109,10 @@ mod tests {
 
     #[test]
     fn inputs_follow_the_specs_with_values_and_problems() {
-        let typed = Fields::from([("deadline".to_string(), "2026-13-01".to_string()), ("supporting_units".to_string(), "a,b".to_string())]);
+        let typed = Fields::from([
+            ("deadline".to_string(), "2026-13-01".to_string()),
+            ("supporting_units".to_string(), "a,b".to_string()),
+        ]);
         let problems = vec![
             FieldProblem { field: "deadline".into(), problem: Problem::NotADate },
             FieldProblem { field: "funds".into(), problem: Problem::Missing },

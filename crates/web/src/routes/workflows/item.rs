@@ -121,7 +121,8 @@ async fn post_action(state: &AppState, s: Submission, kind: Kind, id: i64) -> Re
     let action = action.unwrap_or_default();
     let now = china_time::now_ms();
     let store = state.store.as_ref();
-    let result = workflows::act(store, &state.workflows, &user.actor, kind, id, &action, &fields, files, now).await;
+    let result =
+        workflows::act(store, &state.workflows, &user.actor, kind, id, &action, &fields, files, now).await;
     match result {
         Ok(_) => Ok(Posted::Applied),
         Err(WorkflowError::Refused(r)) => {
@@ -156,6 +157,8 @@ pub(super) async fn act(
         Posted::Refused(status, refused) if kind == Kind::Alarms => {
             crate::routes::alarms::render_detail(&state, chrome, &actor, id, Some(refused), status).await
         }
-        Posted::Refused(status, refused) => render_item(&state, chrome, &actor, kind, id, Some(refused), status).await,
+        Posted::Refused(status, refused) => {
+            render_item(&state, chrome, &actor, kind, id, Some(refused), status).await
+        }
     }
 }

@@ -135,7 +135,11 @@ pub(super) async fn page(
     let states = machine
         .states()
         .iter()
-        .map(|s| Choice { value: s.to_string(), label: state_label(s, lang), selected: pick(s, &filter.state) })
+        .map(|s| Choice {
+            value: s.to_string(),
+            label: state_label(s, lang),
+            selected: pick(s, &filter.state),
+        })
         .collect();
     let query = [
         ("enterprise", q.enterprise.trim()),

@@ -76,7 +76,12 @@ pub(crate) async fn options(store: &dyn Store, actor: &Actor, lang: Lang) -> Res
 
 /// Whether `actor` may create items of `kind` at all: the machine's own answer to an empty form
 /// (a role that may not is refused before any field is looked at).
-pub(crate) fn may_create(kind: Kind, actor: &Actor, settings: &WorkflowSettings, departments: &[String]) -> bool {
+pub(crate) fn may_create(
+    kind: Kind,
+    actor: &Actor,
+    settings: &WorkflowSettings,
+    departments: &[String],
+) -> bool {
     let m = kind.machine();
     if m.creation_fields().is_empty() {
         return false;

@@ -79,7 +79,11 @@ pub(super) async fn page(
     render_form(&state, &user, lang, kind, &typed, &[], None, StatusCode::OK).await
 }
 
-pub(super) async fn submit(uri: Uri, State(state): State<AppState>, s: Submission) -> Result<Response, AppError> {
+pub(super) async fn submit(
+    uri: Uri,
+    State(state): State<AppState>,
+    s: Submission,
+) -> Result<Response, AppError> {
     let Submission { user, lang, fields, files, .. } = s;
     let Some(kind) = kind_of(&uri) else {
         let chrome = Chrome::signed_in(lang, uri.path(), &user.actor, &user.csrf);
@@ -87,17 +91,28 @@ pub(super) async fn submit(uri: Uri, State(state): State<AppState>, s: Submissio
     };
     let now = china_time::now_ms();
     let created =
-        workflows::create(state.store.as_ref(), &state.workflows, &user.actor, kind, &fields, files, now).await;
+        workflows::create(state.store.as_ref(), &state.workflows, &user.actor, kind, &fields, files, now)
+            .await;
     match created {
         Ok(id) => Ok(Redirect::to(&format!("/{}/{id}", kind.name())).into_response()),
         Err(WorkflowError::Refused(Refusal::Invalid(problems))) => {
             let message = Some(lang.t("wf.form.errors").to_string());
-            render_form(&state, &user, lang, kind, &fields, &problems, message, StatusCode::UNPROCESSABLE_ENTITY)
-                .await
+            render_form(
+                &state,
+                &user,
+                lang,
+                kind,
+                &fields,
+                &problems,
+                message,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(WorkflowError::Refused(r)) => {
             let status = StatusCode::from_u16(r.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-            render_form(&state, &user, lang, kind, &fields, &[], Some(refusal_message(&r, lang)), status).await
+            render_form(&state, &user, lang, kind, &fields, &[], Some(refusal_message(&r, lang)), status)
+                .await
         }
         Err(WorkflowError::Denied(d)) => {
             Ok(denied_page(Chrome::signed_in(lang, uri.path(), &user.actor, &user.csrf), d))

@@ -88,20 +88,18 @@ where
                     Some(file_name) => {
                         let content_type =
                             field.content_type().unwrap_or("application/octet-stream").to_string();
-                        let bytes = field
-                            .bytes()
-                            .await
-                            .map_err(|e| bad_request(format!("unreadable file {file_name:?}: {e}")).into_response())?;
+                        let bytes = field.bytes().await.map_err(|e| {
+                            bad_request(format!("unreadable file {file_name:?}: {e}")).into_response()
+                        })?;
                         // A file input left empty still sends a part with no name and no bytes.
                         if !file_name.is_empty() || !bytes.is_empty() {
                             files.push(Upload { name: file_name, content_type, bytes: bytes.to_vec() });
                         }
                     }
                     None => {
-                        let text = field
-                            .text()
-                            .await
-                            .map_err(|e| bad_request(format!("unreadable field {name:?}: {e}")).into_response())?;
+                        let text = field.text().await.map_err(|e| {
+                            bad_request(format!("unreadable field {name:?}: {e}")).into_response()
+                        })?;
                         pairs.push((name, text));
                     }
                 }

@@ -31,11 +31,17 @@ fn overdue_href(kind: Kind) -> String {
 }
 
 /// The tile, or `None` when the person's role sees no workflow at all.
-pub(crate) async fn overdue_tile(state: &AppState, actor: &Actor, lang: Lang) -> Result<Option<OverdueTile>, AppError> {
+pub(crate) async fn overdue_tile(
+    state: &AppState,
+    actor: &Actor,
+    lang: Lang,
+) -> Result<Option<OverdueTile>, AppError> {
     let counts = match workflows::overdue_counts(state.store.as_ref(), actor, china_time::now_ms()).await {
         Ok(c) => c,
         Err(WorkflowError::Denied(_)) => return Ok(None),
-        Err(WorkflowError::Refused(r)) => return Err(crate::error::internal(std::io::Error::other(r.to_string()))),
+        Err(WorkflowError::Refused(r)) => {
+            return Err(crate::error::internal(std::io::Error::other(r.to_string())));
+        }
         Err(WorkflowError::Store(e)) => return Err(e.into()),
     };
     let total = counts.iter().map(|(_, n)| n).sum();

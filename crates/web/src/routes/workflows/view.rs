@@ -151,12 +151,21 @@ fn size_text(bytes: i64) -> String {
 fn file_link(sha: &str, files: &[StoredFile]) -> FileLink {
     match files.iter().find(|f| f.sha256 == sha) {
         Some(f) => FileLink { href: format!("/files/{sha}"), name: f.name.clone(), size: size_text(f.size) },
-        None => FileLink { href: format!("/files/{sha}"), name: sha.chars().take(12).collect(), size: String::new() },
+        None => FileLink {
+            href: format!("/files/{sha}"),
+            name: sha.chars().take(12).collect(),
+            size: String::new(),
+        },
     }
 }
 
 /// The section of `view`, its forms filled from `refused` when the last post was refused.
-pub(crate) fn section(view: &ItemView, options: &Options, refused: Option<Refused>, lang: Lang) -> ItemSection {
+pub(crate) fn section(
+    view: &ItemView,
+    options: &Options,
+    refused: Option<Refused>,
+    lang: Lang,
+) -> ItemSection {
     let s = &view.summary;
     let kinds = field_kinds(s.kind);
     let text = |name: &str, value: &str| value_text(kinds.get(name).copied(), value, options, lang);
