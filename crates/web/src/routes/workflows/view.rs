@@ -95,7 +95,7 @@ pub(crate) fn value_text(kind: Option<FieldKind>, value: &str, options: &Options
         list.iter().find(|(c, _)| c == code).map(|(_, l)| l.clone()).unwrap_or_else(|| code.to_string())
     };
     match kind {
-        Some(FieldKind::Choice(_)) => choice_label(value, lang),
+        Some(FieldKind::Choice(values)) if values.contains(&value) => choice_label(value, lang),
         Some(FieldKind::Department) if value == tasks::BUREAU => choice_label(value, lang),
         Some(FieldKind::Department) => name_of(&options.departments, value),
         Some(FieldKind::Departments) => value
@@ -108,14 +108,19 @@ pub(crate) fn value_text(kind: Option<FieldKind>, value: &str, options: &Options
     }
 }
 
-/// The field kinds a machine declares, by name (its creation fields and every action's).
+/// The field kinds a machine declares, by name (its creation fields and every action's). A name
+/// used as a choice by one action and as text by another (`reason`) keeps the choice, so a chosen
+/// value shows by its label; text that is no choice value shows as typed ([`value_text`]).
 fn field_kinds(kind: Kind) -> HashMap<&'static str, FieldKind> {
     let m = kind.machine();
-    m.creation_fields()
-        .iter()
-        .chain(m.actions().iter().flat_map(|a| a.fields.iter()))
-        .map(|f| (f.name, f.kind))
-        .collect()
+    let mut kinds = HashMap::new();
+    for f in m.creation_fields().iter().chain(m.actions().iter().flat_map(|a| a.fields.iter())) {
+        let keep = matches!(kinds.get(f.name), Some(FieldKind::Choice(_)));
+        if !keep {
+            kinds.insert(f.name, f.kind);
+        }
+    }
+    kinds
 }
 
 fn who(actor: &str, role: &str, lang: Lang) -> String {
@@ -169,7 +174,13 @@ pub(crate) fn section(
     let s = &view.summary;
     let kinds = field_kinds(s.kind);
     let text = |name: &str, value: &str| value_text(kinds.get(name).copied(), value, options, lang);
-    let facts = view.fields.iter().map(|(k, v)| (field_label(k, lang), text(k, v))).collect();
+    // The creation fields in the form's order, then what the steps added; the enterprise is
+    // shown above already.
+    let machine = s.kind.machine();
+    let order = |k: &str| machine.creation_fields().iter().position(|f| f.name == k).unwrap_or(usize::MAX);
+    let mut shown: Vec<(&String, &String)> = view.fields.iter().filter(|(k, _)| *k != "enterprise").collect();
+    shown.sort_by_key(|(k, _)| order(k));
+    let facts = shown.into_iter().map(|(k, v)| (field_label(k, lang), text(k, v))).collect();
     let timeline = view
         .history
         .iter()
@@ -216,7 +227,8 @@ pub(crate) fn section(
             Some((k, id)) if href.is_some() => {
                 format!("{} {id}", Kind::parse(k).map(|k| one_label(k, lang)).unwrap_or_default())
             }
-            _ => src.clone(),
+            // `manual`, `inspection`, `self_inspection` … by their label.
+            _ => choice_label(src, lang),
         };
         (label, href)
     });
