@@ -110,7 +110,8 @@ pub async fn seed(store: &dyn Store, settings: &WorkflowSettings, now: i64) -> R
     // Alarms of the backfilled days, oldest first: the first ones explained and reviewed, the
     // newest left to explain (some past their deadline).
     let mut alarms = store.alarms(&AlarmQuery::default()).await.context("reading the demo's alarms")?;
-    alarms.sort_by_key(|a| (a.raised_at, a.id));
+    // Exceedances first (what the review is for), then other findings, oldest first.
+    alarms.sort_by_key(|a| (a.draft.kind != "exceedance", a.raised_at, a.id));
     let registry = store.registry().await?;
     let owner = |outlet: &str| registry.outlet(outlet).map(|o| o.enterprise.clone());
     let reviewed: Vec<_> = alarms.iter().filter(|a| owner(&a.draft.outlet).is_some()).take(4).collect();
