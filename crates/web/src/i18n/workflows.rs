@@ -117,7 +117,6 @@ pub(super) const MESSAGES: &[(&str, &str, &str)] = &[
     ("wf.list.text", "关键词", "Text"),
     ("wf.list.apply", "查询", "Apply"),
     ("wf.list.reset", "清除筛选", "Clear filters"),
-    ("wf.list.total", "共", "Total"),
     ("wf.list.id", "编号", "No."),
     ("wf.list.title", "事项", "Item"),
     ("wf.list.due", "期限", "Due"),

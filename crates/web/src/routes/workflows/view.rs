@@ -104,8 +104,22 @@ pub(crate) fn value_text(kind: Option<FieldKind>, value: &str, options: &Options
             .collect::<Vec<_>>()
             .join(if lang.is_english() { ", " } else { "、" }),
         Some(FieldKind::Enterprise) => name_of(&options.enterprises, value),
+        // An instant as the pages write one (`2026-12-04 03:34`, not the form's `T`).
+        _ if is_datetime(value) => value.replacen('T', " ", 1),
         _ => value.to_string(),
     }
+}
+
+/// `YYYY-MM-DDTHH:MM` (a date-time field, or one the app records such as `raised_at`).
+fn is_datetime(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() == 16
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 => *c == b':',
+            _ => c.is_ascii_digit(),
+        })
 }
 
 /// The field kinds a machine declares, by name (its creation fields and every action's). A name
@@ -249,5 +263,26 @@ pub(crate) fn section(
         forms,
         action_url: format!("/{}/{}/actions", s.kind.name(), s.id),
         refusal: refused.map(|r| r.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_read_as_people_write_them() {
+        let options =
+            Options { departments: vec![("yjj".into(), "应急管理局".into())], enterprises: Vec::new() };
+        let kinds = field_kinds(Kind::Alarms);
+        // `reason` is a choice when explaining and free text when rejecting.
+        assert_eq!(
+            value_text(kinds.get("reason").copied(), "process_upset", &options, Lang::En),
+            "Process upset"
+        );
+        assert_eq!(value_text(kinds.get("reason").copied(), "理由不成立", &options, Lang::En), "理由不成立");
+        assert_eq!(value_text(None, "2026-12-04T03:34", &options, Lang::Zh), "2026-12-04 03:34");
+        assert_eq!(value_text(Some(FieldKind::Department), "yjj", &options, Lang::Zh), "应急管理局");
+        assert_eq!(value_text(Some(FieldKind::Department), "bureau", &options, Lang::Zh), "生态环境局");
     }
 }
