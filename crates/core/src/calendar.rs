@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use jiff::ToSpan;
 use jiff::civil::{Date, Weekday};
 
 const DAY_MS: i64 = 86_400_000;
@@ -200,7 +199,8 @@ fn is_weekend(d: Date) -> bool {
 /// The China-time date of an instant.
 pub fn china_date(t: i64) -> Option<Date> {
     let days = t.checked_add(OFFSET_MS)?.div_euclid(DAY_MS);
-    Date::new(1970, 1, 1).ok()?.checked_add(days.days()).ok()
+    // `try_days`: an instant whose day is beyond jiff's range is no date (`days()` would panic).
+    Date::new(1970, 1, 1).ok()?.checked_add(jiff::Span::new().try_days(days).ok()?).ok()
 }
 
 /// 24:00 China time at the end of `d`, epoch ms.
@@ -277,6 +277,15 @@ mod tests {
         }
         assert_eq!(c.working_days_between(at("2026-03-06T10:00"), at("2026-03-06T18:00")), 0);
         assert_eq!(c.working_days_between(at("2026-03-06T10:00"), at("2026-03-05T18:00")), 0);
+    }
+
+    #[test]
+    fn absurd_instants_have_no_deadline_instead_of_a_panic() {
+        let c = WorkCalendar::bundled();
+        assert_eq!(china_date(i64::MAX), None);
+        assert_eq!(c.deadline(i64::MAX, 3), None);
+        assert_eq!(c.deadline(i64::MIN, 0), None);
+        assert_eq!(c.working_days_between(i64::MIN, i64::MAX), 0);
     }
 
     #[test]

@@ -71,6 +71,38 @@ pub enum Command {
     /// approved (decisions are audited as `cli`).
     #[command(subcommand)]
     Revisions(RevisionsCommand),
+    /// The working-day calendar (public holidays and make-up working days, 调休).
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CalendarCommand {
+    /// The deadline of something due N working days after T: the day of T does not count, and the
+    /// deadline is the end (24:00, China time) of the N-th working day after it. Printed as
+    /// `YYYY-MM-DD 24:00` (that day's end), or with `--format iso` as the instant in RFC 3339
+    /// (`YYYY-MM-DDT00:00:00+08:00` of the next day).
+    Due {
+        /// The day or instant of receipt: YYYY-MM-DD, YYYY-MM-DDThh:mm[:ss] (China time) or RFC 3339.
+        #[arg(long, value_name = "T")]
+        from: String,
+        /// Working days to count (0: the end of T's own day).
+        #[arg(long, value_name = "N")]
+        working_days: u32,
+        /// A calendar file adding years to the bundled one (the format of
+        /// crates/core/data/workdays-cn.txt: `2027-01-01 holiday 元旦`, `2027-02-07 workday 春节调休`).
+        #[arg(long, value_name = "FILE")]
+        calendar: Option<PathBuf>,
+        /// text: `YYYY-MM-DD 24:00`; iso: the instant, RFC 3339 at +08:00.
+        #[arg(long, value_enum, default_value_t = DueFormatArg::Text)]
+        format: DueFormatArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DueFormatArg {
+    Text,
+    Iso,
 }
 
 #[derive(Debug, Subcommand)]
@@ -905,6 +937,23 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::User(cmd) => block_on(run_user(cmd)),
         Command::Token(cmd) => block_on(run_token(cmd)),
         Command::Revisions(cmd) => block_on(run_revisions(cmd)),
+        Command::Calendar(CalendarCommand::Due { from, working_days, calendar, format }) => {
+            use crate::cmd::calendar::{self, DueFormat};
+            let cal = calendar::load(calendar.as_deref())?;
+            let format = match format {
+                DueFormatArg::Text => DueFormat::Text,
+                DueFormatArg::Iso => DueFormat::Iso,
+            };
+            calendar::due(
+                &cal,
+                &from,
+                working_days,
+                format,
+                &mut io::stdout().lock(),
+                &mut io::stderr().lock(),
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Migrate(db) => block_on(async move {
             open_store(&db).await?;
             eprintln!("migrations applied to {}", fenhe_store::shown(&db.db));

@@ -32,8 +32,8 @@
 use super::fields::{self, Checked, date_text, datetime_text, parse_datetime};
 use super::rules::{self, Rules, is_bureau, is_owner};
 use super::{
-    ActionSpec, Context, Created, Decision, FieldKind, FieldSpec, Fields, ItemFacts, Kind, Machine,
-    Problem, Refusal, Spawn,
+    ActionSpec, Context, Created, Decision, FieldKind, FieldSpec, Fields, ItemFacts, Kind, Machine, Problem,
+    Refusal, Spawn,
 };
 use crate::access::Actor;
 use crate::china_time::date_of;
@@ -100,7 +100,13 @@ impl AlarmReview {
     /// [`AlarmReview::opened`] for the engine alarm `alarm` with its `title`: both are kept in the
     /// item's fields (`alarm`, `alarm_title`), and a task opened from the review says
     /// `source` = `alarms/{alarm}` and names the alarm in its problem.
-    pub fn opened_for(alarm: i64, title: &str, enterprise: &str, raised_at: i64, ctx: &Context<'_>) -> Created {
+    pub fn opened_for(
+        alarm: i64,
+        title: &str,
+        enterprise: &str,
+        raised_at: i64,
+        ctx: &Context<'_>,
+    ) -> Created {
         let mut created = AlarmReview::opened(enterprise, raised_at, ctx);
         let title = title.trim();
         created.fields.insert("alarm".into(), alarm.to_string());
@@ -159,7 +165,13 @@ impl Machine for AlarmReview {
         ACTIONS
     }
 
-    fn create(&self, _actor: &Actor, _now: i64, _fields: &Fields, _ctx: &Context<'_>) -> Result<Created, Refusal> {
+    fn create(
+        &self,
+        _actor: &Actor,
+        _now: i64,
+        _fields: &Fields,
+        _ctx: &Context<'_>,
+    ) -> Result<Created, Refusal> {
         // Reviews open from the engine's alarms (AlarmReview::opened), never from a form.
         Err(Refusal::RoleMayNot { action: "create".into() })
     }
@@ -252,7 +264,7 @@ fn task(item: &ItemFacts<'_>, problem: String, now: i64, ctx: &Context<'_>) -> S
     let due = ctx
         .calendar
         .deadline(now, TASK_WORKING_DAYS)
-        .map(|end| date_of(end - 1))
+        .map(|end| date_of(end.saturating_sub(1)))
         .unwrap_or_else(|| date_of(now));
     let mut f = Fields::new();
     f.insert("enterprise".into(), item.enterprise.to_string());
@@ -268,3 +280,231 @@ fn task(item: &ItemFacts<'_>, problem: String, now: i64, ctx: &Context<'_>) -> S
     Spawn { kind: Kind::Tasks, fields: f }
 }
 
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::workflow::testkit::{self, Item, OWNER, actor, at, bad_fields, ctx, fields};
+
+    const NOW: &str = "2026-03-10T10:00";
+
+    /// Every state × action × role. Departments have no part in a review.
+    const MATRIX: &str = "
+        # action  state                 admin     leader bureau    dept odept owner     other
+        explain   awaiting_explanation  403       403    403       403  403   explained 403
+        explain   explained             403       403    403       403  403   409       403
+        explain   accepted              403       403    403       403  403   409       403
+        explain   rejected              403       403    403       403  403   409       403
+        accept    awaiting_explanation  409       403    409       403  403   403       403
+        accept    explained             accepted  403    accepted  403  403   403       403
+        accept    accepted              409       403    409       403  403   403       403
+        accept    rejected              409       403    409       403  403   403       403
+        reject    awaiting_explanation  409       403    409       403  403   403       403
+        reject    explained             rejected  403    rejected  403  403   403       403
+        reject    accepted              409       403    409       403  403   403       403
+        reject    rejected              409       403    409       403  403   403       403
+        verify    awaiting_explanation  awaiting_explanation 403 awaiting_explanation 403 403 403 403
+        verify    explained             explained 403    explained 403  403   403       403
+        verify    accepted              accepted  403    accepted  403  403   403       403
+        verify    rejected              rejected  403    rejected  403  403   403       403
+        bogus     awaiting_explanation  422       422    422       422  422   422       422
+        bogus     explained             422       422    422       422  422   422       422
+        bogus     accepted              422       422    422       422  422   422       422
+        bogus     rejected              422       422    422       422  422   422       422
+    ";
+
+    fn opened() -> Item {
+        let c = AlarmReview::opened_for(
+            42,
+            "1号锅炉排口 SO2 小时均值超标",
+            OWNER,
+            at("2026-03-06T16:55"),
+            &ctx(),
+        );
+        Item {
+            state: c.state.into(),
+            enterprise: c.enterprise,
+            department: c.department,
+            fields: c.fields,
+            due_at: c.due_at,
+            created_at: at("2026-03-06T16:55"),
+        }
+    }
+
+    fn item(state: &str) -> Item {
+        let mut it = opened();
+        it.state = state.into();
+        if state != AWAITING_EXPLANATION {
+            it.fields.extend(fields(&[("reason", "process_upset"), ("text", "工况波动")]));
+        }
+        it
+    }
+
+    fn good(action: &str) -> Fields {
+        match action {
+            "explain" => fields(&[
+                ("reason", "calibration"),
+                ("text", "例行校准"),
+                ("period_from", "2026-03-06T08:00"),
+                ("period_to", "2026-03-06T09:00"),
+            ]),
+            "reject" => fields(&[("reason", "校准记录不符")]),
+            "verify" => fields(&[("findings", "现场在校准"), ("verified_at", "2026-03-09T15:30")]),
+            _ => Fields::new(),
+        }
+    }
+
+    #[test]
+    fn the_full_matrix() {
+        testkit::run_matrix(&AlarmReview, MATRIX, at(NOW), item, good);
+    }
+
+    #[test]
+    fn no_one_creates_a_review_by_hand() {
+        assert!(AlarmReview.creation_fields().is_empty());
+        for who in testkit::actors() {
+            let r = AlarmReview.create(&who, at(NOW), &fields(&[("enterprise", OWNER)]), &ctx());
+            assert_eq!(r.map_err(|e| e.status()), Err(403), "{}", who.username);
+        }
+    }
+
+    #[test]
+    fn the_explanation_is_due_after_working_days_on_the_calendar() {
+        // Friday 13 February 2026, the eve of the Spring Festival: Saturday 14 is a make-up
+        // working day, 15–23 are off, so 3 working days end on Wednesday 25 February.
+        let c = AlarmReview::opened(OWNER, at("2026-02-13T16:55"), &ctx());
+        assert_eq!(c.state, AWAITING_EXPLANATION);
+        assert_eq!(c.due_at, Some(at("2026-02-26T00:00")));
+        assert_eq!(c.fields.get("raised_at").map(String::as_str), Some("2026-02-13T16:55"));
+        // An ordinary Friday: Monday, Tuesday, Wednesday.
+        let c = AlarmReview::opened(OWNER, at("2026-03-06T16:55"), &ctx());
+        assert_eq!(c.due_at, Some(at("2026-03-12T00:00")));
+        // Configured: 1 working day after the Friday before the holiday is the worked Saturday.
+        let one = ctx().with_explain_working_days(1);
+        assert_eq!(
+            AlarmReview::opened(OWNER, at("2026-02-13T16:55"), &one).due_at,
+            Some(at("2026-02-15T00:00"))
+        );
+    }
+
+    #[test]
+    fn an_explanation_names_every_bad_field() {
+        let it = item(AWAITING_EXPLANATION);
+        let owner = actor("owner");
+        let r = AlarmReview.transition(
+            &it.facts(),
+            "explain",
+            &owner,
+            at(NOW),
+            &fields(&[("reason", "weather")]),
+            &ctx(),
+        );
+        assert_eq!(bad_fields(r), ["reason", "text"]);
+        // A period is required for a shutdown, and its end must follow its start.
+        let r = AlarmReview.transition(
+            &it.facts(),
+            "explain",
+            &owner,
+            at(NOW),
+            &fields(&[("reason", "shutdown"), ("text", "停产")]),
+            &ctx(),
+        );
+        assert_eq!(bad_fields(r), ["period_from", "period_to"]);
+        let backwards = fields(&[
+            ("reason", "startup"),
+            ("text", "开炉"),
+            ("period_from", "2026-03-06T09:00"),
+            ("period_to", "2026-03-06T08:00"),
+        ]);
+        let r = AlarmReview.transition(&it.facts(), "explain", &owner, at(NOW), &backwards, &ctx());
+        let Err(Refusal::Invalid(p)) = r else { panic!("{r:?}") };
+        assert_eq!(p[0].field, "period_to");
+        assert_eq!(p[0].problem, Problem::TooEarly { after: "period_from".into() });
+        // A real exceedance needs no period.
+        let d = AlarmReview
+            .transition(
+                &it.facts(),
+                "explain",
+                &owner,
+                at(NOW),
+                &fields(&[("reason", "real_exceedance"), ("text", "确属超标")]),
+                &ctx(),
+            )
+            .unwrap();
+        assert_eq!(d.to, EXPLAINED);
+        assert_eq!(d.due_at, Some(None), "the enterprise's deadline is met");
+        assert_eq!(d.set.get("reason").map(String::as_str), Some("real_exceedance"));
+    }
+
+    #[test]
+    fn a_rejection_opens_a_task_naming_the_alarm() {
+        let it = item(EXPLAINED);
+        let d = AlarmReview
+            .transition(&it.facts(), "reject", &actor("bureau"), at(NOW), &good("reject"), &ctx())
+            .unwrap();
+        let spawn = d.spawn.expect("a task");
+        assert_eq!(spawn.kind, Kind::Tasks);
+        let f = &spawn.fields;
+        assert_eq!(f.get("source").map(String::as_str), Some("alarms/42"));
+        assert_eq!(f.get("enterprise").map(String::as_str), Some(OWNER));
+        let problem = f.get("problem").unwrap();
+        assert!(
+            problem.contains("1号锅炉排口 SO2 小时均值超标") && problem.contains("校准记录不符"),
+            "{problem}"
+        );
+        // Ten working days from Tuesday 10 March: Tuesday 24 March.
+        assert_eq!(f.get("due").map(String::as_str), Some("2026-03-24"));
+        let task = crate::workflow::Tasks.create(&actor("bureau"), at(NOW), f, &ctx()).unwrap();
+        assert_eq!(task.department, None, "the bureau leads it");
+        // A rejection without a reason is refused and opens nothing.
+        let r =
+            AlarmReview.transition(&it.facts(), "reject", &actor("bureau"), at(NOW), &Fields::new(), &ctx());
+        assert_eq!(bad_fields(r), ["reason"]);
+    }
+
+    #[test]
+    fn accepting_a_real_exceedance_opens_a_task_and_other_reasons_none() {
+        let mut it = item(EXPLAINED);
+        let d = AlarmReview
+            .transition(&it.facts(), "accept", &actor("admin"), at(NOW), &Fields::new(), &ctx())
+            .unwrap();
+        assert!(d.spawn.is_none());
+        it.fields.insert("reason".into(), "real_exceedance".into());
+        let d = AlarmReview
+            .transition(&it.facts(), "accept", &actor("admin"), at(NOW), &Fields::new(), &ctx())
+            .unwrap();
+        assert_eq!(d.to, ACCEPTED);
+        assert!(d.spawn.unwrap().fields["problem"].contains("真实超标"));
+    }
+
+    #[test]
+    fn a_verification_cannot_be_dated_in_the_future() {
+        let it = item(ACCEPTED);
+        let future = fields(&[("findings", "x"), ("verified_at", "2026-03-10T10:01"), ("inspector", "王")]);
+        let r = AlarmReview.transition(&it.facts(), "verify", &actor("bureau"), at(NOW), &future, &ctx());
+        assert_eq!(bad_fields(r), ["verified_at"]);
+        let r =
+            AlarmReview.transition(&it.facts(), "verify", &actor("bureau"), at(NOW), &Fields::new(), &ctx());
+        assert_eq!(bad_fields(r), ["findings", "verified_at"]);
+    }
+
+    fn good_at(action: &str, _item: &Item, _now: i64) -> Fields {
+        good(action)
+    }
+
+    fn bad(action: &str) -> Fields {
+        match action {
+            "explain" => fields(&[("reason", "shutdown"), ("text", "x")]),
+            "verify" => fields(&[("findings", "x"), ("verified_at", "tomorrow")]),
+            _ => fields(&[("reason", &"长".repeat(5000)), ("text", &"长".repeat(5000))]),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn random_sequences_stay_in_the_declared_states(steps in testkit::steps()) {
+            testkit::drive(&AlarmReview, opened(), at(NOW), &steps, good_at, bad)?;
+        }
+    }
+}

@@ -26,6 +26,8 @@ const TITLE_MAX: usize = 60;
 pub(crate) struct Checked {
     pub fields: Fields,
     problems: Vec<FieldProblem>,
+    /// The fields' order on the form: problems are answered in it.
+    order: Vec<&'static str>,
 }
 
 impl Checked {
@@ -55,15 +57,20 @@ impl Checked {
     }
 
     /// The fields, or every problem at once.
-    pub fn finish(self) -> Result<Fields, Refusal> {
-        if self.problems.is_empty() { Ok(self.fields) } else { Err(Refusal::Invalid(self.problems)) }
+    pub fn finish(mut self) -> Result<Fields, Refusal> {
+        if self.problems.is_empty() {
+            return Ok(self.fields);
+        }
+        let order = self.order;
+        self.problems.sort_by_key(|p| order.iter().position(|n| *n == p.field).unwrap_or(usize::MAX));
+        Err(Refusal::Invalid(self.problems))
     }
 }
 
 /// Check `input` against `specs`: each field alone. Values are trimmed; blank optional fields
 /// are left out.
 pub(crate) fn check(specs: &[FieldSpec], input: &Fields, ctx: &Context<'_>) -> Checked {
-    let mut out = Checked::default();
+    let mut out = Checked { order: specs.iter().map(|s| s.name).collect(), ..Checked::default() };
     for spec in specs {
         let value = input.get(spec.name).map(|v| v.trim()).unwrap_or("");
         if value.is_empty() {
@@ -85,7 +92,9 @@ pub(crate) fn check(specs: &[FieldSpec], input: &Fields, ctx: &Context<'_>) -> C
 fn normalise(kind: FieldKind, value: &str, ctx: &Context<'_>) -> Result<String, Problem> {
     let chars = value.chars().count();
     match kind {
-        FieldKind::Text | FieldKind::Enterprise if chars > TEXT_MAX => Err(Problem::TooLong { max: TEXT_MAX }),
+        FieldKind::Text | FieldKind::Enterprise if chars > TEXT_MAX => {
+            Err(Problem::TooLong { max: TEXT_MAX })
+        }
         FieldKind::LongText if chars > LONG_TEXT_MAX => Err(Problem::TooLong { max: LONG_TEXT_MAX }),
         FieldKind::Text | FieldKind::Enterprise | FieldKind::LongText => Ok(value.to_string()),
         FieldKind::Choice(allowed) => match allowed.iter().find(|a| **a == value) {

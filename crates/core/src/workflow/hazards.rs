@@ -28,8 +28,8 @@ use super::fields::{self, date_deadline, datetime_text, parse_datetime, today};
 use super::rules::{self, Rules, is_bureau, is_item_department, is_owner};
 use super::tasks::not_before_today;
 use super::{
-    ActionSpec, Context, Created, Decision, FieldKind, FieldSpec, Fields, ItemFacts, Kind, Machine,
-    Problem, Refusal,
+    ActionSpec, Context, Created, Decision, FieldKind, FieldSpec, Fields, ItemFacts, Kind, Machine, Problem,
+    Refusal,
 };
 use crate::access::{Actor, Role};
 use crate::china_time::DAY_MS;
@@ -126,7 +126,9 @@ impl Rules for Hazards {
                         "a major hazard is accepted only with an on-site check recorded within \
                          {CHECK_WITHIN_DAYS} days after the acceptance request of {when}"
                     ),
-                    zh: format!("重大隐患须在验收申请（{when}）后 {CHECK_WITHIN_DAYS} 日内完成现场核查并记录，方可销号"),
+                    zh: format!(
+                        "重大隐患须在验收申请（{when}）后 {CHECK_WITHIN_DAYS} 日内完成现场核查并记录，方可销号"
+                    ),
                 })
             }
         }
@@ -241,5 +243,220 @@ impl Machine for Hazards {
 
     fn allowed(&self, item: &ItemFacts<'_>, actor: &Actor, _now: i64) -> Vec<&'static str> {
         rules::allowed::<Hazards>(item, actor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::workflow::testkit::{self, DEPT, Item, OTHER, OWNER, actor, at, bad_fields, ctx, fields};
+
+    const NOW: &str = "2026-03-10T10:00";
+
+    /// Every state × action × role, on a major hazard checked in time; `dept` supervises it.
+    const MATRIX: &str = "
+        # action state       admin       leader bureau      dept        odept owner       other
+        start    registered  403         403    403         403         403   in_progress 403
+        start    in_progress 403         403    403         403         403   409         403
+        start    submitted   403         403    403         403         403   409         403
+        start    accepted    403         403    403         403         403   409         403
+        submit   registered  403         403    403         403         403   409         403
+        submit   in_progress 403         403    403         403         403   submitted   403
+        submit   submitted   403         403    403         403         403   409         403
+        submit   accepted    403         403    403         403         403   409         403
+        check    registered  409         403    409         409         403   403         403
+        check    in_progress in_progress 403    in_progress in_progress 403   403         403
+        check    submitted   submitted   403    submitted   submitted   403   403         403
+        check    accepted    409         403    409         409         403   403         403
+        accept   registered  409         403    409         409         403   403         403
+        accept   in_progress 409         403    409         409         403   403         403
+        accept   submitted   accepted    403    accepted    accepted    403   403         403
+        accept   accepted    409         403    409         409         403   403         403
+        reject   registered  409         403    409         409         403   403         403
+        reject   in_progress 409         403    409         409         403   403         403
+        reject   submitted   in_progress 403    in_progress in_progress 403   403         403
+        reject   accepted    409         403    409         409         403   403         403
+        bogus    registered  422         422    422         422         422   422         422
+        bogus    in_progress 422         422    422         422         422   422         422
+        bogus    submitted   422         422    422         422         422   422         422
+        bogus    accepted    422         422    422         422         422   422         422
+    ";
+
+    fn major() -> Fields {
+        fields(&[
+            ("enterprise", OWNER),
+            ("grade", "major"),
+            ("description", "液氨储罐区未设置泄漏报警"),
+            ("measures", "加装报警与喷淋"),
+            ("funds", "35.5"),
+            ("deadline", "2026-04-30"),
+            ("responsible", "李四"),
+            ("contingency_plan", "泄漏应急预案（2026 版）"),
+            ("supervising_department", DEPT),
+        ])
+    }
+
+    fn item_from(c: Created) -> Item {
+        Item {
+            state: c.state.into(),
+            enterprise: c.enterprise,
+            department: c.department,
+            fields: c.fields,
+            due_at: c.due_at,
+            created_at: at(NOW),
+        }
+    }
+
+    fn registered() -> Item {
+        item_from(Hazards.create(&actor("owner"), at(NOW), &major(), &ctx()).unwrap())
+    }
+
+    fn item(state: &str) -> Item {
+        let mut it = registered();
+        it.state = state.into();
+        if state == SUBMITTED {
+            it.fields.extend(fields(&[
+                ("acceptance_requested_at", "2026-03-05T09:00"),
+                ("last_checked_at", "2026-03-06T09:00"),
+            ]));
+        }
+        it
+    }
+
+    fn good(action: &str) -> Fields {
+        match action {
+            "submit" => fields(&[("evidence", "报警器安装验收单")]),
+            "check" => fields(&[("findings", "报警器已安装并联动"), ("checked_at", "2026-03-10T09:30")]),
+            "reject" => fields(&[("reason", "喷淋未联动")]),
+            _ => Fields::new(),
+        }
+    }
+
+    #[test]
+    fn the_full_matrix() {
+        testkit::run_matrix(&Hazards, MATRIX, at(NOW), item, good);
+    }
+
+    #[test]
+    fn a_major_hazard_needs_its_five_fields_and_a_supervisor() {
+        let bare = fields(&[("enterprise", OWNER), ("grade", "major"), ("description", "x")]);
+        let r = Hazards.create(&actor("bureau"), at(NOW), &bare, &ctx());
+        assert_eq!(bad_fields(r), MAJOR_REQUIRES);
+        // Bad values are named too, in form order, with the missing ones.
+        let mut f = bare.clone();
+        f.extend(fields(&[
+            ("funds", "-3"),
+            ("deadline", "2026-03-09"),
+            ("supervising_department", "nobody"),
+        ]));
+        let r = Hazards.create(&actor("bureau"), at(NOW), &f, &ctx());
+        assert_eq!(bad_fields(r), MAJOR_REQUIRES);
+        let r = Hazards.create(&actor("bureau"), at(NOW), &fields(&[("grade", "grave")]), &ctx());
+        assert_eq!(bad_fields(r), ["enterprise", "grade", "description"]);
+    }
+
+    #[test]
+    fn who_reports_and_what_the_deadline_is() {
+        let it = registered();
+        assert_eq!(it.state, REGISTERED);
+        assert_eq!(it.fields["source"], "self_inspection");
+        assert_eq!(it.department.as_deref(), Some(DEPT));
+        assert_eq!(it.due_at, Some(at("2026-05-01T00:00")));
+        // Another enterprise's user may not report for this one; a leader reports nothing.
+        for column in ["other", "leader"] {
+            let r = Hazards.create(&actor(column), at(NOW), &major(), &ctx());
+            assert_eq!(r.map_err(|e| e.status()), Err(403), "{column}");
+        }
+        // A general hazard found by a department's inspection: that department supervises it,
+        // due 30 calendar days after reporting (10 March → end of 9 April).
+        let general = fields(&[("enterprise", OTHER), ("grade", "general"), ("description", "危废标识缺失")]);
+        let c = Hazards.create(&actor("odept"), at(NOW), &general, &ctx()).unwrap();
+        assert_eq!(c.fields["source"], "inspection");
+        assert_eq!(c.department.as_deref(), Some("yjj"));
+        assert_eq!(c.due_at, Some(at("2026-04-10T00:00")));
+        // An enterprise user's blank enterprise is their own.
+        let mine = fields(&[("grade", "general"), ("description", "x")]);
+        assert_eq!(Hazards.create(&actor("owner"), at(NOW), &mine, &ctx()).unwrap().enterprise, OWNER);
+    }
+
+    #[test]
+    fn a_major_hazard_is_accepted_only_after_a_check_within_ten_days_of_the_request() {
+        let bureau = actor("bureau");
+        let owner = actor("owner");
+        let mut it = item(IN_PROGRESS);
+        // A check before the request does not count.
+        let early = fields(&[("findings", "整改中"), ("checked_at", "2026-03-09T15:00")]);
+        it.apply(&Hazards.transition(&it.facts(), "check", &bureau, at(NOW), &early, &ctx()).unwrap());
+        it.apply(
+            &Hazards.transition(&it.facts(), "submit", &owner, at(NOW), &good("submit"), &ctx()).unwrap(),
+        );
+        assert_eq!(it.fields["acceptance_requested_at"], "2026-03-10T10:00");
+        let later = at("2026-03-25T10:00");
+        let r = Hazards.transition(&it.facts(), "accept", &bureau, later, &Fields::new(), &ctx());
+        let Err(refusal) = r else { panic!("{r:?}") };
+        assert_eq!(refusal.status(), 409);
+        assert!(refusal.to_string().contains("within 10 days"), "{refusal}");
+        assert!(refusal.describe(false).contains("10 日内完成现场核查"), "{}", refusal.describe(false));
+        assert!(!Hazards.allowed(&it.facts(), &bureau, later).contains(&"accept"));
+        // A check 11 days after the request is too late as well.
+        let late = fields(&[("findings", "已整改"), ("checked_at", "2026-03-21T10:01")]);
+        let mut too_late = it.clone();
+        too_late.apply(&Hazards.transition(&it.facts(), "check", &bureau, later, &late, &ctx()).unwrap());
+        assert!(
+            Hazards.transition(&too_late.facts(), "accept", &bureau, later, &Fields::new(), &ctx()).is_err()
+        );
+        // On the tenth day it counts, even if an older visit is entered afterwards.
+        let in_time = fields(&[("findings", "已整改"), ("checked_at", "2026-03-20T10:00")]);
+        it.apply(&Hazards.transition(&it.facts(), "check", &bureau, later, &in_time, &ctx()).unwrap());
+        it.apply(&Hazards.transition(&it.facts(), "check", &bureau, later, &early, &ctx()).unwrap());
+        assert_eq!(it.fields["last_checked_at"], "2026-03-20T10:00");
+        let d =
+            Hazards.transition(&it.facts(), "accept", &actor("dept"), later, &Fields::new(), &ctx()).unwrap();
+        assert_eq!(d.to, ACCEPTED);
+    }
+
+    #[test]
+    fn a_general_hazard_needs_no_check() {
+        let mut it = item(SUBMITTED);
+        it.fields.insert("grade".into(), "general".into());
+        it.fields.remove("last_checked_at");
+        let d = Hazards
+            .transition(&it.facts(), "accept", &actor("admin"), at(NOW), &Fields::new(), &ctx())
+            .unwrap();
+        assert_eq!(d.to, ACCEPTED);
+    }
+
+    #[test]
+    fn a_check_names_its_bad_fields_and_cannot_be_in_the_future() {
+        let it = item(SUBMITTED);
+        let r = Hazards.transition(&it.facts(), "check", &actor("bureau"), at(NOW), &Fields::new(), &ctx());
+        assert_eq!(bad_fields(r), ["findings", "checked_at"]);
+        let future = fields(&[("findings", "x"), ("checked_at", "2026-03-11T08:00")]);
+        let Err(Refusal::Invalid(p)) =
+            Hazards.transition(&it.facts(), "check", &actor("bureau"), at(NOW), &future, &ctx())
+        else {
+            panic!()
+        };
+        assert_eq!(p[0].problem, Problem::TooLate { before: "2026-03-10T10:00".into() });
+    }
+
+    fn good_at(action: &str, _item: &Item, now: i64) -> Fields {
+        if action == "check" {
+            return fields(&[("findings", "现场核查"), ("checked_at", &datetime_text(now))]);
+        }
+        good(action)
+    }
+
+    fn bad(_action: &str) -> Fields {
+        fields(&[("evidence", ""), ("findings", "x"), ("checked_at", "2099-01-01T00:00"), ("reason", " ")])
+    }
+
+    proptest! {
+        #[test]
+        fn random_sequences_stay_in_the_declared_states(steps in testkit::steps()) {
+            testkit::drive(&Hazards, registered(), at(NOW), &steps, good_at, bad)?;
+        }
     }
 }

@@ -24,6 +24,8 @@ pub mod hazards;
 pub mod retrofits;
 mod rules;
 pub mod tasks;
+#[cfg(test)]
+mod testkit;
 
 pub use alarms::AlarmReview;
 pub use hazards::Hazards;
@@ -183,7 +185,9 @@ impl Refusal {
     /// [`Problem::describe`]).
     pub fn describe(&self, english: bool) -> String {
         match (self, english) {
-            (Refusal::NotInState { state, action }, false) => format!("当前状态（{state}）下不能执行 {action}"),
+            (Refusal::NotInState { state, action }, false) => {
+                format!("当前状态（{state}）下不能执行 {action}")
+            }
             (Refusal::RoleMayNot { action }, false) => format!("您的角色不能对此事项执行 {action}"),
             (Refusal::UnknownAction { kind, action }, false) => format!("{kind} 没有名为 {action:?} 的操作"),
             (Refusal::Invalid(p), false) => format!("{} 个字段填写有误", p.len()),
@@ -333,4 +337,144 @@ pub trait Machine: Send + Sync {
     ) -> Result<Decision, Refusal>;
     /// The actions `actor` may take on `item` now, whatever fields they would bring.
     fn allowed(&self, item: &ItemFacts<'_>, actor: &Actor, now: i64) -> Vec<&'static str>;
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_machine_and_a_consistent_shape() {
+        for kind in Kind::ALL {
+            let m = kind.machine();
+            assert_eq!(m.kind(), kind);
+            assert!(!m.states().is_empty());
+            assert!(m.closed_states().iter().all(|s| m.states().contains(s)), "{kind:?}");
+            let mut names: Vec<&str> = m.actions().iter().map(|a| a.name).collect();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names.len(), m.actions().len(), "{kind:?} has an action twice");
+            for fields in m.actions().iter().map(|a| a.fields).chain([m.creation_fields()]) {
+                let mut f: Vec<&str> = fields.iter().map(|s| s.name).collect();
+                f.sort_unstable();
+                f.dedup();
+                assert_eq!(f.len(), fields.len(), "{kind:?} has a field twice");
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_answer_their_status_in_both_languages() {
+        let unmet =
+            Refusal::Unmet { action: "accept".into(), en: "a check first".into(), zh: "须先核查".into() };
+        assert_eq!(unmet.status(), 409);
+        assert_eq!(unmet.describe(false), "暂不能执行 accept：须先核查");
+        assert_eq!(unmet.describe(true), "accept is not possible yet: a check first");
+        let role = Refusal::RoleMayNot { action: "accept".into() };
+        assert_eq!((role.status(), role.describe(false).as_str()), (403, "您的角色不能对此事项执行 accept"));
+        assert_eq!(Problem::TooLarge { max: "100".into() }.describe(false), "不能大于 100");
+        assert_eq!(
+            Problem::TooLate { before: "2026-03-10".into() }.describe(true),
+            "must not be later than 2026-03-10"
+        );
+    }
+
+    /// Every field name any machine reads, for the arbitrary inputs below.
+    const NAMES: &[&str] = &[
+        "enterprise",
+        "problem",
+        "measures",
+        "lead_unit",
+        "responsible",
+        "kind",
+        "due",
+        "grade",
+        "deadline",
+        "funds",
+        "supervising_department",
+        "planned_start",
+        "planned_end",
+        "outlets",
+        "investment",
+        "progress",
+        "actual_start",
+        "actual_end",
+        "reason",
+        "text",
+        "period_from",
+        "period_to",
+        "verified_at",
+        "checked_at",
+        "findings",
+        "evidence",
+        "limit_factor",
+        "limit_value",
+        "limit_from",
+        "requested_due",
+        "extension_from",
+        "original_due",
+        "acceptance_requested_at",
+        "last_checked_at",
+        "alarm",
+        "alarm_title",
+    ];
+
+    fn any_fields() -> impl Strategy<Value = Fields> {
+        let value = prop_oneof![
+            Just(String::new()),
+            Just("2026-03-10".to_string()),
+            Just("2026-03-10T10:00".to_string()),
+            Just("major".to_string()),
+            Just("fgw".to_string()),
+            Just("-0".to_string()),
+            Just("1e308".to_string()),
+            Just("9999-12-31".to_string()),
+            Just("-9999-01-01".to_string()),
+            ".{0,12}",
+        ];
+        prop::collection::btree_map(prop::sample::select(NAMES).prop_map(str::to_string), value, 0..12)
+    }
+
+    proptest! {
+        /// Whatever an item holds (a garbled state, odd fields, absurd instants) and whatever is
+        /// submitted, a machine answers without panicking, and an accepted decision leads to
+        /// one of its states.
+        #[test]
+        fn no_input_makes_a_machine_panic(
+            kind in prop::sample::select(Kind::ALL.to_vec()),
+            state in prop_oneof![".{0,8}", Just("submitted".to_string()), Just("extension_requested".to_string()),
+                                 Just("explained".to_string()), Just("completed".to_string())],
+            item_fields in any_fields(),
+            input in any_fields(),
+            action in prop_oneof![".{0,6}", prop::sample::select(vec![
+                "explain", "accept", "reject", "verify", "start", "submit", "request_extension",
+                "approve_extension", "refuse_extension", "check", "report_progress", "complete",
+            ]).prop_map(str::to_string)],
+            column in prop::sample::select(testkit::COLUMNS.to_vec()),
+            now in prop_oneof![Just(i64::MIN), Just(i64::MAX), Just(0i64), any::<i64>(), 1_700_000_000_000i64..1_900_000_000_000],
+            due_at in prop_oneof![Just(None), Just(Some(i64::MIN)), Just(Some(i64::MAX)), any::<Option<i64>>()],
+        ) {
+            let m = kind.machine();
+            let ctx = testkit::ctx();
+            let who = testkit::actor(column);
+            let item = ItemFacts {
+                state: &state,
+                enterprise: testkit::OWNER,
+                department: Some(testkit::DEPT),
+                fields: &item_fields,
+                due_at,
+                created_at: now,
+            };
+            let _ = m.allowed(&item, &who, now);
+            if let Ok(d) = m.transition(&item, &action, &who, now, &input, &ctx) {
+                prop_assert!(m.states().contains(&d.to));
+            }
+            if let Ok(c) = m.create(&who, now, &input, &ctx) {
+                prop_assert!(m.states().contains(&c.state));
+            }
+            let _ = AlarmReview::opened_for(1, &state, testkit::OWNER, now, &ctx);
+        }
+    }
 }

@@ -23,8 +23,8 @@
 use super::fields::{self, date_deadline, date_text, parse_date, today};
 use super::rules::{self, Rules, is_bureau, is_item_department, is_owner};
 use super::{
-    ActionSpec, Context, Created, Decision, FieldKind, FieldSpec, Fields, ItemFacts, Kind, Machine,
-    Problem, Refusal,
+    ActionSpec, Context, Created, Decision, FieldKind, FieldSpec, Fields, ItemFacts, Kind, Machine, Problem,
+    Refusal,
 };
 use crate::access::{Actor, Role};
 
@@ -218,7 +218,7 @@ impl Machine for Tasks {
 
 /// The date of a deadline instant (the end of its day).
 fn present_date(due_at: i64) -> String {
-    date_text(today(due_at - 1))
+    date_text(today(due_at.saturating_sub(1)))
 }
 
 /// A date field that may not lie in the past: today is allowed.
@@ -229,5 +229,247 @@ pub(crate) fn not_before_today(checked: &mut fields::Checked, name: &str, now: i
     {
         let yesterday = today.yesterday().map(date_text).unwrap_or_default();
         checked.problem(name, Problem::TooEarly { after: yesterday });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::workflow::testkit::{self, DEPT, Item, OTHER_DEPT, OWNER, actor, at, bad_fields, ctx, fields};
+
+    const NOW: &str = "2026-03-10T10:00";
+
+    /// Every state × action × role; `dept` is the task's lead department.
+    const MATRIX: &str = "
+        # action          state               admin       leader bureau      dept        odept owner               other
+        start             assigned            403         403    403         403         403   in_progress         403
+        start             in_progress         403         403    403         403         403   409                 403
+        start             submitted           403         403    403         403         403   409                 403
+        start             extension_requested 403         403    403         403         403   409                 403
+        start             accepted            403         403    403         403         403   409                 403
+        submit            assigned            403         403    403         403         403   409                 403
+        submit            in_progress         403         403    403         403         403   submitted           403
+        submit            submitted           403         403    403         403         403   409                 403
+        submit            extension_requested 403         403    403         403         403   409                 403
+        submit            accepted            403         403    403         403         403   409                 403
+        accept            assigned            409         403    409         409         403   403                 403
+        accept            in_progress         409         403    409         409         403   403                 403
+        accept            submitted           accepted    403    accepted    accepted    403   403                 403
+        accept            extension_requested 409         403    409         409         403   403                 403
+        accept            accepted            409         403    409         409         403   403                 403
+        reject            assigned            409         403    409         409         403   403                 403
+        reject            in_progress         409         403    409         409         403   403                 403
+        reject            submitted           in_progress 403    in_progress in_progress 403   403                 403
+        reject            extension_requested 409         403    409         409         403   403                 403
+        reject            accepted            409         403    409         409         403   403                 403
+        request_extension assigned            403         403    403         403         403   extension_requested 403
+        request_extension in_progress         403         403    403         403         403   extension_requested 403
+        request_extension submitted           403         403    403         403         403   409                 403
+        request_extension extension_requested 403         403    403         403         403   409                 403
+        request_extension accepted            403         403    403         403         403   409                 403
+        approve_extension assigned            409         403    409         409         403   403                 403
+        approve_extension in_progress         409         403    409         409         403   403                 403
+        approve_extension submitted           409         403    409         409         403   403                 403
+        approve_extension extension_requested in_progress 403    in_progress in_progress 403   403                 403
+        approve_extension accepted            409         403    409         409         403   403                 403
+        refuse_extension  assigned            409         403    409         409         403   403                 403
+        refuse_extension  in_progress         409         403    409         409         403   403                 403
+        refuse_extension  submitted           409         403    409         409         403   403                 403
+        refuse_extension  extension_requested in_progress 403    in_progress in_progress 403   403                 403
+        refuse_extension  accepted            409         403    409         409         403   403                 403
+        bogus             assigned            422         422    422         422         422   422                 422
+        bogus             in_progress         422         422    422         422         422   422                 422
+        bogus             submitted           422         422    422         422         422   422                 422
+        bogus             extension_requested 422         422    422         422         422   422                 422
+        bogus             accepted            422         422    422         422         422   422                 422
+    ";
+
+    fn creation() -> Fields {
+        fields(&[
+            ("enterprise", OWNER),
+            ("problem", "脱硫塔喷淋层堵塞\n导致 SO2 超标"),
+            ("measures", "清理喷淋层，更换循环泵"),
+            ("lead_unit", DEPT),
+            ("responsible", "张三"),
+            ("kind", "time_limited"),
+            ("due", "2026-03-20"),
+            ("supporting_units", OTHER_DEPT),
+        ])
+    }
+
+    fn created() -> Item {
+        let c = Tasks.create(&actor("bureau"), at(NOW), &creation(), &ctx()).unwrap();
+        Item {
+            state: c.state.into(),
+            enterprise: c.enterprise,
+            department: c.department,
+            fields: c.fields,
+            due_at: c.due_at,
+            created_at: at(NOW),
+        }
+    }
+
+    fn item(state: &str) -> Item {
+        let mut it = created();
+        it.state = state.into();
+        if state == EXTENSION_REQUESTED {
+            it.fields.extend(fields(&[("requested_due", "2026-04-10"), ("extension_from", IN_PROGRESS)]));
+        }
+        it
+    }
+
+    fn good(action: &str) -> Fields {
+        match action {
+            "submit" => fields(&[("evidence", "整改照片及监测报告")]),
+            "reject" | "refuse_extension" => fields(&[("reason", "佐证不足")]),
+            "request_extension" => fields(&[("due", "2026-04-30"), ("reason", "设备到货延迟")]),
+            _ => Fields::new(),
+        }
+    }
+
+    #[test]
+    fn the_full_matrix() {
+        testkit::run_matrix(&Tasks, MATRIX, at(NOW), item, good);
+    }
+
+    #[test]
+    fn a_new_task_is_assigned_led_by_its_unit_and_due_at_the_end_of_its_day() {
+        let it = created();
+        assert_eq!(it.state, ASSIGNED);
+        assert_eq!(it.department.as_deref(), Some(DEPT));
+        assert_eq!(it.due_at, Some(at("2026-03-21T00:00")));
+        assert_eq!(it.fields.get("supporting_units").map(String::as_str), Some(OTHER_DEPT));
+        let c = Tasks.create(&actor("admin"), at(NOW), &fields(&[("lead_unit", BUREAU)]), &ctx());
+        assert!(!bad_fields(c).contains(&"lead_unit".to_string()), "bureau is a lead unit");
+        let mut by_bureau = creation();
+        by_bureau.insert("lead_unit".into(), BUREAU.into());
+        let c = Tasks.create(&actor("bureau"), at(NOW), &by_bureau, &ctx()).unwrap();
+        assert_eq!((c.department, c.title.as_str()), (None, "脱硫塔喷淋层堵塞"));
+    }
+
+    #[test]
+    fn who_may_create_a_task() {
+        let ours = Tasks.create(&actor("dept"), at(NOW), &creation(), &ctx());
+        assert!(ours.is_ok(), "a department creates the tasks it leads: {ours:?}");
+        for column in ["leader", "odept", "owner", "other"] {
+            let r = Tasks.create(&actor(column), at(NOW), &creation(), &ctx());
+            assert_eq!(r.map_err(|e| e.status()), Err(403), "{column}");
+        }
+    }
+
+    #[test]
+    fn a_bad_task_names_every_field() {
+        let bad = fields(&[
+            ("enterprise", ""),
+            ("problem", &"长".repeat(4001)),
+            ("lead_unit", "nobody"),
+            ("kind", "soon"),
+            ("due", "2026-03-09"),
+            ("supporting_units", "fgw,nobody"),
+            ("source", &"x".repeat(201)),
+        ]);
+        let r = Tasks.create(&actor("bureau"), at(NOW), &bad, &ctx());
+        assert_eq!(
+            bad_fields(r),
+            [
+                "enterprise",
+                "problem",
+                "measures",
+                "lead_unit",
+                "responsible",
+                "kind",
+                "due",
+                "supporting_units",
+                "source"
+            ]
+        );
+        // Yesterday is too early; today will do.
+        let mut f = creation();
+        f.insert("due".into(), "2026-03-09".into());
+        let Err(Refusal::Invalid(p)) = Tasks.create(&actor("bureau"), at(NOW), &f, &ctx()) else { panic!() };
+        assert_eq!(p[0].problem, Problem::TooEarly { after: "2026-03-09".into() });
+        f.insert("due".into(), "2026-03-10".into());
+        assert!(Tasks.create(&actor("bureau"), at(NOW), &f, &ctx()).is_ok());
+    }
+
+    #[test]
+    fn an_approved_extension_moves_the_deadline_and_keeps_the_first_one() {
+        let owner = actor("owner");
+        let lead = actor("dept");
+        let mut it = created();
+        // Requested from `assigned`, refused: back to `assigned`, deadline unchanged.
+        let d = Tasks
+            .transition(&it.facts(), "request_extension", &owner, at(NOW), &good("request_extension"), &ctx())
+            .unwrap();
+        it.apply(&d);
+        assert_eq!(it.fields["extension_from"], ASSIGNED);
+        let d = Tasks
+            .transition(&it.facts(), "refuse_extension", &lead, at(NOW), &good("refuse_extension"), &ctx())
+            .unwrap();
+        assert_eq!((d.to, d.due_at), (ASSIGNED, None));
+        it.apply(&d);
+        // The asked date must be later than the present one.
+        let same = fields(&[("due", "2026-03-20"), ("reason", "x")]);
+        let Err(Refusal::Invalid(p)) =
+            Tasks.transition(&it.facts(), "request_extension", &owner, at(NOW), &same, &ctx())
+        else {
+            panic!()
+        };
+        assert_eq!(p[0].problem, Problem::TooEarly { after: "2026-03-20".into() });
+        // Approved twice: the deadline follows, `original_due` stays the first.
+        for (asked, end) in [("2026-04-30", "2026-05-01T00:00"), ("2026-05-15", "2026-05-16T00:00")] {
+            let ask = fields(&[("due", asked), ("reason", "设备到货延迟")]);
+            let d =
+                Tasks.transition(&it.facts(), "request_extension", &owner, at(NOW), &ask, &ctx()).unwrap();
+            it.apply(&d);
+            let d = Tasks
+                .transition(&it.facts(), "approve_extension", &lead, at(NOW), &Fields::new(), &ctx())
+                .unwrap();
+            assert_eq!(d.to, ASSIGNED);
+            assert_eq!(d.due_at, Some(Some(at(end))));
+            it.apply(&d);
+            assert_eq!(it.fields["due"], asked);
+            assert_eq!(it.fields["original_due"], "2026-03-20");
+        }
+    }
+
+    #[test]
+    fn submitting_needs_evidence() {
+        let it = item(IN_PROGRESS);
+        let r = Tasks.transition(
+            &it.facts(),
+            "submit",
+            &actor("owner"),
+            at(NOW),
+            &fields(&[("evidence", "  ")]),
+            &ctx(),
+        );
+        assert_eq!(bad_fields(r), ["evidence"]);
+    }
+
+    fn good_at(action: &str, item: &Item, _now: i64) -> Fields {
+        if action == "request_extension" {
+            // A week after the present due date.
+            let due = item.fields.get("due").and_then(|d| parse_date(d)).unwrap_or(today(at(NOW)));
+            let later = due.checked_add(jiff::Span::new().days(7)).unwrap_or(due);
+            return fields(&[("due", &date_text(later)), ("reason", "设备到货延迟")]);
+        }
+        good(action)
+    }
+
+    fn bad(action: &str) -> Fields {
+        match action {
+            "request_extension" => fields(&[("due", "2026-01-01"), ("reason", "x")]),
+            _ => fields(&[("evidence", " "), ("reason", &"长".repeat(5000))]),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn random_sequences_stay_in_the_declared_states(steps in testkit::steps()) {
+            testkit::drive(&Tasks, created(), at(NOW), &steps, good_at, bad)?;
+        }
     }
 }

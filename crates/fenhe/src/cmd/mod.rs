@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod alarms;
+pub mod calendar;
 pub mod compliance;
 pub mod data;
 pub mod device;
