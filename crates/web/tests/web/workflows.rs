@@ -319,3 +319,77 @@ async fn an_accepted_retrofit_sets_the_stricter_limit_on_its_outlets() {
     );
     assert_eq!(limits.len(), outlet.limits.len() + 1);
 }
+
+#[tokio::test]
+async fn an_attachment_reaches_its_enterprise_and_the_bureau_only() {
+    use fenhe_app::workflows::{self, Upload, WorkflowError, WorkflowSettings};
+    let w = world().await;
+    let app = &w.app;
+    let settings = WorkflowSettings::default();
+    let officer = fenhe_core::access::Actor::new("officer", Role::Bureau);
+    let now = fenhe_core::china_time::now_ms();
+    let verify: fenhe_core::workflow::Fields = [
+        ("findings".to_string(), "现场核查：除尘器破损".to_string()),
+        ("verified_at".to_string(), fenhe_core::workflow::fields::datetime_text(now - 3_600_000)),
+    ]
+    .into_iter()
+    .collect();
+    let photo = Upload {
+        name: "现场照片.png".into(),
+        content_type: "image/png".into(),
+        bytes: b"\x89PNG\r\n\x1a\nnot really a picture".to_vec(),
+    };
+    // A file whose bytes are not of the type it claims is refused, and nothing is stored.
+    let fake = Upload { content_type: "application/pdf".into(), ..photo.clone() };
+    let kind = fenhe_core::workflow::Kind::Alarms;
+    let r = workflows::act(
+        app.store.as_ref(),
+        &settings,
+        &officer,
+        kind,
+        w.e01_alarm,
+        "verify",
+        &verify,
+        vec![fake],
+        now,
+    )
+    .await;
+    assert!(
+        matches!(r, Err(WorkflowError::Refused(fenhe_core::workflow::Refusal::Invalid(ref p))) if p[0].field == "files"),
+        "{r:?}"
+    );
+    let view = workflows::act(
+        app.store.as_ref(),
+        &settings,
+        &officer,
+        kind,
+        w.e01_alarm,
+        "verify",
+        &verify,
+        vec![photo],
+        now,
+    )
+    .await
+    .expect("verified");
+    assert_eq!(view.files.len(), 1);
+    let sha = view.files[0].sha256.clone();
+    let detail = app.get_bearer(&format!("/api/v1/alarms/{}", w.e01_alarm), &w.e01).await.json();
+    assert_eq!(detail["review"]["files"][0]["url"], format!("/api/v1/files/{sha}"), "{detail}");
+    assert_eq!(detail["review"]["history"][1]["files"][0], sha.as_str());
+
+    let r = app.get_bearer(&format!("/api/v1/files/{sha}"), &w.e01).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body, b"\x89PNG\r\n\x1a\nnot really a picture");
+    assert_eq!(r.content_type(), "image/png");
+    assert!(
+        r.headers[header::CONTENT_DISPOSITION].to_str().unwrap().contains("%E7%8E%B0"),
+        "the name, encoded"
+    );
+    assert_eq!(app.get_bearer(&format!("/api/v1/files/{sha}"), &w.officer).await.status, StatusCode::OK);
+    let theirs = app.get_bearer(&format!("/api/v1/files/{sha}"), &w.e02).await;
+    let missing = app.get_bearer(&format!("/api/v1/files/{}", "0".repeat(64)), &w.e02).await;
+    let garbage = app.get_bearer("/api/v1/files/..%2F..%2Fetc", &w.e02).await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+    assert_eq!((theirs.status, theirs.text()), (missing.status, missing.text()));
+    assert_eq!(garbage.status, StatusCode::NOT_FOUND);
+}
