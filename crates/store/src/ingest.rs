@@ -230,6 +230,13 @@ pub enum RevisionDecision {
 /// returns `Err`, none is.
 #[async_trait]
 pub trait IngestStore: Send + Sync {
+    /// Whether [`crate::writer::Writer`] runs on a thread and runtime of its own (see
+    /// `own_thread`): yes for a backend whose connections do not belong to a runtime (SQLite's
+    /// run on their own worker threads).
+    fn writer_on_own_thread(&self) -> bool {
+        true
+    }
+
     /// Store frames and their measurements in one transaction. A measurement identical to the
     /// latest stored revision of the same (MN, CN, DataTime, factor) counts as a duplicate; a
     /// different one is stored as the next revision ([`fenhe_core::revision::decide`]), or kept

@@ -104,8 +104,9 @@ impl ItemOutcome {
 pub struct Writer;
 
 impl Writer {
-    /// Spawn the writer on a thread of its own (on the current Tokio runtime if no thread can be
-    /// started). It runs until [`WriterHandle::shutdown`] is called or every handle is dropped,
+    /// Spawn the writer on a thread of its own when the store wants one
+    /// ([`crate::IngestStore::writer_on_own_thread`]; on the current Tokio runtime if no thread
+    /// can be started), else on the current runtime. It runs until [`WriterHandle::shutdown`] is called or every handle is dropped,
     /// and in both cases first writes what is queued.
     pub fn spawn(store: Arc<dyn Store>, cfg: WriterConfig) -> WriterHandle {
         let cfg = WriterConfig { max_batch: cfg.max_batch.max(1), queue: cfg.queue.max(1), ..cfg };
@@ -115,13 +116,18 @@ impl Writer {
         let (cell, health) = HealthCell::new();
         // The runtime the writer was started from, to free written batches on (below).
         let shared = tokio::runtime::Handle::try_current().ok();
-        // Its own thread: every acknowledgement waits for this task, so it must not wait in the
-        // run queue behind the connections (see `own_thread`).
-        crate::own_thread::spawn("fenhe-writer", async move {
+        let own_thread = store.writer_on_own_thread();
+        let task = async move {
             run(store, cfg, rx, stop_rx, shared, cell).await;
             done_tx.send_replace(true);
-        })
-        .detach();
+        };
+        if own_thread {
+            // Its own thread: every acknowledgement waits for this task, so it must not wait in
+            // the run queue behind the connections (see `own_thread`).
+            crate::own_thread::spawn("fenhe-writer", task).detach();
+        } else {
+            tokio::spawn(task);
+        }
         WriterHandle { tx, shared: Arc::new(Shared { stop: stop_tx, done: done_rx, health }) }
     }
 }

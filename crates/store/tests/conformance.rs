@@ -3114,6 +3114,91 @@ async fn workflow_files_stored_once(store: Arc<dyn Store>) {
     assert_eq!(store.file_info("not a hash").await.unwrap(), None);
 }
 
+/// Two writers of one database (two processes on one SQLite file, or two nodes on one
+/// PostgreSQL schema) at once: items of a kind are numbered without a gap or a collision, an
+/// explicit id is taken by one of them, of two actors deciding from the same state exactly one
+/// is applied (the other told the winner's state, nothing written), and the same bytes uploaded
+/// by both are one file.
+async fn two_writers_share_workflows(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    let per_store = 15i64;
+    let mut creations = Vec::new();
+    for n in 0..per_store {
+        for (who, s) in [("a", &a), ("b", &b)] {
+            let s = s.clone();
+            let item = new_item("tasks", None, "E01", &format!("{who}{n}"), "assigned", T0 + n);
+            creations.push(tokio::spawn(async move { s.create_item(&item).await }));
+        }
+    }
+    let mut ids = Vec::new();
+    for c in creations {
+        ids.push(c.await.unwrap().unwrap());
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=2 * per_store).collect::<Vec<_>>());
+
+    let explicit = new_item("alarms", Some(7), "E01", "报警", "open", T0);
+    let (x, y) = (explicit.clone(), explicit);
+    let (a2, b2) = (a.clone(), b.clone());
+    let (ra, rb) = tokio::join!(
+        tokio::spawn(async move { a2.create_item(&x).await }),
+        tokio::spawn(async move { b2.create_item(&y).await })
+    );
+    let results = [ra.unwrap(), rb.unwrap()];
+    assert_eq!(results.iter().filter(|r| matches!(r, Ok(7))).count(), 1, "{results:?}");
+    assert_eq!(
+        results.iter().filter(|r| matches!(r, Err(StoreError::Conflict(_)))).count(),
+        1,
+        "{results:?}"
+    );
+
+    for id in 1..=10 {
+        let start = change(
+            "assigned",
+            "in_progress",
+            &[("by", "a")],
+            None,
+            wf_step(T0, "a", "enterprise", "start", &[], &[]),
+        );
+        let close =
+            change("assigned", "closed", &[("by", "b")], None, wf_step(T0, "b", "bureau", "close", &[], &[]));
+        let (a2, b2) = (a.clone(), b.clone());
+        let (ra, rb) = tokio::join!(
+            tokio::spawn(async move { a2.apply_step("tasks", id, &start).await.unwrap() }),
+            tokio::spawn(async move { b2.apply_step("tasks", id, &close).await.unwrap() })
+        );
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        let winner = match (&ra, &rb) {
+            (StepOutcome::Applied(i), StepOutcome::StateChanged { current }) if *current == i.state => {
+                i.clone()
+            }
+            (StepOutcome::StateChanged { current }, StepOutcome::Applied(i)) if *current == i.state => {
+                i.clone()
+            }
+            other => panic!("item {id}: expected one applied and one told the new state, got {other:?}"),
+        };
+        let stored = a.item("tasks", id).await.unwrap().unwrap();
+        assert_eq!(stored, winner);
+        assert_eq!(
+            stored.fields.get("by").map(String::as_str),
+            Some(if stored.state == "closed" { "b" } else { "a" })
+        );
+        let steps = b.steps("tasks", id).await.unwrap();
+        assert_eq!(steps.iter().map(|s| s.seq).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(steps[1].to_state, stored.state);
+    }
+
+    let bytes = b"the same inspection photo".to_vec();
+    let (x, y) = (bytes.clone(), bytes.clone());
+    let (a2, b2) = (a.clone(), b.clone());
+    let (fa, fb) = tokio::join!(
+        tokio::spawn(async move { a2.put_file("a.jpg", "image/jpeg", "E01", &x, T0).await.unwrap() }),
+        tokio::spawn(async move { b2.put_file("b.jpg", "image/jpeg", "E02", &y, T0 + 1).await.unwrap() })
+    );
+    let (fa, fb) = (fa.unwrap(), fb.unwrap());
+    assert_eq!(fa, fb, "one description, whichever was first");
+    assert_eq!(a.file(&fa.sha256).await.unwrap().unwrap().1, bytes);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Backends
 
@@ -3629,6 +3714,85 @@ async fn sqlite_audit_log_refuses_updates_and_deletes() {
     store.close().await;
 }
 
+/// Two processes on one SQLite file share the workflows safely (see
+/// [`two_writers_share_workflows`]): `BEGIN IMMEDIATE` serialises them on the file's write lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_two_stores_share_workflows() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Arc::new(sqlite_file(&dir, "shared").await);
+    let b = Arc::new(sqlite_file(&dir, "shared").await);
+    two_writers_share_workflows(a.clone(), b.clone()).await;
+    a.close().await;
+    b.close().await;
+}
+
+/// Workflow items, files and history are never deleted on SQLite, nor a step changed, even by a
+/// statement of another program; and the lists use the indexes named in the migration.
+#[tokio::test]
+async fn sqlite_workflows_are_never_deleted_and_indexed() {
+    use sqlx::Connection as _;
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_file(&dir, "wf").await;
+    store.create_item(&new_item("tasks", None, "E01", "t", "assigned", T0)).await.unwrap();
+    store.put_file("a.txt", "text/plain", "E01", b"a", T0).await.unwrap();
+    let path = dir.path().join("wf.db");
+    let mut raw = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    for sql in [
+        "DELETE FROM workflow_items",
+        "UPDATE workflow_steps SET actor = 'x'",
+        "DELETE FROM workflow_steps",
+        "DELETE FROM workflow_files",
+    ] {
+        let e = sqlx::query(sql).execute(&mut raw).await.unwrap_err();
+        assert!(
+            e.to_string().contains("never deleted") || e.to_string().contains("append-only"),
+            "{sql}: {e}"
+        );
+    }
+    let path = &path;
+    let plan = |sql: &str| {
+        let sql = format!("EXPLAIN QUERY PLAN {sql}");
+        async move {
+            let mut c =
+                sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+            let rows: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&mut c).await.unwrap();
+            rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join(" | ")
+        }
+    };
+    // The statements `items` and `count_items` build (sqlite/workflows.rs).
+    let order = "ORDER BY created_at DESC, id DESC LIMIT 20";
+    let p = plan(&format!("SELECT id FROM workflow_items WHERE 1 = 1 AND kind = 'tasks' {order}")).await;
+    assert!(p.contains("workflow_items_created (kind=?)") && !p.contains("TEMP B-TREE"), "{p}");
+    let p = plan(&format!(
+        "SELECT id FROM workflow_items WHERE 1 = 1 AND kind = 'tasks' AND enterprise = 'E01' {order}"
+    ))
+    .await;
+    assert!(
+        p.contains("workflow_items_enterprise (kind=? AND enterprise=?)") && !p.contains("TEMP B-TREE"),
+        "{p}"
+    );
+    let p = plan(&format!(
+        "SELECT id FROM workflow_items WHERE 1 = 1 AND kind = 'tasks' AND department = 'yjj' {order}"
+    ))
+    .await;
+    assert!(p.contains("workflow_items_department (kind=? AND department=?)"), "{p}");
+    let p = plan(
+        "SELECT COUNT(*) FROM workflow_items WHERE 1 = 1 AND kind = 'tasks' \
+         AND state IN (SELECT value FROM json_each('[\"assigned\",\"rejected\"]'))",
+    )
+    .await;
+    assert!(p.contains("workflow_items_state (kind=? AND state=?)"), "{p}");
+    let p = plan(
+        "SELECT id FROM workflow_items WHERE 1 = 1 AND kind = 'tasks' AND due_at < 5 \
+         AND state NOT IN (SELECT value FROM json_each('[\"accepted\"]')) ORDER BY created_at DESC, id DESC",
+    )
+    .await;
+    assert!(p.contains("workflow_items_due (kind=? AND due_at<?)"), "{p}");
+    raw.close().await.unwrap();
+    store.close().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL specifics
 
@@ -3791,5 +3955,47 @@ async fn postgres_two_engines_save_one_window() {
     assert_eq!(hours.len(), 4, "{hours:?}");
     assert_eq!(a.episodes(&EpisodeQuery::default()).await.unwrap().len(), 1);
     drop((a, b));
+    drop_schema(&url, &schema).await;
+}
+
+/// Two nodes on one PostgreSQL schema share the workflows safely (see
+/// [`two_writers_share_workflows`]).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_nodes_share_workflows() {
+    let Some(url) = pg_url() else { return };
+    let schema = pg_schema("two_workflows");
+    let a: Arc<dyn Store> = Arc::new(pg_store(&url, &schema).await);
+    let b: Arc<dyn Store> = Arc::new(pg_store(&url, &schema).await);
+    two_writers_share_workflows(a, b).await;
+    drop_schema(&url, &schema).await;
+}
+
+/// Workflow items, files and history are never deleted on PostgreSQL, nor a step changed, even
+/// by a statement of another program.
+#[tokio::test]
+async fn postgres_workflows_are_never_deleted() {
+    let Some(url) = pg_url() else { return };
+    let schema = pg_schema("wf_ro");
+    let store = pg_store(&url, &schema).await;
+    store.create_item(&new_item("tasks", None, "E01", "t", "assigned", T0)).await.unwrap();
+    store.put_file("a.txt", "text/plain", "E01", b"a", T0).await.unwrap();
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    for sql in [
+        "DELETE FROM workflow_items",
+        "TRUNCATE workflow_items CASCADE",
+        "UPDATE workflow_steps SET actor = 'x'",
+        "DELETE FROM workflow_steps",
+        "TRUNCATE workflow_steps",
+        "DELETE FROM workflow_files",
+        "TRUNCATE workflow_files",
+    ] {
+        let sql = format!("SET search_path TO {schema}; {sql}");
+        let err = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone())).execute(&mut conn).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(store.steps("tasks", 1).await.unwrap()[0].actor, "li");
+    assert!(store.item("tasks", 1).await.unwrap().is_some());
+    store.close().await;
     drop_schema(&url, &schema).await;
 }

@@ -110,6 +110,15 @@ struct InboxRow {
 
 #[async_trait]
 impl IngestStore for PgStore {
+    /// No: a PostgreSQL connection is a socket registered with the runtime that opened it, so a
+    /// writer on a runtime of its own put connections into the shared pool that died with that
+    /// runtime (a read after the writer's shutdown failed with "A Tokio 1.x context was found,
+    /// but it is being shutdown"). Its awaits are network round trips, which a thread of its own
+    /// does not shorten.
+    fn writer_on_own_thread(&self) -> bool {
+        false
+    }
+
     async fn write_batch(&self, items: &[IngestItem]) -> Result<Vec<ItemOutcome>> {
         ingest_write::write_batch(self, items).await
     }
