@@ -324,6 +324,15 @@ pub async fn run(opts: DemoOptions) -> Result<()> {
             .len();
         print!("  合规 {}", String::from_utf8_lossy(&out));
         println!("  告警 alarms: {open} open (`fenhe alarms list --db {}`)", fenhe_store::shown(&opts.db));
+        // The month of supervision, once, after the alarms it reviews exist.
+        let settings = fenhe_app::workflows::WorkflowSettings::default();
+        match crate::demo_supervision::seed(running.store.as_ref(), &settings, china_time::now_ms()).await? {
+            Some(s) => println!(
+                "  督办 supervision: {} 条报警已说明 alarms explained, {} 项整改任务 tasks, {} 项隐患 hazards, {} 个技改项目 retrofits (/tasks)",
+                s.alarms_reviewed, s.tasks, s.hazards, s.retrofits
+            ),
+            None => println!("  督办 supervision: kept from an earlier run (/tasks)"),
+        }
     }
     if !interrupted && !opts.backfill_only {
         println!("  实时 streaming in real time — Ctrl-C stops; running `fenhe demo` again resumes.");

@@ -11,6 +11,7 @@ mod bench;
 mod cli;
 mod cmd;
 mod demo;
+mod demo_supervision;
 mod logging;
 mod os;
 mod packet;

@@ -17,20 +17,40 @@ struct NavEntry {
     key: &'static str,
     href: Option<&'static str>,
     action: Option<Action>,
+    /// Other pages this entry stands for (marked current there too).
+    also: &'static [&'static str],
 }
 
 /// The navigation in its order. Pages still to be built have no address and are not shown;
 /// each gets its address when it exists.
 const NAV: &[NavEntry] = &[
-    NavEntry { key: "nav.overview", href: Some("/"), action: None },
-    NavEntry { key: "nav.screen", href: Some("/screen"), action: Some(Action::ViewCity) },
-    NavEntry { key: "nav.enterprises", href: Some("/enterprises"), action: Some(Action::ViewProfile) },
-    NavEntry { key: "nav.alarms", href: Some("/alarms"), action: Some(Action::ViewEnvironment) },
-    NavEntry { key: "nav.devices", href: Some("/devices"), action: Some(Action::ViewEnvironment) },
-    NavEntry { key: "nav.quality", href: Some("/quality"), action: Some(Action::ViewEnvironment) },
-    NavEntry { key: "nav.registry", href: Some("/registry"), action: Some(Action::ManageRegistry) },
-    NavEntry { key: "nav.audit", href: Some("/audit"), action: Some(Action::ViewAudit) },
-    NavEntry { key: "nav.system", href: Some("/system"), action: Some(Action::ViewSystem) },
+    NavEntry { key: "nav.overview", href: Some("/"), action: None, also: &[] },
+    NavEntry { key: "nav.screen", href: Some("/screen"), action: Some(Action::ViewCity), also: &[] },
+    NavEntry {
+        key: "nav.enterprises",
+        href: Some("/enterprises"),
+        action: Some(Action::ViewProfile),
+        also: &[],
+    },
+    NavEntry { key: "nav.alarms", href: Some("/alarms"), action: Some(Action::ViewEnvironment), also: &[] },
+    NavEntry { key: "nav.devices", href: Some("/devices"), action: Some(Action::ViewEnvironment), also: &[] },
+    NavEntry { key: "nav.quality", href: Some("/quality"), action: Some(Action::ViewEnvironment), also: &[] },
+    // Every role sees supervision: the app narrows the items to the person's scope (an
+    // enterprise's own, a department's, the city's).
+    NavEntry {
+        key: "nav.supervision",
+        href: Some("/tasks"),
+        action: Some(Action::ViewWorkflow),
+        also: &["/hazards", "/retrofits"],
+    },
+    NavEntry {
+        key: "nav.registry",
+        href: Some("/registry"),
+        action: Some(Action::ManageRegistry),
+        also: &[],
+    },
+    NavEntry { key: "nav.audit", href: Some("/audit"), action: Some(Action::ViewAudit), also: &[] },
+    NavEntry { key: "nav.system", href: Some("/system"), action: Some(Action::ViewSystem), also: &[] },
 ];
 
 #[derive(Debug, Clone)]
@@ -68,7 +88,15 @@ impl Chrome {
         let nav = NAV
             .iter()
             .filter(|e| e.action.is_none_or(|a| scope(actor, a).is_ok()))
-            .filter_map(|e| e.href.map(|href| NavLink { label: lang.t(e.key), href, current: href == bare }))
+            .filter_map(|e| {
+                e.href.map(|href| {
+                    let current = [href].iter().chain(e.also).any(|p| {
+                        bare == *p
+                            || (*p != "/" && bare.strip_prefix(*p).is_some_and(|rest| rest.starts_with('/')))
+                    });
+                    NavLink { label: lang.t(e.key), href, current }
+                })
+            })
             .collect();
         let unit = match &actor.role {
             fenhe_core::access::Role::Department { department } => Some(department.clone()),
@@ -135,7 +163,7 @@ mod tests {
 
     #[test]
     fn the_navigation_follows_the_policy() {
-        let data = ["Enterprises", "Alarms", "Devices", "Data quality"];
+        let data = ["Enterprises", "Alarms", "Devices", "Data quality", "Supervision"];
         let city = [&["Overview", "Wall screen"][..], &data[..]].concat();
         assert_eq!(labels(Role::Admin), [&city[..], &["Registry", "Audit log", "System status"]].concat());
         assert_eq!(labels(Role::Bureau), [&city[..], &["System status"]].concat());
@@ -144,7 +172,10 @@ mod tests {
             labels(Role::Enterprise { enterprise: "E01".into() }),
             [&["Overview"][..], &data[..]].concat()
         );
-        assert_eq!(labels(Role::Department { department: "fgw".into() }), ["Overview", "Enterprises"]);
+        assert_eq!(
+            labels(Role::Department { department: "fgw".into() }),
+            ["Overview", "Enterprises", "Supervision"]
+        );
     }
 
     #[test]
@@ -153,5 +184,9 @@ mod tests {
         assert!(c.nav.iter().any(|n| n.href == "/system" && n.current));
         assert!(c.nav.iter().any(|n| n.href == "/" && !n.current));
         assert_eq!(c.lang_href("en"), "/lang/en?next=/system%3Fx%3D1");
+        // The supervision entry stands for each kind's pages.
+        let c = Chrome::signed_in(Lang::En, "/hazards/3", &Actor::new("a", Role::Bureau), "c");
+        assert!(c.nav.iter().any(|n| n.href == "/tasks" && n.current));
+        assert!(c.nav.iter().filter(|n| n.current).count() == 1);
     }
 }

@@ -18,6 +18,7 @@ mod enterprises;
 mod overview;
 mod quality;
 mod registry;
+mod workflows;
 
 /// The name of the cookie the language switch sets.
 pub const LANG_COOKIE: &str = "lang";
@@ -112,6 +113,7 @@ const AREAS: &[&[(&str, &str, &str)]] = &[
     alarms::MESSAGES,
     quality::MESSAGES,
     overview::MESSAGES,
+    workflows::MESSAGES,
 ];
 
 /// Every message: key, Chinese, English.

@@ -9,10 +9,10 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use fenhe_app::alarm_views::{self, AlarmDetail, AlarmFilter, Step, ViewError};
-use fenhe_core::access::{Action, Scope, scope};
+use fenhe_core::access::{Action, Actor, Scope, scope};
 use fenhe_core::alarm::{Alarm, AlarmStatus};
 use fenhe_core::china_time;
 use fenhe_core::compliance::Severity;
@@ -22,11 +22,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::alarm_labels::{factor_label, kind_label, resolution_label, severity_label, status_label};
 use crate::alarm_params::{AlarmParams, FieldError, kind_names};
-use crate::chrome::{Chrome, render, render_with};
+use crate::chrome::{Chrome, render_with};
 use crate::error::AppError;
 use crate::extract::Query;
 use crate::i18n::Lang;
 use crate::routes::denied_page;
+use crate::routes::workflows::{self, view::ItemSection, view::Refused};
 use crate::session::PageUser;
 use crate::state::AppState;
 
@@ -315,6 +316,8 @@ struct DetailPage {
     chart_json: String,
     has_data: bool,
     minutes_shown: bool,
+    /// The alarm's review (explanation, decision, timeline, the forms the person may use).
+    wf: Option<ItemSection>,
 }
 
 /// What the chart script reads: the series and the words it shows.
@@ -358,7 +361,7 @@ async fn detail_page(
     PageUser(user): PageUser,
     lang: Lang,
     uri: Uri,
-    State(store): State<Arc<dyn Store>>,
+    State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let chrome = Chrome::signed_in(lang, uri.path(), &user.actor, &user.csrf);
@@ -370,12 +373,29 @@ async fn detail_page(
     let Ok(id) = id.parse::<i64>() else {
         return Ok(denied_page(chrome, fenhe_core::access::Denied::NotFound));
     };
-    let d = match alarm_views::detail(store.as_ref(), &user.actor, id).await {
+    render_detail(&state, chrome, &user.actor, id, None, StatusCode::OK).await
+}
+
+/// The alarm's page with its review section (a refused review action shown in it, with the
+/// refusal's status).
+pub(crate) async fn render_detail(
+    state: &AppState,
+    chrome: Chrome,
+    actor: &Actor,
+    id: i64,
+    refused: Option<Refused>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let lang = chrome.lang;
+    let d = match alarm_views::detail(state.store.as_ref(), actor, id).await {
         Ok(d) => d,
         Err(ViewError::Denied(d)) => return Ok(denied_page(chrome, d)),
         Err(ViewError::Store(e)) => return Err(e.into()),
     };
-    Ok(render(&detail(chrome, d, lang))?.into_response())
+    let review = workflows::alarm_review(state, actor, id, refused, lang).await?;
+    let mut page = detail(chrome, d, lang);
+    page.wf = review;
+    Ok(render_with(status, &page))
 }
 
 fn detail(page: Chrome, d: AlarmDetail, lang: Lang) -> DetailPage {
@@ -436,6 +456,7 @@ fn detail(page: Chrome, d: AlarmDetail, lang: Lang) -> DetailPage {
         has_data: !s.hours.is_empty() || !s.minutes.is_empty(),
         minutes_shown: !s.minutes.is_empty(),
         chart_json: script_json(&chart),
+        wf: None,
     }
 }
 

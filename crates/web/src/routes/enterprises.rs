@@ -24,6 +24,7 @@ use crate::i18n::Lang;
 use crate::labels;
 use crate::local_path;
 use crate::routes::denied_page;
+use crate::routes::workflows::summary::{KindBlock, enterprise_blocks};
 use crate::session::PageUser;
 use crate::state::AppState;
 
@@ -305,6 +306,8 @@ struct FilePage {
     location: Option<String>,
     contacts: Vec<(String, String, String)>,
     env: Option<Environment>,
+    /// Its alarms awaiting explanation, open tasks, hazards and retrofits.
+    wf: Vec<KindBlock>,
 }
 
 fn environment(lang: Lang, f: &EnterpriseFile) -> Option<Environment> {
@@ -353,6 +356,7 @@ async fn file(
     lang: Lang,
     uri: Uri,
     State(store): State<Arc<dyn Store>>,
+    State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let chrome = Chrome::signed_in(lang, uri.path(), &user.actor, &user.csrf);
@@ -364,7 +368,9 @@ async fn file(
     };
     let e = &f.enterprise;
     let ownership = lang.t(&format!("ownership.{}", e.ownership.name())).to_string();
+    let wf = enterprise_blocks(&state, &user.actor, &e.id, lang).await?;
     let page = FilePage {
+        wf,
         env: environment(lang, &f),
         page: chrome,
         id: e.id.clone(),

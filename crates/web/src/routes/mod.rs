@@ -30,6 +30,7 @@ mod registry;
 mod screen;
 mod static_files;
 mod status_page;
+mod workflows;
 
 /// The router with every route.
 pub fn router(state: AppState) -> Router {
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(enterprises::routes())
         .merge(outlets::routes())
         .merge(alarms::routes())
+        .merge(workflows::routes())
         .merge(quality::routes())
         .merge(screen::routes())
         .merge(events::routes())

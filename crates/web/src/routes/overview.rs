@@ -23,6 +23,7 @@ use crate::chrome::{Chrome, render};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::overview_view::{self, OverviewJson};
+use crate::routes::workflows::summary::{OverdueTile, overdue_tile};
 use crate::session::PageUser;
 use crate::state::{AppState, Live};
 
@@ -65,6 +66,8 @@ pub(crate) struct Figures {
 struct OverviewPage {
     page: Chrome,
     figures: Option<Figures>,
+    /// Overdue supervision items in the person's scope.
+    overdue: Option<OverdueTile>,
     /// The script's labels, as JSON for a data block.
     labels_json: String,
 }
@@ -179,6 +182,7 @@ async fn page(
     State(store): State<Arc<dyn Store>>,
     State(live): State<Live>,
     State(cache): State<Arc<OverviewCache>>,
+    State(state): State<AppState>,
 ) -> Result<Html<String>, AppError> {
     let chrome = Chrome::signed_in(lang, uri.path(), &user.actor, &user.csrf);
     // A role that may not see environmental data gets the frame and a note instead of an error.
@@ -186,7 +190,8 @@ async fn page(
         Ok(o) => Some(figures(o, lang)?),
         Err(_) => None,
     };
-    render(&OverviewPage { page: chrome, figures, labels_json: labels(lang)? })
+    let overdue = overdue_tile(&state, &user.actor, lang).await?;
+    render(&OverviewPage { page: chrome, figures, overdue, labels_json: labels(lang)? })
 }
 
 #[cfg(test)]

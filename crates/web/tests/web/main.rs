@@ -19,4 +19,5 @@ mod routes;
 mod screen;
 mod sign_in;
 mod tcp;
+mod workflow_pages;
 mod workflows;

@@ -37,14 +37,17 @@ async fn each_role_sees_the_navigation_it_may_use() {
                 "/alarms",
                 "/devices",
                 "/quality",
+                "/tasks",
                 "/registry",
                 "/audit",
                 "/system",
             ],
-            Role::Bureau => &["/", "/screen", "/enterprises", "/alarms", "/devices", "/quality", "/system"],
-            Role::Leader => &["/", "/screen", "/enterprises", "/alarms", "/devices", "/quality"],
-            Role::Enterprise { .. } => &["/", "/enterprises", "/alarms", "/devices", "/quality"],
-            _ => &["/", "/enterprises"],
+            Role::Bureau => {
+                &["/", "/screen", "/enterprises", "/alarms", "/devices", "/quality", "/tasks", "/system"]
+            }
+            Role::Leader => &["/", "/screen", "/enterprises", "/alarms", "/devices", "/quality", "/tasks"],
+            Role::Enterprise { .. } => &["/", "/enterprises", "/alarms", "/devices", "/quality", "/tasks"],
+            _ => &["/", "/enterprises", "/tasks"],
         };
         assert_eq!(nav(&page), want, "{name}");
         assert!(page.contains(&format!("<span class=\"user-name\">{name}</span>")), "{name}");
